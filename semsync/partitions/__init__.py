@@ -1,0 +1,43 @@
+"""Time partitions, metric contexts and the keys and ranges that name them.
+
+- `grains`: `Grain`, `Partition`, `FIRST_PARTITION`, the partition of a date or an instant;
+- `keys`: strict parsing of ``2025-07-01`` / ``2025-W27`` / ``2025-07``;
+- `ranges`: ``START:END`` ranges checked against what can be synced;
+- `contexts`: ``tenant::metric[::pattern]``;
+- `time_contexts`: two-dimensional keys and ranges, ``2025-07-01|acme::revenue``.
+
+Weeks are Monday-based and keyed ``%Y-W%W`` by their Monday; see `semsync.partitions.grains`.
+"""
+
+from semsync.partitions.contexts import MetricContext, MetricPatternContext, parse_context
+from semsync.partitions.grains import (
+    FIRST_PARTITION,
+    Grain,
+    Partition,
+    last_complete_partition,
+    partition_for_date,
+)
+from semsync.partitions.keys import parse_partition
+from semsync.partitions.ranges import expand_range, partition_range
+from semsync.partitions.time_contexts import (
+    TimeContextKey,
+    parse_time_context_key,
+    parse_time_context_range,
+)
+
+__all__ = [
+    "FIRST_PARTITION",
+    "Grain",
+    "MetricContext",
+    "MetricPatternContext",
+    "Partition",
+    "TimeContextKey",
+    "expand_range",
+    "last_complete_partition",
+    "parse_context",
+    "parse_partition",
+    "parse_time_context_key",
+    "parse_time_context_range",
+    "partition_for_date",
+    "partition_range",
+]

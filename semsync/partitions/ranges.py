@@ -1,0 +1,121 @@
+"""Partition ranges: ``START:END`` (inclusive) or a single key, checked against what can be synced.
+
+A range may not be reversed, may not start before `FIRST_PARTITION` of its grain and, unless the
+caller allows incomplete partitions, may not end after the last partition that is complete at `now`.
+Range errors are `PartitionRangeError` with ``part`` ``"range start"``, ``"range end"``,
+``"separator"`` or ``"grain"`` and ``value`` the range spec; a malformed end keeps the key error's
+type and ``part`` (e.g. ``"month"``) and says which end it is.
+
+The range separator is a single ``:`` that is not part of ``::``, so that the ends of a time context
+range (``2025-07-07|t::m::p:2025-07-28|t::m::p``) can carry a ``tenant::metric`` context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from semsync.errors import InvalidInputError, PartitionRangeError
+from semsync.partitions.grains import FIRST_PARTITION, Grain, Partition, as_grain, last_complete_partition
+from semsync.partitions.keys import parse_partition
+
+_RANGE_SEPARATOR = re.compile(r"(?<!:):(?!:)")
+
+End = TypeVar("End")
+
+
+def split_range(spec: str) -> list[str]:
+    """The one or two ends of a range spec: ``["A", "B"]`` for ``A:B``, ``["A"]`` for a single key."""
+    if not isinstance(spec, str) or not spec:
+        raise PartitionRangeError(f"range spec {spec!r} is empty", part="range start", value=spec)
+    ends = _RANGE_SEPARATOR.split(spec)
+    if len(ends) > 2:
+        raise PartitionRangeError(
+            f"range {spec!r} has {len(ends) - 1} range separators ':' (expected START:END or one key)",
+            part="separator",
+            value=spec,
+        )
+    for which, end in zip(("range start", "range end"), ends, strict=False):
+        if not end:
+            raise PartitionRangeError(f"range {spec!r} has an empty {which}", part=which, value=spec)
+    return ends
+
+
+def parse_range_end(which: str, spec: str, parse: Callable[[], End]) -> End:
+    """`parse()`, with any input error re-raised to say which end of range `spec` it is about."""
+    try:
+        return parse()
+    except InvalidInputError as error:
+        if len(split_range(spec)) == 1:
+            raise
+        raise type(error)(
+            f"{which} of range {spec!r}: {error}", part=error.part, value=error.value
+        ) from error
+
+
+def partition_range(first: Partition, last: Partition) -> list[Partition]:
+    """Every partition from `first` to `last`, inclusive, in order."""
+    if first.grain is not last.grain:
+        raise PartitionRangeError(
+            f"range {first}:{last} mixes grains {first.grain} and {last.grain}",
+            part="grain",
+            value=(first, last),
+        )
+    if last < first:
+        raise PartitionRangeError(
+            f"range {first}:{last}: end {last} is before start {first}",
+            part="range end",
+            value=f"{first}:{last}",
+        )
+    partitions = [first]
+    while partitions[-1] != last:
+        partitions.append(partitions[-1].next())
+    return partitions
+
+
+def checked_range(
+    first: Partition, last: Partition, spec: str, *, now: datetime | None, allow_incomplete: bool
+) -> list[Partition]:
+    """`partition_range(first, last)` once the range is known to be in order and syncable at `now`."""
+    grain = first.grain
+    if last < first:
+        raise PartitionRangeError(
+            f"{grain} range {spec!r}: end {last} is before start {first}", part="range end", value=spec
+        )
+    if first < FIRST_PARTITION[grain]:
+        raise PartitionRangeError(
+            f"{grain} range {spec!r}: {first} is before the first {grain} partition {FIRST_PARTITION[grain]}",
+            part="range start",
+            value=spec,
+        )
+    if not allow_incomplete:
+        now = now or datetime.now(UTC)
+        last_complete = last_complete_partition(grain, now)
+        if last > last_complete:
+            raise PartitionRangeError(
+                f"{grain} range {spec!r}: {last} is after {last_complete}, the last complete {grain} "
+                f"partition at {now.isoformat()} (allow incomplete partitions to sync it anyway)",
+                part="range end",
+                value=spec,
+            )
+    return partition_range(first, last)
+
+
+def expand_range(
+    grain: Grain | str, spec: str, *, now: datetime | None = None, allow_incomplete: bool = False
+) -> list[Partition]:
+    """The partitions of range `spec` (``A:B`` inclusive, or a single key ``A``), in order.
+
+    `now` (default: the current time; naive = UTC) decides which partitions are complete.
+    """
+    grain = as_grain(grain)
+    ends = split_range(spec)
+    first = parse_range_end("range start", spec, lambda: parse_partition(grain, ends[0]))
+    last = (
+        parse_range_end("range end", spec, lambda: parse_partition(grain, ends[-1]))
+        if len(ends) == 2
+        else first
+    )
+    return checked_range(first, last, spec, now=now, allow_incomplete=allow_incomplete)
