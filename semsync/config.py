@@ -1,0 +1,82 @@
+"""Settings for every semsync process, from the environment (prefix ``SEMSYNC_``, nested by ``__``).
+
+Defaults point at the embedded dev stack started by ``python -m starter dev up``. In production set
+e.g. ``SEMSYNC_DATABASE__URL`` (or plain ``DATABASE_URL``) and ``SEMSYNC_TEMPORAL__ADDRESS``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_PG_PORT = 55432
+DEV_TEMPORAL_PORT = 7233
+DEV_UI_PORT = 8233
+
+
+class DatabaseSettings(BaseModel):
+    """PostgreSQL: the app connects as a role that neither owns the tables nor bypasses RLS."""
+
+    url: SecretStr = SecretStr(f"postgresql+asyncpg://semsync_app:semsync_app@127.0.0.1:{DEV_PG_PORT}/semsync")
+    admin_url: SecretStr = SecretStr(
+        f"postgresql+asyncpg://semsync_owner:semsync_owner@127.0.0.1:{DEV_PG_PORT}/semsync"
+    )
+    app_role: str = "semsync_app"
+    pool_size: int = 10
+
+
+class TemporalSettings(BaseModel):
+    address: str = f"127.0.0.1:{DEV_TEMPORAL_PORT}"
+    namespace: str = "default"
+    sync_task_queue: str = "semsync-sync"
+    pattern_task_queue: str = "semsync-patterns"
+    ui_url: str = f"http://127.0.0.1:{DEV_UI_PORT}"
+
+
+class SemanticLayerSettings(BaseModel):
+    """Defaults for talking to a semantic layer; a tenant's own connection comes from the catalog."""
+
+    request_timeout_s: float = 30.0
+    continue_wait_deadline_s: float = 120.0
+    max_concurrent_dimensions: int = 4
+    jwt_ttl_s: int = 3600
+
+
+class CatalogSettings(BaseModel):
+    """Where tenants and metrics come from: a YAML file (default) or the product's HTTP services."""
+
+    provider: str = Field("file", pattern="^(file|http)$")
+    file: Path = Path("semsync/demo_catalog.yaml")
+    tenants_url: str | None = None
+    metrics_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    audience: str | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEMSYNC_", env_nested_delimiter="__", extra="ignore")
+
+    state_dir: Path = Path(".semsync")
+    database: DatabaseSettings = DatabaseSettings()
+    temporal: TemporalSettings = TemporalSettings()
+    semantic_layer: SemanticLayerSettings = SemanticLayerSettings()
+    catalog: CatalogSettings = CatalogSettings()
+
+    @model_validator(mode="after")
+    def _plain_database_url(self) -> Settings:
+        # Operators expect the conventional DATABASE_URL to work; the prefixed form wins if both are set.
+        plain = os.environ.get("DATABASE_URL")
+        if plain and "SEMSYNC_DATABASE__URL" not in os.environ:
+            self.database.url = SecretStr(plain)
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

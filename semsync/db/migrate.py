@@ -1,0 +1,76 @@
+"""Create the roles and database semsync needs, and apply Alembic migrations.
+
+Roles: an *owner* role that owns the tables and runs migrations, and an *app* role (LOGIN,
+NOBYPASSRLS, not the owner) that the workers use, so that row-level security applies to it.
+In production a DBA may create both roles; :func:`apply_migrations` only needs the owner URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(admin_url: str, app_role: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", admin_url.replace("%", "%%"))
+    config.set_main_option("app_role", app_role)
+    return config
+
+
+def apply_migrations(admin_url: str, app_role: str) -> None:
+    """`alembic upgrade head` against `admin_url` (an async SQLAlchemy URL); safe to call twice."""
+    command.upgrade(alembic_config(admin_url, app_role), "head")
+
+
+async def apply_migrations_async(admin_url: str, app_role: str) -> None:
+    # Alembic's env runs its own event loop; keep it off the caller's loop.
+    await asyncio.to_thread(apply_migrations, admin_url, app_role)
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+async def ensure_roles_and_database(
+    superuser_dsn: str, *, database: str, owner: str, owner_password: str, app: str, app_password: str
+) -> None:
+    """Create the owner and app roles and the database when absent (idempotent)."""
+    conn = await asyncpg.connect(superuser_dsn)
+    try:
+        for role, password, extra in ((owner, owner_password, ""), (app, app_password, " NOBYPASSRLS")):
+            exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+            verb = "ALTER" if exists else "CREATE"
+            await conn.execute(
+                f"{verb} ROLE {_quote_ident(role)} LOGIN{extra} PASSWORD {_quote_literal(password)}"
+            )
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
+            await conn.execute(f"CREATE DATABASE {_quote_ident(database)} OWNER {_quote_ident(owner)}")
+    finally:
+        await conn.close()
+    # PostgreSQL 15+ no longer lets every role create in `public`; the owner owns the database and
+    # gets the schema too, so its migrations can create tables.
+    conn = await asyncpg.connect(superuser_dsn.rsplit("/", 1)[0] + "/" + database)
+    try:
+        await conn.execute(f"ALTER SCHEMA public OWNER TO {_quote_ident(owner)}")
+    finally:
+        await conn.close()
+
+
+async def drop_database(superuser_dsn: str, database: str) -> None:
+    conn = await asyncpg.connect(superuser_dsn)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {_quote_ident(database)} WITH (FORCE)")
+    finally:
+        await conn.close()

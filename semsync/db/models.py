@@ -1,0 +1,248 @@
+"""SQLAlchemy 2.0 models of semsync's tables.
+
+Every tenant table carries ``tenant_id`` and is protected by a row-level-security policy (see the
+initial migration): the app role sees and writes only the rows of the tenant set for the current
+transaction by :func:`semsync.db.session.tenant_scope`. ``tenants`` itself is the registry of tenants
+and is readable without a scope.
+
+``dimension_name`` is NULL for a metric's base series; unique keys use ``NULLS NOT DISTINCT``
+(PostgreSQL 15+) so that NULL takes part in the key.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Tables with a ``tenant_id`` column and a row-level-security policy.
+TENANT_TABLES = (
+    "metrics",
+    "metric_dimensions",
+    "metric_targets",
+    "metric_contexts",
+    "metric_pattern_contexts",
+    "metric_time_series",
+    "metric_dimensional_time_series",
+    "metric_sync_status",
+    "pattern_results",
+)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def _updated() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False)
+
+
+def _tenant_fk() -> Mapped[int]:
+    return mapped_column(Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    sync_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    #: Semantic layer connection (type, URL, auth); secrets live here as in the original product.
+    semantic_layer: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Metric(Base):
+    __tablename__ = "metrics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = _tenant_fk()
+    metric_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    label: Mapped[str] = mapped_column(Text, nullable=False)
+    #: The full validated metric definition (source, dimensions, pattern settings) as JSON.
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    pattern_settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    __table_args__ = (Index("uq_metrics_tenant_metric", "tenant_id", "metric_id", unique=True),)
+
+
+class MetricDimension(Base):
+    __tablename__ = "metric_dimensions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = _tenant_fk()
+    metric_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    dimension_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    label: Mapped[str] = mapped_column(Text, nullable=False)
+    member: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    __table_args__ = (
+        Index("uq_metric_dimensions_key", "tenant_id", "metric_id", "dimension_id", unique=True),
+    )
+
+
+class MetricTarget(Base):
+    __tablename__ = "metric_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = _tenant_fk()
+    metric_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    grain: Mapped[str] = mapped_column(String(8), nullable=False)
+    target_date: Mapped[date] = mapped_column(Date, nullable=False)
+    target_value: Mapped[float] = mapped_column(Double, nullable=False)
+    target_upper_bound: Mapped[float | None] = mapped_column(Double)
+    target_lower_bound: Mapped[float | None] = mapped_column(Double)
+    yellow_buffer: Mapped[float | None] = mapped_column(Double)
+    red_buffer: Mapped[float | None] = mapped_column(Double)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    __table_args__ = (
+        Index("uq_metric_targets_key", "tenant_id", "metric_id", "grain", "target_date", unique=True),
+    )
+
+
+class _ContextRegistryColumns:
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MetricContextEntry(_ContextRegistryColumns, Base):
+    """A `tenant::metric` context known to discovery."""
+
+    __tablename__ = "metric_contexts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = _tenant_fk()
+    metric_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    context_key: Mapped[str] = mapped_column(String(140), nullable=False, unique=True)
+
+
+class MetricPatternContextEntry(_ContextRegistryColumns, Base):
+    """A `tenant::metric::pattern` context known to discovery."""
+
+    __tablename__ = "metric_pattern_contexts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = _tenant_fk()
+    metric_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    pattern: Mapped[str] = mapped_column(String(64), nullable=False)
+    context_key: Mapped[str] = mapped_column(String(210), nullable=False, unique=True)
+
+
+class MetricTimeSeries(Base):
+    __tablename__ = "metric_time_series"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    metric_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[float] = mapped_column(Double, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class MetricDimensionalTimeSeries(Base):
+    __tablename__ = "metric_dimensional_time_series"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    metric_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True)
+    dimension_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    dimension_slice: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[float] = mapped_column(Double, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class MetricSyncStatus(Base):
+    """One row per (metric, grain, dimension, sync type); `history` keeps the last 20 attempts."""
+
+    __tablename__ = "metric_sync_status"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = _tenant_fk()
+    metric_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    grain: Mapped[str] = mapped_column(String(8), nullable=False)
+    dimension_name: Mapped[str | None] = mapped_column(String(64))
+    sync_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    sync_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    last_sync_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    records_processed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, default=list)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    __table_args__ = (
+        Index(
+            "uq_metric_sync_status_key",
+            "tenant_id", "metric_id", "grain", "dimension_name", "sync_type",
+            unique=True, postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+
+class PatternResult(Base):
+    __tablename__ = "pattern_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = _tenant_fk()
+    metric_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    pattern: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[str] = mapped_column(String(16), nullable=False)
+    grain: Mapped[str] = mapped_column(String(8), nullable=False)
+    analysis_date: Mapped[date] = mapped_column(Date, nullable=False)
+    dimension_name: Mapped[str | None] = mapped_column(String(64))
+    analysis_window: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    run_result: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    __table_args__ = (
+        Index(
+            "uq_pattern_results_key",
+            "tenant_id", "metric_id", "pattern", "version", "grain", "analysis_date", "dimension_name",
+            unique=True, postgresql_nulls_not_distinct=True,
+        ),
+    )

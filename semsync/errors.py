@@ -1,0 +1,70 @@
+"""The typed errors semsync raises.
+
+Every error says whether a retry could fix it (`retryable`). The Temporal layer turns a
+non-retryable error into `ApplicationError(non_retryable=True, type=<class name>)`, so an operator
+sees e.g. `PartitionKeyError` in the Web UI instead of an endless retry loop.
+"""
+
+from __future__ import annotations
+
+
+class SemsyncError(Exception):
+    """Base class of every error semsync raises on purpose."""
+
+    retryable: bool = False
+
+
+class InvalidInputError(SemsyncError, ValueError):
+    """Input that can never succeed: a malformed key, range, context or definition.
+
+    `part` names the offending piece of the input (e.g. ``"week number"``, ``"tenant"``).
+    """
+
+    def __init__(self, message: str, *, part: str | None = None, value: object = None) -> None:
+        super().__init__(message)
+        self.part = part
+        self.value = value
+
+
+class PartitionKeyError(InvalidInputError):
+    """A partition key that does not parse or names no partition of its grain."""
+
+
+class PartitionRangeError(InvalidInputError):
+    """A partition range that is reversed, out of bounds or mixes contexts."""
+
+
+class ContextError(InvalidInputError):
+    """A malformed `tenant::metric` or `tenant::metric::pattern` context."""
+
+
+class CatalogError(InvalidInputError):
+    """A catalog entry that fails validation; the message names the file, entry and field."""
+
+
+class NotFoundError(SemsyncError, LookupError):
+    """A tenant, metric or dimension that the catalog does not know."""
+
+
+class UnknownTenantError(NotFoundError):
+    pass
+
+
+class UnknownMetricError(NotFoundError):
+    pass
+
+
+class SourceError(SemsyncError):
+    """A semantic layer failure."""
+
+
+class SourceRequestError(SourceError):
+    """The semantic layer rejected the query (HTTP 4xx, bad member, bad auth): retrying cannot help."""
+
+    retryable = False
+
+
+class SourceUnavailableError(SourceError):
+    """The semantic layer is down, slow or still computing (5xx, timeout, Continue wait past deadline)."""
+
+    retryable = True

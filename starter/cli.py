@@ -1,0 +1,14 @@
+"""The operator CLI: `python -m starter …`.
+
+Sub-commands live in one module each; this one only assembles them and turns semsync's typed
+input errors into a clear message and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from starter import dev
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="semsync operator CLI.")
+app.add_typer(dev.app, name="dev")

@@ -1,0 +1,134 @@
+"""Session fixtures: a real embedded PostgreSQL, the Temporal dev server and the time-skipping server.
+
+PostgreSQL starts once per session (fresh data directory, free port), gets a fresh database with
+migrations applied, and each test that asks for `db` starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from semsync.db.migrate import apply_migrations_async, drop_database, ensure_roles_and_database
+from semsync.db.models import Base
+from semsync.db.session import Database
+from semsync.devstack import SEARCH_ATTRIBUTES, DevStack, PostgresServer, free_port
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory) -> Iterator[PostgresServer]:
+    server = PostgresServer(tmp_path_factory.mktemp("postgres"), free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class TestDatabase:
+    """A migrated database of the session: URLs for the owner and app roles, and the app's Database."""
+
+    __test__ = False
+
+    app_url: str
+    admin_url: str
+    superuser_url: str
+    name: str
+    database: Database
+    admin_engine: AsyncEngine
+
+    @property
+    def session_factory(self) -> async_sessionmaker[AsyncSession]:
+        return self.database.session_factory
+
+    async def create_tenant(self, identifier: str, name: str | None = None, semantic_layer: dict | None = None) -> int:
+        import json
+
+        async with self.admin_engine.begin() as conn:
+            return await conn.scalar(
+                text(
+                    "INSERT INTO tenants (identifier, name, sync_enabled, semantic_layer) "
+                    "VALUES (:i, :n, true, CAST(:s AS jsonb)) RETURNING id"
+                ),
+                {"i": identifier, "n": name or identifier, "s": json.dumps(semantic_layer or {})},
+            )
+
+    async def truncate(self) -> None:
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        async with self.admin_engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+async def test_database(pg_server: PostgresServer) -> AsyncIterator[TestDatabase]:
+    name = f"semsync_test_{uuid.uuid4().hex[:8]}"
+    stack = DevStack(state_dir=pg_server.data_dir, pg_port=pg_server.port, temporal_port=0, ui_port=None,
+                     database=name)
+    await ensure_roles_and_database(
+        pg_server.superuser_url(), database=name, owner=stack.owner, owner_password=stack.owner_password,
+        app=stack.app, app_password=stack.app_password,
+    )
+    await apply_migrations_async(stack.admin_url(), stack.app)
+    database = Database.connect(stack.app_url())
+    admin_engine = create_async_engine(stack.admin_url())
+    yield TestDatabase(stack.app_url(), stack.admin_url(), pg_server.superuser_url(), name, database, admin_engine)
+    await database.dispose()
+    await admin_engine.dispose()
+    await drop_database(pg_server.superuser_url(), name)
+
+
+@pytest.fixture
+async def db(test_database: TestDatabase) -> AsyncIterator[TestDatabase]:
+    """The session's database with every table emptied before the test."""
+    await test_database.truncate()
+    yield test_database
+
+
+def _temporal_binary(name: str) -> str:
+    found = shutil.which(name) or str(Path(__import__("sys").executable).parent / name)
+    if not Path(found).exists():
+        pytest.fail(f"{name} is not installed; `make install` installs it")
+    return found
+
+
+@pytest.fixture(scope="session")
+async def temporal_env():
+    """A real Temporal dev server (schedules, end-to-end) with semsync's search attributes."""
+    from temporalio.common import SearchAttributeKey
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    keys = [SearchAttributeKey.for_keyword(name) for name in SEARCH_ATTRIBUTES]
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_temporal_binary("temporal"),
+        search_attributes=keys,
+        data_converter=pydantic_data_converter,
+        dev_server_extra_args=["--log-level", "error"],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env():
+    """Temporal's time-skipping test server, for timers and long waits."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_temporal_binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4()}"
