@@ -19,6 +19,7 @@ from semsync.errors import ContextError
 CONTEXT_SEPARATOR = "::"
 MAX_IDENTIFIER_LENGTH = 64
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_SINGLE_COLON = re.compile(r"(?<!:):(?!:)")
 _SHAPES = "tenant::metric or tenant::metric::pattern"
 
 
@@ -52,9 +53,10 @@ def split_context(text: str, parts: int | None = None) -> list[str]:
     allowed = (parts,) if parts is not None else (2, 3)
     if len(pieces) not in allowed:
         expected = {2: "tenant::metric", 3: "tenant::metric::pattern"}.get(parts, _SHAPES)
+        hint = " (the separator is '::', not ':')" if _SINGLE_COLON.search(text) else ""
         raise ContextError(
             f"context {text!r} has {len(pieces)} '::'-separated part{'s' * (len(pieces) != 1)}; "
-            f"expected {expected}",
+            f"expected {expected}{hint}",
             part="context",
             value=text,
         )

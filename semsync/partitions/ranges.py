@@ -50,9 +50,7 @@ def parse_range_end(which: str, spec: str, parse: Callable[[], End]) -> End:
     except InvalidInputError as error:
         if len(split_range(spec)) == 1:
             raise
-        raise type(error)(
-            f"{which} of range {spec!r}: {error}", part=error.part, value=error.value
-        ) from error
+        raise type(error)(f"{which} of {spec!r}: {error}", part=error.part, value=error.value) from error
 
 
 def partition_range(first: Partition, last: Partition) -> list[Partition]:
