@@ -1,0 +1,158 @@
+"""What the catalog knows: tenants with their semantic layer connection, and metric definitions.
+
+These models are the contract between the catalog providers (YAML file, HTTP services), the
+sources (Cube, SQL) and the sync service. A metric definition says where its values come from
+(`source`), which dimensions it can be sliced by, its targets and its pattern settings overrides.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+IDENTIFIER = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FilterOperator(StrEnum):
+    """Cube's filter operators that both sources implement."""
+
+    EQUALS = "equals"
+    NOT_EQUALS = "notEquals"
+    GT = "gt"
+    GTE = "gte"
+    LT = "lt"
+    LTE = "lte"
+    SET = "set"
+    NOT_SET = "notSet"
+
+
+class Filter(_Strict):
+    """`member` is a Cube member (`orders.status`) for Cube, a column of the table for SQL."""
+
+    member: str
+    operator: FilterOperator
+    values: list[str] = Field(default_factory=list)
+
+
+class CubeMetricSource(_Strict):
+    type: Literal["cube"] = "cube"
+    measure: str = Field(description="Cube measure member, e.g. `orders.revenue`")
+    time_dimension: str = Field(description="Cube time dimension member, e.g. `orders.created_at`")
+    filters: list[Filter] = Field(default_factory=list)
+
+
+class SqlMetricSource(_Strict):
+    """An aggregation over a table, computed per grain inside the database."""
+
+    type: Literal["sql"] = "sql"
+    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+    value: str = Field(description="aggregate SQL expression, e.g. `sum(amount)` or `count(*)`")
+    time_column: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    filters: list[Filter] = Field(default_factory=list)
+
+
+MetricSourceDef = Annotated[CubeMetricSource | SqlMetricSource, Field(discriminator="type")]
+
+
+class DimensionDef(_Strict):
+    id: str = Field(pattern=IDENTIFIER)
+    label: str | None = None
+    member: str = Field(description="Cube dimension member, or the column for a SQL source")
+
+
+class TargetDef(_Strict):
+    grain: Literal["day", "week", "month"]
+    target_date: date
+    target_value: float
+    target_upper_bound: float | None = None
+    target_lower_bound: float | None = None
+    yellow_buffer: float | None = None
+    red_buffer: float | None = None
+
+
+class MetricDef(_Strict):
+    id: str = Field(pattern=IDENTIFIER)
+    label: str
+    source: MetricSourceDef
+    dimensions: list[DimensionDef] = Field(default_factory=list)
+    targets: list[TargetDef] = Field(default_factory=list)
+    #: per-pattern settings overrides, e.g. {"performance_status": {"threshold_ratio": 0.1}}
+    patterns: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_dimensions(self) -> MetricDef:
+        ids = [d.id for d in self.dimensions]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate dimension ids: {', '.join(dupes)}")
+        return self
+
+    def dimension(self, dimension_id: str) -> DimensionDef:
+        for d in self.dimensions:
+            if d.id == dimension_id:
+                return d
+        raise KeyError(dimension_id)
+
+
+class CubeAuthType(StrEnum):
+    TOKEN = "TOKEN"
+    SECRET_KEY = "SECRET_KEY"
+
+
+class CubeConnection(_Strict):
+    type: Literal["cube"] = "cube"
+    cube_api_url: str = Field(description="base URL, e.g. http://127.0.0.1:4000 (the /cubejs-api/v1 prefix is added)")
+    auth_type: CubeAuthType = CubeAuthType.TOKEN
+    token: SecretStr | None = None
+    secret_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _credentials(self) -> CubeConnection:
+        if self.auth_type is CubeAuthType.TOKEN and self.token is None:
+            raise ValueError("auth_type TOKEN needs `token`")
+        if self.auth_type is CubeAuthType.SECRET_KEY and self.secret_key is None:
+            raise ValueError("auth_type SECRET_KEY needs `secret_key`")
+        return self
+
+
+class SqlConnection(_Strict):
+    """A database SQLAlchemy reaches; None means the semsync database itself (the demo warehouse)."""
+
+    type: Literal["sql"] = "sql"
+    database_url: SecretStr | None = None
+
+
+SemanticLayerConnection = Annotated[CubeConnection | SqlConnection, Field(discriminator="type")]
+
+
+class TenantDef(_Strict):
+    identifier: str = Field(pattern=IDENTIFIER)
+    name: str
+    sync_enabled: bool = True
+    semantic_layer: SemanticLayerConnection = Field(default_factory=SqlConnection)
+    metrics: list[MetricDef] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_metrics(self) -> TenantDef:
+        ids = [m.id for m in self.metrics]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate metric ids: {', '.join(dupes)}")
+        return self
+
+    def metric(self, metric_id: str) -> MetricDef:
+        for m in self.metrics:
+            if m.id == metric_id:
+                return m
+        raise KeyError(metric_id)
+
+
+class Catalog(_Strict):
+    tenants: list[TenantDef] = Field(default_factory=list)
