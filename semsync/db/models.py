@@ -208,6 +208,9 @@ class MetricSyncStatus(Base):
     start_date: Mapped[date | None] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     records_processed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: every date from the first FULL window's start to here was fetched after it had settled
+    #: (fetched at least the INCREMENTAL lookback after the date): see semsync.sync_windows
+    settled_through: Mapped[date | None] = mapped_column(Date)
     error: Mapped[str | None] = mapped_column(Text)
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, default=list)
     created_at: Mapped[datetime] = _created()

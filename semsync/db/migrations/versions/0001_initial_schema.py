@@ -96,6 +96,7 @@ def upgrade() -> None:
     sa.Column('start_date', sa.Date(), nullable=True),
     sa.Column('end_date', sa.Date(), nullable=True),
     sa.Column('records_processed', sa.Integer(), nullable=False),
+    sa.Column('settled_through', sa.Date(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('history', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),

@@ -1,0 +1,53 @@
+"""Builds and reuses the source of each tenant's semantic layer connection.
+
+Built once per worker (or CLI run) with the shared resources: the engine of semsync's own database
+(where the demo warehouse lives), one `httpx.AsyncClient`, and the semantic layer settings.
+"""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from semsync.catalog.models import CubeConnection, SqlConnection, TenantDef
+from semsync.config import SemanticLayerSettings
+from semsync.sources.base import MetricSource
+from semsync.sources.sql import SqlSource
+
+
+class SourceRegistry:
+    def __init__(
+        self,
+        default_engine: AsyncEngine,
+        http_client: httpx.AsyncClient | None = None,
+        settings: SemanticLayerSettings | None = None,
+    ) -> None:
+        self.default_engine = default_engine
+        self.http_client = http_client
+        self.settings = settings or SemanticLayerSettings()
+        self._sources: dict[str, MetricSource] = {}
+
+    async def source_for(self, tenant: TenantDef) -> MetricSource:
+        connection = tenant.semantic_layer
+        # SecretStr dumps masked: key on the revealed values, or two connections would collide
+        key = repr(sorted(
+            (name, value.get_secret_value() if hasattr(value, "get_secret_value") else value)
+            for name, value in connection
+        ))
+        if key not in self._sources:
+            self._sources[key] = self._build(connection)
+        return self._sources[key]
+
+    def _build(self, connection: SqlConnection | CubeConnection) -> MetricSource:
+        if isinstance(connection, CubeConnection):
+            from semsync.sources.cube import CubeSource
+
+            return CubeSource(connection, client=self.http_client, settings=self.settings)
+        if connection.database_url is None:
+            return SqlSource(self.default_engine)
+        return SqlSource(connection.database_url.get_secret_value())
+
+    async def aclose(self) -> None:
+        for source in self._sources.values():
+            await source.aclose()
+        self._sources.clear()

@@ -1,0 +1,106 @@
+"""The sync status table: what the last attempts of each component did, with a bounded history.
+
+One row per (tenant, metric, grain, dimension, sync type). A sync marks its components RUNNING when
+it starts; when it finishes it records SUCCESS or FAILED with the window, counts and error, and
+pushes that event onto ``history`` (newest first, at most ``HISTORY_LIMIT``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from semsync.sync_plan import ComponentHistory, SyncStatus, SyncType
+
+HISTORY_LIMIT = 20
+
+_UPSERT = f"""
+INSERT INTO metric_sync_status AS s
+    (tenant_id, metric_id, grain, dimension_name, sync_type, sync_status, last_sync_at, last_success_at,
+     start_date, end_date, records_processed, settled_through, error, history)
+VALUES (:tenant_id, :metric_id, :grain, :dimension_name, :sync_type, :status, :at,
+        CASE WHEN CAST(:status AS varchar) = 'SUCCESS' THEN CAST(:at AS timestamptz) END,
+        :start, :end, :records, :settled_through, :error,
+        CASE WHEN CAST(:event AS jsonb) IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(CAST(:event AS jsonb)) END)
+ON CONFLICT (tenant_id, metric_id, grain, dimension_name, sync_type) DO UPDATE SET
+    sync_status = EXCLUDED.sync_status,
+    last_sync_at = EXCLUDED.last_sync_at,
+    last_success_at = COALESCE(EXCLUDED.last_success_at, s.last_success_at),
+    start_date = EXCLUDED.start_date,
+    end_date = EXCLUDED.end_date,
+    records_processed = EXCLUDED.records_processed,
+    settled_through = COALESCE(EXCLUDED.settled_through, s.settled_through),
+    error = EXCLUDED.error,
+    history = CASE WHEN CAST(:event AS jsonb) IS NULL THEN s.history ELSE (
+        SELECT COALESCE(jsonb_agg(e ORDER BY i), '[]'::jsonb)
+        FROM jsonb_array_elements(jsonb_build_array(CAST(:event AS jsonb)) || s.history) WITH ORDINALITY AS x(e, i)
+        WHERE i <= {HISTORY_LIMIT}) END,
+    updated_at = now()
+"""
+
+
+async def load_histories(
+    session: AsyncSession, tenant_id: int, metric_id: str, grain: str
+) -> dict[str | None, ComponentHistory]:
+    """Per dimension name (None = base series): what decides the next sync type and window."""
+    rows = (
+        await session.execute(
+            text(
+                "SELECT dimension_name, sync_type, last_success_at, settled_through, history "
+                "FROM metric_sync_status WHERE tenant_id = :t AND metric_id = :m AND grain = :g"
+            ),
+            {"t": tenant_id, "m": metric_id, "g": grain},
+        )
+    ).all()
+    grouped: dict[str | None, list] = {}
+    for row in rows:
+        grouped.setdefault(row.dimension_name, []).append(row)
+    histories = {}
+    for dimension, component_rows in grouped.items():
+        finished = [event for row in component_rows for event in row.history]
+        latest = max(finished, key=lambda e: e["at"], default=None)
+        settled = [row.settled_through for row in component_rows if row.settled_through]
+        histories[dimension] = ComponentHistory(
+            has_successful_full=any(
+                row.sync_type == SyncType.FULL and row.last_success_at is not None for row in component_rows
+            ),
+            last_attempt_failed=latest is not None and latest["status"] == SyncStatus.FAILED,
+            settled_through=max(settled, default=None),
+        )
+    return histories
+
+
+async def record_status(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    metric_id: str,
+    grain: str,
+    dimension_name: str | None,
+    sync_type: SyncType,
+    status: SyncStatus,
+    at: datetime,
+    start: date,
+    end: date,
+    records: int = 0,
+    settled_through: date | None = None,
+    error: str | None = None,
+) -> None:
+    """Upsert the component's status row; a finished attempt also goes onto its history."""
+    event = None
+    if status is not SyncStatus.RUNNING:
+        event = json.dumps({
+            "at": at.isoformat(), "status": status.value, "sync_type": sync_type.value,
+            "start": start.isoformat(), "end": end.isoformat(), "records": records, "error": error,
+        })
+    await session.execute(
+        text(_UPSERT),
+        {
+            "tenant_id": tenant_id, "metric_id": metric_id, "grain": grain, "dimension_name": dimension_name,
+            "sync_type": sync_type.value, "status": status.value, "at": at, "start": start, "end": end,
+            "records": records, "settled_through": settled_through, "error": error, "event": event,
+        },
+    )
