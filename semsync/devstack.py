@@ -377,3 +377,26 @@ def make_url_port(url: str | None) -> int | None:
     from urllib.parse import urlparse
 
     return urlparse(url).port
+
+
+@dataclass
+class ScratchDatabase:
+    """URLs of a throw-away migrated database (for benchmarks and tests)."""
+
+    server: PostgresServer
+    name: str
+    app_url: str
+    admin_url: str
+
+
+async def create_scratch_database(server: PostgresServer, name: str) -> ScratchDatabase:
+    """Create roles (if absent) and a fresh database `name` on `server`, migrated to head."""
+    from semsync.db.migrate import apply_migrations_async, ensure_roles_and_database
+
+    stack = DevStack(state_dir=server.data_dir, pg_port=server.port, temporal_port=0, ui_port=None, database=name)
+    await ensure_roles_and_database(
+        server.superuser_url(), database=name, owner=stack.owner, owner_password=stack.owner_password,
+        app=stack.app, app_password=stack.app_password,
+    )
+    await apply_migrations_async(stack.admin_url(), stack.app)
+    return ScratchDatabase(server, name, stack.app_url(), stack.admin_url())

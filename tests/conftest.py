@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from semsync.db.migrate import apply_migrations_async, drop_database, ensure_roles_and_database
+from semsync.db.migrate import drop_database
 from semsync.db.models import Base
 from semsync.db.session import Database
-from semsync.devstack import SEARCH_ATTRIBUTES, DevStack, PostgresServer, free_port
+from semsync.devstack import SEARCH_ATTRIBUTES, PostgresServer, create_scratch_database, free_port
 
 
 @pytest.fixture(scope="session")
@@ -67,20 +67,15 @@ class TestDatabase:
 
 @pytest.fixture(scope="session")
 async def test_database(pg_server: PostgresServer) -> AsyncIterator[TestDatabase]:
-    name = f"semsync_test_{uuid.uuid4().hex[:8]}"
-    stack = DevStack(state_dir=pg_server.data_dir, pg_port=pg_server.port, temporal_port=0, ui_port=None,
-                     database=name)
-    await ensure_roles_and_database(
-        pg_server.superuser_url(), database=name, owner=stack.owner, owner_password=stack.owner_password,
-        app=stack.app, app_password=stack.app_password,
+    scratch = await create_scratch_database(pg_server, f"semsync_test_{uuid.uuid4().hex[:8]}")
+    database = Database.connect(scratch.app_url)
+    admin_engine = create_async_engine(scratch.admin_url)
+    yield TestDatabase(
+        scratch.app_url, scratch.admin_url, pg_server.superuser_url(), scratch.name, database, admin_engine
     )
-    await apply_migrations_async(stack.admin_url(), stack.app)
-    database = Database.connect(stack.app_url())
-    admin_engine = create_async_engine(stack.admin_url())
-    yield TestDatabase(stack.app_url(), stack.admin_url(), pg_server.superuser_url(), name, database, admin_engine)
     await database.dispose()
     await admin_engine.dispose()
-    await drop_database(pg_server.superuser_url(), name)
+    await drop_database(pg_server.superuser_url(), scratch.name)
 
 
 @pytest.fixture
