@@ -94,6 +94,15 @@ class MetricDef(_Strict):
             raise ValueError(f"duplicate dimension ids: {', '.join(dupes)}")
         return self
 
+    @model_validator(mode="after")
+    def _unique_targets(self) -> MetricDef:
+        # (grain, target_date) is the targets table's key: two values for one period cannot both hold.
+        keys = [(t.grain, t.target_date) for t in self.targets]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError("duplicate targets: " + ", ".join(f"{g} {d.isoformat()}" for g, d in dupes))
+        return self
+
     def dimension(self, dimension_id: str) -> DimensionDef:
         for d in self.dimensions:
             if d.id == dimension_id:

@@ -1,0 +1,95 @@
+"""The file catalog, the embedded default: tenants and metrics in one YAML file.
+
+Format (every field as in :mod:`semsync.catalog.models`)::
+
+    tenants:
+      - identifier: acme
+        name: Acme Inc.
+        sync_enabled: true            # default true; false keeps the tenant but never syncs it
+        semantic_layer: {type: sql}   # or {type: cube, cube_api_url: ..., auth_type: TOKEN, token: ...}
+        metrics:
+          - id: revenue
+            label: Revenue
+            source: {type: sql, table: warehouse.orders, value: sum(amount), time_column: ordered_at}
+            dimensions: [{id: region, label: Region, member: region}]
+            targets: [{grain: month, target_date: 2025-07-01, target_value: 120000}]
+            patterns: {performance_status: {threshold_ratio: 0.1}}
+
+Every problem is reported as a CatalogError naming the file, the entry and the field, e.g.
+``catalog.yaml:14: tenants[1] (globex) metrics[2] (revenue) source.value: Field required``;
+a YAML syntax error names the file, line and column.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from semsync.catalog.models import Catalog
+from semsync.catalog.provider import CatalogProvider, sync_enabled
+from semsync.catalog.validation import catalog_error
+from semsync.errors import CatalogError
+
+
+class FileCatalog(CatalogProvider):
+    """The catalog of one YAML file, read anew on every `load()` (edits apply without a restart)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    async def load(self) -> Catalog:
+        """The file's sync-enabled tenants; raises CatalogError if the file is missing or invalid."""
+        return sync_enabled(await asyncio.to_thread(read_catalog_file, self.path))
+
+
+def read_catalog_file(path: str | Path) -> Catalog:
+    """Every tenant of the file, sync-disabled ones included (they are recorded as such in the tables)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: catalog file not found", part="file", value=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path}: cannot read the catalog file: {exc}", part="file", value=str(path)) from None
+    return parse_catalog(text, source=str(path))
+
+
+def parse_catalog(text: str, *, source: str = "<catalog>") -> Catalog:
+    """Parse and validate catalog YAML; `source` names the file in error messages."""
+    data, root = _load_yaml(text, source)
+    if data is None:
+        raise CatalogError(f"{source}: the catalog is empty; expected a mapping with `tenants:`", part="file")
+    if not isinstance(data, dict):
+        raise CatalogError(
+            f"{source}: expected a mapping with `tenants:` at the top level, found {type(data).__name__}",
+            part="file",
+        )
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as exc:
+        raise catalog_error(exc, data, source=source, root_node=root) from None
+
+
+def _load_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
+    """The document and its node tree (for line numbers), or a CatalogError at the offending line."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = exc.problem or exc.context or "syntax error"
+        if exc.context and exc.problem and exc.context_mark is not None:
+            problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        raise CatalogError(
+            f"{where}: invalid YAML: {problem}", part="yaml", value=mark.line + 1 if mark else None
+        ) from None
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{source}: invalid YAML: {exc}", part="yaml") from None
+    finally:
+        loader.dispose()
+    return data, root

@@ -1,0 +1,278 @@
+"""The catalog tables: write a Catalog into them, and read tenants and metric definitions back.
+
+`write_catalog` makes the tables equal to the catalog in one transaction: tenants are upserted by
+identifier, and per tenant (with RLS scoped to it) metrics, dimensions and targets are upserted
+set-based (one statement per table) and those no longer in the catalog are deleted, so a reload
+equals a fresh load and a failed load leaves the previous catalog in place. Rows whose content did
+not change are not rewritten. Tenants missing from the catalog are never deleted (their time series
+would go with them): they are marked sync-disabled, and discovery leaves them alone.
+
+Secrets (Cube token or signing key, database URL) are stored in clear in ``tenants.semantic_layer``,
+as the original product keeps them in its tenant config; the workers need them to query the layer.
+
+`get_tenant` and `get_metric` are what the sync service calls per run: one query each.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, SecretStr, ValidationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from semsync.catalog.models import Catalog, MetricDef, TenantDef
+from semsync.catalog.provider import CatalogProvider
+from semsync.db.session import TENANT_SETTING, tenant_scope
+from semsync.errors import CatalogError, UnknownMetricError, UnknownTenantError
+
+LOAD_HINT = "add it to the catalog and run `python -m starter catalog load FILE`"
+
+
+@dataclass(frozen=True)
+class CatalogWriteSummary:
+    """What `write_catalog` wrote: entries in the catalog, rows that changed, rows removed."""
+
+    tenants: int
+    metrics: int
+    dimensions: int
+    targets: int
+    #: rows inserted or updated (0 when the catalog was already loaded)
+    changed: int
+    #: metrics, dimensions and targets deleted because the catalog no longer has them
+    removed: int
+    #: tenants in the tables but not in the catalog, now marked sync-disabled
+    disabled_tenants: tuple[str, ...] = ()
+
+
+def connection_json(connection: BaseModel) -> dict[str, Any]:
+    """A semantic layer connection as JSON with its secrets in clear (a plain dump masks them)."""
+    data = connection.model_dump(mode="json")
+    for name in type(connection).model_fields:
+        value = getattr(connection, name)
+        if isinstance(value, SecretStr):
+            data[name] = value.get_secret_value()
+    return data
+
+
+async def write_catalog(
+    session_factory: async_sessionmaker[AsyncSession], catalog: Catalog, *, disable_missing: bool = True
+) -> CatalogWriteSummary:
+    """Make the catalog tables equal `catalog`, in one transaction; idempotent."""
+    changed = removed = 0
+    async with session_factory() as session, session.begin():
+        tenant_ids, changed = await _upsert_tenants(session, catalog)
+        disabled: tuple[str, ...] = ()
+        if disable_missing:
+            disabled = await _disable_missing_tenants(session, list(tenant_ids))
+        for tenant in catalog.tenants:
+            tenant_id = tenant_ids[tenant.identifier]
+            # One transaction for the whole catalog: RLS is re-scoped per tenant (transaction-local).
+            await session.execute(text("SELECT set_config(:n, :v, true)"), {"n": TENANT_SETTING, "v": str(tenant_id)})
+            c, r = await _write_tenant_metrics(session, tenant_id, tenant.metrics)
+            changed, removed = changed + c, removed + r
+    return CatalogWriteSummary(
+        tenants=len(catalog.tenants),
+        metrics=sum(len(t.metrics) for t in catalog.tenants),
+        dimensions=sum(len(m.dimensions) for t in catalog.tenants for m in t.metrics),
+        targets=sum(len(m.targets) for t in catalog.tenants for m in t.metrics),
+        changed=changed,
+        removed=removed,
+        disabled_tenants=disabled,
+    )
+
+
+async def _upsert_tenants(session: AsyncSession, catalog: Catalog) -> tuple[dict[str, int], int]:
+    tenants = catalog.tenants
+    result = await session.execute(
+        text(
+            "INSERT INTO tenants (identifier, name, sync_enabled, semantic_layer) "
+            "SELECT i, n, e, CAST(s AS jsonb) FROM unnest("
+            "  CAST(:identifiers AS text[]), CAST(:names AS text[]), CAST(:enabled AS boolean[]),"
+            "  CAST(:layers AS text[])) AS u(i, n, e, s) "
+            "ON CONFLICT (identifier) DO UPDATE SET name = excluded.name, sync_enabled = excluded.sync_enabled, "
+            "  semantic_layer = excluded.semantic_layer, updated_at = now() "
+            "WHERE (tenants.name, tenants.sync_enabled, tenants.semantic_layer) "
+            "  IS DISTINCT FROM (excluded.name, excluded.sync_enabled, excluded.semantic_layer)"
+        ),
+        {
+            "identifiers": [t.identifier for t in tenants],
+            "names": [t.name for t in tenants],
+            "enabled": [t.sync_enabled for t in tenants],
+            "layers": [json.dumps(connection_json(t.semantic_layer)) for t in tenants],
+        },
+    )
+    rows = await session.execute(
+        text("SELECT identifier, id FROM tenants WHERE identifier = ANY(CAST(:identifiers AS text[]))"),
+        {"identifiers": [t.identifier for t in tenants]},
+    )
+    return {identifier: tenant_id for identifier, tenant_id in rows.all()}, result.rowcount
+
+
+async def _disable_missing_tenants(session: AsyncSession, identifiers: list[str]) -> tuple[str, ...]:
+    rows = await session.execute(
+        text(
+            "UPDATE tenants SET sync_enabled = false, updated_at = now() "
+            "WHERE sync_enabled AND NOT (identifier = ANY(CAST(:identifiers AS text[]))) RETURNING identifier"
+        ),
+        {"identifiers": identifiers},
+    )
+    return tuple(sorted(rows.scalars().all()))
+
+
+async def _write_tenant_metrics(session: AsyncSession, tenant_id: int, metrics: list[MetricDef]) -> tuple[int, int]:
+    """Upsert then prune metrics, dimensions and targets of one tenant: (rows changed, rows removed)."""
+    dims = [(m.id, d.id, d.label or d.id, d.member) for m in metrics for d in m.dimensions]
+    targets = [(m.id, t) for m in metrics for t in m.targets]
+    params: dict[str, Any] = {
+        "t": tenant_id,
+        "ids": [m.id for m in metrics],
+        "labels": [m.label for m in metrics],
+        "defs": [m.model_dump_json() for m in metrics],
+        "patterns": [json.dumps(m.patterns) for m in metrics],
+        "d_metric": [d[0] for d in dims],
+        "d_id": [d[1] for d in dims],
+        "d_label": [d[2] for d in dims],
+        "d_member": [d[3] for d in dims],
+        "t_metric": [m for m, _ in targets],
+        "t_grain": [t.grain for _, t in targets],
+        "t_date": [t.target_date for _, t in targets],
+        "t_value": [t.target_value for _, t in targets],
+        "t_upper": [t.target_upper_bound for _, t in targets],
+        "t_lower": [t.target_lower_bound for _, t in targets],
+        "t_yellow": [t.yellow_buffer for _, t in targets],
+        "t_red": [t.red_buffer for _, t in targets],
+    }
+    changed = removed = 0
+    for statement in _UPSERTS:
+        changed += (await session.execute(text(statement), params)).rowcount
+    for statement in _PRUNES:
+        removed += (await session.execute(text(statement), params)).rowcount
+    return changed, removed
+
+
+_UPSERTS = (
+    "INSERT INTO metrics (tenant_id, metric_id, label, definition, pattern_settings) "
+    "SELECT :t, m, l, CAST(d AS jsonb), CAST(p AS jsonb) FROM unnest(CAST(:ids AS text[]), "
+    "  CAST(:labels AS text[]), CAST(:defs AS text[]), CAST(:patterns AS text[])) AS u(m, l, d, p) "
+    "ON CONFLICT (tenant_id, metric_id) DO UPDATE SET label = excluded.label, definition = excluded.definition, "
+    "  pattern_settings = excluded.pattern_settings, updated_at = now() "
+    "WHERE (metrics.label, metrics.definition, metrics.pattern_settings) "
+    "  IS DISTINCT FROM (excluded.label, excluded.definition, excluded.pattern_settings)",
+    "INSERT INTO metric_dimensions (tenant_id, metric_id, dimension_id, label, member) "
+    "SELECT :t, m, d, l, x FROM unnest(CAST(:d_metric AS text[]), CAST(:d_id AS text[]), "
+    "  CAST(:d_label AS text[]), CAST(:d_member AS text[])) AS u(m, d, l, x) "
+    "ON CONFLICT (tenant_id, metric_id, dimension_id) DO UPDATE SET label = excluded.label, "
+    "  member = excluded.member, updated_at = now() "
+    "WHERE (metric_dimensions.label, metric_dimensions.member) IS DISTINCT FROM (excluded.label, excluded.member)",
+    "INSERT INTO metric_targets (tenant_id, metric_id, grain, target_date, target_value, target_upper_bound, "
+    "  target_lower_bound, yellow_buffer, red_buffer) "
+    "SELECT :t, m, g, d, v, hi, lo, y, r FROM unnest(CAST(:t_metric AS text[]), CAST(:t_grain AS text[]), "
+    "  CAST(:t_date AS date[]), CAST(:t_value AS float8[]), CAST(:t_upper AS float8[]), "
+    "  CAST(:t_lower AS float8[]), CAST(:t_yellow AS float8[]), CAST(:t_red AS float8[])) "
+    "  AS u(m, g, d, v, hi, lo, y, r) "
+    "ON CONFLICT (tenant_id, metric_id, grain, target_date) DO UPDATE SET target_value = excluded.target_value, "
+    "  target_upper_bound = excluded.target_upper_bound, target_lower_bound = excluded.target_lower_bound, "
+    "  yellow_buffer = excluded.yellow_buffer, red_buffer = excluded.red_buffer, updated_at = now() "
+    "WHERE (metric_targets.target_value, metric_targets.target_upper_bound, metric_targets.target_lower_bound, "
+    "  metric_targets.yellow_buffer, metric_targets.red_buffer) IS DISTINCT FROM (excluded.target_value, "
+    "  excluded.target_upper_bound, excluded.target_lower_bound, excluded.yellow_buffer, excluded.red_buffer)",
+)
+
+_PRUNES = (
+    "DELETE FROM metrics WHERE tenant_id = :t AND NOT (metric_id = ANY(CAST(:ids AS text[])))",
+    "DELETE FROM metric_dimensions x WHERE x.tenant_id = :t AND NOT EXISTS (SELECT 1 FROM "
+    "  unnest(CAST(:d_metric AS text[]), CAST(:d_id AS text[])) AS k(m, d) "
+    "  WHERE k.m = x.metric_id AND k.d = x.dimension_id)",
+    "DELETE FROM metric_targets x WHERE x.tenant_id = :t AND NOT EXISTS (SELECT 1 FROM "
+    "  unnest(CAST(:t_metric AS text[]), CAST(:t_grain AS text[]), CAST(:t_date AS date[])) AS k(m, g, d) "
+    "  WHERE k.m = x.metric_id AND k.g = x.grain AND k.d = x.target_date)",
+)
+
+_TENANT_COLUMNS = "id, identifier, name, sync_enabled, semantic_layer"
+
+
+def _tenant_def(row: Any, metrics: list[MetricDef] | None = None) -> TenantDef:
+    # A tenant registered without a connection (`{}`) uses the default: SQL over semsync's own database.
+    try:
+        return TenantDef(
+            identifier=row.identifier,
+            name=row.name,
+            sync_enabled=row.sync_enabled,
+            semantic_layer=row.semantic_layer or {"type": "sql"},
+            metrics=metrics or [],
+        )
+    except ValidationError as exc:
+        raise CatalogError(
+            f"tenant {row.identifier!r}: the stored catalog entry is invalid ({exc.errors()[0]['msg']}); "
+            f"reload it with `python -m starter catalog load FILE`",
+            part="tenant",
+            value=row.identifier,
+        ) from None
+
+
+async def get_tenant(session_factory: async_sessionmaker[AsyncSession], identifier: str) -> TenantDef:
+    """The tenant's name, sync flag and semantic layer connection (secrets included), without metrics.
+
+    Metric definitions come one at a time from `get_metric`. Raises UnknownTenantError.
+    """
+    async with session_factory() as session:
+        row = (
+            await session.execute(
+                text(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE identifier = :identifier"),
+                {"identifier": identifier},
+            )
+        ).first()
+    if row is None:
+        raise UnknownTenantError(f"unknown tenant {identifier!r}: {LOAD_HINT}")
+    return _tenant_def(row)
+
+
+async def get_metric(session_factory: async_sessionmaker[AsyncSession], tenant_id: int, metric_id: str) -> MetricDef:
+    """A tenant's metric definition; raises UnknownTenantError or UnknownMetricError."""
+    async with tenant_scope(session_factory, tenant_id) as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT t.identifier, m.definition FROM tenants t "
+                    "LEFT JOIN metrics m ON m.tenant_id = t.id AND m.metric_id = :metric_id WHERE t.id = :tenant_id"
+                ),
+                {"tenant_id": tenant_id, "metric_id": metric_id},
+            )
+        ).first()
+    if row is None:
+        raise UnknownTenantError(f"unknown tenant id {tenant_id}: {LOAD_HINT}")
+    if row.definition is None:
+        raise UnknownMetricError(f"unknown metric {metric_id!r} of tenant {row.identifier!r}: {LOAD_HINT}")
+    return MetricDef.model_validate(row.definition)
+
+
+async def read_catalog(
+    session_factory: async_sessionmaker[AsyncSession], *, sync_enabled_only: bool = False
+) -> Catalog:
+    """The whole catalog as stored (tenants by identifier, metrics by id), in one transaction."""
+    where = "WHERE sync_enabled" if sync_enabled_only else ""
+    tenants: list[TenantDef] = []
+    async with session_factory() as session, session.begin():
+        rows = (await session.execute(text(f"SELECT {_TENANT_COLUMNS} FROM tenants {where} ORDER BY identifier"))).all()
+        for row in rows:
+            await session.execute(text("SELECT set_config(:n, :v, true)"), {"n": TENANT_SETTING, "v": str(row.id)})
+            definitions = (
+                await session.execute(
+                    text("SELECT definition FROM metrics WHERE tenant_id = :t ORDER BY metric_id"), {"t": row.id}
+                )
+            ).scalars()
+            tenants.append(_tenant_def(row, [MetricDef.model_validate(d) for d in definitions]))
+    return Catalog(tenants=tenants)
+
+
+class DatabaseCatalog(CatalogProvider):
+    """The catalog as `python -m starter catalog load` wrote it into the tables."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.session_factory = session_factory
+
+    async def load(self) -> Catalog:
+        return await read_catalog(self.session_factory, sync_enabled_only=True)
