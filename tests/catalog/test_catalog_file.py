@@ -1,0 +1,139 @@
+"""The YAML file catalog: what it accepts, and errors that name the file, the entry and the field."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from semsync.catalog.file import FileCatalog, read_catalog_file
+from semsync.catalog.models import CubeConnection, SqlMetricSource
+from semsync.errors import CatalogError
+
+VALID = """\
+tenants:
+  - identifier: acme
+    name: Acme
+    semantic_layer: {type: cube, cube_api_url: "http://127.0.0.1:4000", token: tok}
+    metrics:
+      - id: revenue
+        label: Revenue
+        source: {type: cube, measure: orders.revenue, time_dimension: orders.created_at}
+  - identifier: globex
+    name: Globex
+    metrics:
+      - id: revenue
+        label: Revenue
+        source: {type: sql, table: warehouse.sales, value: sum(amount), time_column: sold_at}
+        dimensions: [{id: region, member: region}]
+  - identifier: initech
+    name: Initech
+    sync_enabled: false
+"""
+
+
+def write(tmp_path: Path, content: str) -> Path:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(textwrap.dedent(content))
+    return path
+
+
+def error_of(path: Path) -> CatalogError:
+    with pytest.raises(CatalogError) as info:
+        read_catalog_file(path)
+    return info.value
+
+
+async def test_valid_file_loads_and_provider_returns_only_sync_enabled_tenants(tmp_path):
+    path = write(tmp_path, VALID)
+    everything = read_catalog_file(path)
+    assert [t.identifier for t in everything.tenants] == ["acme", "globex", "initech"]
+    assert isinstance(everything.tenants[0].semantic_layer, CubeConnection)
+    assert isinstance(everything.tenants[1].metric("revenue").source, SqlMetricSource)
+    loaded = await FileCatalog(path).load()
+    assert [t.identifier for t in loaded.tenants] == ["acme", "globex"]
+
+
+def test_missing_field_names_file_entry_field_and_line(tmp_path):
+    path = write(tmp_path, VALID.replace("value: sum(amount), ", ""))
+    error = error_of(path)
+    assert str(error) == f"{path}:14: tenants[1] (globex) metrics[0] (revenue) source.value: Field required"
+    assert error.part == "tenants[1] (globex) metrics[0] (revenue) source.value"
+
+
+def test_bad_identifier(tmp_path):
+    error = error_of(write(tmp_path, VALID.replace("identifier: globex", "identifier: glo bex")))
+    assert "tenants[1] (glo bex) identifier: 'glo bex' is not a valid identifier" in str(error)
+    assert error.value == "glo bex"
+
+
+def test_duplicate_metric_id(tmp_path):
+    duplicated = VALID.replace(
+        "  - identifier: globex",
+        "      - id: revenue\n        label: Again\n"
+        "        source: {type: cube, measure: orders.x, time_dimension: orders.created_at}\n"
+        "  - identifier: globex",
+    )
+    path = write(tmp_path, duplicated)
+    assert str(error_of(path)) == f"{path}:2: tenants[0] (acme): duplicate metric ids: revenue"
+
+
+def test_duplicate_dimension_and_target(tmp_path):
+    content = VALID.replace(
+        "dimensions: [{id: region, member: region}]",
+        "dimensions: [{id: region, member: region}, {id: region, member: area}]",
+    )
+    error = error_of(write(tmp_path, content))
+    assert "tenants[1] (globex) metrics[0] (revenue): duplicate dimension ids: region" in str(error)
+
+    content = VALID.replace(
+        "dimensions: [{id: region, member: region}]",
+        "targets: [{grain: month, target_date: 2025-07-01, target_value: 1},"
+        " {grain: month, target_date: 2025-07-01, target_value: 2}]",
+    )
+    error = error_of(write(tmp_path, content))
+    assert "tenants[1] (globex) metrics[0] (revenue): duplicate targets: month 2025-07-01" in str(error)
+
+
+def test_unknown_source_type(tmp_path):
+    error = error_of(write(tmp_path, VALID.replace("{type: sql, table", "{type: snowflake, table")))
+    assert str(error).endswith(
+        "tenants[1] (globex) metrics[0] (revenue) source.type: unknown type 'snowflake'; expected one of 'cube', 'sql'"
+    )
+
+
+def test_misspelt_field_and_wrong_type_are_all_reported(tmp_path):
+    content = VALID.replace(
+        "        label: Revenue\n        source: {type: sql", "        lable: Revenue\n        source: {type: sql"
+    )
+    content = content.replace("sync_enabled: false", "sync_enabled: maybe")
+    lines = str(error_of(write(tmp_path, content))).splitlines()
+    assert any("tenants[1] (globex) metrics[0] (revenue) label: Field required" in line for line in lines)
+    assert any("tenants[1] (globex) metrics[0] (revenue) lable: unknown field" in line for line in lines)
+    assert any(":18: tenants[2] (initech) sync_enabled: Input should be a valid boolean" in line for line in lines)
+
+
+def test_cube_connection_without_its_credential(tmp_path):
+    error = error_of(write(tmp_path, VALID.replace(", token: tok}", ", auth_type: SECRET_KEY}")))
+    assert "tenants[0] (acme) semantic_layer: auth_type SECRET_KEY needs `secret_key`" in str(error)
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    path = write(tmp_path, VALID.replace("    name: Globex", "    name: Globex\n   oops: ["))
+    error = error_of(path)
+    assert str(error).startswith(f"{path}:11:4: invalid YAML: expected <block end>")
+    assert error.part == "yaml"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [("", "the catalog is empty"), ("- acme\n", "expected a mapping with `tenants:`"), ("tenants: 3\n", "tenants: ")],
+)
+def test_not_a_catalog(tmp_path, content, expected):
+    assert expected in str(error_of(write(tmp_path, content)))
+
+
+def test_missing_file(tmp_path):
+    error = error_of(tmp_path / "nope.yaml")
+    assert str(error) == f"{tmp_path / 'nope.yaml'}: catalog file not found"
