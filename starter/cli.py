@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import typer
 
-from starter import dev
+from starter import demo, dev
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="semsync operator CLI.")
 app.add_typer(dev.app, name="dev")
+app.add_typer(demo.app, name="demo")
