@@ -165,3 +165,11 @@ class TenantDef(_Strict):
 
 class Catalog(_Strict):
     tenants: list[TenantDef] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_tenants(self) -> Catalog:
+        ids = [t.identifier for t in self.tenants]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate tenant identifiers: {', '.join(dupes)}")
+        return self

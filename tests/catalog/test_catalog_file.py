@@ -79,6 +79,11 @@ def test_duplicate_metric_id(tmp_path):
     assert str(error_of(path)) == f"{path}:2: tenants[0] (acme): duplicate metric ids: revenue"
 
 
+def test_duplicate_tenant(tmp_path):
+    path = write(tmp_path, VALID.replace("identifier: initech", "identifier: acme"))
+    assert str(error_of(path)) == f"{path}:1: (top level): duplicate tenant identifiers: acme"
+
+
 def test_duplicate_dimension_and_target(tmp_path):
     content = VALID.replace(
         "dimensions: [{id: region, member: region}]",
