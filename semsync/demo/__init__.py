@@ -38,14 +38,14 @@ day, Poisson and binomial counts). Planted events, for the patterns to find:
   through 2027-12-31 from the noise-free model without the events: acme at 97 % of it
   (over-performing from 2025-09), globex at 98 %, initech at 100 %, so initech `revenue` and
   `orders` run **off track (about 85 % of target) from 2025-10 on** and on track before.
-- **Pattern settings override**: globex `conversion_rate` holds performance_status to a 2 %
-  threshold.
+- **Pattern settings overrides**: performance_status holds globex `conversion_rate` to a 2 %
+  threshold and acme's daily `signups` to 15 % (instead of the default 5 %).
 
 The content depends only on `until` and `seed`; each year is drawn from its own seed, so the
 rows of a day are the same whatever `until` is (re-seeding later never rewrites the past).
 """
 
-from semsync.demo.catalog import DEMO_CATALOG_PATH, catalog_yaml, demo_catalog, load_catalog_yaml, write_demo_catalog
+from semsync.demo.catalog import DEMO_CATALOG_PATH, catalog_yaml, demo_catalog, write_demo_catalog
 from semsync.demo.model import EVENTS, MOBILE_OVERTAKES_WEB, START, TARGETS_THROUGH, PlantedEvent
 from semsync.demo.warehouse import SCHEMA, seed_warehouse
 
@@ -59,7 +59,6 @@ __all__ = [
     "PlantedEvent",
     "catalog_yaml",
     "demo_catalog",
-    "load_catalog_yaml",
     "seed_warehouse",
     "write_demo_catalog",
 ]
