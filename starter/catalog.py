@@ -1,0 +1,118 @@
+"""`python -m starter catalog load|validate|show`: the tenant and metric catalog in the database.
+
+`load FILE` validates a catalog YAML and makes the catalog tables equal to it (a reload replaces
+the previous catalog; tenants missing from the file are marked sync-disabled, never deleted).
+`show` lists what the tables hold; secrets are never printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import typer
+from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from semsync.catalog.file import read_catalog_file
+from semsync.catalog.models import Catalog, CubeConnection, MetricDef, SqlConnection, TenantDef
+from semsync.catalog.store import CatalogWriteSummary, read_catalog, write_catalog
+from semsync.config import get_settings
+from semsync.db.session import Database
+from starter.console import console, err_console, reported_errors
+
+app = typer.Typer(no_args_is_help=True, help="Load and inspect the tenant and metric catalog.")
+
+T = TypeVar("T")
+CatalogFile = typer.Argument(..., help="catalog YAML (see semsync/catalog/file.py for the format)")
+
+
+def _with_database(work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    """Run `work` against the configured database; an unreachable database exits 1 with the URL shown."""
+    url = get_settings().database.url.get_secret_value()
+
+    async def run() -> T:
+        database = Database.connect(url, pool_size=2)
+        try:
+            return await work(database.session_factory)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except (OSError, SQLAlchemyError) as exc:
+        safe_url = make_url(url).render_as_string(hide_password=True)
+        err_console.print(f"[bold red]error[/]: cannot use the database {safe_url}: {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def validate(file: Path = CatalogFile) -> None:
+    """Check FILE without touching the database."""
+    with reported_errors():
+        catalog = read_catalog_file(file)
+    console.print(f"[green]✓[/] {file}: valid; {_counts(catalog)}")
+
+
+@app.command()
+def load(file: Path = CatalogFile) -> None:
+    """Validate FILE and write it into the catalog tables of SEMSYNC_DATABASE__URL."""
+    with reported_errors():
+        catalog = read_catalog_file(file)
+        summary: CatalogWriteSummary = _with_database(lambda sf: write_catalog(sf, catalog))
+    console.print(
+        f"[green]✓[/] loaded {file}: {_counts(catalog)} "
+        f"({summary.changed} rows written, {summary.removed} removed)"
+    )
+    if summary.disabled_tenants:
+        console.print(f"tenants not in {file}, now sync-disabled: {', '.join(summary.disabled_tenants)}")
+
+
+@app.command()
+def show() -> None:
+    """List the tenants and metrics in the catalog tables."""
+    with reported_errors():
+        catalog: Catalog = _with_database(read_catalog)
+    if not catalog.tenants:
+        console.print("the catalog is empty: load one with `python -m starter catalog load FILE`")
+        return
+    tenants = Table("tenant", "name", "sync", "semantic layer", "metrics", title="Tenants")
+    for tenant in catalog.tenants:
+        tenants.add_row(tenant.identifier, tenant.name, "enabled" if tenant.sync_enabled else "disabled",
+                        _connection(tenant), str(len(tenant.metrics)))
+    console.print(tenants)
+    metrics = Table("tenant", "metric", "label", "source", "dimensions", "targets", title="Metrics")
+    for tenant in catalog.tenants:
+        for metric in tenant.metrics:
+            metrics.add_row(tenant.identifier, metric.id, metric.label, _source(metric),
+                            ", ".join(d.id for d in metric.dimensions) or "-", str(len(metric.targets)))
+    console.print(metrics)
+    console.print(_counts(catalog))
+
+
+def _counts(catalog: Catalog) -> str:
+    metrics = [m for t in catalog.tenants for m in t.metrics]
+    return (
+        f"{len(catalog.tenants)} tenants, {len(metrics)} metrics, "
+        f"{sum(len(m.dimensions) for m in metrics)} dimensions, {sum(len(m.targets) for m in metrics)} targets"
+    )
+
+
+def _connection(tenant: TenantDef) -> str:
+    layer = tenant.semantic_layer
+    if isinstance(layer, CubeConnection):
+        return f"cube {layer.cube_api_url} ({layer.auth_type.value})"
+    if isinstance(layer, SqlConnection) and layer.database_url is not None:
+        return "sql " + make_url(layer.database_url.get_secret_value()).render_as_string(hide_password=True)
+    return "sql (semsync database)"
+
+
+def _source(metric: MetricDef) -> str:
+    source = metric.source
+    if source.type == "cube":
+        return f"cube {source.measure}"
+    return f"sql {source.value} from {source.table}"
