@@ -10,7 +10,8 @@ would go with them): they are marked sync-disabled, and discovery leaves them al
 Secrets (Cube token or signing key, database URL) are stored in clear in ``tenants.semantic_layer``,
 as the original product keeps them in its tenant config; the workers need them to query the layer.
 
-`get_tenant` and `get_metric` are what the sync service calls per run: one query each.
+`get_tenant` (or `lookup_tenant`, which adds the id) and `get_metric` are what the sync service calls
+per run: one query each.
 """
 
 from __future__ import annotations
@@ -218,6 +219,11 @@ async def get_tenant(session_factory: async_sessionmaker[AsyncSession], identifi
 
     Metric definitions come one at a time from `get_metric`. Raises UnknownTenantError.
     """
+    return (await lookup_tenant(session_factory, identifier))[1]
+
+
+async def lookup_tenant(session_factory: async_sessionmaker[AsyncSession], identifier: str) -> tuple[int, TenantDef]:
+    """The tenant's numeric id (for `tenant_scope`) and its definition without metrics, in one query."""
     async with session_factory() as session:
         row = (
             await session.execute(
@@ -227,7 +233,7 @@ async def get_tenant(session_factory: async_sessionmaker[AsyncSession], identifi
         ).first()
     if row is None:
         raise UnknownTenantError(f"unknown tenant {identifier!r}: {LOAD_HINT}")
-    return _tenant_def(row)
+    return int(row.id), _tenant_def(row)
 
 
 async def get_metric(session_factory: async_sessionmaker[AsyncSession], tenant_id: int, metric_id: str) -> MetricDef:

@@ -9,7 +9,14 @@ from sqlalchemy import text
 
 from semsync.catalog.file import parse_catalog
 from semsync.catalog.models import Catalog, CubeAuthType, CubeConnection
-from semsync.catalog.store import DatabaseCatalog, get_metric, get_tenant, read_catalog, write_catalog
+from semsync.catalog.store import (
+    DatabaseCatalog,
+    get_metric,
+    get_tenant,
+    lookup_tenant,
+    read_catalog,
+    write_catalog,
+)
 from semsync.db.session import resolve_tenant_id, tenant_scope
 from semsync.errors import UnknownMetricError, UnknownTenantError
 
@@ -132,7 +139,9 @@ async def test_secrets_round_trip(db):
 async def test_definitions_round_trip(db):
     catalog = parse_catalog(CATALOG)
     await write_catalog(db.session_factory, catalog)
-    acme = await resolve_tenant_id(db.session_factory, "acme")
+    acme, tenant = await lookup_tenant(db.session_factory, "acme")
+    assert acme == await resolve_tenant_id(db.session_factory, "acme")
+    assert tenant == catalog.tenants[0].model_copy(update={"metrics": []})
     assert await get_metric(db.session_factory, acme, "revenue") == catalog.tenants[0].metric("revenue")
     everything = await read_catalog(db.session_factory)
     assert everything.tenants[0].metrics == sorted(catalog.tenants[0].metrics, key=lambda m: m.id)
@@ -157,6 +166,8 @@ async def test_unknown_tenant_and_metric_are_clear(db):
     await write_catalog(db.session_factory, parse_catalog(CATALOG))
     with pytest.raises(UnknownTenantError, match="unknown tenant 'umbrella'.*catalog load"):
         await get_tenant(db.session_factory, "umbrella")
+    with pytest.raises(UnknownTenantError, match="unknown tenant 'umbrella'"):
+        await lookup_tenant(db.session_factory, "umbrella")
     with pytest.raises(UnknownTenantError, match="unknown tenant id 999999"):
         await get_metric(db.session_factory, 999999, "revenue")
     globex = await resolve_tenant_id(db.session_factory, "globex")
