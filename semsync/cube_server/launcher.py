@@ -120,7 +120,9 @@ class CubeServer:
 
     `models` maps file names (``orders.yml``) to their YAML text. `work_dir` holds the model and the
     log (a temporary directory, removed on stop, when not given). `url` is the base URL the
-    `CubeConnection.cube_api_url` takes; `token()` signs a JWT with `api_secret`.
+    `CubeConnection.cube_api_url` takes; `token()` signs a JWT with `api_secret`. `continue_wait_s`
+    (whole seconds, Cube's default 5) is how long Cube holds a request before answering
+    ``{"error": "Continue wait"}``.
     """
 
     def __init__(
@@ -132,6 +134,7 @@ class CubeServer:
         work_dir: Path | None = None,
         port: int | None = None,
         startup_timeout_s: float = 60.0,
+        continue_wait_s: int | None = None,
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
         self.models = dict(models)
@@ -139,6 +142,7 @@ class CubeServer:
         self.api_secret = api_secret
         self.port = port or _free_port()
         self.startup_timeout_s = startup_timeout_s
+        self.continue_wait_s = continue_wait_s
         self.extra_env = dict(extra_env or {})
         self._own_dir = work_dir is None
         self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="semsync-cube-"))
@@ -187,6 +191,8 @@ class CubeServer:
             SEMSYNC_CUBE_MODEL_DIR="model",
             **_db_env(self.database_url),
         )
+        if self.continue_wait_s is not None:
+            env["SEMSYNC_CUBE_CONTINUE_WAIT_S"] = str(int(self.continue_wait_s))
         env.update(self.extra_env)
         return env
 

@@ -5,6 +5,8 @@
 //   CUBEJS_API_SECRET                      the HS256 secret every request's JWT must be signed with
 //   CUBEJS_DB_HOST/PORT/NAME/USER/PASS     the PostgreSQL database the model reads
 //   NODE_ENV=production, CUBEJS_DEV_MODE=false, CUBEJS_CACHE_AND_QUEUE_DRIVER=memory
+//   SEMSYNC_CUBE_CONTINUE_WAIT_S           optional, whole seconds before "Continue wait" (default 5)
+//   SEMSYNC_CUBE_LOG=all                   log every event (default: errors only)
 // and runs it with the model directory `model/` under its working directory (Cube joins the
 // schema path to the cwd, so an absolute path would not work).
 //
@@ -18,6 +20,8 @@ const { CubejsServerCore } = require('@cubejs-backend/server-core');
 
 const host = process.env.SEMSYNC_CUBE_HOST || '127.0.0.1';
 const port = parseInt(process.env.SEMSYNC_CUBE_PORT || '4000', 10);
+// seconds a /load request waits for its query before answering {"error": "Continue wait"} (Cube: 5)
+const continueWait = process.env.SEMSYNC_CUBE_CONTINUE_WAIT_S;
 
 async function main() {
   const core = new CubejsServerCore({
@@ -27,6 +31,7 @@ async function main() {
     devServer: false,
     telemetry: false,
     scheduledRefreshTimer: false,
+    ...(continueWait ? { orchestratorOptions: { continueWaitTimeout: parseInt(continueWait, 10) } } : {}),
     logger: (msg, params) => {
       if (process.env.SEMSYNC_CUBE_LOG === 'all' || /error/i.test(msg)) {
         console.log(JSON.stringify({ msg, ...params }));
