@@ -1,0 +1,366 @@
+"""forecasting: where the metric is heading, against its targets, for all three grains.
+
+An additive ETS with a damped trend (`semsync.patterns.ets`) is estimated on `lookback_<grain>`
+periods, with a season of 7 for days, 52 for weeks and 12 for months when the window holds enough of
+them (else none). Parameters are re-estimated every `refit_every_<grain>` periods (at fixed
+"anchor" periods: for days every 7th day, a Sunday); between anchors the states are carried forward
+period by period. So a date's forecast depends only on the data up to it, and a backfill shares one
+estimation among the dates of an anchor. `refit_every_<grain>=1` re-estimates for every date.
+
+From the states after the last complete period: point forecasts with 95 % intervals to the end of
+the quarter; for each longer period (week, month, quarter, year, as the grain allows) the actuals so
+far plus the projection of the rest, with its interval, against the period's cumulative target;
+straight-line pacing; and the growth per period required to reach the target at the period's end,
+(target / current)^(1/n) − 1. Gaps are carried forward from the last value.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from semsync.partitions import Grain
+from semsync.patterns.base import (
+    AnalysisError,
+    AnalysisResult,
+    DataNeed,
+    ErrorType,
+    Number,
+    Pattern,
+    PatternData,
+    PatternError,
+    PatternSettings,
+    ResultModel,
+    Span,
+)
+from semsync.patterns.ets import (
+    EtsFit,
+    EtsStates,
+    ForecastWeights,
+    filter_states,
+    fit_ets,
+    forecast_weights,
+    min_seasonal_observations,
+    point_forecasts,
+)
+from semsync.patterns.periods import PeriodGrid, last_complete_ordinal, ordinal, period_start, period_starts
+from semsync.patterns.series import percent_change
+
+SEASONAL_PERIODS = {Grain.DAY: 7, Grain.WEEK: 52, Grain.MONTH: 12}
+#: anchors fall where (ordinal − base) is a multiple of refit_every: Sundays for days, Decembers for months
+_ANCHOR_BASE = {Grain.DAY: 3, Grain.WEEK: 0, Grain.MONTH: 11}
+PERIOD_KINDS = {
+    Grain.DAY: ("week", "month", "quarter", "year"),
+    Grain.WEEK: ("month", "quarter", "year"),
+    Grain.MONTH: ("quarter", "year"),
+}
+Z_95 = 1.959963984540054
+
+
+class ForecastingSettings(PatternSettings):
+    lookback_day: int = Field(365, ge=12)
+    lookback_week: int = Field(156, ge=12)
+    lookback_month: int = Field(60, ge=12)
+    refit_every_day: int = Field(7, ge=1)
+    refit_every_week: int = Field(4, ge=1)
+    refit_every_month: int = Field(1, ge=1)
+    min_periods: int = Field(12, ge=10)
+    seasonal: bool = True
+    damped_trend: bool = True
+    #: how a period's value follows from its grain's values (revenue: sum; a rate: mean)
+    aggregation: Literal["sum", "mean", "last"] = "sum"
+    #: a forecast or pace this far below target (fraction of |target|) is still on track
+    threshold_ratio: float = Field(0.05, ge=0, lt=1)
+
+    def refit_every(self, grain: Grain) -> int:
+        return getattr(self, f"refit_every_{grain.value}")
+
+
+class ForecastSeries(ResultModel):
+    dates: list[date]
+    forecast: list[Number]
+    lower: list[Number]
+    upper: list[Number]
+    confidence: float = 0.95
+
+
+class Pacing(ResultModel):
+    percent_elapsed: Number
+    projected_value: Number
+    gap_percent: Number
+    status: str | None  # "on_track" | "off_track", None without target
+
+
+class RequiredGrowth(ResultModel):
+    remaining_periods: int
+    target_at_period_end: Number
+    required_pop_growth_percent: Number
+
+
+class PeriodForecast(ResultModel):
+    period: str
+    period_start: date
+    period_end: date
+    periods_elapsed: int
+    periods_remaining: int
+    actual_to_date: Number
+    forecast_remaining: Number
+    forecasted_value: Number
+    lower: Number
+    upper: Number
+    target_value: Number
+    gap_value: Number
+    gap_percent: Number
+    status: str | None
+    pacing: Pacing | None
+    required_growth: RequiredGrowth | None
+
+
+class ModelInfo(ResultModel):
+    method: str
+    seasonal_periods: int
+    alpha: Number
+    beta: Number
+    gamma: Number
+    phi: Number
+    sigma: Number
+    fit_start: date
+    fit_end: date
+    fit_periods: int
+
+
+class ForecastingResult(AnalysisResult):
+    forecast: ForecastSeries | None = None
+    period_forecasts: list[PeriodForecast] | None = None
+    model: ModelInfo | None = None
+
+
+@dataclass(frozen=True)
+class _Model:
+    fit: EtsFit
+    start: int  # ordinal of the first fitted value
+    anchor: int
+    states: EtsStates  # from `start` through the latest date that uses this model
+    filled: np.ndarray  # the values the states were run over (gaps carried forward)
+    weights: ForecastWeights
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    values: PeriodGrid
+    targets: PeriodGrid
+    models: dict[int, _Model | PatternError]  # by anchor ordinal
+
+
+class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
+    name: ClassVar[str] = "forecasting"
+    version: ClassVar[str] = "1.0"
+    needs = frozenset({DataNeed.SERIES, DataNeed.FUTURE_TARGETS})
+    settings_model = ForecastingSettings
+    result_model = ForecastingResult
+
+    def anchor(self, latest: int, grain: Grain, settings: ForecastingSettings) -> int:
+        """The ordinal whose window the parameters in force at `latest` were estimated on."""
+        return latest - (latest - _ANCHOR_BASE[grain]) % settings.refit_every(grain)
+
+    def span(self, analysis_date: date, grain: Grain, settings: ForecastingSettings) -> Span:
+        latest = last_complete_ordinal(grain, analysis_date)
+        return Span(self.anchor(latest, grain, settings) - settings.lookback(grain) + 1, latest)
+
+    def target_end(self, span: Span, grain: Grain, settings) -> int:
+        return _horizon_end(grain, span.end)
+
+    def prepare(self, data: PatternData, grain: Grain, settings, spans: list[Span]) -> _Prepared:
+        values = PeriodGrid.from_frame(grain, data.series)
+        targets = PeriodGrid.from_frame(grain, data.targets, "target_value")
+        latest_by_anchor: dict[int, int] = {}
+        for span in spans:
+            anchor = self.anchor(span.end, grain, settings)
+            latest_by_anchor[anchor] = max(latest_by_anchor.get(anchor, span.end), span.end)
+        models = {
+            anchor: self._model(values, anchor, latest, grain, settings)
+            for anchor, latest in latest_by_anchor.items()
+        }
+        return _Prepared(values, targets, models)
+
+    def _model(self, values: PeriodGrid, anchor: int, latest: int, grain: Grain, settings) -> _Model | PatternError:
+        start = anchor - settings.lookback(grain) + 1
+        window = values.window(start, latest)
+        fit_part = window[: anchor - start + 1]
+        observed = np.flatnonzero(~np.isnan(fit_part))
+        if len(observed) < settings.min_periods:
+            return AnalysisError.insufficient("values to fit the model on", settings.min_periods, len(observed)).error
+        first = int(observed[0])
+        filled = _carry_forward(window[first:])
+        fit_values = filled[: anchor - start + 1 - first]
+        seasonal_periods = SEASONAL_PERIODS[grain] if settings.seasonal else 0
+        if len(fit_values) < min_seasonal_observations(seasonal_periods):
+            seasonal_periods = 0
+        try:
+            fit = fit_ets(fit_values, seasonal_periods=seasonal_periods, damped=settings.damped_trend)
+        except (ValueError, np.linalg.LinAlgError) as error:
+            return PatternError(type=ErrorType.MODEL_ERROR, message=f"ETS estimation failed: {error}")
+        horizon = _horizon_end(grain, latest) - anchor
+        return _Model(fit, start + first, anchor, filter_states(fit, filled), filled, forecast_weights(fit, horizon))
+
+    def evaluate(self, prepared: _Prepared, span: Span, grain: Grain, settings) -> dict[str, Any]:
+        model = prepared.models[self.anchor(span.end, grain, settings)]
+        if isinstance(model, PatternError):
+            raise AnalysisError(model)
+        latest = span.end
+        if np.isnan(prepared.values.value_at(latest)):
+            raise AnalysisError(
+                PatternError(
+                    type=ErrorType.MISSING_LATEST_VALUE,
+                    message=f"no value for the latest complete period {period_start(grain, latest)}",
+                    required=1,
+                    available=0,
+                )
+            )
+        fit, t = model.fit, latest - model.start
+        sigma = float(np.sqrt(fit.sigma2))
+        means = point_forecasts(fit, model.states, t, model.weights, _horizon_end(grain, latest) - latest)
+        quarter_end = _period_members(grain, "quarter", latest + 1)[1]
+        shown = quarter_end - latest
+        half_width = Z_95 * sigma * np.sqrt(model.weights.variance[:shown])
+        observed = prepared.values.window(span.start, latest)
+        return {
+            "num_periods": int(np.count_nonzero(~np.isnan(observed))),
+            "forecast": ForecastSeries(
+                dates=period_starts(grain, np.arange(latest + 1, latest + shown + 1)).tolist(),
+                forecast=means[:shown].tolist(),
+                lower=(means[:shown] - half_width).tolist(),
+                upper=(means[:shown] + half_width).tolist(),
+            ),
+            "period_forecasts": [
+                self._period_forecast(kind, prepared, model, means, span, grain, settings)
+                for kind in PERIOD_KINDS[grain]
+            ],
+            "model": ModelInfo(
+                method=fit.name(),
+                seasonal_periods=fit.seasonal_periods,
+                alpha=fit.alpha,
+                beta=fit.beta,
+                gamma=fit.gamma,
+                phi=fit.phi,
+                sigma=sigma,
+                fit_start=period_start(grain, model.start),
+                fit_end=period_start(grain, model.anchor),
+                fit_periods=fit.nobs,
+            ),
+        }
+
+    def _period_forecast(self, kind, prepared: _Prepared, model: _Model, means, span: Span, grain, settings):
+        latest = span.end
+        first, last = _period_members(grain, kind, latest + 1)
+        elapsed, remaining = latest - first + 1, last - latest
+        actual = prepared.values.window(max(first, span.start), latest)
+        actual_sum = float(np.nansum(actual))
+        forecast_sum = float(means[:remaining].sum())
+        sigma2 = model.fit.sigma2
+        aggregation = settings.aggregation
+        if aggregation == "sum":
+            value, variance = actual_sum + forecast_sum, model.weights.cumulative_variance[remaining - 1]
+        elif aggregation == "mean":
+            count = elapsed + remaining
+            value = (actual_sum + forecast_sum) / count
+            variance = model.weights.cumulative_variance[remaining - 1] / count**2
+        else:
+            value, variance = float(means[remaining - 1]), model.weights.variance[remaining - 1]
+        half_width = Z_95 * float(np.sqrt(sigma2 * variance))
+        target = _aggregate(prepared.targets.window(first, last), aggregation)
+        threshold = settings.threshold_ratio
+        pacing = None
+        if elapsed > 0:
+            fraction = elapsed / (elapsed + remaining)
+            projected = {
+                "sum": actual_sum / fraction,
+                "mean": float(np.nanmean(actual)) if np.any(~np.isnan(actual)) else float("nan"),
+                "last": prepared.values.value_at(latest),
+            }[aggregation]
+            pacing = Pacing(
+                percent_elapsed=fraction * 100,
+                projected_value=projected,
+                gap_percent=percent_change(projected, target),
+                status=_status(projected, target, threshold),
+            )
+        current, target_end = prepared.values.value_at(latest), prepared.targets.value_at(last)
+        required = None
+        if np.isfinite(target_end):
+            growth = float("nan")
+            if current > 0 and target_end > 0:
+                growth = ((target_end / current) ** (1.0 / remaining) - 1.0) * 100
+            required = RequiredGrowth(
+                remaining_periods=remaining, target_at_period_end=target_end, required_pop_growth_percent=growth
+            )
+        return PeriodForecast(
+            period=kind,
+            period_start=period_start(grain, first),
+            period_end=_calendar_period(kind, period_start(grain, latest + 1))[1],
+            periods_elapsed=elapsed,
+            periods_remaining=remaining,
+            actual_to_date=actual_sum if elapsed > 0 else None,
+            forecast_remaining=forecast_sum,
+            forecasted_value=value,
+            lower=value - half_width,
+            upper=value + half_width,
+            target_value=target,
+            gap_value=value - target,
+            gap_percent=percent_change(value, target),
+            status=_status(value, target, threshold),
+            pacing=pacing,
+            required_growth=required,
+        )
+
+
+def _carry_forward(values: np.ndarray) -> np.ndarray:
+    """Fill gaps with the last value before them (causal: nothing later is used)."""
+    index = np.where(np.isnan(values), 0, np.arange(len(values)))
+    return values[np.maximum.accumulate(index)]
+
+
+def _aggregate(targets: np.ndarray, aggregation: str) -> float:
+    if len(targets) == 0 or np.isnan(targets).any():
+        return float("nan")
+    return {"sum": float(targets.sum()), "mean": float(targets.mean()), "last": float(targets[-1])}[aggregation]
+
+
+def _status(value: float, target: float, threshold: float) -> str | None:
+    if not (np.isfinite(value) and np.isfinite(target)):
+        return None
+    return "on_track" if value >= target - threshold * abs(target) - 1e-9 * max(1.0, abs(target)) else "off_track"
+
+
+def _calendar_period(kind: str, day: date) -> tuple[date, date]:
+    """The calendar week (Monday-based), month, quarter or year that contains `day`."""
+    if kind == "week":
+        monday = date.fromordinal(day.toordinal() - day.weekday())
+        return monday, date.fromordinal(monday.toordinal() + 6)
+    if kind == "month":
+        first_month = last_month = day.month
+    elif kind == "quarter":
+        first_month = 3 * ((day.month - 1) // 3) + 1
+        last_month = first_month + 2
+    else:
+        first_month, last_month = 1, 12
+    return date(day.year, first_month, 1), date(day.year, last_month, calendar.monthrange(day.year, last_month)[1])
+
+
+def _horizon_end(grain: Grain, latest: int) -> int:
+    """The last ordinal forecast after `latest`: the end of the longest period compared (a week may
+    reach into the next year)."""
+    return max(_period_members(grain, kind, latest + 1)[1] for kind in PERIOD_KINDS[grain])
+
+
+def _period_members(grain: Grain, kind: str, ord_: int) -> tuple[int, int]:
+    """First and last ordinal of the grain periods that start inside the `kind` period of `ord_`."""
+    start, end = _calendar_period(kind, period_start(grain, ord_))
+    first = ordinal(grain, start)
+    if period_start(grain, first) < start:
+        first += 1  # a week belongs to the month, quarter or year of its Monday
+    return first, ordinal(grain, end)

@@ -1,0 +1,335 @@
+"""historical_performance: growth, trend, records, seasonality and benchmarks of the latest period.
+
+- growth over the last `num_periods`: period-over-period growth and its acceleration, average and
+  overall growth, how many periods accelerated or slowed;
+- trend by statistical process control (`semsync.patterns.spc`) over the whole window: the current
+  and previous segments, each upward / downward (slope significant at `trend_significance` standard
+  errors), plateau (flat after a trend, or flat within `plateau_tolerance`) or stable;
+- record high / low rank of the latest value in the window;
+- year-over-year seasonality: is this period's change what the same change a year ago was;
+- benchmarks against a period, week, month, quarter and year ago (as the grain allows);
+- spike / drop: the latest point outside the control limits.
+
+"A year ago" is 364 days for days and 52 weeks for weeks (weekdays line up), 12 months for months.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from semsync.partitions import Grain
+from semsync.patterns.base import (
+    AnalysisError,
+    AnalysisResult,
+    DataNeed,
+    ErrorType,
+    Number,
+    Pattern,
+    PatternData,
+    PatternError,
+    PatternSettings,
+    ResultModel,
+    Span,
+)
+from semsync.patterns.periods import PeriodGrid, period_start
+from semsync.patterns.series import percent_change, percent_changes
+from semsync.patterns.spc import ControlChart, Segment, control_chart
+
+BENCHMARKS: dict[Grain, dict[str, int]] = {
+    Grain.DAY: {"prior_period": 1, "week_ago": 7, "month_ago": 28, "quarter_ago": 91, "year_ago": 364},
+    Grain.WEEK: {"prior_period": 1, "month_ago": 4, "quarter_ago": 13, "year_ago": 52},
+    Grain.MONTH: {"prior_period": 1, "quarter_ago": 3, "year_ago": 12},
+}
+
+
+class TrendType(StrEnum):
+    UPWARD = "upward"
+    DOWNWARD = "downward"
+    PLATEAU = "plateau"
+    STABLE = "stable"
+
+
+class HistoricalPerformanceSettings(PatternSettings):
+    lookback_day: int = Field(400, ge=10)
+    lookback_week: int = Field(110, ge=10)
+    lookback_month: int = Field(36, ge=10)
+    num_periods: int = Field(12, ge=2)
+    half_average_point: int = Field(9, ge=2)
+    consecutive_signals: int = Field(5, ge=4)
+    min_points: int = Field(10, ge=4)
+    control_limit_multiplier: float = Field(2.66, gt=0)
+    run_length: int = Field(7, ge=2)
+    trend_significance: float = Field(3.0, gt=0)
+    plateau_tolerance: float = Field(0.01, ge=0)
+    plateau_window: int = Field(7, ge=2)
+    seasonality_tolerance_percent: float = Field(5.0, ge=0)
+
+
+class PeriodMetric(ResultModel):
+    date: date
+    value: Number
+    pop_growth_percent: Number
+    growth_acceleration: Number
+
+
+class GrowthStats(ResultModel):
+    current_pop_growth_percent: Number
+    average_pop_growth_percent: Number
+    overall_growth_percent: Number
+    current_growth_acceleration: Number
+    num_periods_accelerating: int
+    num_periods_slowing: int
+
+
+class TrendInfo(ResultModel):
+    trend_type: TrendType
+    start_date: date
+    duration_periods: int
+    slope: Number
+    slope_percent: Number
+    average_pop_growth_percent: Number
+
+
+class RankSummary(ResultModel):
+    value: Number
+    rank: int
+    periods_compared: int
+    is_record: bool
+    prior_record_value: Number
+    prior_record_date: date | None
+    absolute_delta_from_prior_record: Number
+    relative_delta_from_prior_record: Number
+
+
+class Seasonality(ResultModel):
+    year_ago_date: date
+    year_ago_value: Number
+    yoy_change_percent: Number
+    expected_change_percent: Number
+    actual_change_percent: Number
+    deviation_percent: Number
+    is_following_expected_pattern: bool | None
+
+
+class Benchmark(ResultModel):
+    reference: str
+    reference_date: date
+    reference_value: Number
+    absolute_change: Number
+    change_percent: Number
+
+
+class TrendException(ResultModel):
+    type: str  # "spike" | "drop"
+    current_value: Number
+    normal_range_low: Number
+    normal_range_high: Number
+    absolute_delta_from_normal_range: Number
+    magnitude_percent: Number
+
+
+class HistoricalPerformanceResult(AnalysisResult):
+    period_metrics: list[PeriodMetric] | None = None
+    growth_stats: GrowthStats | None = None
+    current_trend: TrendInfo | None = None
+    previous_trend: TrendInfo | None = None
+    high_rank: RankSummary | None = None
+    low_rank: RankSummary | None = None
+    seasonality: Seasonality | None = None
+    benchmarks: list[Benchmark] | None = None
+    trend_exception: TrendException | None = None
+
+
+class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPerformanceResult, PeriodGrid]):
+    name: ClassVar[str] = "historical_performance"
+    version: ClassVar[str] = "1.0"
+    needs = frozenset({DataNeed.SERIES})
+    settings_model = HistoricalPerformanceSettings
+    result_model = HistoricalPerformanceResult
+
+    def prepare(self, data: PatternData, grain: Grain, settings, spans: list[Span]) -> PeriodGrid:
+        return PeriodGrid.from_frame(grain, data.series)
+
+    def evaluate(self, prepared: PeriodGrid, span: Span, grain: Grain, settings) -> dict[str, Any]:
+        values = prepared.window(span.start, span.end)
+        present = np.flatnonzero(~np.isnan(values))
+        if np.isnan(values[-1]):
+            raise AnalysisError(
+                PatternError(
+                    type=ErrorType.MISSING_LATEST_VALUE,
+                    message=f"no value for the latest complete period {period_start(grain, span.end)}",
+                    required=1,
+                    available=0,
+                )
+            )
+        if len(present) < settings.min_points:
+            raise AnalysisError.insufficient("values in the window", settings.min_points, len(present))
+        observed = values[present]
+        chart = control_chart(
+            observed,
+            half_average_point=settings.half_average_point,
+            consecutive_signals=settings.consecutive_signals,
+            multiplier=settings.control_limit_multiplier,
+            run_length=settings.run_length,
+        )
+        trends = _trends(chart, observed, present, span, grain, settings)
+        current = float(values[-1])
+        return {
+            "num_periods": len(present),
+            **_growth(values, span, grain, settings.num_periods),
+            "current_trend": trends[-1],
+            "previous_trend": trends[-2] if len(trends) > 1 else None,
+            "high_rank": _rank(observed, present, span, grain, high=True),
+            "low_rank": _rank(observed, present, span, grain, high=False),
+            "seasonality": _seasonality(values, span, grain, settings.seasonality_tolerance_percent),
+            "benchmarks": [
+                _benchmark(values, span, grain, reference, back) for reference, back in BENCHMARKS[grain].items()
+            ],
+            "trend_exception": _exception(chart, current),
+        }
+
+
+def _growth(values: np.ndarray, span: Span, grain: Grain, num_periods: int) -> dict[str, Any]:
+    recent = values[-num_periods:]
+    all_growth = percent_changes(values)
+    growth = all_growth[-num_periods:]
+    acceleration = np.full(len(values), np.nan)
+    acceleration[1:] = np.diff(all_growth)
+    acceleration = acceleration[-num_periods:]
+    first = len(values) - len(recent)
+    metrics = [
+        PeriodMetric(
+            date=period_start(grain, span.start + first + i),
+            value=recent[i],
+            pop_growth_percent=growth[i],
+            growth_acceleration=acceleration[i],
+        )
+        for i in range(len(recent))
+    ]
+    valid = growth[~np.isnan(growth)]
+    first_value = recent[~np.isnan(recent)][0]
+    stats = GrowthStats(
+        current_pop_growth_percent=growth[-1],
+        average_pop_growth_percent=float(valid.mean()) if len(valid) else None,
+        overall_growth_percent=percent_change(recent[-1], first_value),
+        current_growth_acceleration=acceleration[-1],
+        num_periods_accelerating=int(np.count_nonzero(acceleration > 0)),
+        num_periods_slowing=int(np.count_nonzero(acceleration < 0)),
+    )
+    return {"period_metrics": metrics, "growth_stats": stats}
+
+
+def _trends(
+    chart: ControlChart, observed: np.ndarray, present: np.ndarray, span: Span, grain: Grain, settings
+) -> list[TrendInfo]:
+    bounds = [s.start for s in chart.segments] + [len(observed)]
+    trends: list[TrendInfo] = []
+    previous: TrendType | None = None
+    for segment, end in zip(chart.segments, bounds[1:], strict=True):
+        points = observed[segment.start : end]
+        kind = _trend_type(segment, points, previous, settings)
+        changes = percent_changes(points)[1:]
+        changes = changes[~np.isnan(changes)]
+        trends.append(
+            TrendInfo(
+                trend_type=kind,
+                start_date=period_start(grain, span.start + int(present[segment.start])),
+                duration_periods=int(present[end - 1] - present[segment.start]) + 1,
+                slope=segment.slope,
+                slope_percent=percent_change(segment.level + segment.slope, segment.level),
+                average_pop_growth_percent=float(changes.mean()) if len(changes) else None,
+            )
+        )
+        previous = kind
+    return trends
+
+
+def _trend_type(segment: Segment, points: np.ndarray, previous: TrendType | None, settings) -> TrendType:
+    t = segment.t_value()
+    if t >= settings.trend_significance:
+        return TrendType.UPWARD
+    if t <= -settings.trend_significance:
+        return TrendType.DOWNWARD
+    if previous in (TrendType.UPWARD, TrendType.DOWNWARD):
+        return TrendType.PLATEAU
+    recent = points[-settings.plateau_window :]
+    mean = abs(float(recent.mean()))
+    if mean > 0 and (recent.max() - recent.min()) / mean <= settings.plateau_tolerance:
+        return TrendType.PLATEAU
+    return TrendType.STABLE
+
+
+def _rank(observed: np.ndarray, present: np.ndarray, span: Span, grain: Grain, *, high: bool) -> RankSummary:
+    current = observed[-1]
+    history = observed[:-1]
+    if high:
+        rank = 1 + int(np.count_nonzero(history > current))
+        prior = int(np.argmax(history)) if len(history) else None
+    else:
+        rank = 1 + int(np.count_nonzero(history < current))
+        prior = int(np.argmin(history)) if len(history) else None
+    prior_value = float(history[prior]) if prior is not None else float("nan")
+    is_record = prior is None or (current > prior_value if high else current < prior_value)
+    return RankSummary(
+        value=current,
+        rank=rank,
+        periods_compared=len(observed),
+        is_record=bool(is_record),
+        prior_record_value=prior_value,
+        prior_record_date=period_start(grain, span.start + int(present[prior])) if prior is not None else None,
+        absolute_delta_from_prior_record=current - prior_value,
+        relative_delta_from_prior_record=percent_change(current, prior_value),
+    )
+
+
+def _seasonality(values: np.ndarray, span: Span, grain: Grain, tolerance: float) -> Seasonality | None:
+    back = BENCHMARKS[grain]["year_ago"]
+    last = len(values) - 1
+    if last - back - 1 < 0:
+        return None
+    actual = percent_change(values[last], values[last - 1])
+    expected = percent_change(values[last - back], values[last - back - 1])
+    deviation = actual - expected
+    return Seasonality(
+        year_ago_date=period_start(grain, span.end - back),
+        year_ago_value=values[last - back],
+        yoy_change_percent=percent_change(values[last], values[last - back]),
+        expected_change_percent=expected,
+        actual_change_percent=actual,
+        deviation_percent=deviation,
+        is_following_expected_pattern=bool(abs(deviation) <= tolerance) if np.isfinite(deviation) else None,
+    )
+
+
+def _benchmark(values: np.ndarray, span: Span, grain: Grain, reference: str, back: int) -> Benchmark:
+    last = len(values) - 1
+    reference_value = values[last - back] if last - back >= 0 else float("nan")
+    return Benchmark(
+        reference=reference,
+        reference_date=period_start(grain, span.end - back),
+        reference_value=reference_value,
+        absolute_change=values[last] - reference_value,
+        change_percent=percent_change(values[last], reference_value),
+    )
+
+
+def _exception(chart: ControlChart, current: float) -> TrendException | None:
+    low, high = float(chart.lower[-1]), float(chart.upper[-1])
+    if low <= current <= high:
+        return None
+    spike = current > high
+    delta = current - high if spike else current - low
+    bound = high if spike else low
+    return TrendException(
+        type="spike" if spike else "drop",
+        current_value=current,
+        normal_range_low=low,
+        normal_range_high=high,
+        absolute_delta_from_normal_range=delta,
+        magnitude_percent=percent_change(current, bound),
+    )

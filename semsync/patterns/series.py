@@ -1,0 +1,34 @@
+"""Numeric primitives over the values of one analysis window (numpy arrays, NaN = no value)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def percent_change(new: float, old: float) -> float:
+    """(new − old) / |old| × 100; NaN when `old` is 0 or either value is missing."""
+    if not (np.isfinite(new) and np.isfinite(old)) or old == 0:
+        return float("nan")
+    return float((new - old) / abs(old) * 100.0)
+
+
+def percent_changes(values: np.ndarray) -> np.ndarray:
+    """Period-over-period % change of each position (NaN at 0, after a gap or from 0)."""
+    out = np.full(len(values), np.nan)
+    if len(values) > 1:
+        previous = values[:-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            change = (values[1:] - previous) / np.abs(previous) * 100.0
+        change[previous == 0] = np.nan
+        out[1:] = change
+    return out
+
+
+def run_start(values: np.ndarray, end: int) -> int:
+    """The first position of the run of values equal to `values[end]` that ends at `end`.
+
+    NaN never equals anything, so a missing value ends a run.
+    """
+    head = values[: end + 1]
+    breaks = np.flatnonzero(head != head[end])
+    return int(breaks[-1]) + 1 if len(breaks) else 0

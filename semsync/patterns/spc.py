@@ -1,0 +1,95 @@
+"""Statistical process control (an XmR chart with a sloped centre line) for trend detection.
+
+The centre line of a segment comes from half-averages: the mean of its first `half` points and of
+the next `half`, joined by a straight line (so a steady trend is "in control"). The limits sit at
+centre ± 2.66 × the average moving range of those baseline points. A point signals when it lies
+outside the limits or belongs to a run of ≥ 7 on one side of the centre line. Five consecutive
+signals mean the process changed: a new segment starts at the first of them and its line is
+recomputed from there. At least `min_points` values are needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+D2 = 1.128  # E[moving range of two] / sigma, for sigma from the average moving range
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: int  # first position (in the chart's values)
+    slope: float  # centre line change per period
+    level: float  # centre line at the segment's first point
+    slope_se: float  # standard error of the half-average slope, from the average moving range
+
+    def t_value(self) -> float:
+        if self.slope_se > 0:
+            return self.slope / self.slope_se
+        return 0.0 if self.slope == 0 else float(np.sign(self.slope)) * np.inf
+
+
+@dataclass(frozen=True)
+class ControlChart:
+    centre: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    signal: np.ndarray  # bool per point
+    segments: list[Segment]
+
+
+def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start positions and lengths of the runs of equal values."""
+    change = np.flatnonzero(values[1:] != values[:-1]) + 1
+    starts = np.concatenate(([0], change))
+    lengths = np.diff(np.concatenate((starts, [len(values)])))
+    return starts, lengths
+
+
+def control_chart(
+    y: np.ndarray,
+    *,
+    half_average_point: int = 9,
+    consecutive_signals: int = 5,
+    multiplier: float = 2.66,
+    run_length: int = 7,
+) -> ControlChart:
+    """The chart of `y` (no missing values, ≥ 4 of them), recomputed after consecutive signals."""
+    n = len(y)
+    if n < 4 or consecutive_signals < 4:
+        raise ValueError("a control chart needs at least 4 values and consecutive_signals ≥ 4")
+    centre, upper, lower = np.empty(n), np.empty(n), np.empty(n)
+    signal = np.zeros(n, dtype=bool)
+    segments: list[Segment] = []
+    start = 0
+    while True:
+        base = y[start : start + 2 * half_average_point]
+        half = len(base) // 2  # ≥ 2: a segment starts with ≥ consecutive_signals points
+        first, second = base[:half].mean(), base[half : 2 * half].mean()
+        slope = (second - first) / half
+        moving_range = float(np.abs(np.diff(base[: 2 * half])).mean())
+        slope_se = moving_range / D2 * np.sqrt(2.0 / half) / half
+        positions = np.arange(start, n)
+        line = first + slope * (positions - (start + (half - 1) / 2.0))
+        rest = y[start:]
+        outside = (rest > line + multiplier * moving_range) | (rest < line - multiplier * moving_range)
+        side = np.sign(rest - line)
+        run_starts, run_lengths = _runs(side)
+        long_run = (run_lengths >= run_length) & (side[run_starts] != 0)
+        signals = outside | np.repeat(long_run, run_lengths)
+
+        end = n
+        sig_starts, sig_lengths = _runs(signals)
+        changed = signals[sig_starts] & (sig_lengths >= consecutive_signals) & (sig_starts > 0)
+        if changed.any():
+            end = start + int(sig_starts[np.argmax(changed)])
+        width = end - start
+        centre[start:end] = line[:width]
+        upper[start:end] = line[:width] + multiplier * moving_range
+        lower[start:end] = line[:width] - multiplier * moving_range
+        signal[start:end] = signals[:width]
+        segments.append(Segment(start, float(slope), float(line[0]), float(slope_se)))
+        if end == n:
+            return ControlChart(centre, upper, lower, signal, segments)
+        start = end
