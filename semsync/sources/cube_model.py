@@ -79,9 +79,17 @@ def _sql_ident(name: str) -> str:
     return ".".join(f'"{p}"' for p in parts)
 
 
-def _template(sql: str) -> str:
-    """Literal SQL inside a Cube YAML `sql` field, which Cube reads as a Python f-string."""
-    return sql.replace("{", "{{").replace("}", "}}")
+def _literal_sql(sql: str, metric: MetricDef) -> str:
+    """SQL for a Cube YAML `sql` field, which Cube reads as a Python f-string.
+
+    A brace cannot be written there: ``{x}`` is a template expression and the ``{{`` escape makes
+    Cube treat the file as Jinja, which needs its native module (not installed here).
+    """
+    if "{" in sql or "}" in sql:
+        raise ValueError(
+            f"metric {metric.id!r}: the value {sql!r} contains a brace, which a Cube YAML model cannot hold"
+        )
+    return sql
 
 
 class _Members:
@@ -132,7 +140,7 @@ def metric_cube(metric: MetricDef, name: str) -> tuple[dict[str, Any], MetricDef
     cube = {
         "name": name,
         "sql_table": _sql_ident(source.table),
-        "measures": [{"name": MEASURE, "type": "number", "sql": _template(source.value)}],
+        "measures": [{"name": MEASURE, "type": "number", "sql": _literal_sql(source.value, metric)}],
         "dimensions": [
             {"name": time_name, "type": "time", "sql": "{CUBE}." + _sql_ident(source.time_column)},
             *members.dimensions,
