@@ -87,6 +87,17 @@ class AnalysisError(Exception):
             )
         )
 
+    @classmethod
+    def missing_latest(cls, grain: Grain, latest: int) -> AnalysisError:
+        return cls(
+            PatternError(
+                type=ErrorType.MISSING_LATEST_VALUE,
+                message=f"no value for the latest complete {grain} period, {period_start(grain, latest)}",
+                required=1,
+                available=0,
+            )
+        )
+
 
 class AnalysisWindow(BaseModel):
     model_config = ConfigDict(frozen=True)

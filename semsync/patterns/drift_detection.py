@@ -105,6 +105,8 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
 
     def evaluate(self, prepared: PeriodGrid, span: Span, grain: Grain, settings) -> dict[str, Any]:
         values = prepared.window(span.start, span.end)
+        if np.isnan(values[-1]):
+            raise AnalysisError.missing_latest(grain, span.end)
         present = np.flatnonzero(~np.isnan(values))
         min_segment = settings.min_segment(grain)
         required = max(3 * min_segment, 10)

@@ -214,14 +214,7 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
             raise AnalysisError(model)
         latest = span.end
         if np.isnan(prepared.values.value_at(latest)):
-            raise AnalysisError(
-                PatternError(
-                    type=ErrorType.MISSING_LATEST_VALUE,
-                    message=f"no value for the latest complete period {period_start(grain, latest)}",
-                    required=1,
-                    available=0,
-                )
-            )
+            raise AnalysisError.missing_latest(grain, latest)
         fit, t = model.fit, latest - model.start
         sigma = float(np.sqrt(fit.sigma2))
         means = point_forecasts(fit, model.states, t, model.weights, _horizon_end(grain, latest) - latest)

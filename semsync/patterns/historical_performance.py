@@ -27,11 +27,9 @@ from semsync.patterns.base import (
     AnalysisError,
     AnalysisResult,
     DataNeed,
-    ErrorType,
     Number,
     Pattern,
     PatternData,
-    PatternError,
     PatternSettings,
     ResultModel,
     Span,
@@ -159,14 +157,7 @@ class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPer
         values = prepared.window(span.start, span.end)
         present = np.flatnonzero(~np.isnan(values))
         if np.isnan(values[-1]):
-            raise AnalysisError(
-                PatternError(
-                    type=ErrorType.MISSING_LATEST_VALUE,
-                    message=f"no value for the latest complete period {period_start(grain, span.end)}",
-                    required=1,
-                    available=0,
-                )
-            )
+            raise AnalysisError.missing_latest(grain, span.end)
         if len(present) < settings.min_points:
             raise AnalysisError.insufficient("values in the window", settings.min_points, len(present))
         observed = values[present]

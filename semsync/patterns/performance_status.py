@@ -23,11 +23,9 @@ from semsync.patterns.base import (
     AnalysisError,
     AnalysisResult,
     DataNeed,
-    ErrorType,
     Number,
     Pattern,
     PatternData,
-    PatternError,
     PatternSettings,
     ResultModel,
     Span,
@@ -129,14 +127,7 @@ class PerformanceStatus(Pattern[PerformanceStatusSettings, PerformanceStatusResu
         observed = int(np.count_nonzero(~np.isnan(values)))
         current = values[-1]
         if np.isnan(current):
-            raise AnalysisError(
-                PatternError(
-                    type=ErrorType.MISSING_LATEST_VALUE,
-                    message=f"no value for the latest complete period {period_start(grain, span.end)}",
-                    required=1,
-                    available=0,
-                )
-            )
+            raise AnalysisError.missing_latest(grain, span.end)
         codes = _status_codes(values, targets, settings.threshold_ratio)
         status = _CODES[int(codes[-1])]
         target = targets[-1]
