@@ -41,12 +41,6 @@ class CubeServerError(RuntimeError):
     """Cube could not be installed or started; the message carries npm's or Cube's output."""
 
 
-def missing_tools() -> str | None:
-    """Why Cube cannot run here (``node``/``npm`` not on PATH), or None when it can."""
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    return f"{' and '.join(missing)} not found on PATH (Cube runs on Node.js)" if missing else None
-
-
 def _lock_digest() -> str:
     return hashlib.sha256((PROJECT_DIR / "package-lock.json").read_bytes()).hexdigest()
 
@@ -57,6 +51,13 @@ def is_installed() -> bool:
         return _MARKER.read_text().strip() == _lock_digest()
     except OSError:
         return False
+
+
+def missing_tools() -> str | None:
+    """Why Cube cannot run here (``node``, or ``npm`` while not yet installed, not on PATH), or None."""
+    needed = ("node",) if is_installed() else ("node", "npm")
+    missing = [tool for tool in needed if shutil.which(tool) is None]
+    return f"{' and '.join(missing)} not found on PATH (Cube runs on Node.js)" if missing else None
 
 
 def ensure_installed(timeout_s: float = 900.0) -> Path:
@@ -76,7 +77,7 @@ def ensure_installed(timeout_s: float = 900.0) -> Path:
         try:
             if is_installed():  # another process finished while we waited
                 return NODE_MODULES
-            cmd = ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+            cmd = ["npm", "ci", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"]
             try:
                 result = subprocess.run(
                     cmd, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=timeout_s,

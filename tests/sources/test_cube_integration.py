@@ -28,6 +28,7 @@ from semsync.catalog.models import (
     FilterOperator,
     MetricDef,
     SqlMetricSource,
+    TenantDef,
 )
 from semsync.config import SemanticLayerSettings
 from semsync.cube_server import CubeServer, missing_tools
@@ -160,6 +161,10 @@ def _assert_same(case: tuple, sql: FetchResult, cube: FetchResult) -> None:
     assert sql.dropped_nulls == cube.dropped_nulls, case
 
 
+def _tenant(catalog: Catalog, identifier: str) -> TenantDef:
+    return next(t for t in catalog.tenants if t.identifier == identifier)
+
+
 async def _fetch(source, metric: MetricDef, grain: Grain, dimension: DimensionDef | None) -> FetchResult:
     start, end = WINDOWS[grain]
     return await source.fetch(metric, grain, start, end, dimension)
@@ -171,10 +176,8 @@ async def test_cube_returns_what_the_sql_source_returns(sources: Sources) -> Non
 
     async def compare(case: tuple[str, str, Grain, str | None]) -> int:
         tenant, metric_id, grain, dimension_id = case
-        sql_metric = sources.sql_catalog.tenants and next(
-            t for t in sources.sql_catalog.tenants if t.identifier == tenant
-        ).metric(metric_id)
-        cube_metric = next(t for t in sources.cube_catalog.tenants if t.identifier == tenant).metric(metric_id)
+        sql_metric = _tenant(sources.sql_catalog, tenant).metric(metric_id)
+        cube_metric = _tenant(sources.cube_catalog, tenant).metric(metric_id)
         sql_dim = sql_metric.dimension(dimension_id) if dimension_id else None
         cube_dim = cube_metric.dimension(dimension_id) if dimension_id else None
         async with limit:
@@ -188,7 +191,7 @@ async def test_cube_returns_what_the_sql_source_returns(sources: Sources) -> Non
     assert all(counts), "every metric has values in every window"
 
 
-async def test_week_periods_start_on_monday_in_both_sources(sources: Sources) -> None:
+async def test_cube_weeks_start_on_monday(sources: Sources) -> None:
     tenant = sources.cube_catalog.tenants[0]
     result = await _fetch(sources.cube, tenant.metric("revenue"), Grain.WEEK, None)
     assert result.rows[0][0] == date(2024, 12, 23)  # the Monday of the window's first, partial week
@@ -210,8 +213,7 @@ async def test_real_cube_rejects_a_bad_member_and_a_bad_token(sources: Sources, 
         await wrong_key.aclose()
 
 
-async def test_continue_wait_from_real_cube_is_polled_to_the_answer(sources: Sources, cube_server) -> None:
-    server, _ = cube_server
+async def test_continue_wait_from_real_cube_is_polled_to_the_answer(sources: Sources) -> None:
     waits = 0
 
     async def count_waits(response: httpx.Response) -> None:
