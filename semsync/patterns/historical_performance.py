@@ -2,9 +2,11 @@
 
 - growth over the last `num_periods`: period-over-period growth and its acceleration, average and
   overall growth, how many periods accelerated or slowed;
-- trend by statistical process control (`semsync.patterns.spc`) over the whole window: the current
-  and previous segments, each upward / downward (slope significant at `trend_significance` standard
-  errors), plateau (flat after a trend, or flat within `plateau_tolerance`) or stable;
+- trend by statistical process control (`semsync.patterns.spc`) over the whole window: the chart's
+  segments (a new one after consecutive signals), each upward / downward (least-squares slope over
+  the segment at ≥ `trend_significance` standard errors), plateau (level after a rise or fall, or
+  flat within `plateau_tolerance`) or stable; adjacent segments of one type make one trend, and the
+  result has the current and the previous trend;
 - record high / low rank of the latest value in the window;
 - year-over-year seasonality: is this period's change what the same change a year ago was;
 - benchmarks against a period, week, month, quarter and year ago (as the grain allows);
@@ -15,6 +17,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -36,13 +39,16 @@ from semsync.patterns.base import (
 )
 from semsync.patterns.periods import PeriodGrid, period_start
 from semsync.patterns.series import percent_change, percent_changes
-from semsync.patterns.spc import ControlChart, Segment, control_chart
+from semsync.patterns.spc import ControlChart, control_chart
 
 BENCHMARKS: dict[Grain, dict[str, int]] = {
     Grain.DAY: {"prior_period": 1, "week_ago": 7, "month_ago": 28, "quarter_ago": 91, "year_ago": 364},
     Grain.WEEK: {"prior_period": 1, "month_ago": 4, "quarter_ago": 13, "year_ago": 52},
     Grain.MONTH: {"prior_period": 1, "quarter_ago": 3, "year_ago": 12},
 }
+
+
+_TOLERANCE = 1e-9  # growth changes smaller than this (in % points) are rounding, not acceleration
 
 
 class TrendType(StrEnum):
@@ -209,8 +215,8 @@ def _growth(values: np.ndarray, span: Span, grain: Grain, num_periods: int) -> d
         average_pop_growth_percent=float(valid.mean()) if len(valid) else None,
         overall_growth_percent=percent_change(recent[-1], first_value),
         current_growth_acceleration=acceleration[-1],
-        num_periods_accelerating=int(np.count_nonzero(acceleration > 0)),
-        num_periods_slowing=int(np.count_nonzero(acceleration < 0)),
+        num_periods_accelerating=int(np.count_nonzero(acceleration > _TOLERANCE)),
+        num_periods_slowing=int(np.count_nonzero(acceleration < -_TOLERANCE)),
     )
     return {"period_metrics": metrics, "growth_stats": stats}
 
@@ -218,41 +224,69 @@ def _growth(values: np.ndarray, span: Span, grain: Grain, num_periods: int) -> d
 def _trends(
     chart: ControlChart, observed: np.ndarray, present: np.ndarray, span: Span, grain: Grain, settings
 ) -> list[TrendInfo]:
+    """The chart's segments classified, adjacent segments of one type merged into one trend."""
     bounds = [s.start for s in chart.segments] + [len(observed)]
-    trends: list[TrendInfo] = []
+    merged: list[list] = []  # [start, end, type]
     previous: TrendType | None = None
-    for segment, end in zip(chart.segments, bounds[1:], strict=True):
-        points = observed[segment.start : end]
-        kind = _trend_type(segment, points, previous, settings)
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        fit = _least_squares(present[start:end].astype(float), observed[start:end])
+        kind = _trend_type(observed[start:end], fit, previous, settings)
+        if merged and merged[-1][2] is kind:
+            merged[-1][1] = end
+        else:
+            merged.append([start, end, kind])
+        previous = kind
+    trends = []
+    for start, end, kind in merged:
+        points = observed[start:end]
+        fit = _least_squares(present[start:end].astype(float), points)
         changes = percent_changes(points)[1:]
         changes = changes[~np.isnan(changes)]
         trends.append(
             TrendInfo(
                 trend_type=kind,
-                start_date=period_start(grain, span.start + int(present[segment.start])),
-                duration_periods=int(present[end - 1] - present[segment.start]) + 1,
-                slope=segment.slope,
-                slope_percent=percent_change(segment.level + segment.slope, segment.level),
+                start_date=period_start(grain, span.start + int(present[start])),
+                duration_periods=int(present[end - 1] - present[start]) + 1,
+                slope=fit.slope,
+                slope_percent=percent_change(fit.level + fit.slope, fit.level),
                 average_pop_growth_percent=float(changes.mean()) if len(changes) else None,
             )
         )
-        previous = kind
     return trends
 
 
-def _trend_type(segment: Segment, points: np.ndarray, previous: TrendType | None, settings) -> TrendType:
-    t = segment.t_value()
-    if t >= settings.trend_significance:
+def _trend_type(points: np.ndarray, fit: _Fit, previous: TrendType | None, settings) -> TrendType:
+    if fit.t_value >= settings.trend_significance:
         return TrendType.UPWARD
-    if t <= -settings.trend_significance:
+    if fit.t_value <= -settings.trend_significance:
         return TrendType.DOWNWARD
-    if previous in (TrendType.UPWARD, TrendType.DOWNWARD):
-        return TrendType.PLATEAU
+    if previous in (TrendType.UPWARD, TrendType.DOWNWARD, TrendType.PLATEAU):
+        return TrendType.PLATEAU  # levelled off after a rise or fall, and still level
     recent = points[-settings.plateau_window :]
     mean = abs(float(recent.mean()))
     if mean > 0 and (recent.max() - recent.min()) / mean <= settings.plateau_tolerance:
         return TrendType.PLATEAU
     return TrendType.STABLE
+
+
+@dataclass(frozen=True)
+class _Fit:
+    slope: float
+    level: float  # the fitted line at the segment's first point
+    t_value: float
+
+
+def _least_squares(t: np.ndarray, y: np.ndarray) -> _Fit:
+    """The least-squares line of a segment and the t-value of its slope (0 when not estimable)."""
+    if len(y) < 3:
+        return _Fit(0.0, float(y[0]), 0.0)
+    tc = t - t.mean()
+    sxx = float(tc @ tc)
+    slope = float(tc @ (y - y.mean())) / sxx
+    residuals = y - y.mean() - slope * tc
+    se = float(np.sqrt(residuals @ residuals / (len(y) - 2) / sxx))
+    t_value = slope / se if se > 0 else (0.0 if slope == 0 else float(np.sign(slope)) * np.inf)
+    return _Fit(slope, float(y.mean() - slope * t.mean() + slope * t[0]), t_value)
 
 
 def _rank(observed: np.ndarray, present: np.ndarray, span: Span, grain: Grain, *, high: bool) -> RankSummary:

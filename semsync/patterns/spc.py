@@ -5,7 +5,7 @@ the next `half`, joined by a straight line (so a steady trend is "in control"). 
 centre ± 2.66 × the average moving range of those baseline points. A point signals when it lies
 outside the limits or belongs to a run of ≥ 7 on one side of the centre line. Five consecutive
 signals mean the process changed: a new segment starts at the first of them and its line is
-recomputed from there. At least `min_points` values are needed.
+recomputed from there (a segment lasts at least `consecutive_signals` points).
 """
 
 from __future__ import annotations
@@ -79,11 +79,14 @@ def control_chart(
         long_run = (run_lengths >= run_length) & (side[run_starts] != 0)
         signals = outside | np.repeat(long_run, run_lengths)
 
+        # the first point, at least `consecutive_signals` into the segment, that starts a run of
+        # `consecutive_signals` signals
         end = n
         sig_starts, sig_lengths = _runs(signals)
-        changed = signals[sig_starts] & (sig_lengths >= consecutive_signals) & (sig_starts > 0)
+        first = np.maximum(sig_starts, consecutive_signals)
+        changed = signals[sig_starts] & (sig_starts + sig_lengths - first >= consecutive_signals)
         if changed.any():
-            end = start + int(sig_starts[np.argmax(changed)])
+            end = start + int(first[np.argmax(changed)])
         width = end - start
         centre[start:end] = line[:width]
         upper[start:end] = line[:width] + multiplier * moving_range

@@ -1,0 +1,98 @@
+"""drift_detection on series with known truth: steps, trend changes, and silence on noise."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from semsync.patterns import PatternData, get_pattern
+
+DRIFT = get_pattern("drift_detection")
+LAST = date(2025, 7, 1)
+ANALYSIS = LAST + timedelta(days=1)
+N = 180  # the default daily window
+
+
+def daily(values) -> PatternData:
+    days = pd.date_range(end=LAST, periods=len(values), freq="D").date
+    return PatternData("revenue", series=pd.DataFrame({"date": days, "value": values}).dropna())
+
+
+def day_of(position: int) -> date:
+    return LAST - timedelta(days=N - 1 - position)
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize(("at", "size"), [(120, 4.0), (60, -3.0), (165, 5.0)])
+def test_finds_a_step_of_known_size_and_date(seed, at, size):
+    rng = np.random.default_rng(seed)
+    values = 100 + rng.normal(0, 1.0, N)
+    values[at:] += size
+    result = DRIFT.analyze(daily(values), ANALYSIS, "day")
+    assert result.error is None
+    assert len(result.shifts) == 1
+    shift = result.shifts[0]
+    assert shift.kind == "level_shift"
+    assert abs((shift.date - day_of(at)).days) <= 2
+    assert shift.direction == ("up" if size > 0 else "down")
+    assert shift.size == pytest.approx(size, rel=0.3)
+    assert shift.size_percent == pytest.approx(size, rel=0.3)  # the level before is 100
+    assert shift.level_before == pytest.approx(100, abs=1.5)
+    assert result.is_drifting is (N - 1 - at < 14)
+    assert result.current_level == pytest.approx(100 + size, abs=1.0)
+
+
+def test_silent_on_stationary_noise():
+    silent = 0
+    for seed in range(100):
+        values = 250 + np.random.default_rng(1000 + seed).normal(0, 12.0, N)
+        result = DRIFT.analyze(daily(values), ANALYSIS, "day")
+        silent += not result.shifts
+        assert result.is_drifting is bool(result.shifts and result.shifts[-1].periods_ago < 14)
+    assert silent >= 95
+
+
+def test_silent_on_a_steady_trend():
+    rng = np.random.default_rng(4)
+    silent = sum(
+        not DRIFT.analyze(daily(50 + 0.2 * np.arange(N) + rng.normal(0, 2.0, N)), ANALYSIS, "day").shifts
+        for _ in range(30)
+    )
+    assert silent >= 28
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_finds_a_trend_change(seed):
+    rng = np.random.default_rng(seed)
+    t = np.arange(N)
+    values = 100 + np.where(t < 100, 0.0, -0.4 * (t - 100)) + rng.normal(0, 1.5, N)
+    result = DRIFT.analyze(daily(values), ANALYSIS, "day")
+    assert [s.kind for s in result.shifts] == ["trend_change"]
+    shift = result.shifts[0]
+    assert abs((shift.date - day_of(100)).days) <= 8
+    assert shift.direction == "down" and shift.size == pytest.approx(-0.4, rel=0.3)
+    assert shift.slope_before == pytest.approx(0, abs=0.05) and result.current_slope == pytest.approx(-0.4, rel=0.2)
+
+
+def test_two_steps_and_gaps():
+    rng = np.random.default_rng(8)
+    values = 20 + rng.normal(0, 0.5, N)
+    values[50:] += 3
+    values[130:] -= 5
+    values = values.astype(object)
+    values[[10, 11, 90, 140]] = None
+    result = DRIFT.analyze(daily(values), ANALYSIS, "day")
+    assert [(s.kind, s.direction) for s in result.shifts] == [("level_shift", "up"), ("level_shift", "down")]
+    assert [abs((s.date - day_of(at)).days) <= 2 for s, at in zip(result.shifts, (50, 130), strict=True)] == [True] * 2
+    assert result.shifts[1].size == pytest.approx(-5, rel=0.2)
+    assert result.latest_shift == result.shifts[1] and result.num_periods == N - 4
+
+
+def test_false_alarm_rate_is_a_setting():
+    settings = DRIFT.settings({"false_alarm_rate": 0.2})
+    loose = DRIFT.analyze(daily(np.zeros(N) + np.random.default_rng(3).normal(0, 1, N)), ANALYSIS, "day", settings)
+    strict = DRIFT.analyze(daily(np.zeros(N) + np.random.default_rng(3).normal(0, 1, N)), ANALYSIS, "day")
+    assert loose.critical_z < strict.critical_z and loose.false_alarm_rate == 0.2

@@ -1,0 +1,152 @@
+"""forecasting: accuracy against seasonal-naive, interval coverage, statsmodels agreement, targets."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+from semsync.patterns import ErrorType, PatternData, get_pattern
+
+FORECAST = get_pattern("forecasting")
+
+
+def seasonal_daily(days: int, end: date, seed: int = 0, trend: float = 0.3, sigma: float = 10.0) -> pd.DataFrame:
+    dates = pd.date_range(end=end, periods=days, freq="D")
+    t = np.arange(days)
+    rng = np.random.default_rng(seed)
+    weekly = np.array([0, 10, 20, 25, 15, -30, -40])[dates.day_of_week]
+    return pd.DataFrame({"date": dates.date, "value": 500 + trend * t + weekly + rng.normal(0, sigma, days)})
+
+
+def mase(actual: np.ndarray, forecast: np.ndarray, history: np.ndarray, m: int = 7) -> float:
+    scale = np.mean(np.abs(history[m:] - history[:-m]))
+    return float(np.mean(np.abs(actual - forecast)) / scale)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_beats_seasonal_naive_and_intervals_cover(seed):
+    full = seasonal_daily(1000, date(2025, 12, 31), seed)
+    values = full.set_index("date")["value"]
+    ours, naive, covered, total = [], [], 0, 0
+    for analysis_date in (date(2025, 1, 1), date(2025, 4, 1), date(2025, 7, 1), date(2025, 10, 1)):
+        known = full[full["date"] < analysis_date]
+        result = FORECAST.analyze(PatternData("m", series=known), analysis_date, "day")
+        assert result.error is None and result.model.seasonal_periods == 7
+        points = result.forecast
+        actual = values.loc[points.dates].to_numpy()
+        history = known["value"].to_numpy()[-365:]
+        forecast = np.array(points.forecast)
+        seasonal_naive = history[-7:][np.arange(len(actual)) % 7]
+        ours.append(mase(actual, forecast, history))
+        naive.append(mase(actual, seasonal_naive, history))
+        covered += int(np.sum((actual >= np.array(points.lower)) & (actual <= np.array(points.upper))))
+        total += len(actual)
+        assert 90 <= len(actual) <= 92  # to the end of the quarter
+    assert np.mean(ours) < np.mean(naive)
+    assert 0.85 <= covered / total <= 1.0
+
+
+def test_agrees_with_statsmodels_when_fitted_on_the_date():
+    data = PatternData("m", series=seasonal_daily(400, date(2025, 6, 30)))
+    result = FORECAST.analyze(data, date(2025, 7, 1), "day", {"refit_every_day": 1})
+    window = data.series.iloc[-365:]
+    assert result.model.fit_start == window["date"].iloc[0] and result.model.fit_end == date(2025, 6, 30)
+    model = ETSModel(
+        pd.Series(window["value"].to_numpy(), index=pd.DatetimeIndex(window["date"], freq="D")),
+        error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=7,
+        initialization_method="heuristic",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = model.fit(disp=False)
+    frame = fitted.get_prediction(start=365, end=365 + len(result.forecast.dates) - 1).summary_frame(alpha=0.05)
+    np.testing.assert_allclose(result.forecast.forecast, frame["mean"], rtol=1e-9)
+    np.testing.assert_allclose(result.forecast.lower, frame["pi_lower"], rtol=1e-9)
+    np.testing.assert_allclose(result.forecast.upper, frame["pi_upper"], rtol=1e-9)
+    # the interval of a period total: the variance of a sum of correlated forecast errors
+    month = next(p for p in result.period_forecasts if p.period == "month")
+    simulated = fitted.simulate(month.periods_remaining, anchor="end", repetitions=4000,
+                                rng=np.random.default_rng(5)).sum(axis=0)
+    half_width = (month.upper - month.lower) / 2
+    assert half_width == pytest.approx(1.959964 * simulated.std(), rel=0.06)
+    assert month.forecast_remaining == pytest.approx(simulated.mean(), rel=0.005)
+
+
+def test_period_totals_against_cumulative_targets():
+    series = seasonal_daily(400, date(2025, 7, 9), sigma=3.0)
+    days = pd.date_range("2024-06-01", "2025-12-31").date
+    targets = pd.DataFrame({"date": days, "target_value": 600.0})
+    result = FORECAST.analyze(PatternData("m", series=series, targets=targets), date(2025, 7, 10), "day")
+    by_period = {p.period: p for p in result.period_forecasts}
+    assert list(by_period) == ["week", "month", "quarter", "year"]
+    month = by_period["month"]
+    assert (month.period_start, month.period_end) == (date(2025, 7, 1), date(2025, 7, 31))
+    assert (month.periods_elapsed, month.periods_remaining) == (9, 22)
+    july = series[pd.to_datetime(series["date"]) >= "2025-07-01"]["value"]
+    assert month.actual_to_date == pytest.approx(july.sum())
+    assert month.forecast_remaining == pytest.approx(sum(result.forecast.forecast[:22]))
+    assert month.forecasted_value == pytest.approx(month.actual_to_date + month.forecast_remaining)
+    assert month.target_value == 600.0 * 31
+    assert month.gap_percent == pytest.approx((month.forecasted_value / (600.0 * 31) - 1) * 100)
+    assert month.status == ("on_track" if month.forecasted_value >= 0.95 * 600 * 31 else "off_track")
+    assert month.pacing.percent_elapsed == pytest.approx(100 * 9 / 31)
+    assert month.pacing.projected_value == pytest.approx(july.sum() * 31 / 9)
+    latest = series["value"].iloc[-1]
+    assert month.required_growth.remaining_periods == 22
+    assert month.required_growth.required_pop_growth_percent == pytest.approx(((600 / latest) ** (1 / 22) - 1) * 100)
+    week = by_period["week"]
+    assert (week.period_start, week.period_end, week.periods_elapsed) == (date(2025, 7, 7), date(2025, 7, 13), 3)
+    assert by_period["year"].periods_remaining == 175 and by_period["year"].target_value == 600.0 * 365
+    assert result.forecast.dates[-1] == date(2025, 9, 30)
+
+
+def test_a_week_that_runs_into_the_next_year():
+    series = seasonal_daily(400, date(2025, 12, 30))
+    result = FORECAST.analyze(PatternData("m", series=series), date(2025, 12, 31), "day")
+    week = result.period_forecasts[0]
+    assert (week.period_end, week.periods_remaining, week.target_value) == (date(2026, 1, 4), 5, None)
+    assert week.status is None and week.required_growth is None
+
+
+@pytest.mark.parametrize(
+    ("grain", "periods", "freq", "seasonal_periods", "kinds"),
+    [
+        ("week", 160, "W-MON", 52, ["month", "quarter", "year"]),
+        ("week", 80, "W-MON", 0, ["month", "quarter", "year"]),
+        ("month", 60, "MS", 12, ["quarter", "year"]),
+        ("month", 20, "MS", 0, ["quarter", "year"]),
+    ],
+)
+def test_week_and_month_grains(grain, periods, freq, seasonal_periods, kinds):
+    dates = pd.date_range(end="2025-06-30", periods=periods, freq=freq)
+    t = np.arange(periods)
+    cycle = 52 if grain == "week" else 12
+    values = 1000 + 5 * t + 80 * np.sin(2 * np.pi * t / cycle) + np.random.default_rng(3).normal(0, 10, periods)
+    data = PatternData("m", series=pd.DataFrame({"date": dates.date, "value": values}))
+    result = FORECAST.analyze(data, date(2025, 7, 8), grain)
+    assert result.error is None
+    assert result.model.seasonal_periods == seasonal_periods
+    assert [p.period for p in result.period_forecasts] == kinds
+    assert result.forecast.dates[0] == (date(2025, 7, 7) if grain == "week" else date(2025, 7, 1))
+    assert result.forecast.dates[-1] <= date(2025, 9, 30)
+    assert all(lo < f < hi for lo, f, hi in zip(result.forecast.lower, result.forecast.forecast,
+                                                result.forecast.upper, strict=True))
+
+
+def test_gaps_are_carried_forward_and_too_little_history_is_an_error():
+    series = seasonal_daily(200, date(2025, 6, 30))
+    gappy = series.drop(index=[150, 151, 160])
+    result = FORECAST.analyze(PatternData("m", series=gappy), date(2025, 7, 1), "day")
+    assert result.error is None and result.num_periods == 197
+    short = FORECAST.analyze(PatternData("m", series=series.iloc[-10:]), date(2025, 7, 1), "day",
+                             {"refit_every_day": 1})
+    assert short.error.type is ErrorType.INSUFFICIENT_DATA
+    assert (short.error.required, short.error.available) == (12, 10)
+    assert short.forecast is None and short.period_forecasts is None
+    unknown = FORECAST.analyze(PatternData("m", series=series), date(2025, 7, 1) + timedelta(days=3), "day")
+    assert unknown.error.type is ErrorType.MISSING_LATEST_VALUE
