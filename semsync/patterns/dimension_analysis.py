@@ -88,8 +88,11 @@ class TopTwoComparison(ResultModel):
 
 
 class PeriodRanking(ResultModel):
+    """The top slices of one period, strongest first (names and values side by side)."""
+
     date: date
-    top_slices: list[SliceValue]
+    slices: list[str]
+    values: list[Number]
 
 
 class DimensionAnalysisResult(AnalysisResult):
@@ -233,7 +236,8 @@ def _rankings(prepared: _Prepared, window, with_data, span: Span, grain: Grain, 
         rankings.append(
             PeriodRanking(
                 date=period_start(grain, span.start + int(row)),
-                top_slices=[SliceValue(slice=str(prepared.slices[i]), value=values[i]) for i in best],
+                slices=prepared.slices[best].tolist(),
+                values=values[best].tolist(),
             )
         )
     return rankings

@@ -2,10 +2,12 @@
 
 An additive ETS with a damped trend (`semsync.patterns.ets`) is estimated on `lookback_<grain>`
 periods, with a season of 7 for days, 52 for weeks and 12 for months when the window holds enough of
-them (else none). Parameters are re-estimated every `refit_every_<grain>` periods (at fixed
-"anchor" periods: for days every 7th day, a Sunday); between anchors the states are carried forward
-period by period. So a date's forecast depends only on the data up to it, and a backfill shares one
-estimation among the dates of an anchor. `refit_every_<grain>=1` re-estimates for every date.
+them (else none). Parameters are re-estimated every `refit_every_<grain>` periods (four weeks
+for days and weeks, every month for months), at fixed "anchor" periods (for days every 28th day, a
+Sunday), on the window ending there; between anchors the states are carried forward period by period
+with the parameters held. So a date's forecast depends only on data up to it, the states are always
+current, and a backfill shares one estimation among the dates of an anchor instead of refitting
+for each. `refit_every_<grain>=1` re-estimates for every date.
 
 From the states after the last complete period: point forecasts with 95 % intervals to the end of
 the quarter; for each longer period (week, month, quarter, year, as the grain allows) the actuals so
@@ -66,7 +68,7 @@ class ForecastingSettings(PatternSettings):
     lookback_day: int = Field(365, ge=12)
     lookback_week: int = Field(156, ge=12)
     lookback_month: int = Field(60, ge=12)
-    refit_every_day: int = Field(7, ge=1)
+    refit_every_day: int = Field(28, ge=1)
     refit_every_week: int = Field(4, ge=1)
     refit_every_month: int = Field(1, ge=1)
     min_periods: int = Field(12, ge=10)

@@ -280,13 +280,15 @@ def _least_squares(t: np.ndarray, y: np.ndarray) -> _Fit:
     """The least-squares line of a segment and the t-value of its slope (0 when not estimable)."""
     if len(y) < 3:
         return _Fit(0.0, float(y[0]), 0.0)
-    tc = t - t.mean()
+    n = len(y)
+    t_mean, y_mean = t.sum() / n, y.sum() / n
+    tc = t - t_mean
     sxx = float(tc @ tc)
-    slope = float(tc @ (y - y.mean())) / sxx
-    residuals = y - y.mean() - slope * tc
-    se = float(np.sqrt(residuals @ residuals / (len(y) - 2) / sxx))
+    slope = float(tc @ y) / sxx
+    residuals = y - y_mean - slope * tc
+    se = float(np.sqrt(residuals @ residuals / (n - 2) / sxx))
     t_value = slope / se if se > 0 else (0.0 if slope == 0 else float(np.sign(slope)) * np.inf)
-    return _Fit(slope, float(y.mean() - slope * t.mean() + slope * t[0]), t_value)
+    return _Fit(slope, float(y_mean + slope * (t[0] - t_mean)), t_value)
 
 
 def _rank(observed: np.ndarray, present: np.ndarray, span: Span, grain: Grain, *, high: bool) -> RankSummary:

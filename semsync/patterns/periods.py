@@ -49,8 +49,17 @@ def period_starts(grain: Grain, ords: np.ndarray) -> np.ndarray:
     return ords.astype("datetime64[M]").astype("datetime64[D]")
 
 
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
 def period_start(grain: Grain, ord_: int) -> date:
-    return to_date(period_starts(grain, np.array([ord_]))[0])
+    """The first day of the period with ordinal `ord_` (scalar twin of `period_starts`)."""
+    ord_ = int(ord_)
+    if grain is Grain.DAY:
+        return date.fromordinal(_EPOCH + ord_)
+    if grain is Grain.WEEK:
+        return date.fromordinal(_EPOCH + _EPOCH_MONDAY_DAY + 7 * ord_)
+    return date(1970 + ord_ // 12, ord_ % 12 + 1, 1)
 
 
 def period_end(grain: Grain, ord_: int) -> date:

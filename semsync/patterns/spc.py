@@ -66,9 +66,9 @@ def control_chart(
     while True:
         base = y[start : start + 2 * half_average_point]
         half = len(base) // 2  # ≥ 2: a segment starts with ≥ consecutive_signals points
-        first, second = base[:half].mean(), base[half : 2 * half].mean()
+        first, second = base[:half].sum() / half, base[half : 2 * half].sum() / half
         slope = (second - first) / half
-        moving_range = float(np.abs(np.diff(base[: 2 * half])).mean())
+        moving_range = float(np.abs(np.diff(base[: 2 * half])).sum()) / (2 * half - 1)
         slope_se = moving_range / D2 * np.sqrt(2.0 / half) / half
         positions = np.arange(start, n)
         line = first + slope * (positions - (start + (half - 1) / 2.0))

@@ -86,7 +86,7 @@ def test_historical_rankings_over_the_window():
     assert len(result.historical_rankings) == 8  # the window: 8 days
     for ranking, values in zip(result.historical_rankings, periods[-8:], strict=True):
         expected = sorted(values, key=lambda name: (-values[name], name))[:3]
-        assert [s.slice for s in ranking.top_slices] == expected
+        assert ranking.slices == expected and ranking.values == [values[name] for name in expected]
     assert result.historical_rankings[-1].date == LAST
     assert len(result.top_slices) == len(result.bottom_slices) == 3
 
