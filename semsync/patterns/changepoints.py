@@ -78,8 +78,27 @@ def scores(t: np.ndarray, y: np.ndarray, min_segment: int) -> tuple[np.ndarray, 
     return step_size * e0, hinge_size * u_hinge, step_size, hinge_size
 
 
+#: `simulate_critical_values` for the default minimum segments (days 7, weeks 4, months 3) at
+#: α = 0.01, so that a worker does not spend seconds simulating on its first call (a test checks them)
+PRECOMPUTED = {
+    (7, 0.01): ((15, 22, 32, 48, 71, 105, 156, 230, 340, 503, 744, 1100),
+                (22.671, 19.722, 19.977, 16.414, 16.659, 15.008, 16.277, 15.071, 15.469, 15.333, 15.464, 15.788)),
+    (4, 0.01): ((9, 13, 21, 33, 51, 79, 123, 191, 296, 459, 710, 1100),
+                (37.586, 31.771, 22.818, 21.937, 17.07, 16.682, 16.231, 15.344, 15.475, 15.08, 15.516, 14.55)),
+    (3, 0.01): ((7, 11, 17, 27, 44, 69, 110, 174, 276, 438, 694, 1100),
+                (58.586, 39.875, 28.476, 22.193, 18.024, 17.808, 16.468, 15.661, 15.409, 15.621, 16.37, 15.088)),
+}
+
+
 @lru_cache(maxsize=32)
 def _critical_values(min_segment: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    if (min_segment, alpha) in PRECOMPUTED:
+        lengths, critical = PRECOMPUTED[(min_segment, alpha)]
+        return np.array(lengths, dtype=float), np.array(critical)
+    return simulate_critical_values(min_segment, alpha)
+
+
+def simulate_critical_values(min_segment: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """(lengths, critical values of the max score / σ̂²) on a grid of lengths, by simulation."""
     rng = np.random.default_rng(_SEED)
     lengths = np.unique(np.geomspace(2 * min_segment + 1, 1100, 12).astype(int))

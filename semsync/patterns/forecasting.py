@@ -21,6 +21,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -273,11 +274,13 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
         pacing = None
         if elapsed > 0:
             fraction = elapsed / (elapsed + remaining)
-            projected = {
-                "sum": actual_sum / fraction,
-                "mean": float(np.nanmean(actual)) if np.any(~np.isnan(actual)) else float("nan"),
-                "last": prepared.values.value_at(latest),
-            }[aggregation]
+            if aggregation == "sum":
+                projected = actual_sum / fraction
+            elif aggregation == "mean":
+                observed = actual[~np.isnan(actual)]
+                projected = float(observed.mean()) if len(observed) else float("nan")
+            else:
+                projected = prepared.values.value_at(latest)
             pacing = Pacing(
                 percent_elapsed=fraction * 100,
                 projected_value=projected,
@@ -352,6 +355,7 @@ def _horizon_end(grain: Grain, latest: int) -> int:
     return max(_period_members(grain, kind, latest + 1)[1] for kind in PERIOD_KINDS[grain])
 
 
+@lru_cache(maxsize=4096)
 def _period_members(grain: Grain, kind: str, ord_: int) -> tuple[int, int]:
     """First and last ordinal of the grain periods that start inside the `kind` period of `ord_`."""
     start, end = _calendar_period(kind, period_start(grain, ord_))

@@ -2,11 +2,12 @@
 
 - growth over the last `num_periods`: period-over-period growth and its acceleration, average and
   overall growth, how many periods accelerated or slowed;
-- trend by statistical process control (`semsync.patterns.spc`) over the whole window: the chart's
-  segments (a new one after consecutive signals), each upward / downward (least-squares slope over
-  the segment at ≥ `trend_significance` standard errors), plateau (level after a rise or fall, or
-  flat within `plateau_tolerance`) or stable; adjacent segments of one type make one trend, and the
-  result has the current and the previous trend;
+- trend by statistical process control (`semsync.patterns.spc`) over the last
+  `trend_periods_<grain>` periods (at least `min_points` values): the chart's segments (a new one
+  after consecutive signals), each upward / downward (least-squares slope over the segment at
+  ≥ `trend_significance` standard errors), plateau (level after a rise or fall, or flat within
+  `plateau_tolerance`) or stable; adjacent segments of one type make one trend, and the result has
+  the current and the previous trend;
 - record high / low rank of the latest value in the window;
 - year-over-year seasonality: is this period's change what the same change a year ago was;
 - benchmarks against a period, week, month, quarter and year ago (as the grain allows);
@@ -63,6 +64,10 @@ class HistoricalPerformanceSettings(PatternSettings):
     lookback_week: int = Field(110, ge=10)
     lookback_month: int = Field(36, ge=10)
     num_periods: int = Field(12, ge=2)
+    #: the trend is charted over the last this many periods of the window
+    trend_periods_day: int = Field(90, ge=10)
+    trend_periods_week: int = Field(52, ge=10)
+    trend_periods_month: int = Field(36, ge=10)
     half_average_point: int = Field(9, ge=2)
     consecutive_signals: int = Field(5, ge=4)
     min_points: int = Field(10, ge=4)
@@ -167,14 +172,17 @@ class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPer
         if len(present) < settings.min_points:
             raise AnalysisError.insufficient("values in the window", settings.min_points, len(present))
         observed = values[present]
+        charted = present >= len(values) - getattr(settings, f"trend_periods_{grain.value}")
+        if np.count_nonzero(charted) < settings.min_points:
+            charted[-settings.min_points :] = True
         chart = control_chart(
-            observed,
+            observed[charted],
             half_average_point=settings.half_average_point,
             consecutive_signals=settings.consecutive_signals,
             multiplier=settings.control_limit_multiplier,
             run_length=settings.run_length,
         )
-        trends = _trends(chart, observed, present, span, grain, settings)
+        trends = _trends(chart, observed[charted], present[charted], span, grain, settings)
         current = float(values[-1])
         return {
             "num_periods": len(present),

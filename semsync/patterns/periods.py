@@ -21,6 +21,7 @@ import pandas as pd
 from semsync.errors import InvalidInputError
 from semsync.partitions import Grain, Partition, last_complete_partition
 
+_EPOCH = date(1970, 1, 1).toordinal()
 _EPOCH_MONDAY_DAY = 4  # 1970-01-05 is day 4 of the epoch
 
 
@@ -35,8 +36,11 @@ def ordinals(grain: Grain, dates: np.ndarray) -> np.ndarray:
 
 
 def ordinal(grain: Grain, d: date) -> int:
-    """The ordinal of the period of `grain` that contains day `d`."""
-    return int(ordinals(grain, np.array([np.datetime64(d, "D")]))[0])
+    """The ordinal of the period of `grain` that contains day `d` (scalar twin of `ordinals`)."""
+    if grain is Grain.MONTH:
+        return (d.year - 1970) * 12 + d.month - 1
+    days = d.toordinal() - _EPOCH
+    return days if grain is Grain.DAY else (days - _EPOCH_MONDAY_DAY) // 7
 
 
 def period_starts(grain: Grain, ords: np.ndarray) -> np.ndarray:
@@ -47,9 +51,6 @@ def period_starts(grain: Grain, ords: np.ndarray) -> np.ndarray:
     if grain is Grain.WEEK:
         return (ords * 7 + _EPOCH_MONDAY_DAY).astype("datetime64[D]")
     return ords.astype("datetime64[M]").astype("datetime64[D]")
-
-
-_EPOCH = date(1970, 1, 1).toordinal()
 
 
 def period_start(grain: Grain, ord_: int) -> date:

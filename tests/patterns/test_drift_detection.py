@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from semsync.patterns import PatternData, get_pattern
+from semsync.patterns import PatternData, changepoints, get_pattern
 
 DRIFT = get_pattern("drift_detection")
 LAST = date(2025, 7, 1)
@@ -96,3 +96,10 @@ def test_false_alarm_rate_is_a_setting():
     loose = DRIFT.analyze(daily(np.zeros(N) + np.random.default_rng(3).normal(0, 1, N)), ANALYSIS, "day", settings)
     strict = DRIFT.analyze(daily(np.zeros(N) + np.random.default_rng(3).normal(0, 1, N)), ANALYSIS, "day")
     assert loose.critical_z < strict.critical_z and loose.false_alarm_rate == 0.2
+
+
+def test_precomputed_critical_values_are_the_simulation():
+    lengths, critical = changepoints.PRECOMPUTED[(7, 0.01)]
+    simulated_lengths, simulated = changepoints.simulate_critical_values(7, 0.01)
+    assert list(simulated_lengths) == list(lengths)
+    np.testing.assert_allclose(simulated, critical, rtol=1e-3)

@@ -64,6 +64,8 @@ def test_multi_date_equals_single_date(name, grain):
     pattern = get_pattern(name)
     data = dataset(grain)
     dates = [d.date() if isinstance(d, pd.Timestamp) else d for d in DATES[grain]]
+    if name == "forecasting":
+        dates = dates[::2]  # each date alone fits its own model: keep the test quick
     many = run_pattern(pattern, data, dates, grain)
     assert len(many) == len(dates) * (len(data.dimension_names()) if pattern.per_dimension else 1)
     assert sum(r.error is None for r in many) >= len(many) - 1
