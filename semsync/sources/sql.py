@@ -53,10 +53,14 @@ def _filter_sql(f: Filter, index: int, params: dict[str, object]) -> str:
         for j, value in enumerate(f.values):
             params[f"f{index}_{j}"] = value
             names.append(f":f{index}_{j}")
-        # compare as text so that one catalog spelling works for any column type
-        return f"CAST({column} AS TEXT) {op} ({', '.join(names)})"
-    params[f"f{index}"] = f.values[0]
-    return f"{column} {op} :f{index}"
+        # compare as text so that one catalog spelling works for any column type; notEquals keeps
+        # NULLs, as Cube's does
+        compared = f"CAST({column} AS TEXT) {op} ({', '.join(names)})"
+        return f"({compared} OR {column} IS NULL)" if op == "NOT IN" else compared
+    # An untyped literal takes the column's type (numeric, date, timestamp…), as Cube's filters do;
+    # a bound parameter would be typed by the driver from the Python string and be refused.
+    literal = "'" + f.values[0].replace("'", "''") + "'"
+    return f"{column} {op} {literal}"
 
 
 def build_query(source: SqlMetricSource, grain: Grain, start: date, end: date,
@@ -92,9 +96,11 @@ class SqlSource(MetricSource):
     async def fetch(self, metric: MetricDef, grain: Grain, start: date, end: date,
                     dimension: DimensionDef | None = None) -> FetchResult:
         if not isinstance(metric.source, SqlMetricSource):
-            raise SourceRequestError(f"metric {metric.id!r} is not defined over SQL (source {metric.source.type})")
+            raise SourceRequestError(f"metric {metric.id!r} is not defined over SQL ({metric.source.type})")
         if self.engine.dialect.name != "postgresql":
-            raise SourceRequestError(f"the SQL source aggregates per grain on PostgreSQL, not {self.engine.dialect.name}")
+            raise SourceRequestError(
+                f"the SQL source aggregates per grain on PostgreSQL, not {self.engine.dialect.name}"
+            )
         sql, params = build_query(metric.source, Grain(grain), start, end, dimension)
         try:
             async with self.engine.connect() as conn:

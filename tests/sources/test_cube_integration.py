@@ -260,9 +260,5 @@ async def test_equality_and_presence_filters_mean_the_same_in_both_sources(sourc
     assert {s for _, s, _ in by_channel.rows} == {"web", "mobile"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SqlSource binds a comparison filter's value as text; asyncpg refuses text for a numeric column",
-)
 async def test_comparison_filters_mean_the_same_in_both_sources(sources: Sources) -> None:
     await _compare_filtered(sources, COMPARED_ORDERS)
