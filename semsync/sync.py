@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, computed_field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.models import DimensionDef, MetricDef, TenantDef
-from semsync.db.session import resolve_tenant_id, tenant_scope
+from semsync.db.session import tenant_scope
 from semsync.db.window_replace import replace_window
 from semsync.errors import PartitionRangeError, SemsyncError
 from semsync.partitions import Grain, MetricContext, Partition, parse_partition, partition_range
@@ -167,14 +167,13 @@ class SemanticSyncService:
     async def sync(self, request: SemanticSyncRequest) -> SemanticSyncResponse:
         """Run the sync. Bad input and unknown tenants or metrics raise typed, non-retryable errors;
         source and write failures are reported in the response (base failure → ``success`` False)."""
-        from semsync.catalog.store import get_metric, get_tenant
+        from semsync.catalog.store import get_metric, lookup_tenant
 
         request.metric_context  # noqa: B018 - validates the identifiers before touching the database
         partitions = request.partitions()
         grain = Grain(request.grain)
         started_at = self.clock()
-        tenant = await get_tenant(self.session_factory, request.tenant)
-        tenant_id = await resolve_tenant_id(self.session_factory, request.tenant)
+        tenant_id, tenant = await lookup_tenant(self.session_factory, request.tenant)
         metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
         source = await self.sources.source_for(tenant)
 

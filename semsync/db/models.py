@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -74,9 +75,9 @@ class Tenant(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     identifier: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(Text, nullable=False)
-    sync_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    sync_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     #: Semantic layer connection (type, URL, auth); secrets live here as in the original product.
-    semantic_layer: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    semantic_layer: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
@@ -90,7 +91,7 @@ class Metric(Base):
     label: Mapped[str] = mapped_column(Text, nullable=False)
     #: The full validated metric definition (source, dimensions, pattern settings) as JSON.
     definition: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
-    pattern_settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    pattern_settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
@@ -136,7 +137,7 @@ class MetricTarget(Base):
 
 
 class _ContextRegistryColumns:
-    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -207,12 +208,12 @@ class MetricSyncStatus(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     start_date: Mapped[date | None] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
-    records_processed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    records_processed: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     #: every date from the first FULL window's start to here was fetched after it had settled
     #: (fetched at least the INCREMENTAL lookback after the date): see semsync.sync_windows
     settled_through: Mapped[date | None] = mapped_column(Date)
     error: Mapped[str | None] = mapped_column(Text)
-    history: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, default=list)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 

@@ -1,10 +1,17 @@
 """Atomic, set-based replacement of one component's window of a time series.
 
-Inside the caller's transaction (and tenant scope): the fetched rows are COPYed into a temporary
-staging table, then one ``INSERT … ON CONFLICT DO UPDATE … WHERE value IS DISTINCT FROM`` writes new
-and changed rows only (an unchanged row costs no write, no dead tuple), and one anti-join ``DELETE``
-removes the rows of the window that the source no longer returns. Nothing is deleted before the new
-data is in hand, and a failure rolls the whole window back: the previous data stays untouched.
+Inside the caller's transaction (and tenant scope):
+
+1. a transaction-level advisory lock on the component serialises writers of the same series (two
+   backfill children whose windows overlap), so their writes never interleave or deadlock;
+2. the fetched rows are COPYed into a temporary staging table;
+3. one statement compares the staged rows with the stored window (a full join) into a small
+   difference table; then three statements apply only that difference: plain INSERTs of new rows,
+   UPDATEs of changed values, DELETEs of rows the source no longer returns. An unchanged row costs
+   no write and leaves no dead tuple.
+
+Nothing is deleted before the new data is in hand, and a failure rolls the whole window back: the
+previous data stays untouched.
 """
 
 from __future__ import annotations
@@ -32,44 +39,53 @@ class WriteCounts:
         return self.inserted + self.updated
 
 
-_BASE_UPSERT = f"""
-WITH up AS (
-    INSERT INTO metric_time_series AS t (tenant_id, metric_id, grain, date, value)
-    SELECT DISTINCT ON (s.date) :tenant_id, :metric_id, :grain, s.date, s.value
-    FROM {STAGE} s WHERE s.date BETWEEN :start AND :end ORDER BY s.date
-    ON CONFLICT (tenant_id, metric_id, grain, date)
-    DO UPDATE SET value = EXCLUDED.value, updated_at = now() WHERE t.value IS DISTINCT FROM EXCLUDED.value
-    RETURNING (xmax = 0) AS inserted
-)
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
-"""
+DIFF = "semsync_stage_diff"
 
-_BASE_DELETE = f"""
-DELETE FROM metric_time_series t
-WHERE t.tenant_id = :tenant_id AND t.metric_id = :metric_id AND t.grain = :grain
-  AND t.date BETWEEN :start AND :end
-  AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.date = t.date)
-"""
 
-_DIM_UPSERT = f"""
-WITH up AS (
-    INSERT INTO metric_dimensional_time_series AS t
-        (tenant_id, metric_id, grain, dimension_name, date, dimension_slice, value)
-    SELECT DISTINCT ON (s.date, s.slice) :tenant_id, :metric_id, :grain, :dimension_name, s.date, s.slice, s.value
-    FROM {STAGE} s WHERE s.date BETWEEN :start AND :end ORDER BY s.date, s.slice
-    ON CONFLICT (tenant_id, metric_id, grain, dimension_name, date, dimension_slice)
-    DO UPDATE SET value = EXCLUDED.value, updated_at = now() WHERE t.value IS DISTINCT FROM EXCLUDED.value
-    RETURNING (xmax = 0) AS inserted
-)
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
-"""
+def _component_sql(dimensional: bool) -> dict[str, str]:
+    """The four set-based statements of one kind of component (base series or one dimension)."""
+    table = "metric_dimensional_time_series" if dimensional else "metric_time_series"
+    component = "t.tenant_id = :tenant_id AND t.metric_id = :metric_id AND t.grain = :grain"
+    columns = "tenant_id, metric_id, grain, date, value"
+    values = ":tenant_id, :metric_id, :grain, d.date, d.value"
+    stored_slice, on_slice, key_slice = "NULL::text", "", ""
+    if dimensional:
+        component += " AND t.dimension_name = :dimension_name"
+        columns = "tenant_id, metric_id, grain, dimension_name, date, dimension_slice, value"
+        values = ":tenant_id, :metric_id, :grain, :dimension_name, d.date, d.slice, d.value"
+        stored_slice = "t.dimension_slice"
+        on_slice, key_slice = " AND s.slice = w.slice", " AND t.dimension_slice = d.slice"
+    return {
+        # the difference between what the source returned and what is stored, in one full join
+        "window_has_rows": f"""
+            SELECT EXISTS (SELECT 1 FROM {table} t WHERE {component} AND t.date BETWEEN :start AND :end)""",
+        "insert_staged": f"""
+            INSERT INTO {table} ({columns}) SELECT {values} FROM {STAGE} d WHERE d.date BETWEEN :start AND :end""",
+        "diff": f"""
+            WITH changed AS (
+            INSERT INTO {DIFF} (date, slice, value, op)
+            SELECT COALESCE(s.date, w.date), COALESCE(s.slice, w.slice), s.value,
+                   CASE WHEN w.date IS NULL THEN 'i' WHEN s.date IS NULL THEN 'd' ELSE 'u' END
+            FROM (SELECT date, slice, value FROM {STAGE} WHERE date BETWEEN :start AND :end) s
+            FULL JOIN (SELECT t.date, {stored_slice} AS slice, t.value FROM {table} t
+                       WHERE {component} AND t.date BETWEEN :start AND :end) w
+              ON s.date = w.date{on_slice}
+            WHERE w.date IS NULL OR s.date IS NULL OR s.value IS DISTINCT FROM w.value
+            RETURNING op)
+            SELECT count(*) FILTER (WHERE op = 'i'), count(*) FILTER (WHERE op = 'u'),
+                   count(*) FILTER (WHERE op = 'd')
+            FROM changed""",
+        "insert": f"INSERT INTO {table} ({columns}) SELECT {values} FROM {DIFF} d WHERE d.op = 'i'",
+        "update": f"""
+            UPDATE {table} t SET value = d.value, updated_at = now() FROM {DIFF} d
+            WHERE d.op = 'u' AND {component} AND t.date = d.date{key_slice}""",
+        "delete": f"""
+            DELETE FROM {table} t USING {DIFF} d
+            WHERE d.op = 'd' AND {component} AND t.date = d.date{key_slice}""",
+    }
 
-_DIM_DELETE = f"""
-DELETE FROM metric_dimensional_time_series t
-WHERE t.tenant_id = :tenant_id AND t.metric_id = :metric_id AND t.grain = :grain
-  AND t.dimension_name = :dimension_name AND t.date BETWEEN :start AND :end
-  AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.date = t.date AND s.slice = t.dimension_slice)
-"""
+
+_SQL = {False: _component_sql(False), True: _component_sql(True)}
 
 
 async def _stage_rows(session: AsyncSession, rows: list[SourceRow]) -> None:
@@ -77,12 +93,18 @@ async def _stage_rows(session: AsyncSession, rows: list[SourceRow]) -> None:
     await session.execute(
         text(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (date date, slice text, value float8) ON COMMIT DELETE ROWS")
     )
-    await session.execute(text(f"TRUNCATE {STAGE}"))
+    await session.execute(
+        text(f"CREATE TEMP TABLE IF NOT EXISTS {DIFF} (date date, slice text, value float8, op char) "
+             "ON COMMIT DELETE ROWS")
+    )
+    # Joins from the stored table into the difference stay index lookups whatever the planner
+    # believes of the stored table's size (its statistics lag behind a large first load).
+    await session.execute(text(f"CREATE INDEX IF NOT EXISTS {DIFF}_key ON {DIFF} (date, slice)"))
+    await session.execute(text(f"TRUNCATE {STAGE}, {DIFF}"))
     if rows:
         connection = await session.connection()
         raw = await connection.get_raw_connection()
         await raw.driver_connection.copy_records_to_table(STAGE, records=rows, columns=["date", "slice", "value"])
-        await session.execute(text(f"ANALYZE {STAGE}"))
 
 
 async def replace_window(
@@ -96,15 +118,25 @@ async def replace_window(
     end: date,
     rows: list[SourceRow],
 ) -> WriteCounts:
-    """Make the stored window [start, end] of one component equal `rows`; returns what changed."""
+    """Make the stored window [start, end] of one component equal `rows`; returns what changed.
+
+    `rows` must hold one value per date (and slice): a duplicate fails the write and changes nothing.
+    """
+    lock_key = f"semsync:{tenant_id}:{metric_id}:{grain}:{dimension_name or ''}"
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": lock_key})
     await _stage_rows(session, rows)
     params = {"tenant_id": tenant_id, "metric_id": metric_id, "grain": grain, "start": start, "end": end}
-    if dimension_name is None:
-        upsert, delete = _BASE_UPSERT, _BASE_DELETE
-    else:
-        upsert, delete = _DIM_UPSERT, _DIM_DELETE
+    if dimension_name is not None:
         params["dimension_name"] = dimension_name
-    inserted, updated = (await session.execute(text(upsert), params)).one()
-    deleted = (await session.execute(text(delete), params)).rowcount
+    sql = _SQL[dimension_name is not None]
     in_window = sum(1 for row in rows if start <= row[0] <= end)
-    return WriteCounts(inserted, updated, max(in_window - inserted - updated, 0), deleted)
+    if not (await session.execute(text(sql["window_has_rows"]), params)).scalar():
+        # an empty window (a first sync): nothing to compare or delete, insert straight from the stage
+        inserted = (await session.execute(text(sql["insert_staged"]), params)).rowcount
+        return WriteCounts(inserted=inserted, unchanged=in_window - inserted)
+    to_insert, to_update, to_delete = (await session.execute(text(sql["diff"]), params)).one()
+    counts = {}
+    for statement, pending in (("insert", to_insert), ("update", to_update), ("delete", to_delete)):
+        counts[statement] = (await session.execute(text(sql[statement]), params)).rowcount if pending else 0
+    return WriteCounts(counts["insert"], counts["update"], in_window - counts["insert"] - counts["update"],
+                       counts["delete"])
