@@ -173,7 +173,7 @@ class PatternData:
 
 @dataclass(frozen=True)
 class Span:
-    """A window as inclusive period ordinals, plus the ordinal of its last (latest) period."""
+    """A window as inclusive period ordinals; `end` is the latest complete period."""
 
     start: int
     end: int
@@ -264,6 +264,8 @@ class Pattern(ABC, Generic[S, R, P]):
         grain, settings = Grain(grain), self.settings(settings)
         dates = list(analysis_dates)
         dimension_name = self._dimension_name(data)
+        if dimension_name is not None:
+            data = data.for_dimension(dimension_name)
         spans = [self.span(d, grain, settings) for d in dates]
         prepared = self.prepare(data, grain, settings, spans)
         results = []
@@ -282,17 +284,13 @@ class Pattern(ABC, Generic[S, R, P]):
                     dimension_name=dimension_name,
                     grain=grain,
                     analysis_date=analysis_date,
-                    analysis_window=self._window(self.result_span(prepared, span, grain, settings), grain),
+                    analysis_window=self._window(span, grain),
                     evaluation_time=datetime.now(UTC),
                     error=error,
                     **fields,
                 )
             )
         return results  # type: ignore[return-value]
-
-    def result_span(self, prepared: P, span: Span, grain: Grain, settings: S) -> Span:
-        """The window a result reports; the analysis window unless the pattern reads more."""
-        return span
 
     def _dimension_name(self, data: PatternData) -> str | None:
         if not self.per_dimension:

@@ -1,4 +1,4 @@
-"""Additive exponential smoothing (ETS(A,Ad,A) and its simpler forms) for the forecasting pattern.
+"""Additive exponential smoothing, ETS(A,Ad,A) (or without damping / season), for forecasting.
 
 statsmodels' `ETSModel` estimates the parameters and initial states (heuristic initialisation, one
 fixed configuration, no model search). Past the fitted sample the states are carried forward by the
@@ -25,9 +25,9 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 @dataclass(frozen=True)
 class EtsFit:
     alpha: float
-    beta: float  # 0 without a trend
+    beta: float
     gamma: float  # 0 without a season
-    phi: float  # 1 undamped, 0 without a trend
+    phi: float  # 1 undamped
     seasonal_periods: int  # 0 = no season
     sigma2: float  # mean squared one-step error in the sample (statsmodels' scale)
     initial_level: float
@@ -35,13 +35,8 @@ class EtsFit:
     initial_seasonal: np.ndarray  # s(−m) … s(−1)
     nobs: int
 
-    @property
-    def has_trend(self) -> bool:
-        return self.phi > 0
-
     def name(self) -> str:
-        trend = ("Ad" if self.phi < 1 else "A") if self.has_trend else "N"
-        return f"ETS(A,{trend},{'A' if self.seasonal_periods else 'N'})"
+        return f"ETS(A,{'Ad' if self.phi < 1 else 'A'},{'A' if self.seasonal_periods else 'N'})"
 
 
 def min_seasonal_observations(seasonal_periods: int) -> int:
@@ -123,7 +118,7 @@ class ForecastWeights:
 
 def forecast_weights(fit: EtsFit, horizon: int) -> ForecastWeights:
     h = np.arange(1, horizon + 1)
-    trend_multiplier = np.cumsum(fit.phi ** h.astype(float)) if fit.has_trend else np.zeros(horizon)
+    trend_multiplier = np.cumsum(fit.phi ** h.astype(float))
     j = h[:-1]  # c_1 … c_{H−1}
     c = fit.alpha + fit.beta * trend_multiplier[:-1]
     if fit.seasonal_periods:

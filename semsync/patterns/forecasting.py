@@ -149,7 +149,6 @@ class _Model:
     start: int  # ordinal of the first fitted value
     anchor: int
     states: EtsStates  # from `start` through the latest date that uses this model
-    filled: np.ndarray  # the values the states were run over (gaps carried forward)
     weights: ForecastWeights
 
 
@@ -209,7 +208,7 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
         except (ValueError, np.linalg.LinAlgError) as error:
             return PatternError(type=ErrorType.MODEL_ERROR, message=f"ETS estimation failed: {error}")
         horizon = _horizon_end(grain, latest) - anchor
-        return _Model(fit, start + first, anchor, filter_states(fit, filled), filled, forecast_weights(fit, horizon))
+        return _Model(fit, start + first, anchor, filter_states(fit, filled), forecast_weights(fit, horizon))
 
     def evaluate(self, prepared: _Prepared, span: Span, grain: Grain, settings) -> dict[str, Any]:
         model = prepared.models[self.anchor(span.end, grain, settings)]

@@ -13,7 +13,8 @@
 - benchmarks against a period, week, month, quarter and year ago (as the grain allows);
 - spike / drop: the latest point outside the control limits.
 
-"A year ago" is 364 days for days and 52 weeks for weeks (weekdays line up), 12 months for months.
+Benchmarks count back whole periods so that weekdays line up: for days a week, month, quarter and
+year ago are 7, 28, 91 and 364 days; for weeks 4, 13 and 52 weeks; for months 3 and 12 months.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from semsync.patterns.base import (
 from semsync.patterns.periods import PeriodGrid, period_start
 from semsync.patterns.series import percent_change, run_start
 
-TARGET_COLUMNS = ("target_value", "target_upper_bound", "target_lower_bound", "yellow_buffer", "red_buffer")
+TARGET_COLUMNS = ("target_value", "target_upper_bound", "target_lower_bound")
 
 
 class Status(StrEnum):
