@@ -22,6 +22,7 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from semsync.errors import SourceRequestError
 from semsync.sources.base import SourceRow
 
 STAGE = "semsync_stage_rows"
@@ -120,8 +121,14 @@ async def replace_window(
 ) -> WriteCounts:
     """Make the stored window [start, end] of one component equal `rows`; returns what changed.
 
-    `rows` must hold one value per date (and slice): a duplicate fails the write and changes nothing.
+    `rows` must hold one value per date (and slice): duplicates raise SourceRequestError, unwritten.
     """
+    keys = {(row[0], row[1]) for row in rows}
+    if len(keys) != len(rows):
+        raise SourceRequestError(
+            f"the source returned {len(rows) - len(keys)} duplicate rows for {metric_id}"
+            f"{'/' + dimension_name if dimension_name else ''}: one value per date and slice is expected"
+        )
     lock_key = f"semsync:{tenant_id}:{metric_id}:{grain}:{dimension_name or ''}"
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": lock_key})
     await _stage_rows(session, rows)

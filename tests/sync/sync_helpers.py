@@ -1,0 +1,49 @@
+"""Helpers of the sync service tests: a source that can fail and count, fixed sources, checksums."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import text
+
+from semsync.sources.base import FetchResult, MetricSource
+
+
+@dataclass
+class ScriptedSource(MetricSource):
+    """The real SQL source, with failures and counting for the tests that need them."""
+
+    inner: MetricSource
+    fail_dimensions: dict[str | None, Exception] = field(default_factory=dict)
+    calls: list[tuple[str | None, date, date]] = field(default_factory=list)
+    fetched_rows: int = 0
+
+    async def fetch(self, metric, grain, start, end, dimension=None) -> FetchResult:
+        name = dimension.id if dimension else None
+        self.calls.append((name, start, end))
+        if name in self.fail_dimensions:
+            raise self.fail_dimensions[name]
+        result = await self.inner.fetch(metric, grain, start, end, dimension)
+        self.fetched_rows += len(result.rows)
+        return result
+
+
+class FixedSources:
+    def __init__(self, source: MetricSource) -> None:
+        self.source = source
+
+    async def source_for(self, tenant) -> MetricSource:
+        return self.source
+
+
+async def table_checksum(db, table: str) -> str:
+    """An md5 over the table's rows (timestamps excluded), read as the owner (no RLS)."""
+    columns = {
+        "metric_time_series": "tenant_id, metric_id, grain, date, value",
+        "metric_dimensional_time_series":
+            "tenant_id, metric_id, grain, dimension_name, date, dimension_slice, value",
+    }[table]
+    async with db.admin_engine.connect() as conn:
+        return await conn.scalar(text(
+            f"SELECT md5(coalesce(string_agg(row({columns})::text, ',' ORDER BY {columns}), '')) FROM {table}"))
