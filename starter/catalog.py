@@ -7,47 +7,20 @@ the previous catalog; tenants missing from the file are marked sync-disabled, ne
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import typer
 from rich.table import Table
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.file import read_catalog_file
 from semsync.catalog.models import Catalog, CubeConnection, MetricDef, SqlConnection, TenantDef
 from semsync.catalog.store import CatalogWriteSummary, read_catalog, write_catalog
-from semsync.config import get_settings
-from semsync.db.session import Database
-from starter.console import console, err_console, reported_errors
+from starter.console import console, reported_errors, run_with_database
 
 app = typer.Typer(no_args_is_help=True, help="Load and inspect the tenant and metric catalog.")
 
-T = TypeVar("T")
 CatalogFile = typer.Argument(..., help="catalog YAML (see semsync/catalog/file.py for the format)")
-
-
-def _with_database(work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
-    """Run `work` against the configured database; an unreachable database exits 1 with the URL shown."""
-    url = get_settings().database.url.get_secret_value()
-
-    async def run() -> T:
-        database = Database.connect(url, pool_size=2)
-        try:
-            return await work(database.session_factory)
-        finally:
-            await database.dispose()
-
-    try:
-        return asyncio.run(run())
-    except (OSError, SQLAlchemyError) as exc:
-        safe_url = make_url(url).render_as_string(hide_password=True)
-        err_console.print(f"[bold red]error[/]: cannot use the database {safe_url}: {type(exc).__name__}: {exc}")
-        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -63,7 +36,7 @@ def load(file: Path = CatalogFile) -> None:
     """Validate FILE and write it into the catalog tables of SEMSYNC_DATABASE__URL."""
     with reported_errors():
         catalog = read_catalog_file(file)
-        summary: CatalogWriteSummary = _with_database(lambda sf: write_catalog(sf, catalog))
+        summary: CatalogWriteSummary = run_with_database(lambda db: write_catalog(db.session_factory, catalog))
     console.print(
         f"[green]✓[/] loaded {file}: {_counts(catalog)} "
         f"({summary.changed} rows written, {summary.removed} removed)"
@@ -76,7 +49,7 @@ def load(file: Path = CatalogFile) -> None:
 def show() -> None:
     """List the tenants and metrics in the catalog tables."""
     with reported_errors():
-        catalog: Catalog = _with_database(read_catalog)
+        catalog: Catalog = run_with_database(lambda db: read_catalog(db.session_factory))
     if not catalog.tenants:
         console.print("the catalog is empty: load one with `python -m starter catalog load FILE`")
         return

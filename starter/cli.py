@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import typer
 
-from starter import catalog, demo, dev
+from starter import catalog, demo, dev, sync
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="semsync operator CLI.")
 app.add_typer(dev.app, name="dev")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(demo.app, name="demo")
+app.add_typer(sync.app, name="sync")

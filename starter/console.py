@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
+from semsync.config import get_settings
+from semsync.db.session import Database
 from semsync.errors import SemsyncError
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
+
+# Wide enough for the sync tables when output goes to a file or a pipe (rich would assume 80).
+_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(soft_wrap=True, width=_WIDTH)
+err_console = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 
 @contextmanager
@@ -22,3 +33,22 @@ def reported_errors() -> Iterator[None]:
     except SemsyncError as exc:
         err_console.print(f"[bold red]error[/]: {type(exc).__name__}: {exc}")
         raise typer.Exit(1 if exc.retryable else 2) from None
+
+
+def run_with_database(work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` against the configured database; an unreachable database exits 1 with the URL shown."""
+    url = get_settings().database.url.get_secret_value()
+
+    async def run() -> T:
+        database = Database.connect(url, pool_size=4)
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except (OSError, SQLAlchemyError) as exc:
+        safe_url = make_url(url).render_as_string(hide_password=True)
+        err_console.print(f"[bold red]error[/]: cannot use the database {safe_url}: {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None
