@@ -7,6 +7,10 @@ probability `false_alarm_rate`. Each change is reported with the first period of
 size re-estimated between its neighbouring changes (level units for a shift, per period for a
 trend change), size relative to the level before, direction and z-score. The metric is *drifting*
 when the latest change is within the last `recent_periods` periods (default 2 × `min_segment`).
+
+Daily series are first cleared of their weekday pattern (levels are then weekday-adjusted), and
+the noise scale allows for autocorrelation, so that neither a weekly rhythm nor persistent noise
+reads as drift.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from semsync.patterns.base import (
     ResultModel,
     Span,
 )
-from semsync.patterns.changepoints import Change, critical_value, detect, local_estimate, robust_sigma
+from semsync.patterns.changepoints import Change, critical_value, detect, local_estimate, noise_scale
 from semsync.patterns.periods import PeriodGrid, period_start
 
 
@@ -46,6 +50,8 @@ class DriftDetectionSettings(PatternSettings):
     false_alarm_rate: float = Field(0.01, gt=0, le=0.2)
     recent_periods: int | None = Field(None, ge=1)
     max_changes: int = Field(10, ge=1)
+    #: daily series: take out the weekday pattern before looking for changes
+    remove_weekly_pattern: bool = True
 
     def min_segment(self, grain: Grain) -> int:
         return getattr(self, f"min_segment_{grain.value}")
@@ -71,7 +77,8 @@ class DriftDetectionResult(AnalysisResult):
     is_drifting: bool | None = None
     current_level: Number = None
     current_slope: Number = None
-    noise_sigma: Number = None
+    noise_sigma: Number = None  # long-run scale of the noise (widened for autocorrelation)
+    noise_autocorrelation: Number = None
     critical_z: Number = None
     false_alarm_rate: Number = None
 
@@ -93,6 +100,23 @@ def _line(t: np.ndarray, y: np.ndarray) -> _Line:
     return _Line(slope, float(y.mean() - slope * t.mean()))
 
 
+def _weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
+    """The weekday effect at each position: the median deviation of that weekday from the centred
+    7-day mean, centred on zero. Medians, so a step or an outlier barely moves it."""
+    missing = np.isnan(values)
+    kernel = np.ones(7)
+    sums = np.convolve(np.where(missing, 0.0, values), kernel, mode="same")
+    counts = np.convolve((~missing).astype(float), kernel, mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deviation = values - np.where(counts >= 5, sums / counts, np.nan)
+    weekday = (first_weekday + np.arange(len(values))) % 7
+    effect = np.zeros(7)
+    for day in range(7):
+        observed = deviation[(weekday == day) & ~np.isnan(deviation)]
+        effect[day] = np.median(observed) if len(observed) else 0.0
+    return (effect - effect.mean())[weekday]
+
+
 class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, PeriodGrid]):
     name: ClassVar[str] = "drift_detection"
     version: ClassVar[str] = "1.0"
@@ -112,8 +136,10 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
         required = max(3 * min_segment, 10)
         if len(present) < required:
             raise AnalysisError.insufficient("values in the window", required, len(present))
+        if grain is Grain.DAY and settings.remove_weekly_pattern and len(present) >= 21:
+            values = values - _weekly_pattern(values, period_start(grain, span.start).weekday())
         t, y = present.astype(float), values[present]
-        sigma = robust_sigma(y)
+        sigma, persistence = (float(x) for x in noise_scale(y))
         if not sigma > 0:
             sigma = float(np.std(y - _line(t, y).at(t)))
         alpha = settings.false_alarm_rate
@@ -137,6 +163,7 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
             "current_level": last_regime.at(t[-1]),
             "current_slope": last_regime.slope,
             "noise_sigma": sigma,
+            "noise_autocorrelation": persistence,
             "critical_z": float(np.sqrt(critical_value(len(y), min_segment, alpha))),
             "false_alarm_rate": alpha,
         }
