@@ -103,3 +103,34 @@ def test_precomputed_critical_values_are_the_simulation():
     simulated_lengths, simulated = changepoints.simulate_critical_values(7, 0.01)
     assert list(simulated_lengths) == list(lengths)
     np.testing.assert_allclose(simulated, critical, rtol=1e-3)
+
+
+def weekly_daily(seed: int, step: float = 0.0, persistence: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 10.0, N)
+    for i in range(1, N):
+        noise[i] += persistence * noise[i - 1]
+    weekday = pd.date_range(end=LAST, periods=N, freq="D").day_of_week.to_numpy()
+    values = 1000 + np.array([0, 15, 24, 18, 9, -30, -36])[weekday] + noise
+    values[120:] += step
+    return values
+
+
+def test_a_weekday_rhythm_is_not_drift_and_a_step_through_it_is_found():
+    alarms = sum(bool(DRIFT.analyze(daily(weekly_daily(s)), ANALYSIS, "day").shifts) for s in range(100))
+    assert alarms <= 5
+    for seed in range(20):
+        shifts = DRIFT.analyze(daily(weekly_daily(seed, step=40.0)), ANALYSIS, "day").shifts
+        assert [s.kind for s in shifts] == ["level_shift"] and abs((shifts[0].date - day_of(120)).days) <= 2
+        assert shifts[0].size == pytest.approx(40, rel=0.3)
+    assert DRIFT.analyze(daily(weekly_daily(0, step=40.0)), ANALYSIS, "day",
+                         {"remove_weekly_pattern": False}).shifts == []  # the rhythm hides it
+
+
+def test_autocorrelated_noise_rarely_raises_an_alarm():
+    alarms = 0
+    for seed in range(100):
+        result = DRIFT.analyze(daily(weekly_daily(seed, persistence=0.5)), ANALYSIS, "day")
+        alarms += bool(result.shifts)
+        assert 0.1 < result.noise_autocorrelation < 0.9
+    assert alarms <= 10
