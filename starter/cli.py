@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import typer
 
-from starter import catalog, demo, dev, sync
+from starter import catalog, demo, dev, patterns, sync
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="semsync operator CLI.")
 app.add_typer(dev.app, name="dev")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(demo.app, name="demo")
 app.add_typer(sync.app, name="sync")
+app.add_typer(patterns.app, name="patterns")

@@ -1,0 +1,70 @@
+"""Pattern runs over synced series: read once per range, store on the natural key, re-runs replace."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from semsync.catalog.store import read_catalog, write_catalog
+from semsync.errors import InvalidInputError, NotFoundError
+from semsync.partitions import Grain
+from semsync.pattern_runs import PatternRunRequest, PatternRunService
+from semsync.sync import SemanticSyncRequest
+
+
+@pytest.fixture
+async def synced(service, warehouse):
+    response = await service.sync(SemanticSyncRequest(tenant="acme", metric_id="revenue", grain=Grain.DAY,
+                                                       start_partition="2025-07-01", end_partition="2025-07-31"))
+    assert response.success
+    return warehouse
+
+
+def run_request(pattern: str, start="2025-07-10", end="2025-07-20") -> PatternRunRequest:
+    return PatternRunRequest(tenant="acme", metric_id="revenue", pattern=pattern, grain=Grain.DAY,
+                             start_partition=start, end_partition=end)
+
+
+async def count_results(db) -> dict[str, int]:
+    async with db.admin_engine.connect() as conn:
+        return dict((await conn.execute(text("SELECT pattern, count(*) FROM pattern_results GROUP BY 1"))).all())
+
+
+async def test_range_run_stores_one_result_per_date_and_rerun_replaces(synced):
+    service = PatternRunService(synced.session_factory)
+    drift = await service.run(run_request("drift_detection"))
+    assert drift.results_stored == 11 and drift.errors == {}
+    assert (str(drift.first_analysis_date), str(drift.last_analysis_date)) == ("2025-07-11", "2025-07-21")
+    dims = await service.run(run_request("dimension_analysis"))
+    assert dims.results_stored == 11 * 2  # once per dimension: region and channel
+    await service.run(run_request("drift_detection"))
+    assert await count_results(synced) == {"drift_detection": 11, "dimension_analysis": 22}
+
+
+async def with_pattern_settings(db, settings: dict) -> None:
+    catalog = await read_catalog(db.session_factory)
+    tenants = []
+    for tenant in catalog.tenants:
+        metrics = [m.model_copy(update={"patterns": settings}) for m in tenant.metrics]
+        tenants.append(tenant.model_copy(update={"metrics": metrics}))
+    await write_catalog(db.session_factory, catalog.model_copy(update={"tenants": tenants}))
+
+
+async def test_catalog_settings_override_defaults(synced):
+    service = PatternRunService(synced.session_factory)
+    await with_pattern_settings(synced, {"forecasting": {"no_such_setting": 1}})
+    with pytest.raises(InvalidInputError, match="no_such_setting"):
+        await service.run(run_request("forecasting"))
+    assert await count_results(synced) == {}
+
+    await with_pattern_settings(synced, {"drift_detection": {"lookback_day": 15}})
+    short = await service.run(run_request("drift_detection", "2025-07-20", "2025-07-20"))
+    async with synced.admin_engine.connect() as conn:
+        window = await conn.scalar(text("SELECT analysis_window FROM pattern_results"))
+    assert short.results_stored == 1
+    assert (window["start"], window["end"]) == ("2025-07-06", "2025-07-20")
+
+
+async def test_unknown_pattern_is_a_typed_error(synced):
+    with pytest.raises(NotFoundError, match="unknown pattern 'seasonality'"):
+        await PatternRunService(synced.session_factory).run(run_request("seasonality"))
