@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from sqlalchemy import text  # noqa: E402
 from semsync.catalog.store import write_catalog  # noqa: E402
 from semsync.db.session import Database  # noqa: E402
 from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
-from semsync.devstack import PostgresServer, create_scratch_database, free_port  # noqa: E402
+from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import Grain  # noqa: E402
 from semsync.sources.base import FetchResult, MetricSource  # noqa: E402
 from semsync.sources.sql import SqlSource  # noqa: E402
@@ -79,13 +78,8 @@ async def run(server: PostgresServer) -> dict[str, float]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="semsync-bench-") as tmp:
-        server = PostgresServer(Path(tmp) / "pg", free_port())
-        server.start()
-        try:
-            result = asyncio.run(run(server))
-        finally:
-            server.stop()
+    with temporary_postgres() as server:
+        result = asyncio.run(run(server))
     print(f"fetch_efficiency: fetched={result['fetched']} stored={result['stored']} ratio={result['ratio']:.3f}")
 
 

@@ -23,7 +23,6 @@ import asyncio  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import date, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -37,7 +36,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from semsync.db.models import MetricDimensionalTimeSeries, MetricTarget, MetricTimeSeries  # noqa: E402
 from semsync.db.session import Database  # noqa: E402
-from semsync.devstack import PostgresServer, create_scratch_database, free_port  # noqa: E402
+from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.patterns import get_pattern, pattern_names, run_pattern  # noqa: E402
 from semsync.patterns.data import PatternDataOrganiser  # noqa: E402
 
@@ -138,13 +137,8 @@ async def run(server: PostgresServer) -> dict[str, float]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="semsync-bench-") as tmp:
-        server = PostgresServer(Path(tmp) / "pg", free_port())
-        server.start()
-        try:
-            result = asyncio.run(run(server))
-        finally:
-            server.stop()
+    with temporary_postgres() as server:
+        result = asyncio.run(run(server))
     print(
         f"patterns: single_s={result['single_s']:.2f} multi_s={result['multi_s']:.2f} "
         f"speedup={result['speedup']:.1f} evaluations={result['evaluations']}"

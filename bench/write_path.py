@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from semsync.db.session import Database, tenant_scope  # noqa: E402
 from semsync.db.window_replace import replace_window  # noqa: E402
-from semsync.devstack import PostgresServer, create_scratch_database, free_port  # noqa: E402
+from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 
 SLICES, DAYS = 500, 400
 START = date(2024, 1, 1)
@@ -88,13 +87,8 @@ async def run(server: PostgresServer) -> dict[str, float]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="semsync-bench-") as tmp:
-        server = PostgresServer(Path(tmp) / "pg", free_port())
-        server.start()
-        try:
-            result = asyncio.run(run(server))
-        finally:
-            server.stop()
+    with temporary_postgres() as server:
+        result = asyncio.run(run(server))
     print("write_path: " + " ".join(f"{k}={v:.0f}" if "per_s" in k else f"{k}={v:.2f}" for k, v in result.items()))
 
 

@@ -21,7 +21,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -377,6 +380,18 @@ def make_url_port(url: str | None) -> int | None:
     from urllib.parse import urlparse
 
     return urlparse(url).port
+
+
+@contextmanager
+def temporary_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server in a temporary directory on a free port, stopped and deleted afterwards."""
+    with tempfile.TemporaryDirectory(prefix="semsync-pg-") as tmp:
+        server = PostgresServer(Path(tmp) / "pg", free_port())
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @dataclass

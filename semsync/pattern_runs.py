@@ -17,8 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.store import get_metric, lookup_tenant
-from semsync.errors import PartitionRangeError
-from semsync.partitions import Grain, MetricPatternContext, Partition, parse_partition, partition_range
+from semsync.partitions import Grain, MetricPatternContext, Partition, partitions_between
 from semsync.patterns import analysis_date_for, get_pattern, run_pattern
 from semsync.patterns.data import PatternDataOrganiser
 from semsync.patterns.store import store_results
@@ -37,13 +36,7 @@ class PatternRunRequest(BaseModel):
         return MetricPatternContext.from_string(f"{self.tenant}::{self.metric_id}::{self.pattern}")
 
     def partitions(self) -> list[Partition]:
-        first = parse_partition(self.grain, self.start_partition)
-        last = parse_partition(self.grain, self.end_partition) if self.end_partition else first
-        if last < first:
-            raise PartitionRangeError(
-                f"range end {last.key} is before range start {first.key}", part="range end", value=last.key
-            )
-        return partition_range(first, last)
+        return partitions_between(self.grain, self.start_partition, self.end_partition)
 
 
 class PatternRunResponse(BaseModel):

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from semsync.catalog.models import DimensionDef, MetricDef, TenantDef
 from semsync.db.session import tenant_scope
 from semsync.db.window_replace import replace_window
-from semsync.errors import PartitionRangeError, SemsyncError
-from semsync.partitions import Grain, MetricContext, Partition, parse_partition, partition_range
+from semsync.errors import SemsyncError
+from semsync.partitions import Grain, MetricContext, Partition, partitions_between
 from semsync.sources.base import MetricSource
 from semsync.sync_plan import ComponentHistory, ComponentPlan, SyncStatus, SyncType, advance_settled, plan_component
 from semsync.sync_status import load_histories, record_status
@@ -46,13 +46,7 @@ class SemanticSyncRequest(BaseModel):
 
     def partitions(self) -> list[Partition]:
         """The requested partitions in order (raises PartitionKeyError / PartitionRangeError)."""
-        first = parse_partition(self.grain, self.start_partition)
-        last = parse_partition(self.grain, self.end_partition) if self.end_partition else first
-        if last < first:
-            raise PartitionRangeError(
-                f"range end {last.key} is before range start {first.key}", part="range end", value=last.key
-            )
-        return partition_range(first, last)
+        return partitions_between(self.grain, self.start_partition, self.end_partition)
 
 
 class ComponentResult(BaseModel):

@@ -18,7 +18,7 @@ from semsync.partitions.grains import (
     partition_for_date,
 )
 from semsync.partitions.keys import parse_partition
-from semsync.partitions.ranges import expand_range, partition_range
+from semsync.partitions.ranges import expand_range, partition_range, partitions_between
 from semsync.partitions.time_contexts import (
     TimeContextKey,
     parse_time_context_key,
@@ -40,4 +40,5 @@ __all__ = [
     "parse_time_context_range",
     "partition_for_date",
     "partition_range",
+    "partitions_between",
 ]

@@ -73,6 +73,13 @@ def partition_range(first: Partition, last: Partition) -> list[Partition]:
     return partitions
 
 
+def partitions_between(grain: Grain | str, start_key: str, end_key: str | None = None) -> list[Partition]:
+    """The partitions from key `start_key` to `end_key` (default: `start_key` alone), inclusive, unchecked
+    against the calendar (a service syncs what it is asked; the CLI and backfills check with `expand_range`)."""
+    first = parse_partition(grain, start_key)
+    return partition_range(first, parse_partition(grain, end_key) if end_key else first)
+
+
 def checked_range(
     first: Partition, last: Partition, spec: str, *, now: datetime | None, allow_incomplete: bool
 ) -> list[Partition]:
