@@ -1,0 +1,1 @@
+"""Temporal activities: thin adapters that hand pydantic inputs to semsync's services."""

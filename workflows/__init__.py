@@ -1,0 +1,1 @@
+"""Temporal workflows (orchestration only: the standard library and temporalio at the top)."""
