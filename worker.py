@@ -7,23 +7,30 @@ environment (`semsync.config`).
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import os
 
-import httpx
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
+# The pattern fits are many tiny matrix operations: multi-threaded BLAS makes them 5-8x slower on
+# small machines. Set before numpy loads; an operator's explicit setting wins.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
-from activities.patterns import PatternActivities
-from activities.sync import SyncActivities
-from semsync.config import Settings, get_settings
-from semsync.db.session import Database
-from semsync.pattern_runs import PatternRunService
-from semsync.sources.registry import SourceRegistry
-from semsync.sync import SemanticSyncService
+import asyncio  # noqa: E402
+import logging  # noqa: E402
+from collections.abc import AsyncIterator  # noqa: E402
+from contextlib import asynccontextmanager  # noqa: E402
+
+import httpx  # noqa: E402
+from temporalio.client import Client  # noqa: E402
+from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
+from temporalio.worker import Worker  # noqa: E402
+
+from activities.patterns import PatternActivities  # noqa: E402
+from activities.sync import SyncActivities  # noqa: E402
+from semsync.config import Settings, get_settings  # noqa: E402
+from semsync.db.session import Database  # noqa: E402
+from semsync.pattern_runs import PatternRunService  # noqa: E402
+from semsync.sources.registry import SourceRegistry  # noqa: E402
+from semsync.sync import SemanticSyncService  # noqa: E402
 
 
 @asynccontextmanager
