@@ -17,9 +17,8 @@ through either source:
   SQL source compares values as text; ``gt``/``gte``/``lt``/``lte`` on a ``<column>_value``
   dimension over the bare column, so the database compares in the column's own type.
 
-One difference remains that no model can remove: Cube's ``notEquals`` keeps rows whose column is
-NULL (``col <> $1 OR col IS NULL``), SQL's ``NOT IN`` drops them. Metrics that need the same
-answer from both sources should filter with ``notEquals`` only on columns without NULLs.
+``notEquals`` keeps rows whose column is NULL in both sources (Cube: ``col <> $1 OR col IS NULL``;
+the SQL source adds the same ``OR col IS NULL``).
 
 Metrics that already have a Cube source are passed through unchanged.
 """

@@ -1,10 +1,16 @@
 """The SQL source: a metric is an aggregation over a table in a database SQLAlchemy reaches.
 
-Aggregation per grain happens in the database (``date_trunc``; PostgreSQL weeks start on Monday,
-as ours do); only one row per period (and slice) comes back, never the raw rows.
+Aggregation per grain happens in the database; only one row per period (and slice) comes back,
+never the raw rows. Periods are truncated with each database's own functions (`PERIOD_SQL`):
+PostgreSQL (``date_trunc``, Monday weeks as ours) and SQLite (date modifiers); another dialect is
+refused with a clear, non-retryable error until its period arithmetic is added and tested.
+
+Errors: PostgreSQL reports a SQLSTATE; connection, resource, shutdown and serialisation classes
+(08, 53, 57, 40, 58) are retryable, anything else (a bad column, a bad expression) is not.
 
 The value expression is trusted catalog configuration (an operator writes it, like a Cube measure);
-table, column and dimension names are checked identifiers, and filter values are bound parameters.
+table, column and dimension names are checked identifiers; equality filter values are bound
+parameters, comparison values quoted literals.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import re
 from datetime import date, timedelta
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from semsync.catalog.models import DimensionDef, Filter, FilterOperator, MetricDef, SqlMetricSource
@@ -63,12 +69,34 @@ def _filter_sql(f: Filter, index: int, params: dict[str, object]) -> str:
     return f"{column} {op} {literal}"
 
 
+#: The first day of the period holding `{col}`, per dialect and grain (weeks start on Monday).
+PERIOD_SQL: dict[str, dict[Grain, str]] = {
+    "postgresql": {g: f"CAST(date_trunc('{g.value}', {{col}}) AS DATE)" for g in Grain},
+    "sqlite": {
+        Grain.DAY: "date({col})",
+        Grain.WEEK: "date({col}, '-' || ((CAST(strftime('%w', {col}) AS INTEGER) + 6) % 7) || ' days')",
+        Grain.MONTH: "date({col}, 'start of month')",
+    },
+}
+
+_RETRYABLE_SQLSTATE_CLASSES = ("08", "53", "57", "40", "58")
+
+
 def build_query(source: SqlMetricSource, grain: Grain, start: date, end: date,
-                dimension: DimensionDef | None) -> tuple[str, dict[str, object]]:
+                dimension: DimensionDef | None, dialect: str = "postgresql") -> tuple[str, dict[str, object]]:
     """The aggregate query and its parameters for one metric, grain, window and optional dimension."""
+    if dialect not in PERIOD_SQL:
+        raise SourceRequestError(
+            f"the SQL source cannot aggregate per period on {dialect!r} (supported: {', '.join(PERIOD_SQL)})"
+        )
     time_col = _quote(source.time_column, "time column")
-    params: dict[str, object] = {"start": start, "end_exclusive": end + timedelta(days=1)}
-    period = f"CAST(date_trunc('{grain.value}', {time_col}) AS DATE)"
+    end_exclusive = end + timedelta(days=1)
+    # SQLite keeps dates as ISO text: compare text with text
+    params: dict[str, object] = (
+        {"start": start.isoformat(), "end_exclusive": end_exclusive.isoformat()} if dialect == "sqlite"
+        else {"start": start, "end_exclusive": end_exclusive}
+    )
+    period = PERIOD_SQL[dialect][grain].format(col=time_col)
     select = [f"{period} AS period"]
     group = ["1"]
     if dimension is not None:
@@ -86,8 +114,19 @@ def build_query(source: SqlMetricSource, grain: Grain, start: date, end: date,
     return sql, params
 
 
+def _retryable(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if sqlstate:
+        return str(sqlstate)[:2] in _RETRYABLE_SQLSTATE_CLASSES
+    if exc.connection_invalidated:
+        return True
+    # without a SQLSTATE (SQLite): a locked or busy database is transient, a missing table is not
+    message = str(exc.orig).lower()
+    return isinstance(exc, OperationalError) and ("locked" in message or "busy" in message)
+
+
 class SqlSource(MetricSource):
-    """Aggregates SQL-source metrics in the database behind `engine` (PostgreSQL)."""
+    """Aggregates SQL-source metrics in the database behind `engine` (PostgreSQL or SQLite)."""
 
     def __init__(self, engine: AsyncEngine | str) -> None:
         self._owns_engine = isinstance(engine, str)
@@ -97,22 +136,20 @@ class SqlSource(MetricSource):
                     dimension: DimensionDef | None = None) -> FetchResult:
         if not isinstance(metric.source, SqlMetricSource):
             raise SourceRequestError(f"metric {metric.id!r} is not defined over SQL ({metric.source.type})")
-        if self.engine.dialect.name != "postgresql":
-            raise SourceRequestError(
-                f"the SQL source aggregates per grain on PostgreSQL, not {self.engine.dialect.name}"
-            )
-        sql, params = build_query(metric.source, Grain(grain), start, end, dimension)
+        sql, params = build_query(metric.source, Grain(grain), start, end, dimension, self.engine.dialect.name)
         try:
             async with self.engine.connect() as conn:
                 rows = (await conn.execute(text(sql), params)).all()
-        except (ProgrammingError, DBAPIError) as exc:
-            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        except DBAPIError as exc:
+            if _retryable(exc):
                 raise SourceUnavailableError(f"SQL source unavailable for {metric.id!r}: {exc.orig}") from exc
             raise SourceRequestError(f"SQL source rejected the query of {metric.id!r}: {exc.orig}") from exc
-        except OSError as exc:
+        except (OSError, TimeoutError) as exc:
             raise SourceUnavailableError(f"SQL source unreachable for {metric.id!r}: {exc}") from exc
         result = FetchResult()
         for period, slice_, value in rows:
+            if isinstance(period, str):  # SQLite returns dates as text
+                period = date.fromisoformat(period)
             if value is None or (dimension is not None and slice_ is None):
                 result.dropped_nulls += 1
             else:

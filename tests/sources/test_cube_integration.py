@@ -66,8 +66,7 @@ SLOW_REVENUE = MetricDef(
     ),
 )
 
-#: the equality and presence filters, on columns without NULLs (where Cube's notEquals, which keeps
-#: NULLs, and SQL's NOT IN, which drops them, agree)
+#: the equality and presence filters (notEquals keeps NULLs in both sources)
 FILTERED_ORDERS = MetricDef(
     id="orders_outside_partner",
     label="Orders of two tenants outside the partner channel",

@@ -1,0 +1,97 @@
+"""The SQL source on PostgreSQL and SQLite: the same aggregates, and errors typed by what a retry can fix."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from semsync.catalog.models import DimensionDef, Filter, MetricDef, SqlMetricSource
+from semsync.errors import SourceRequestError, SourceUnavailableError
+from semsync.partitions import Grain
+from semsync.sources.sql import SqlSource, build_query
+
+FIRST = date(2025, 6, 1)
+ROWS = [
+    (str(FIRST + timedelta(days=d)), region, channel, amount)
+    for d in range(60)
+    for region, channel, amount in (("eu", "web", d + 1.5), ("us", "mobile", 2 * d), ("us", None, 7.0))
+]
+
+
+def metric(value: str = "sum(amount)", filters: list[Filter] | None = None) -> MetricDef:
+    return MetricDef(id="revenue", label="Revenue", dimensions=[DimensionDef(id="channel", member="channel")],
+                     source=SqlMetricSource(table="sales", value=value, time_column="day", filters=filters or []))
+
+
+@pytest.fixture
+async def engines(db, tmp_path):
+    async with db.admin_engine.begin() as conn:
+        await conn.execute(text("DROP TABLE IF EXISTS sales"))
+        await conn.execute(text("CREATE TABLE sales (day date, region text, channel text, amount numeric)"))
+        await conn.execute(text("GRANT SELECT ON sales TO semsync_app"))
+    sqlite = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'warehouse.db'}")
+    async with sqlite.begin() as conn:
+        await conn.execute(text("CREATE TABLE sales (day text, region text, channel text, amount numeric)"))
+    for engine, rows in ((db.admin_engine, [(date.fromisoformat(r[0]), *r[1:]) for r in ROWS]), (sqlite, ROWS)):
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO sales VALUES (:d, :r, :c, :a)"),
+                               [{"d": d, "r": r, "c": c, "a": a} for d, r, c, a in rows])
+    yield {"postgresql": db.database.engine, "sqlite": sqlite}
+    await sqlite.dispose()
+
+
+@pytest.mark.parametrize("grain", list(Grain))
+@pytest.mark.parametrize(
+    "filters",
+    [
+        [],
+        [Filter(member="amount", operator="gt", values=["10"])],
+        [Filter(member="region", operator="equals", values=["us"]),
+         Filter(member="channel", operator="notEquals", values=["web"])],
+    ],
+)
+async def test_postgresql_and_sqlite_aggregate_alike(engines, grain, filters):
+    results = {}
+    for name, engine in engines.items():
+        source = SqlSource(engine)
+        base = await source.fetch(metric(filters=filters), grain, FIRST, FIRST + timedelta(days=59))
+        by_channel = await source.fetch(metric(filters=filters), grain, FIRST, FIRST + timedelta(days=59),
+                                        DimensionDef(id="channel", member="channel"))
+        results[name] = (base.rows, by_channel.rows, by_channel.dropped_nulls)
+    assert results["postgresql"] == results["sqlite"]
+    base_rows = results["postgresql"][0]
+    assert base_rows, "the filters leave rows to compare"
+    if grain is Grain.WEEK:
+        assert all(d.weekday() == 0 for d, _, _ in base_rows)
+    if not filters:
+        assert base_rows[0][0] == {Grain.DAY: FIRST, Grain.WEEK: date(2025, 5, 26), Grain.MONTH: FIRST}[grain]
+
+
+async def test_null_slices_are_dropped_and_counted(engines):
+    result = await SqlSource(engines["postgresql"]).fetch(
+        metric(), Grain.DAY, FIRST, FIRST + timedelta(days=9), DimensionDef(id="channel", member="channel"))
+    assert result.dropped_nulls == 10 and {s for _, s, _ in result.rows} == {"web", "mobile"}
+
+
+async def test_a_bad_query_is_not_retryable(engines):
+    for engine in engines.values():
+        with pytest.raises(SourceRequestError, match="no_such_column|no such column"):
+            await SqlSource(engine).fetch(metric("sum(no_such_column)"), Grain.DAY, FIRST, FIRST)
+
+
+async def test_a_statement_timeout_is_retryable(db, engines):
+    slow = create_async_engine(db.app_url, connect_args={"server_settings": {"statement_timeout": "50"}})
+    try:
+        with pytest.raises(SourceUnavailableError, match="timeout"):
+            await SqlSource(slow).fetch(metric("sum(amount) + (SELECT 0 FROM pg_sleep(0.5))"), Grain.DAY,
+                                        FIRST, FIRST)
+    finally:
+        await slow.dispose()
+
+
+def test_an_unsupported_dialect_is_refused_clearly():
+    with pytest.raises(SourceRequestError, match="cannot aggregate per period on 'mssql'"):
+        build_query(metric().source, Grain.DAY, FIRST, FIRST, None, "mssql")
