@@ -54,6 +54,10 @@ class UnknownMetricError(NotFoundError):
     pass
 
 
+class TenantSyncDisabledError(SemsyncError):
+    """The tenant exists but its sync is disabled in the catalog."""
+
+
 class SourceError(SemsyncError):
     """A semantic layer failure."""
 

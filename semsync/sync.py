@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from semsync.catalog.models import DimensionDef, MetricDef, TenantDef
 from semsync.db.session import tenant_scope
 from semsync.db.window_replace import replace_window
-from semsync.errors import SemsyncError
+from semsync.errors import SemsyncError, TenantSyncDisabledError
 from semsync.partitions import Grain, MetricContext, Partition, partitions_between
 from semsync.sources.base import MetricSource
 from semsync.sync_plan import ComponentHistory, ComponentPlan, SyncStatus, SyncType, advance_settled, plan_component
@@ -168,6 +168,10 @@ class SemanticSyncService:
         grain = Grain(request.grain)
         started_at = self.clock()
         tenant_id, tenant = await lookup_tenant(self.session_factory, request.tenant)
+        if not tenant.sync_enabled:
+            raise TenantSyncDisabledError(
+                f"sync is disabled for tenant {request.tenant!r}: enable it in the catalog and load it again"
+            )
         metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
         source = await self.sources.source_for(tenant)
 
@@ -181,7 +185,6 @@ class SemanticSyncService:
             )
             for d in components
         }
-        await self._mark_running(tenant_id, metric.id, grain, plans, started_at)
 
         run = _ComponentRun(self, source, tenant_id, metric, grain, histories)
         base = await run(None, plans[None])
@@ -199,15 +202,6 @@ class SemanticSyncService:
             partitions=[p.key for p in partitions], force_full_sync=request.force_full_sync,
             base=base, dimensions=dimension_results, started_at=started_at, finished_at=self.clock(),
         )
-
-    async def _mark_running(self, tenant_id: int, metric_id: str, grain: Grain,
-                            plans: dict[str | None, ComponentPlan], at: datetime) -> None:
-        async with tenant_scope(self.session_factory, tenant_id) as session:
-            for dimension, plan in plans.items():
-                await record_status(
-                    session, tenant_id=tenant_id, metric_id=metric_id, grain=grain.value, dimension_name=dimension,
-                    sync_type=plan.sync_type, status=SyncStatus.RUNNING, at=at, start=plan.start, end=plan.end,
-                )
 
 
 class _ComponentRun:
@@ -227,6 +221,8 @@ class _ComponentRun:
         status_keys = {"tenant_id": self.tenant_id, "metric_id": self.metric.id, "grain": self.grain.value,
                        "dimension_name": name, "sync_type": plan.sync_type, "start": plan.start, "end": plan.end}
         try:
+            async with tenant_scope(self.service.session_factory, self.tenant_id) as session:
+                await record_status(session, **status_keys, status=SyncStatus.RUNNING, at=fetched_at)
             fetched = await self.source.fetch(self.metric, self.grain, plan.start, plan.end, dimension)
             result.rows_fetched = len(fetched.rows) + fetched.dropped_nulls
             result.rows_dropped_null = fetched.dropped_nulls

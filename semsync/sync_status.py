@@ -1,8 +1,9 @@
 """The sync status table: what the last attempts of each component did, with a bounded history.
 
-One row per (tenant, metric, grain, dimension, sync type). A sync marks its components RUNNING when
-it starts; when it finishes it records SUCCESS or FAILED with the window, counts and error, and
-pushes that event onto ``history`` (newest first, at most ``HISTORY_LIMIT``).
+One row per (tenant, metric, grain, dimension, sync type). A component is marked RUNNING when its
+fetch starts (the previous attempt's window, counts and error stay until it finishes); when it
+finishes it records SUCCESS or FAILED with the window, counts and error, and pushes that event onto
+``history`` (newest first, at most ``HISTORY_LIMIT``).
 """
 
 from __future__ import annotations
@@ -17,14 +18,22 @@ from semsync.sync_plan import ComponentHistory, SyncStatus, SyncType
 
 HISTORY_LIMIT = 20
 
+# A start only says so: the last finished attempt's window, counts and error stay readable meanwhile.
+_MARK_RUNNING = """
+INSERT INTO metric_sync_status AS s
+    (tenant_id, metric_id, grain, dimension_name, sync_type, sync_status, last_sync_at, start_date, end_date)
+VALUES (:tenant_id, :metric_id, :grain, :dimension_name, :sync_type, 'RUNNING', :at, :start, :end)
+ON CONFLICT (tenant_id, metric_id, grain, dimension_name, sync_type) DO UPDATE SET
+    sync_status = 'RUNNING', last_sync_at = EXCLUDED.last_sync_at, updated_at = now()
+"""
+
 _UPSERT = f"""
 INSERT INTO metric_sync_status AS s
     (tenant_id, metric_id, grain, dimension_name, sync_type, sync_status, last_sync_at, last_success_at,
      start_date, end_date, records_processed, settled_through, error, history)
 VALUES (:tenant_id, :metric_id, :grain, :dimension_name, :sync_type, :status, :at,
         CASE WHEN CAST(:status AS varchar) = 'SUCCESS' THEN CAST(:at AS timestamptz) END,
-        :start, :end, :records, :settled_through, :error,
-        CASE WHEN CAST(:event AS jsonb) IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(CAST(:event AS jsonb)) END)
+        :start, :end, :records, :settled_through, :error, jsonb_build_array(CAST(:event AS jsonb)))
 ON CONFLICT (tenant_id, metric_id, grain, dimension_name, sync_type) DO UPDATE SET
     sync_status = EXCLUDED.sync_status,
     last_sync_at = EXCLUDED.last_sync_at,
@@ -34,10 +43,10 @@ ON CONFLICT (tenant_id, metric_id, grain, dimension_name, sync_type) DO UPDATE S
     records_processed = EXCLUDED.records_processed,
     settled_through = COALESCE(EXCLUDED.settled_through, s.settled_through),
     error = EXCLUDED.error,
-    history = CASE WHEN CAST(:event AS jsonb) IS NULL THEN s.history ELSE (
-        SELECT COALESCE(jsonb_agg(e ORDER BY i), '[]'::jsonb)
+    history = (
+        SELECT jsonb_agg(e ORDER BY i)
         FROM jsonb_array_elements(jsonb_build_array(CAST(:event AS jsonb)) || s.history) WITH ORDINALITY AS x(e, i)
-        WHERE i <= {HISTORY_LIMIT}) END,
+        WHERE i <= {HISTORY_LIMIT}),
     updated_at = now()
 """
 
@@ -61,7 +70,7 @@ async def load_histories(
     histories = {}
     for dimension, component_rows in grouped.items():
         finished = [event for row in component_rows for event in row.history]
-        latest = max(finished, key=lambda e: e["at"], default=None)
+        latest = max(finished, key=lambda e: datetime.fromisoformat(e["at"]), default=None)
         settled = [row.settled_through for row in component_rows if row.settled_through]
         histories[dimension] = ComponentHistory(
             has_successful_full=any(
@@ -90,17 +99,17 @@ async def record_status(
     error: str | None = None,
 ) -> None:
     """Upsert the component's status row; a finished attempt also goes onto its history."""
-    event = None
-    if status is not SyncStatus.RUNNING:
-        event = json.dumps({
+    keys = {"tenant_id": tenant_id, "metric_id": metric_id, "grain": grain, "dimension_name": dimension_name,
+            "sync_type": sync_type.value, "at": at, "start": start, "end": end}
+    if status is SyncStatus.RUNNING:
+        await session.execute(text(_MARK_RUNNING), keys)
+        return
+    event = json.dumps({
             "at": at.isoformat(), "status": status.value, "sync_type": sync_type.value,
             "start": start.isoformat(), "end": end.isoformat(), "records": records, "error": error,
         })
     await session.execute(
         text(_UPSERT),
-        {
-            "tenant_id": tenant_id, "metric_id": metric_id, "grain": grain, "dimension_name": dimension_name,
-            "sync_type": sync_type.value, "status": status.value, "at": at, "start": start, "end": end,
-            "records": records, "settled_through": settled_through, "error": error, "event": event,
-        },
+        keys | {"status": status.value, "records": records, "settled_through": settled_through, "error": error,
+                "event": event},
     )

@@ -14,6 +14,7 @@ from semsync.errors import (
     PartitionKeyError,
     SourceRequestError,
     SourceUnavailableError,
+    TenantSyncDisabledError,
     UnknownMetricError,
     UnknownTenantError,
 )
@@ -100,6 +101,12 @@ async def test_fetch_failure_leaves_previous_data_untouched(service, scripted, w
     assert failed.dimensions == []  # a failing base series fails the sync before the dimensions
     assert await table_checksum(warehouse, "metric_time_series") == before
     assert await table_checksum(warehouse, "metric_dimensional_time_series") == before_dims
+    async with warehouse.admin_engine.connect() as conn:
+        statuses = dict((await conn.execute(text(
+            "SELECT coalesce(dimension_name, '(base)') || '/' || sync_type, sync_status "
+            "FROM metric_sync_status"))).all())
+    # the dimensions were never started: their last attempt still reads SUCCESS, nothing is left RUNNING
+    assert statuses == {"(base)/FULL": "FAILED", "region/FULL": "SUCCESS", "channel/FULL": "SUCCESS"}
 
 
 async def test_duplicate_rows_from_the_source_fail_without_writing(service, scripted, warehouse):
@@ -223,6 +230,13 @@ async def test_history_is_bounded(service):
         lengths = dict((await s.execute(text(
             "SELECT sync_type, max(jsonb_array_length(history)) FROM metric_sync_status GROUP BY 1"))).all())
     assert lengths == {"FULL": 1, "INCREMENTAL": HISTORY_LIMIT}
+
+
+async def test_sync_disabled_tenant_is_refused(service, warehouse):
+    async with warehouse.admin_engine.begin() as conn:
+        await conn.execute(text("UPDATE tenants SET sync_enabled = false WHERE identifier = 'acme'"))
+    with pytest.raises(TenantSyncDisabledError, match="disabled"):
+        await service.sync(request())
 
 
 @pytest.mark.parametrize(
