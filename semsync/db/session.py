@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from semsync.errors import UnknownTenantError
-
 TENANT_SETTING = "app.current_tenant"
 
 
@@ -53,14 +51,3 @@ async def tenant_scope(
             text("SELECT set_config(:name, :value, true)"), {"name": TENANT_SETTING, "value": str(int(tenant_id))}
         )
         yield session
-
-
-async def resolve_tenant_id(session_factory: async_sessionmaker[AsyncSession], identifier: str) -> int:
-    """The numeric id of a tenant identifier, from the local registry (no HTTP round trip per run)."""
-    async with session_factory() as session:
-        tenant_id = await session.scalar(
-            text("SELECT id FROM tenants WHERE identifier = :identifier"), {"identifier": identifier}
-        )
-    if tenant_id is None:
-        raise UnknownTenantError(f"unknown tenant {identifier!r}: load it with `python -m starter catalog load`")
-    return int(tenant_id)

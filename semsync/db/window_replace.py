@@ -35,10 +35,6 @@ class WriteCounts:
     unchanged: int = 0
     deleted: int = 0
 
-    @property
-    def written(self) -> int:
-        return self.inserted + self.updated
-
 
 DIFF = "semsync_stage_diff"
 

@@ -17,7 +17,7 @@ from semsync.catalog.store import (
     read_catalog,
     write_catalog,
 )
-from semsync.db.session import resolve_tenant_id, tenant_scope
+from semsync.db.session import tenant_scope
 from semsync.errors import UnknownMetricError, UnknownTenantError
 
 CATALOG = """
@@ -107,7 +107,7 @@ async def test_reload_removes_what_the_catalog_dropped(db):
     await db.truncate()
     await write_catalog(db.session_factory, Catalog.model_validate(data))
     assert await table_contents(db) == reloaded
-    acme = await resolve_tenant_id(db.session_factory, "acme")
+    acme = (await lookup_tenant(db.session_factory, "acme"))[0]
     with pytest.raises(UnknownMetricError, match="unknown metric 'orders' of tenant 'acme'"):
         await get_metric(db.session_factory, acme, "orders")
 
@@ -140,7 +140,7 @@ async def test_definitions_round_trip(db):
     catalog = parse_catalog(CATALOG)
     await write_catalog(db.session_factory, catalog)
     acme, tenant = await lookup_tenant(db.session_factory, "acme")
-    assert acme == await resolve_tenant_id(db.session_factory, "acme")
+    assert acme == (await lookup_tenant(db.session_factory, "acme"))[0]
     assert tenant == catalog.tenants[0].model_copy(update={"metrics": []})
     assert await get_metric(db.session_factory, acme, "revenue") == catalog.tenants[0].metric("revenue")
     everything = await read_catalog(db.session_factory)
@@ -150,8 +150,8 @@ async def test_definitions_round_trip(db):
 
 async def test_metrics_of_one_tenant_are_invisible_in_another_tenants_scope(db):
     await write_catalog(db.session_factory, parse_catalog(CATALOG))
-    acme = await resolve_tenant_id(db.session_factory, "acme")
-    globex = await resolve_tenant_id(db.session_factory, "globex")
+    acme = (await lookup_tenant(db.session_factory, "acme"))[0]
+    globex = (await lookup_tenant(db.session_factory, "globex"))[0]
     async with tenant_scope(db.session_factory, globex) as session:
         rows = (await session.execute(text("SELECT tenant_id, metric_id FROM metrics"))).all()
         dims = await session.scalar(text("SELECT count(*) FROM metric_dimensions"))
@@ -170,7 +170,7 @@ async def test_unknown_tenant_and_metric_are_clear(db):
         await lookup_tenant(db.session_factory, "umbrella")
     with pytest.raises(UnknownTenantError, match="unknown tenant id 999999"):
         await get_metric(db.session_factory, 999999, "revenue")
-    globex = await resolve_tenant_id(db.session_factory, "globex")
+    globex = (await lookup_tenant(db.session_factory, "globex"))[0]
     with pytest.raises(UnknownMetricError, match="unknown metric 'orders' of tenant 'globex'"):
         await get_metric(db.session_factory, globex, "orders")
 
