@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import typer
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from semsync.catalog.file import read_catalog_file
 from semsync.catalog.models import Catalog, CubeConnection, MetricDef, SqlConnection, TenantDef
+from semsync.catalog.provider import provider_from_settings
 from semsync.catalog.store import CatalogWriteSummary, read_catalog, write_catalog
+from semsync.config import get_settings
 from starter.console import console, reported_errors, run_with_database
 
 app = typer.Typer(no_args_is_help=True, help="Load and inspect the tenant and metric catalog.")
@@ -43,6 +46,31 @@ def load(file: Path = CatalogFile) -> None:
     )
     if summary.disabled_tenants:
         console.print(f"tenants not in {file}, now sync-disabled: {', '.join(summary.disabled_tenants)}")
+
+
+@app.command()
+def refresh() -> None:
+    """Load the catalog from the configured provider (SEMSYNC_CATALOG__PROVIDER: `file` or `http`, the
+    product's tenant and metrics services) into the catalog tables; tenants it no longer lists become
+    sync-disabled. What the provider had to skip is listed."""
+    settings = get_settings()
+
+    async def work(db) -> tuple[Catalog, CatalogWriteSummary, list[str]]:
+        async with httpx.AsyncClient(timeout=settings.semantic_layer.request_timeout_s) as client:
+            provider = provider_from_settings(settings.catalog, http_client=client)
+            catalog = await provider.load()
+        return catalog, await write_catalog(db.session_factory, catalog), getattr(provider, "problems", [])
+
+    with reported_errors():
+        catalog, summary, problems = run_with_database(work)
+    console.print(
+        f"[green]✓[/] loaded the {settings.catalog.provider} catalog: {_counts(catalog)} "
+        f"({summary.changed} rows written, {summary.removed} removed)"
+    )
+    if summary.disabled_tenants:
+        console.print(f"tenants no longer listed, now sync-disabled: {', '.join(summary.disabled_tenants)}")
+    for problem in problems:
+        console.print(f"[yellow]skipped[/]: {problem}")
 
 
 @app.command()

@@ -242,13 +242,35 @@ def metric_from_service(item: Any, *, problems: list[str] | None = None, where: 
     data = {
         "id": metric_id,
         "label": item.get("label") or metric_id,
-        "source": {"type": "cube", "measure": measure, "time_dimension": time_dimension},
+        "source": {"type": "cube", "measure": measure, "time_dimension": time_dimension,
+                   "filters": _filters(meta, metric_id)},
         "dimensions": dimensions,
     }
     try:
         return MetricDef.model_validate(data)
     except ValidationError as exc:
         raise catalog_error(exc, data, source=f"metric {metric_id!r}") from None
+
+
+def _filters(meta: dict[str, Any], metric_id: Any) -> list[dict[str, Any]]:
+    """``semantic_meta.filters``: Cube filters ``{member | dimension, operator, values}``, where the member
+    is ``cube.member`` or, with a separate ``cube``, just the member. A metric whose filters cannot be
+    read is refused (CatalogError), never synced unfiltered."""
+    raw = meta.get("filters") or []
+    if not isinstance(raw, list):
+        raise CatalogError(f"metric {metric_id!r}: semantic_meta.filters is not a list", part="filters")
+    filters = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise CatalogError(f"metric {metric_id!r}: semantic_meta.filters[{index}] is not an object",
+                               part="filters")
+        member = item.get("member") or item.get("dimension")
+        if isinstance(member, str) and "." not in member and isinstance(item.get("cube"), str):
+            member = f"{item['cube']}.{member}"
+        values = item.get("values", [])
+        filters.append({"member": member, "operator": item.get("operator"),
+                        "values": [str(v) for v in values] if isinstance(values, list) else values})
+    return filters
 
 
 def _semantic_meta(item: dict[str, Any]) -> dict[str, Any]:

@@ -117,3 +117,26 @@ def test_validate_needs_no_database(tmp_path):
     result = CliRunner().invoke(app, ["catalog", "validate", str(catalog_file(tmp_path))])
     assert result.exit_code == 0, result.output
     assert "valid; 2 tenants, 2 metrics, 2 dimensions, 1 targets" in result.output
+
+
+async def test_refresh_loads_the_configured_provider(db, settings_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEMSYNC_CATALOG__PROVIDER", "file")
+    monkeypatch.setenv("SEMSYNC_CATALOG__FILE", str(catalog_file(tmp_path)))
+    get_settings.cache_clear()
+    result = await invoke("catalog", "refresh")
+    assert result.exit_code == 0, result.output
+    assert "loaded the file catalog: 2 tenants, 2 metrics" in result.output
+    assert (await get_tenant(db.session_factory, "globex")).sync_enabled
+
+
+async def test_refresh_from_an_unreachable_service_exits_1(db, settings_env, monkeypatch):
+    from semsync.devstack import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    for key, value in {"PROVIDER": "http", "TENANTS_URL": url, "METRICS_URL": url, "TOKEN_URL": f"{url}/token",
+                       "CLIENT_ID": "semsync", "CLIENT_SECRET": "s"}.items():
+        monkeypatch.setenv(f"SEMSYNC_CATALOG__{key}", value)
+    get_settings.cache_clear()
+    result = await invoke("catalog", "refresh")
+    assert result.exit_code == 1, result.output
+    assert "CatalogUnavailableError" in result.output

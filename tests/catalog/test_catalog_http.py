@@ -266,3 +266,22 @@ def _check_settings(product: FakeServices, client: httpx.AsyncClient) -> None:
     incomplete = settings.model_copy(update={"client_secret": None})
     with pytest.raises(CatalogError, match="SEMSYNC_CATALOG__CLIENT_SECRET"):
         provider_from_settings(incomplete, http_client=client)
+
+
+async def test_metric_filters_are_kept_and_unreadable_ones_refuse_the_metric(product):
+    filtered = metric("paid_orders")
+    filtered["meta_data"]["semantic_meta"]["filters"] = [
+        {"member": "orders.status", "operator": "equals", "values": ["paid", "shipped"]},
+        {"cube": "orders", "dimension": "amount", "operator": "gt", "values": [0]},
+    ]
+    broken = metric("broken_orders")
+    broken["meta_data"]["semantic_meta"]["filters"] = [{"member": "orders.status", "operator": "startsWith"}]
+    product.metrics["1"] = [filtered, broken]
+    async with httpx.AsyncClient() as client:
+        catalog = make_catalog(client, product.url)
+        tenant = (await catalog.load()).tenants[0]
+    assert [m.id for m in tenant.metrics] == ["paid_orders"]
+    assert [(f.member, f.operator.value, f.values) for f in tenant.metric("paid_orders").source.filters] == [
+        ("orders.status", "equals", ["paid", "shipped"]), ("orders.amount", "gt", ["0"])
+    ]
+    assert any("broken_orders" in p and "operator" in p for p in catalog.problems)
