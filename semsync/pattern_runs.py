@@ -2,9 +2,9 @@
 
 Reads what the pattern needs once for every analysis date of the range (the data organiser),
 evaluates each date (`analyze_many`, off the event loop), and upserts the results on their natural
-key, so a re-run replaces and never duplicates. The metric's pattern settings from the catalog
-override the pattern's defaults. The analysis date of a partition is the day after it ends: its
-window ends with that partition, the last complete period.
+key, so a re-run replaces and never duplicates. Pattern settings from the catalog override the
+pattern's defaults: the tenant's first, then the metric's. The analysis date of a partition is the
+day after it ends: its window ends with that partition, the last complete period.
 """
 
 from __future__ import annotations
@@ -65,9 +65,10 @@ class PatternRunService:
         request.context  # noqa: B018 - validates the identifiers first
         partitions = request.partitions()
         pattern = get_pattern(request.pattern)
-        tenant_id, _ = await lookup_tenant(self.session_factory, request.tenant)
+        tenant_id, tenant = await lookup_tenant(self.session_factory, request.tenant)
         metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
-        overrides = metric.patterns.get(pattern.name)
+        # defaults, then the tenant's overrides, then the metric's
+        overrides = {**tenant.patterns.get(pattern.name, {}), **metric.patterns.get(pattern.name, {})}
         pattern.settings(overrides)  # invalid catalog settings fail here, before any read
         dates = [analysis_date_for(p) for p in partitions]
         data = await self.organiser.read_for(pattern, tenant_id, metric.id, request.grain, dates, overrides)

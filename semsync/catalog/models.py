@@ -146,6 +146,8 @@ class TenantDef(_Strict):
     name: str
     sync_enabled: bool = True
     semantic_layer: SemanticLayerConnection = Field(default_factory=SqlConnection)
+    #: pattern settings overrides for all the tenant's metrics; a metric's own `patterns` win
+    patterns: dict[str, dict[str, Any]] = Field(default_factory=dict)
     metrics: list[MetricDef] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -89,20 +89,23 @@ async def _upsert_tenants(session: AsyncSession, catalog: Catalog) -> tuple[dict
     tenants = catalog.tenants
     result = await session.execute(
         text(
-            "INSERT INTO tenants (identifier, name, sync_enabled, semantic_layer) "
-            "SELECT i, n, e, CAST(s AS jsonb) FROM unnest("
+            "INSERT INTO tenants (identifier, name, sync_enabled, semantic_layer, pattern_settings) "
+            "SELECT i, n, e, CAST(s AS jsonb), CAST(p AS jsonb) FROM unnest("
             "  CAST(:identifiers AS text[]), CAST(:names AS text[]), CAST(:enabled AS boolean[]),"
-            "  CAST(:layers AS text[])) AS u(i, n, e, s) "
+            "  CAST(:layers AS text[]), CAST(:patterns AS text[])) AS u(i, n, e, s, p) "
             "ON CONFLICT (identifier) DO UPDATE SET name = excluded.name, sync_enabled = excluded.sync_enabled, "
-            "  semantic_layer = excluded.semantic_layer, updated_at = now() "
-            "WHERE (tenants.name, tenants.sync_enabled, tenants.semantic_layer) "
-            "  IS DISTINCT FROM (excluded.name, excluded.sync_enabled, excluded.semantic_layer)"
+            "  semantic_layer = excluded.semantic_layer, pattern_settings = excluded.pattern_settings, "
+            "  updated_at = now() "
+            "WHERE (tenants.name, tenants.sync_enabled, tenants.semantic_layer, tenants.pattern_settings) "
+            "  IS DISTINCT FROM (excluded.name, excluded.sync_enabled, excluded.semantic_layer, "
+            "  excluded.pattern_settings)"
         ),
         {
             "identifiers": [t.identifier for t in tenants],
             "names": [t.name for t in tenants],
             "enabled": [t.sync_enabled for t in tenants],
             "layers": [json.dumps(connection_json(t.semantic_layer)) for t in tenants],
+            "patterns": [json.dumps(t.patterns) for t in tenants],
         },
     )
     rows = await session.execute(
@@ -192,7 +195,7 @@ _PRUNES = (
     "  WHERE k.m = x.metric_id AND k.g = x.grain AND k.d = x.target_date)",
 )
 
-_TENANT_COLUMNS = "id, identifier, name, sync_enabled, semantic_layer"
+_TENANT_COLUMNS = "id, identifier, name, sync_enabled, semantic_layer, pattern_settings"
 
 
 def _tenant_def(row: Any, metrics: list[MetricDef] | None = None) -> TenantDef:
@@ -203,6 +206,7 @@ def _tenant_def(row: Any, metrics: list[MetricDef] | None = None) -> TenantDef:
             name=row.name,
             sync_enabled=row.sync_enabled,
             semantic_layer=row.semantic_layer or {"type": "sql"},
+            patterns=row.pattern_settings,
             metrics=metrics or [],
         )
     except ValidationError as exc:

@@ -78,6 +78,10 @@ class Tenant(Base):
     sync_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     #: Semantic layer connection (type, URL, auth); secrets live here as in the original product.
     semantic_layer: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    #: pattern settings overrides for all the tenant's metrics (a metric's own override wins)
+    pattern_settings: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 

@@ -59,8 +59,8 @@ async def table_contents(db) -> dict[str, list[tuple]]:
     """Every catalog row with its tenant's identifier (no timestamps or surrogate ids), read as the owner."""
     join = "JOIN tenants t ON t.id = x.tenant_id"
     queries = {
-        "tenants": "SELECT identifier, name, sync_enabled, semantic_layer::text FROM tenants",
-        "metrics": f"SELECT t.identifier, metric_id, label, definition::text, pattern_settings::text "
+        "tenants": "SELECT identifier, name, sync_enabled, semantic_layer::text, pattern_settings::text FROM tenants",
+        "metrics": f"SELECT t.identifier, metric_id, label, definition::text, x.pattern_settings::text "
         f"FROM metrics x {join}",
         "metric_dimensions": f"SELECT t.identifier, metric_id, dimension_id, label, member "
         f"FROM metric_dimensions x {join}",

@@ -41,12 +41,12 @@ async def test_range_run_stores_one_result_per_date_and_rerun_replaces(synced):
     assert await count_results(synced) == {"drift_detection": 11, "dimension_analysis": 22}
 
 
-async def with_pattern_settings(db, settings: dict) -> None:
+async def with_pattern_settings(db, settings: dict, tenant_settings: dict | None = None) -> None:
     catalog = await read_catalog(db.session_factory)
     tenants = []
     for tenant in catalog.tenants:
         metrics = [m.model_copy(update={"patterns": settings}) for m in tenant.metrics]
-        tenants.append(tenant.model_copy(update={"metrics": metrics}))
+        tenants.append(tenant.model_copy(update={"metrics": metrics, "patterns": tenant_settings or {}}))
     await write_catalog(db.session_factory, catalog.model_copy(update={"tenants": tenants}))
 
 
@@ -63,6 +63,17 @@ async def test_catalog_settings_override_defaults(synced):
         window = await conn.scalar(text("SELECT analysis_window FROM pattern_results"))
     assert short.results_stored == 1
     assert (window["start"], window["end"]) == ("2025-07-06", "2025-07-20")
+
+    # a tenant-wide override applies where the metric has none; the metric's own wins where it has one
+    await with_pattern_settings(synced, {}, tenant_settings={"drift_detection": {"lookback_day": 20}})
+    await service.run(run_request("drift_detection", "2025-07-20", "2025-07-20"))
+    async with synced.admin_engine.connect() as conn:
+        assert (await conn.scalar(text("SELECT analysis_window FROM pattern_results")))["start"] == "2025-07-01"
+    await with_pattern_settings(synced, {"drift_detection": {"lookback_day": 15}},
+                                tenant_settings={"drift_detection": {"lookback_day": 20}})
+    await service.run(run_request("drift_detection", "2025-07-20", "2025-07-20"))
+    async with synced.admin_engine.connect() as conn:
+        assert (await conn.scalar(text("SELECT analysis_window FROM pattern_results")))["start"] == "2025-07-06"
 
 
 async def test_unknown_pattern_is_a_typed_error(synced):
