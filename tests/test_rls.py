@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import text
@@ -88,3 +88,50 @@ async def test_app_role_is_not_owner_and_does_not_bypass_rls(db):
             )
         ).one()
     assert tuple(row) == (False, False, False)
+
+
+#: a valid row of each tenant table, but for tenant_id
+ROWS: dict[str, dict[str, object]] = {
+    "metrics": {"metric_id": "revenue", "label": "Revenue", "definition": "{}"},
+    "metric_dimensions": {"metric_id": "revenue", "dimension_id": "region", "label": "Region", "member": "region"},
+    "metric_targets": {"metric_id": "revenue", "grain": "day", "target_date": date(2025, 7, 1), "target_value": 1.0},
+    "metric_contexts": {"metric_id": "revenue", "context_key": "{t}::revenue"},
+    "metric_pattern_contexts": {"metric_id": "revenue", "pattern": "forecasting",
+                                "context_key": "{t}::revenue::forecasting"},
+    "metric_time_series": {"metric_id": "revenue", "grain": "day", "date": date(2025, 7, 1), "value": 1.0},
+    "metric_dimensional_time_series": {"metric_id": "revenue", "grain": "day", "dimension_name": "region",
+                                       "date": date(2025, 7, 1), "dimension_slice": "eu", "value": 1.0},
+    "metric_sync_status": {"metric_id": "revenue", "grain": "day", "sync_type": "FULL", "sync_status": "SUCCESS",
+                           "last_sync_at": datetime(2025, 7, 2, tzinfo=UTC)},
+    "pattern_results": {"metric_id": "revenue", "pattern": "forecasting", "version": "1", "grain": "day",
+                        "analysis_date": date(2025, 7, 2), "analysis_window": "{}", "run_result": "{}"},
+}
+
+
+def test_every_tenant_table_is_covered():
+    assert set(ROWS) == set(TENANT_TABLES)
+
+
+def _insert(table: str, tenant: int) -> tuple[str, dict]:
+    values = {k: (v.format(t=tenant) if isinstance(v, str) and "{t}" in v else v) for k, v in ROWS[table].items()}
+    values["tenant_id"] = tenant
+    columns = ", ".join(values)
+    casts = ", ".join(f"CAST(:{k} AS jsonb)" if v == "{}" else f":{k}" for k, v in values.items())
+    return f"INSERT INTO {table} ({columns}) VALUES ({casts})", values
+
+
+@pytest.mark.parametrize("table", TENANT_TABLES)
+async def test_each_tenant_table_isolates_tenants(db, table):
+    a = await db.create_tenant("tenant_a")
+    b = await db.create_tenant("tenant_b")
+    async with tenant_scope(db.session_factory, b) as s:
+        await s.execute(text(_insert(table, b)[0]), _insert(table, b)[1])
+    async with tenant_scope(db.session_factory, a) as s:
+        assert await s.scalar(text(f"SELECT count(*) FROM {table}")) == 0
+        assert (await s.execute(text(f"UPDATE {table} SET tenant_id = tenant_id"))).rowcount == 0
+        assert (await s.execute(text(f"DELETE FROM {table}"))).rowcount == 0
+    with pytest.raises(DBAPIError, match="row-level security"):
+        async with tenant_scope(db.session_factory, a) as s:
+            await s.execute(text(_insert(table, b)[0]), _insert(table, b)[1])
+    async with tenant_scope(db.session_factory, b) as s:
+        assert await s.scalar(text(f"SELECT count(*) FROM {table}")) == 1
