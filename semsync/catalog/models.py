@@ -13,7 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-IDENTIFIER = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+from semsync.partitions.contexts import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
+
+#: the identifier rule of contexts (`semsync.partitions.contexts`): tenant and metric ids become context parts
+IDENTIFIER = rf"^{IDENTIFIER_PATTERN}$"
 
 
 class _Strict(BaseModel):
@@ -62,7 +65,7 @@ MetricSourceDef = Annotated[CubeMetricSource | SqlMetricSource, Field(discrimina
 
 
 class DimensionDef(_Strict):
-    id: str = Field(pattern=IDENTIFIER)
+    id: str = Field(pattern=IDENTIFIER, max_length=MAX_IDENTIFIER_LENGTH)
     label: str | None = None
     member: str = Field(description="Cube dimension member, or the column for a SQL source")
 
@@ -78,7 +81,7 @@ class TargetDef(_Strict):
 
 
 class MetricDef(_Strict):
-    id: str = Field(pattern=IDENTIFIER)
+    id: str = Field(pattern=IDENTIFIER, max_length=MAX_IDENTIFIER_LENGTH)
     label: str
     source: MetricSourceDef
     dimensions: list[DimensionDef] = Field(default_factory=list)
@@ -142,7 +145,7 @@ SemanticLayerConnection = Annotated[CubeConnection | SqlConnection, Field(discri
 
 
 class TenantDef(_Strict):
-    identifier: str = Field(pattern=IDENTIFIER)
+    identifier: str = Field(pattern=IDENTIFIER, max_length=MAX_IDENTIFIER_LENGTH)
     name: str
     sync_enabled: bool = True
     semantic_layer: SemanticLayerConnection = Field(default_factory=SqlConnection)

@@ -19,7 +19,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,6 +29,8 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 import jwt
+
+from semsync.devstack.processes import free_port
 
 #: the Node project: package.json, package-lock.json, server.js
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -95,12 +96,6 @@ def ensure_installed(timeout_s: float = 900.0) -> Path:
     return NODE_MODULES
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _db_env(database_url: str) -> dict[str, str]:
     """CUBEJS_DB_* from a PostgreSQL URL (any SQLAlchemy driver suffix, e.g. ``postgresql+asyncpg``)."""
     parts = urlsplit(database_url)
@@ -141,7 +136,7 @@ class CubeServer:
         self.models = dict(models)
         self.database_url = database_url
         self.api_secret = api_secret
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.startup_timeout_s = startup_timeout_s
         self.continue_wait_s = continue_wait_s
         self.extra_env = dict(extra_env or {})

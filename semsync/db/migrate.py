@@ -35,7 +35,8 @@ async def apply_migrations_async(admin_url: str, app_role: str) -> None:
     await asyncio.to_thread(apply_migrations, admin_url, app_role)
 
 
-def _quote_ident(name: str) -> str:
+def quote_ident(name: str) -> str:
+    """`name` as a PostgreSQL quoted identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -53,17 +54,17 @@ async def ensure_roles_and_database(
             exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
             verb = "ALTER" if exists else "CREATE"
             await conn.execute(
-                f"{verb} ROLE {_quote_ident(role)} LOGIN{extra} PASSWORD {_quote_literal(password)}"
+                f"{verb} ROLE {quote_ident(role)} LOGIN{extra} PASSWORD {_quote_literal(password)}"
             )
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
-            await conn.execute(f"CREATE DATABASE {_quote_ident(database)} OWNER {_quote_ident(owner)}")
+            await conn.execute(f"CREATE DATABASE {quote_ident(database)} OWNER {quote_ident(owner)}")
     finally:
         await conn.close()
     # PostgreSQL 15+ no longer lets every role create in `public`; the owner owns the database and
     # gets the schema too, so its migrations can create tables.
     conn = await asyncpg.connect(superuser_dsn.rsplit("/", 1)[0] + "/" + database)
     try:
-        await conn.execute(f"ALTER SCHEMA public OWNER TO {_quote_ident(owner)}")
+        await conn.execute(f"ALTER SCHEMA public OWNER TO {quote_ident(owner)}")
     finally:
         await conn.close()
 
@@ -71,6 +72,6 @@ async def ensure_roles_and_database(
 async def drop_database(superuser_dsn: str, database: str) -> None:
     conn = await asyncpg.connect(superuser_dsn)
     try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {_quote_ident(database)} WITH (FORCE)")
+        await conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
     finally:
         await conn.close()

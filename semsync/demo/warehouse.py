@@ -15,6 +15,7 @@ import asyncpg
 import numpy as np
 from sqlalchemy.engine import make_url
 
+from semsync.db.migrate import quote_ident
 from semsync.demo.model import CHANNELS, PRODUCTS, PROFILES, REGIONS, START, Cells, cut, simulate_year
 
 SCHEMA = "warehouse"
@@ -42,10 +43,6 @@ ALTER TABLE {SCHEMA}.daily_facts ADD PRIMARY KEY (tenant, day, region, channel, 
 ALTER TABLE {SCHEMA}.signups ADD PRIMARY KEY (tenant, signup_id);
 CREATE INDEX ON {SCHEMA}.signups (tenant, signed_up_at);
 """
-
-
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _cell_labels(n_days: int) -> tuple[list[str], list[str], list[str]]:
@@ -123,7 +120,7 @@ async def seed_warehouse(admin_url: str, app_role: str = "semsync_app", *, until
             await conn.copy_records_to_table("daily_facts", schema_name=SCHEMA, columns=FACT_COLUMNS, records=facts)
             await conn.copy_records_to_table("signups", schema_name=SCHEMA, columns=SIGNUP_COLUMNS, records=signups)
             await conn.execute(_INDEXES)
-            role = _quote_ident(app_role)
+            role = quote_ident(app_role)
             await conn.execute(f"GRANT USAGE ON SCHEMA {SCHEMA} TO {role}; "
                                f"GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO {role}")
         await conn.execute(f"ANALYZE {SCHEMA}.daily_facts; ANALYZE {SCHEMA}.signups")

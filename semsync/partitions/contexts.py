@@ -18,7 +18,8 @@ from semsync.errors import ContextError
 
 CONTEXT_SEPARATOR = "::"
 MAX_IDENTIFIER_LENGTH = 64
-_IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+IDENTIFIER_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 _SINGLE_COLON = re.compile(r"(?<!:):(?!:)")
 _SHAPES = "tenant::metric or tenant::metric::pattern"
 
