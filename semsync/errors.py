@@ -72,3 +72,19 @@ class SourceUnavailableError(SourceError):
     """The semantic layer is down, slow or still computing (5xx, timeout, Continue wait past deadline)."""
 
     retryable = True
+
+
+class CatalogServiceError(SemsyncError):
+    """The product's catalog service (tenants, metrics, OAuth2 token) failed."""
+
+
+class CatalogUnavailableError(CatalogServiceError):
+    """The service is down, slow or answered 5xx/429: a retry may help."""
+
+    retryable = True
+
+
+class CatalogRequestError(CatalogServiceError):
+    """The service rejected the request (4xx: bad credentials, forbidden, not found): retrying cannot help."""
+
+    retryable = False

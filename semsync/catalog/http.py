@@ -32,11 +32,11 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from semsync.catalog.models import Catalog, CubeConnection, MetricDef, TenantDef
-from semsync.catalog.oauth import CatalogRequestError, CatalogUnavailableError, ClientCredentialsAuth, raise_for_status
+from semsync.catalog.oauth import ClientCredentialsAuth, raise_for_status
 from semsync.catalog.provider import CatalogProvider
 from semsync.catalog.validation import catalog_error
 from semsync.config import CatalogSettings
-from semsync.errors import CatalogError
+from semsync.errors import CatalogError, CatalogRequestError, CatalogUnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -14,26 +14,10 @@ from collections.abc import Callable
 import httpx
 from pydantic import SecretStr
 
-from semsync.errors import SemsyncError
+from semsync.errors import CatalogRequestError, CatalogUnavailableError
 
 #: lifetime assumed when the token endpoint does not say (`expires_in` is optional in RFC 6749)
 DEFAULT_EXPIRES_IN_S = 300.0
-
-
-class CatalogServiceError(SemsyncError):
-    """The catalog service failed."""
-
-
-class CatalogUnavailableError(CatalogServiceError):
-    """The service is down, slow or answered 5xx/429: a retry may help."""
-
-    retryable = True
-
-
-class CatalogRequestError(CatalogServiceError):
-    """The service rejected the request (4xx: bad credentials, forbidden, not found): retrying cannot help."""
-
-    retryable = False
 
 
 def raise_for_status(response: httpx.Response, what: str) -> None:

@@ -17,10 +17,10 @@ from pydantic import SecretStr
 
 from semsync.catalog.http import HttpCatalog
 from semsync.catalog.models import CubeAuthType, CubeConnection
-from semsync.catalog.oauth import CatalogRequestError, CatalogUnavailableError, ClientCredentialsAuth
+from semsync.catalog.oauth import ClientCredentialsAuth
 from semsync.catalog.provider import provider_from_settings
 from semsync.config import CatalogSettings
-from semsync.errors import CatalogError
+from semsync.errors import CatalogError, CatalogRequestError, CatalogUnavailableError
 
 CLIENT = {"client_id": "semsync", "client_secret": "shh-very-secret", "audience": "https://product/api"}
 
