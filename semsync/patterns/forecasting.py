@@ -52,7 +52,7 @@ from semsync.patterns.ets import (
     point_forecasts,
 )
 from semsync.patterns.periods import PeriodGrid, last_complete_ordinal, ordinal, period_start, period_starts
-from semsync.patterns.series import percent_change
+from semsync.patterns.series import meets_target, percent_change
 
 SEASONAL_PERIODS = {Grain.DAY: 7, Grain.WEEK: 52, Grain.MONTH: 12}
 #: anchors fall where (ordinal − base) is a multiple of refit_every: Sundays for days, Decembers for months
@@ -330,7 +330,7 @@ def _aggregate(targets: np.ndarray, aggregation: str) -> float:
 def _status(value: float, target: float, threshold: float) -> str | None:
     if not (np.isfinite(value) and np.isfinite(target)):
         return None
-    return "on_track" if value >= target - threshold * abs(target) - 1e-9 * max(1.0, abs(target)) else "off_track"
+    return "on_track" if meets_target(value, target, threshold) else "off_track"
 
 
 def _calendar_period(kind: str, day: date) -> tuple[date, date]:

@@ -31,7 +31,7 @@ from semsync.patterns.base import (
     Span,
 )
 from semsync.patterns.periods import PeriodGrid, period_start
-from semsync.patterns.series import percent_change, run_start
+from semsync.patterns.series import meets_target, percent_change, run_start
 
 TARGET_COLUMNS = ("target_value", "target_upper_bound", "target_lower_bound")
 
@@ -177,11 +177,7 @@ class PerformanceStatus(Pattern[PerformanceStatusSettings, PerformanceStatusResu
 
 def _status_codes(values: np.ndarray, targets: np.ndarray, threshold_ratio: float) -> np.ndarray:
     """Per period: 1 on track, 0 off track, −1 no target, −2 no value."""
-    threshold = targets - threshold_ratio * np.abs(targets)
-    # a value computed as exactly target × (1 − ratio) must count as on track despite rounding
-    tolerance = 1e-9 * np.maximum(1.0, np.abs(threshold))
-    with np.errstate(invalid="ignore"):
-        on_track = values >= threshold - tolerance
+    on_track = meets_target(values, targets, threshold_ratio)
     codes = np.where(on_track, 1, 0).astype(np.int8)
     codes[np.isnan(targets)] = -1
     codes[np.isnan(values)] = _NO_VALUE

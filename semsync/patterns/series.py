@@ -32,3 +32,13 @@ def run_start(values: np.ndarray, end: int) -> int:
     head = values[: end + 1]
     breaks = np.flatnonzero(head != head[end])
     return int(breaks[-1]) + 1 if len(breaks) else 0
+
+
+def meets_target(values: np.ndarray | float, targets: np.ndarray | float, threshold_ratio: float) -> np.ndarray:
+    """On track: value ≥ target − ratio × |target|. A value computed as exactly target × (1 − ratio)
+    counts as on track despite rounding; a NaN value or target is not on track."""
+    targets = np.asarray(targets, dtype=float)
+    threshold = targets - threshold_ratio * np.abs(targets)
+    tolerance = 1e-9 * np.maximum(1.0, np.abs(threshold))
+    with np.errstate(invalid="ignore"):
+        return np.asarray(values, dtype=float) >= threshold - tolerance
