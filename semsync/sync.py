@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, computed_field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.models import DimensionDef, MetricDef, TenantDef
+from semsync.catalog.store import get_metric, lookup_tenant
 from semsync.db.session import tenant_scope
 from semsync.db.window_replace import replace_window
 from semsync.errors import SemsyncError, TenantSyncDisabledError
@@ -161,8 +162,6 @@ class SemanticSyncService:
     async def sync(self, request: SemanticSyncRequest) -> SemanticSyncResponse:
         """Run the sync. Bad input and unknown tenants or metrics raise typed, non-retryable errors;
         source and write failures are reported in the response (base failure → ``success`` False)."""
-        from semsync.catalog.store import get_metric, lookup_tenant
-
         request.metric_context  # noqa: B018 - validates the identifiers before touching the database
         partitions = request.partitions()
         grain = Grain(request.grain)
