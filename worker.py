@@ -1,70 +1,110 @@
-"""The semsync worker: `python worker.py` runs the activities on their task queues.
+"""The semsync worker: `python worker.py [--queue sync|patterns|all]`.
 
-Dependencies (the database engine, one `httpx.AsyncClient`, the source registry, the services) are
-built once here, inside the worker's event loop, and disposed on shutdown. Settings come from the
-environment (`semsync.config`).
+- queue ``semsync-sync``: SyncWorkflow, BackfillWorkflow, the sync, planning and ledger activities;
+- queue ``semsync-patterns``: PatternWorkflow and the pattern activities, whose analysis runs in a
+  process pool sized to the cores, so one worker uses every core.
+
+Both by default; one by flag, so they scale apart. Dependencies come from the composition root
+(`semsync.services`), built once inside the worker's event loop and closed on shutdown. SIGTERM or
+SIGINT stops polling, lets running activities finish (`SEMSYNC_WORKER__GRACEFUL_SHUTDOWN_S`) and exits.
 """
 
 from __future__ import annotations
 
-import os
+from semsync.services import pin_blas_threads
 
-# The pattern fits are many tiny matrix operations: multi-threaded BLAS makes them 5-8x slower on
-# small machines. Set before numpy loads; an operator's explicit setting wins.
-for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_name, "1")
+pin_blas_threads()  # before numpy loads
 
+import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
-from contextlib import asynccontextmanager  # noqa: E402
+from contextlib import AsyncExitStack, asynccontextmanager  # noqa: E402
+from datetime import timedelta  # noqa: E402
 
-import httpx  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
+from activities.backfill import BackfillActivities, LedgerActivities  # noqa: E402
 from activities.patterns import PatternActivities  # noqa: E402
 from activities.sync import SyncActivities  # noqa: E402
 from semsync.config import Settings, get_settings  # noqa: E402
-from semsync.db.session import Database  # noqa: E402
-from semsync.pattern_runs import PatternRunService  # noqa: E402
-from semsync.sources.registry import SourceRegistry  # noqa: E402
-from semsync.sync import SemanticSyncService  # noqa: E402
+from semsync.services import Services, open_services, pattern_process_pool  # noqa: E402
+from workflows.backfill import BackfillWorkflow  # noqa: E402
+from workflows.patterns import PatternWorkflow  # noqa: E402
+from workflows.sync import SyncWorkflow  # noqa: E402
+
+QUEUES = ("sync", "patterns")
+
+
+def make_workers(client: Client, services: Services, queues: tuple[str, ...] = QUEUES) -> list[Worker]:
+    """The Temporal workers of `queues` over already-built services."""
+    settings = services.settings
+    ledger = LedgerActivities(services.ledger)
+    workers = []
+    if "sync" in queues:
+        sync = SyncActivities(services.sync)
+        workers.append(Worker(
+            client, task_queue=settings.temporal.sync_task_queue,
+            workflows=[SyncWorkflow, BackfillWorkflow],
+            activities=[sync.plan_sync, sync.sync_component, sync.record_component_failure, ledger.record_ledger,
+                        BackfillActivities(services.planner).plan_backfill],
+            max_concurrent_activities=settings.worker.sync_concurrency,
+            graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
+        ))
+    if "patterns" in queues:
+        patterns = PatternActivities(services.patterns)
+        processes = settings.worker.pattern_processes or os.cpu_count() or 1
+        workers.append(Worker(
+            client, task_queue=settings.temporal.pattern_task_queue, workflows=[PatternWorkflow],
+            activities=[patterns.active_patterns, patterns.run_pattern, ledger.record_ledger],
+            max_concurrent_activities=settings.worker.pattern_concurrency or processes * 2,
+            graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
+        ))
+    return workers
 
 
 @asynccontextmanager
-async def build_workers(client: Client, settings: Settings) -> AsyncIterator[list[Worker]]:
-    """The sync and pattern workers with their dependencies; closes the dependencies on exit."""
-    database = Database.connect(settings.database.url.get_secret_value(), pool_size=settings.database.pool_size)
-    http = httpx.AsyncClient(timeout=settings.semantic_layer.request_timeout_s)
-    sources = SourceRegistry(database.engine, http, settings.semantic_layer)
-    sync = SyncActivities(SemanticSyncService(
-        database.session_factory, sources,
-        max_concurrent_dimensions=settings.semantic_layer.max_concurrent_dimensions,
-    ))
-    patterns = PatternActivities(PatternRunService(database.session_factory))
-    try:
-        yield [
-            Worker(client, task_queue=settings.temporal.sync_task_queue, activities=[sync.sync_partition]),
-            Worker(client, task_queue=settings.temporal.pattern_task_queue, activities=[patterns.run_pattern],
-                   max_concurrent_activities=2),
-        ]
-    finally:
-        await sources.aclose()
-        await http.aclose()
-        await database.dispose()
+async def running_services(settings: Settings, queues: tuple[str, ...] = QUEUES) -> AsyncIterator[Services]:
+    """The services with a pattern process pool when the patterns queue is served; closed on exit."""
+    async with AsyncExitStack() as stack:
+        executor = None
+        if "patterns" in queues:
+            executor = pattern_process_pool(settings.worker.pattern_processes or None)
+            stack.callback(executor.shutdown, wait=True, cancel_futures=True)
+        yield await stack.enter_async_context(open_services(settings, pattern_executor=executor))
 
 
-async def main() -> None:
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(settings.temporal.address, namespace=settings.temporal.namespace,
+                                data_converter=pydantic_data_converter)
+
+
+async def main(queues: tuple[str, ...]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    client = await Client.connect(settings.temporal.address, namespace=settings.temporal.namespace,
-                                  data_converter=pydantic_data_converter)
-    async with build_workers(client, settings) as workers:
-        logging.info("semsync worker polling %s", ", ".join(w.task_queue for w in workers))
-        await asyncio.gather(*(w.run() for w in workers))
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_services(settings, queues) as services:
+        workers = make_workers(client, services, queues)
+        async with AsyncExitStack() as stack:
+            for worker in workers:
+                await stack.enter_async_context(worker)  # leaving shuts down gracefully
+            logging.info("semsync worker polling %s", ", ".join(w.task_queue for w in workers))
+            await stop.wait()
+            logging.info("stopping: waiting up to %ss for running activities", settings.worker.graceful_shutdown_s)
+    logging.info("semsync worker stopped")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description="The semsync Temporal worker.")
+    parser.add_argument("--queue", choices=[*QUEUES, "all"], default="all",
+                        help="serve one task queue (they scale apart) or both (default)")
+    queue = parser.parse_args().queue
+    asyncio.run(main(QUEUES if queue == "all" else (queue,)))

@@ -1,29 +1,43 @@
-"""The sync activity: a thin adapter from Temporal to `semsync.sync.SemanticSyncService`."""
+"""The sync activities: thin adapters from Temporal to `semsync.sync.SemanticSyncService`.
+
+Planning, each component (the base series, one dimension) and the record of a component's final
+failure are separate activities, so Temporal retries each on its own. Typed semsync errors become
+`ApplicationError`s that are non-retryable when a retry cannot help (`activities.errors`).
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.errors import as_application_errors
-from semsync.sync import SemanticSyncRequest, SemanticSyncResponse, SemanticSyncService
+from activities.heartbeat import heartbeating
+from semsync.contracts import ComponentFailureInput, ComponentResult, SemanticSyncRequest, SyncComponentInput, SyncPlan
+
+if TYPE_CHECKING:
+    from semsync.sync import SemanticSyncService
 
 
 class SyncActivities:
     def __init__(self, service: SemanticSyncService) -> None:
         self.service = service
 
-    @activity.defn(name="sync_partition")
-    async def sync_partition(self, request: SemanticSyncRequest) -> SemanticSyncResponse:
-        """Sync one context, grain and partition range; a failed base series fails the activity
-        (retryable or not, as its error is), failed dimensions are reported in the result."""
+    @activity.defn
+    async def plan_sync(self, request: SemanticSyncRequest) -> SyncPlan:
+        """Each component's sync type (FULL/INCREMENTAL) and window."""
         with as_application_errors():
-            response = await self.service.sync(request)
-        if not response.success:
-            raise ApplicationError(
-                f"base series of {request.tenant}::{request.metric_id} failed: {response.base.error}",
-                response.model_dump(mode="json"),
-                type=response.base.error_type or "SyncFailed",
-                non_retryable=response.base.retryable is False,
-            )
-        return response
+            return await self.service.plan(request)
+
+    @activity.defn
+    async def sync_component(self, work: SyncComponentInput) -> ComponentResult:
+        """Fetch one component's window and replace it atomically; heartbeats its progress."""
+        with as_application_errors():
+            async with heartbeating() as progress:
+                return await self.service.sync_component(work, progress)
+
+    @activity.defn
+    async def record_component_failure(self, failure: ComponentFailureInput) -> ComponentResult:
+        """Mark a component FAILED after its last attempt, with the reason."""
+        with as_application_errors():
+            return await self.service.record_component_failure(failure)

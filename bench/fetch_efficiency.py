@@ -43,8 +43,8 @@ class CountingSource(MetricSource):
     def __init__(self, inner: MetricSource) -> None:
         self.inner, self.fetched = inner, 0
 
-    async def fetch(self, metric, grain, start, end, dimension=None) -> FetchResult:
-        result = await self.inner.fetch(metric, grain, start, end, dimension)
+    async def fetch(self, metric, grain, start, end, dimension=None, *, progress=None) -> FetchResult:
+        result = await self.inner.fetch(metric, grain, start, end, dimension, progress=progress)
         self.fetched += len(result.rows) + result.dropped_nulls
         return result
 

@@ -37,6 +37,19 @@ class TemporalSettings(BaseModel):
     ui_url: str = f"http://127.0.0.1:{DEV_UI_PORT}"
 
 
+class WorkerSettings(BaseModel):
+    """How much one worker process takes on (``python worker.py``)."""
+
+    #: sync activities at once (each one semantic layer fetch and one window write)
+    sync_concurrency: int = Field(8, ge=1)
+    #: pattern analysis processes (0: one per core)
+    pattern_processes: int = Field(0, ge=0)
+    #: pattern activities at once (reading and storing overlap the analysis of others)
+    pattern_concurrency: int = Field(0, ge=0)
+    #: seconds a stopping worker lets running activities finish before cancelling them
+    graceful_shutdown_s: float = 30.0
+
+
 class SemanticLayerSettings(BaseModel):
     """Defaults for talking to a semantic layer; a tenant's own connection comes from the catalog."""
 
@@ -44,6 +57,14 @@ class SemanticLayerSettings(BaseModel):
     continue_wait_deadline_s: float = 120.0
     max_concurrent_dimensions: int = 4
     jwt_ttl_s: int = 3600
+    #: attempts at one page of a paged Cube fetch (5xx, timeout, connection error) before giving up
+    page_attempts: int = Field(3, ge=1)
+    #: backoff between page attempts: doubling from `page_retry_initial_s` (plus as much random
+    #: jitter) up to `page_retry_max_s`
+    page_retry_initial_s: float = Field(0.5, ge=0)
+    page_retry_max_s: float = Field(5.0, ge=0)
+    #: requests per second to one Cube deployment (all tenants on that URL share it); 0 = unlimited
+    requests_per_second: float = Field(0, ge=0)
 
 
 class CatalogSettings(BaseModel):
@@ -67,6 +88,7 @@ class Settings(BaseSettings):
     temporal: TemporalSettings = TemporalSettings()
     semantic_layer: SemanticLayerSettings = SemanticLayerSettings()
     catalog: CatalogSettings = CatalogSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @model_validator(mode="after")
     def _plain_database_url(self) -> Settings:

@@ -11,58 +11,48 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import date
+from concurrent.futures import Executor
 
-from pydantic import BaseModel, Field
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.store import get_metric, lookup_tenant
-from semsync.partitions import Grain, MetricPatternContext, Partition, partitions_between
-from semsync.patterns import analysis_date_for, get_pattern, run_pattern
+from semsync.contracts import PatternRunRequest, PatternRunResponse
+from semsync.db.session import tenant_scope
+from semsync.patterns import analysis_date_for, get_pattern, pattern_names, run_pattern
 from semsync.patterns.data import PatternDataOrganiser
 from semsync.patterns.store import store_results
+from semsync.progress import ProgressCallback, report
 
-
-class PatternRunRequest(BaseModel):
-    tenant: str
-    metric_id: str
-    pattern: str
-    grain: Grain
-    start_partition: str
-    end_partition: str | None = None
-
-    @property
-    def context(self) -> MetricPatternContext:
-        return MetricPatternContext.from_string(f"{self.tenant}::{self.metric_id}::{self.pattern}")
-
-    def partitions(self) -> list[Partition]:
-        return partitions_between(self.grain, self.start_partition, self.end_partition)
-
-
-class PatternRunResponse(BaseModel):
-    tenant: str
-    tenant_id: int
-    metric_id: str
-    pattern: str
-    version: str
-    grain: Grain
-    partitions: list[str]
-    first_analysis_date: date
-    last_analysis_date: date
-    results_stored: int
-    #: analysis date (and dimension) → error type, for results that carry a typed error
-    errors: dict[str, str] = Field(default_factory=dict)
-    duration_s: float
+__all__ = ["PatternRunRequest", "PatternRunResponse", "PatternRunService"]
 
 
 class PatternRunService:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    """Runs patterns; the CPU work goes to `executor` (a process pool in the worker), else a thread."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], executor: Executor | None = None) -> None:
         self.session_factory = session_factory
         self.organiser = PatternDataOrganiser(session_factory)
+        self.executor = executor
 
-    async def run(self, request: PatternRunRequest) -> PatternRunResponse:
+    async def active_patterns(self, tenant: str, metric_id: str) -> list[str]:
+        """The metric's active pattern contexts as discovery recorded them; every registered pattern
+        while discovery has recorded none for the metric."""
+        tenant_id, _ = await lookup_tenant(self.session_factory, tenant)
+        await get_metric(self.session_factory, tenant_id, metric_id)  # UnknownMetricError
+        async with tenant_scope(self.session_factory, tenant_id) as session:
+            rows = (await session.execute(
+                text("SELECT pattern, is_active FROM metric_pattern_contexts "
+                     "WHERE tenant_id = :t AND metric_id = :m ORDER BY pattern"),
+                {"t": tenant_id, "m": metric_id},
+            )).all()
+        if not rows:
+            return pattern_names()
+        known = set(pattern_names())
+        return [row.pattern for row in rows if row.is_active and row.pattern in known]
+
+    async def run(self, request: PatternRunRequest, progress: ProgressCallback | None = None) -> PatternRunResponse:
         began = time.perf_counter()
-        request.context  # noqa: B018 - validates the identifiers first
         partitions = request.partitions()
         pattern = get_pattern(request.pattern)
         tenant_id, tenant = await lookup_tenant(self.session_factory, request.tenant)
@@ -71,8 +61,15 @@ class PatternRunService:
         overrides = {**tenant.patterns.get(pattern.name, {}), **metric.patterns.get(pattern.name, {})}
         pattern.settings(overrides)  # invalid catalog settings fail here, before any read
         dates = [analysis_date_for(p) for p in partitions]
+        report(progress, f"{pattern.name}: reading data for {len(dates)} analysis dates")
         data = await self.organiser.read_for(pattern, tenant_id, metric.id, request.grain, dates, overrides)
-        results = await asyncio.to_thread(run_pattern, pattern, data, dates, request.grain, overrides)
+        report(progress, f"{pattern.name}: analysing {len(dates)} dates")
+        if self.executor is None:
+            results = await asyncio.to_thread(run_pattern, pattern, data, dates, request.grain, overrides)
+        else:
+            results = await asyncio.get_running_loop().run_in_executor(
+                self.executor, run_pattern, pattern.name, data, dates, request.grain, overrides)
+        report(progress, f"{pattern.name}: storing {len(results)} results")
         stored = await store_results(self.session_factory, tenant_id, results)
         errors = {
             f"{r.analysis_date}{'/' + r.dimension_name if r.dimension_name else ''}": r.error.type

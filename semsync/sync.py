@@ -1,10 +1,17 @@
 """The sync service: bring one metric's series for one grain and partition range into PostgreSQL.
 
-`SemanticSyncService.sync` plans each component (the base series and every dimension) with
-:mod:`semsync.sync_plan`, fetches its window from the tenant's semantic layer, and replaces that
-window atomically (:mod:`semsync.db.window_replace`) with its sync status in the same transaction.
-The base series goes first: if it fails the sync fails. Dimensions then run concurrently (bounded)
-and in isolation: a failing dimension is recorded FAILED with its error while the others commit.
+A sync is made of units of work that can fail, and be retried, on their own:
+
+- `plan`: look up the tenant and metric, and decide per component (the base series and every
+  dimension) FULL or INCREMENTAL and its window (:mod:`semsync.sync_plan`);
+- `sync_component`: fetch one component's window from the tenant's semantic layer and replace
+  that window atomically (:mod:`semsync.db.window_replace`) with its sync status in the same
+  transaction. It raises on failure, so the caller's retry policy decides what happens next;
+- `record_component_failure`: mark a component FAILED after its last attempt (its next sync is FULL).
+
+The Temporal `SyncWorkflow` calls these as activities. `sync` is the in-process composition (`python
+-m starter sync run`): base series first (its failure fails the sync), then the dimensions
+concurrently (bounded) and in isolation, a failing dimension recorded FAILED while the others commit.
 Every read and write runs inside the tenant's row-level-security scope.
 """
 
@@ -13,126 +20,32 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
-from pydantic import BaseModel, Field, computed_field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from semsync.catalog.models import DimensionDef, MetricDef, TenantDef
+from semsync.catalog.models import MetricDef, TenantDef
 from semsync.catalog.store import get_metric, lookup_tenant
+from semsync.contracts import (
+    ComponentFailureInput,
+    ComponentPlan,
+    ComponentResult,
+    SemanticSyncRequest,
+    SemanticSyncResponse,
+    SyncComponentInput,
+    SyncPlan,
+    SyncStatus,
+)
 from semsync.db.session import tenant_scope
 from semsync.db.window_replace import replace_window
 from semsync.errors import SemsyncError, TenantSyncDisabledError
-from semsync.partitions import Grain, MetricContext, Partition, partitions_between
+from semsync.progress import ProgressCallback, report
 from semsync.sources.base import MetricSource
-from semsync.sync_plan import ComponentHistory, ComponentPlan, SyncStatus, SyncType, advance_settled, plan_component
+from semsync.sync_plan import ComponentHistory, advance_settled, plan_component
 from semsync.sync_status import load_histories, record_status
 
-
-class SemanticSyncRequest(BaseModel):
-    """One context, one grain, one partition or a contiguous run of them."""
-
-    tenant: str = Field(description="tenant identifier")
-    metric_id: str
-    grain: Grain
-    start_partition: str = Field(description="partition key, e.g. 2025-07-01, 2025-W27, 2025-07")
-    end_partition: str | None = Field(None, description="last partition of a contiguous run; default: start")
-    force_full_sync: bool = False
-
-    @property
-    def metric_context(self) -> MetricContext:
-        """The validated `tenant::metric` context (raises ContextError)."""
-        return MetricContext.from_string(f"{self.tenant}::{self.metric_id}")
-
-    def partitions(self) -> list[Partition]:
-        """The requested partitions in order (raises PartitionKeyError / PartitionRangeError)."""
-        return partitions_between(self.grain, self.start_partition, self.end_partition)
-
-
-class ComponentResult(BaseModel):
-    """What happened to one component: the base series (dimension None) or one dimension."""
-
-    dimension: str | None = None
-    sync_type: SyncType
-    reason: str
-    window_start: date
-    window_end: date
-    status: SyncStatus
-    rows_fetched: int = 0
-    rows_inserted: int = 0
-    rows_updated: int = 0
-    rows_unchanged: int = 0
-    rows_deleted: int = 0
-    rows_dropped_null: int = 0
-    error: str | None = None
-    error_type: str | None = None
-    retryable: bool | None = None
-    duration_s: float = 0.0
-
-    @computed_field
-    @property
-    def rows_written(self) -> int:
-        return self.rows_inserted + self.rows_updated
-
-    @computed_field
-    @property
-    def rows_skipped(self) -> int:
-        """Fetched rows that needed no write (unchanged) or were dropped (null value or slice)."""
-        return self.rows_unchanged + self.rows_dropped_null
-
-
-class SemanticSyncResponse(BaseModel):
-    tenant: str
-    tenant_id: int
-    metric_id: str
-    grain: Grain
-    partitions: list[str]
-    force_full_sync: bool
-    base: ComponentResult
-    dimensions: list[ComponentResult] = Field(default_factory=list)
-    started_at: datetime
-    finished_at: datetime
-
-    @computed_field
-    @property
-    def success(self) -> bool:
-        return self.base.status is SyncStatus.SUCCESS
-
-    @computed_field
-    @property
-    def duration_seconds(self) -> float:
-        return (self.finished_at - self.started_at).total_seconds()
-
-    @computed_field
-    @property
-    def dimensions_succeeded(self) -> list[str]:
-        return [d.dimension for d in self.dimensions if d.status is SyncStatus.SUCCESS]
-
-    @computed_field
-    @property
-    def dimensions_failed(self) -> dict[str, str]:
-        return {d.dimension: d.error or "" for d in self.dimensions if d.status is SyncStatus.FAILED}
-
-    @computed_field
-    @property
-    def rows_fetched(self) -> int:
-        return self.base.rows_fetched + sum(d.rows_fetched for d in self.dimensions)
-
-    @computed_field
-    @property
-    def rows_written(self) -> int:
-        return self.base.rows_written + sum(d.rows_written for d in self.dimensions)
-
-    @computed_field
-    @property
-    def rows_deleted(self) -> int:
-        return self.base.rows_deleted + sum(d.rows_deleted for d in self.dimensions)
-
-    @computed_field
-    @property
-    def rows_skipped(self) -> int:
-        return self.base.rows_skipped + sum(d.rows_skipped for d in self.dimensions)
+__all__ = ["SemanticSyncRequest", "SemanticSyncResponse", "SemanticSyncService", "SourceProvider"]
 
 
 class SourceProvider(Protocol):
@@ -143,6 +56,10 @@ class SourceProvider(Protocol):
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 class SemanticSyncService:
@@ -159,94 +76,114 @@ class SemanticSyncService:
         self.max_concurrent_dimensions = max_concurrent_dimensions
         self.clock = clock
 
-    async def sync(self, request: SemanticSyncRequest) -> SemanticSyncResponse:
-        """Run the sync. Bad input and unknown tenants or metrics raise typed, non-retryable errors;
-        source and write failures are reported in the response (base failure → ``success`` False)."""
-        request.metric_context  # noqa: B018 - validates the identifiers before touching the database
-        partitions = request.partitions()
-        grain = Grain(request.grain)
-        started_at = self.clock()
+    async def _tenant_and_metric(self, request: SemanticSyncRequest) -> tuple[int, TenantDef, MetricDef]:
         tenant_id, tenant = await lookup_tenant(self.session_factory, request.tenant)
         if not tenant.sync_enabled:
             raise TenantSyncDisabledError(
                 f"sync is disabled for tenant {request.tenant!r}: enable it in the catalog and load it again"
             )
-        metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
-        source = await self.sources.source_for(tenant)
+        return tenant_id, tenant, await get_metric(self.session_factory, tenant_id, request.metric_id)
 
+    async def plan(self, request: SemanticSyncRequest) -> SyncPlan:
+        """Each component's sync type and window, base series first. Unknown or disabled tenants and
+        unknown metrics raise typed, non-retryable errors before anything is written."""
+        partitions = request.partitions()
+        tenant_id, _, metric = await self._tenant_and_metric(request)
         async with tenant_scope(self.session_factory, tenant_id) as session:
-            histories = await load_histories(session, tenant_id, metric.id, grain.value)
-        components: list[DimensionDef | None] = [None, *metric.dimensions]
-        plans = {
-            (d.id if d else None): plan_component(
-                grain, partitions[0], partitions[-1], histories.get(d.id if d else None, ComponentHistory()),
-                force_full=request.force_full_sync,
-            )
-            for d in components
-        }
+            histories = await load_histories(session, tenant_id, metric.id, request.grain.value)
+        names: list[str | None] = [None, *(d.id for d in metric.dimensions)]
+        components = [
+            plan_component(request.grain, partitions[0], partitions[-1], histories.get(name, ComponentHistory()),
+                           force_full=request.force_full_sync, dimension=name)
+            for name in names
+        ]
+        return SyncPlan(request=request, tenant_id=tenant_id, components=components)
 
-        run = _ComponentRun(self, source, tenant_id, metric, grain, histories)
-        base = await run(None, plans[None])
+    async def sync_component(
+        self, work: SyncComponentInput, progress: ProgressCallback | None = None
+    ) -> ComponentResult:
+        """Fetch and write one component; raises the source's or database's error on failure (the
+        component is then left RUNNING with its previous data and status untouched)."""
+        request, plan = work.request, work.plan
+        began = time.perf_counter()
+        _, tenant, metric = await self._tenant_and_metric(request)
+        dimension = metric.dimension(plan.dimension) if plan.dimension else None
+        source = await self.sources.source_for(tenant)
+        status_keys = _status_keys(work.tenant_id, request, plan)
+        fetched_at = self.clock()
+        async with tenant_scope(self.session_factory, work.tenant_id) as session:
+            await record_status(session, **status_keys, status=SyncStatus.RUNNING, at=fetched_at)
+        report(progress, f"{work.name}: fetching {plan.start}..{plan.end} ({plan.sync_type.value})")
+        fetched = await source.fetch(metric, request.grain, plan.start, plan.end, dimension, progress=progress)
+        report(progress, f"{work.name}: writing {len(fetched.rows)} rows")
+        result = ComponentResult(
+            dimension=plan.dimension, sync_type=plan.sync_type, reason=plan.reason, window_start=plan.start,
+            window_end=plan.end, status=SyncStatus.SUCCESS,
+            rows_fetched=len(fetched.rows) + fetched.dropped_nulls, rows_dropped_null=fetched.dropped_nulls,
+        )
+        async with tenant_scope(self.session_factory, work.tenant_id) as session:
+            counts = await replace_window(
+                session, tenant_id=work.tenant_id, metric_id=metric.id, grain=request.grain.value,
+                dimension_name=plan.dimension, start=plan.start, end=plan.end, rows=fetched.rows,
+            )
+            await record_status(
+                session, **status_keys, status=SyncStatus.SUCCESS, at=self.clock(), records=result.rows_fetched,
+                settled_through=advance_settled(request.grain, plan.settled_through, plan, fetched_at),
+            )
+        result.rows_inserted, result.rows_updated = counts.inserted, counts.updated
+        result.rows_unchanged, result.rows_deleted = counts.unchanged, counts.deleted
+        result.duration_s = time.perf_counter() - began
+        return result
+
+    async def record_component_failure(self, failure: ComponentFailureInput) -> ComponentResult:
+        """Mark a component FAILED with its reason (its next sync will be FULL)."""
+        async with tenant_scope(self.session_factory, failure.tenant_id) as session:
+            await record_status(session, **_status_keys(failure.tenant_id, failure.request, failure.plan),
+                                status=SyncStatus.FAILED, at=self.clock(), error=failure.error)
+        return failed_result(failure.plan, failure.error, failure.error_type, retryable=None)
+
+    async def sync(self, request: SemanticSyncRequest) -> SemanticSyncResponse:
+        """The whole sync in process. Bad input and unknown tenants or metrics raise typed,
+        non-retryable errors; source and write failures are recorded and reported in the response
+        (base failure → ``success`` False; dimensions after a failed base are not attempted)."""
+        started_at = self.clock()
+        plan = await self.plan(request)
+
+        async def isolated(component: ComponentPlan) -> ComponentResult:
+            work = SyncComponentInput(request=request, tenant_id=plan.tenant_id, plan=component)
+            try:
+                return await self.sync_component(work)
+            except Exception as exc:  # noqa: BLE001 - isolation: the error is recorded, not lost
+                await self.record_component_failure(ComponentFailureInput(
+                    request=request, tenant_id=plan.tenant_id, plan=component, error=error_text(exc),
+                    error_type=type(exc).__name__))
+                retryable = exc.retryable if isinstance(exc, SemsyncError) else True
+                return failed_result(component, error_text(exc), type(exc).__name__, retryable=retryable)
+
+        base = await isolated(plan.base)
         dimension_results: list[ComponentResult] = []
-        if base.status is SyncStatus.SUCCESS and metric.dimensions:
+        if base.status is SyncStatus.SUCCESS and plan.dimensions:
             limit = asyncio.Semaphore(self.max_concurrent_dimensions)
 
-            async def bounded(dimension: DimensionDef) -> ComponentResult:
+            async def bounded(component: ComponentPlan) -> ComponentResult:
                 async with limit:
-                    return await run(dimension, plans[dimension.id])
+                    return await isolated(component)
 
-            dimension_results = list(await asyncio.gather(*(bounded(d) for d in metric.dimensions)))
+            dimension_results = list(await asyncio.gather(*(bounded(d) for d in plan.dimensions)))
         return SemanticSyncResponse(
-            tenant=request.tenant, tenant_id=tenant_id, metric_id=metric.id, grain=grain,
-            partitions=[p.key for p in partitions], force_full_sync=request.force_full_sync,
+            tenant=request.tenant, tenant_id=plan.tenant_id, metric_id=request.metric_id, grain=request.grain,
+            partitions=[p.key for p in request.partitions()], force_full_sync=request.force_full_sync,
             base=base, dimensions=dimension_results, started_at=started_at, finished_at=self.clock(),
         )
 
 
-class _ComponentRun:
-    """Fetch, write and record one component; never raises for source or write failures."""
+def failed_result(plan: ComponentPlan, error: str, error_type: str, *, retryable: bool | None) -> ComponentResult:
+    return ComponentResult(
+        dimension=plan.dimension, sync_type=plan.sync_type, reason=plan.reason, window_start=plan.start,
+        window_end=plan.end, status=SyncStatus.FAILED, error=error, error_type=error_type, retryable=retryable,
+    )
 
-    def __init__(self, service: SemanticSyncService, source: MetricSource, tenant_id: int, metric: MetricDef,
-                 grain: Grain, histories: dict[str | None, ComponentHistory]) -> None:
-        self.service, self.source, self.tenant_id = service, source, tenant_id
-        self.metric, self.grain, self.histories = metric, grain, histories
 
-    async def __call__(self, dimension: DimensionDef | None, plan: ComponentPlan) -> ComponentResult:
-        name = dimension.id if dimension else None
-        began = time.perf_counter()
-        fetched_at = self.service.clock()
-        result = ComponentResult(dimension=name, sync_type=plan.sync_type, reason=plan.reason,
-                                 window_start=plan.start, window_end=plan.end, status=SyncStatus.RUNNING)
-        status_keys = {"tenant_id": self.tenant_id, "metric_id": self.metric.id, "grain": self.grain.value,
-                       "dimension_name": name, "sync_type": plan.sync_type, "start": plan.start, "end": plan.end}
-        try:
-            async with tenant_scope(self.service.session_factory, self.tenant_id) as session:
-                await record_status(session, **status_keys, status=SyncStatus.RUNNING, at=fetched_at)
-            fetched = await self.source.fetch(self.metric, self.grain, plan.start, plan.end, dimension)
-            result.rows_fetched = len(fetched.rows) + fetched.dropped_nulls
-            result.rows_dropped_null = fetched.dropped_nulls
-            previous = self.histories.get(name, ComponentHistory()).settled_through
-            async with tenant_scope(self.service.session_factory, self.tenant_id) as session:
-                counts = await replace_window(
-                    session, tenant_id=self.tenant_id, metric_id=self.metric.id, grain=self.grain.value,
-                    dimension_name=name, start=plan.start, end=plan.end, rows=fetched.rows,
-                )
-                await record_status(
-                    session, **status_keys, status=SyncStatus.SUCCESS, at=self.service.clock(),
-                    records=result.rows_fetched,
-                    settled_through=advance_settled(self.grain, previous, plan, fetched_at),
-                )
-            result.rows_inserted, result.rows_updated = counts.inserted, counts.updated
-            result.rows_unchanged, result.rows_deleted = counts.unchanged, counts.deleted
-            result.status = SyncStatus.SUCCESS
-        except Exception as exc:  # noqa: BLE001 - isolation: the error is recorded, not lost
-            result.status = SyncStatus.FAILED
-            result.error = f"{type(exc).__name__}: {exc}"
-            result.error_type = type(exc).__name__
-            result.retryable = exc.retryable if isinstance(exc, SemsyncError) else True
-            result.rows_inserted = result.rows_updated = result.rows_unchanged = result.rows_deleted = 0
-            async with tenant_scope(self.service.session_factory, self.tenant_id) as session:
-                await record_status(session, **status_keys, status=SyncStatus.FAILED, at=self.service.clock(),
-                                    records=result.rows_fetched, error=result.error)
-        result.duration_s = time.perf_counter() - began
-        return result
+def _status_keys(tenant_id: int, request: SemanticSyncRequest, plan: ComponentPlan) -> dict:
+    return {"tenant_id": tenant_id, "metric_id": request.metric_id, "grain": request.grain.value,
+            "dimension_name": plan.dimension, "sync_type": plan.sync_type, "start": plan.start, "end": plan.end}

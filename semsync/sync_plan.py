@@ -19,20 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 
+from semsync.contracts import ComponentPlan, SyncStatus, SyncType
 from semsync.partitions import Grain, Partition, partition_for_date
 
-
-class SyncType(StrEnum):
-    FULL = "FULL"
-    INCREMENTAL = "INCREMENTAL"
-
-
-class SyncStatus(StrEnum):
-    RUNNING = "RUNNING"
-    SUCCESS = "SUCCESS"
-    FAILED = "FAILED"
+__all__ = ["ComponentHistory", "ComponentPlan", "SyncStatus", "SyncType", "advance_settled", "plan_component"]
 
 
 #: periods of lookback before the first requested partition: (FULL, INCREMENTAL)
@@ -52,14 +43,6 @@ class ComponentHistory:
     settled_through: date | None = None
 
 
-@dataclass(frozen=True)
-class ComponentPlan:
-    sync_type: SyncType
-    start: date
-    end: date
-    reason: str
-
-
 def shift_periods(grain: Grain, partition: Partition, periods: int) -> Partition:
     """The partition `periods` periods before `partition` (calendar-exact for months)."""
     if grain is Grain.DAY:
@@ -77,8 +60,10 @@ def settle_horizon(grain: Grain, fetched_at: datetime) -> date:
 
 
 def plan_component(
-    grain: Grain, first: Partition, last: Partition, history: ComponentHistory, *, force_full: bool
+    grain: Grain, first: Partition, last: Partition, history: ComponentHistory, *, force_full: bool,
+    dimension: str | None = None,
 ) -> ComponentPlan:
+    """The plan of one component (`dimension`, None for the base series) for partitions `first`..`last`."""
     full_lookback, incremental_lookback = LOOKBACK_PERIODS[grain]
     if force_full or not history.has_successful_full or history.last_attempt_failed:
         reason = (
@@ -86,13 +71,16 @@ def plan_component(
             else "no successful FULL sync yet" if not history.has_successful_full
             else "last attempt failed"
         )
-        return ComponentPlan(SyncType.FULL, shift_periods(grain, first, full_lookback).start, last.end, reason)
+        return ComponentPlan(dimension=dimension, sync_type=SyncType.FULL, reason=reason,
+                             start=shift_periods(grain, first, full_lookback).start, end=last.end,
+                             settled_through=history.settled_through)
     start = shift_periods(grain, first, incremental_lookback).start
     reason = f"INCREMENTAL lookback of {incremental_lookback} {grain.value}s"
     if history.settled_through is not None and history.settled_through >= start:
         start = min(first.start, history.settled_through + timedelta(days=1))
         reason = f"values through {history.settled_through} already settled"
-    return ComponentPlan(SyncType.INCREMENTAL, start, last.end, reason)
+    return ComponentPlan(dimension=dimension, sync_type=SyncType.INCREMENTAL, start=start, end=last.end,
+                         reason=reason, settled_through=history.settled_through)
 
 
 def advance_settled(

@@ -105,6 +105,9 @@ ROWS: dict[str, dict[str, object]] = {
                            "last_sync_at": datetime(2025, 7, 2, tzinfo=UTC)},
     "pattern_results": {"metric_id": "revenue", "pattern": "forecasting", "version": "1", "grain": "day",
                         "analysis_date": date(2025, 7, 2), "analysis_window": "{}", "run_result": "{}"},
+    "partition_ledger": {"metric_id": "revenue", "grain": "day", "partition_key": "2025-07-01",
+                         "partition_start": date(2025, 7, 1), "kind": "sync", "status": "succeeded",
+                         "last_attempt_at": datetime(2025, 7, 2, tzinfo=UTC)},
 }
 
 

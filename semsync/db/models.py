@@ -50,6 +50,7 @@ TENANT_TABLES = (
     "metric_dimensional_time_series",
     "metric_sync_status",
     "pattern_results",
+    "partition_ledger",
 )
 
 
@@ -253,4 +254,31 @@ class PatternResult(Base):
             "tenant_id", "metric_id", "pattern", "version", "grain", "analysis_date", "dimension_name",
             unique=True, postgresql_nulls_not_distinct=True,
         ),
+    )
+
+
+class PartitionLedgerEntry(Base):
+    """One row per (tenant, metric, grain, partition, kind): the last word on that partition's sync
+    (kind ``sync``) or on one pattern's run over it (kind = the pattern's name)."""
+
+    __tablename__ = "partition_ledger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = _tenant_fk()
+    metric_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    grain: Mapped[str] = mapped_column(String(8), nullable=False)
+    partition_key: Mapped[str] = mapped_column(String(16), nullable=False)
+    partition_start: Mapped[date] = mapped_column(Date, nullable=False)
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    last_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rows: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(Text)
+    workflow_id: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("uq_partition_ledger_key", "tenant_id", "metric_id", "grain", "partition_key", "kind", unique=True),
+        Index("ix_partition_ledger_status", "tenant_id", "grain", "kind", "status"),
     )

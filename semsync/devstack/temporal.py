@@ -18,6 +18,9 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "SemsyncGrain": "Keyword",
     "SemsyncPartition": "Keyword",
     "SemsyncPattern": "Keyword",
+    "SemsyncBackfill": "Keyword",
+    "SemsyncSyncType": "Keyword",
+    "SemsyncStatus": "Keyword",
 }
 
 

@@ -16,15 +16,21 @@ class ScriptedSource(MetricSource):
 
     inner: MetricSource
     fail_dimensions: dict[str | None, Exception] = field(default_factory=dict)
+    #: fail the next N fetches of a component with the error, then fetch normally
+    fail_times: dict[str | None, tuple[int, Exception]] = field(default_factory=dict)
     calls: list[tuple[str | None, date, date]] = field(default_factory=list)
     fetched_rows: int = 0
 
-    async def fetch(self, metric, grain, start, end, dimension=None) -> FetchResult:
+    async def fetch(self, metric, grain, start, end, dimension=None, *, progress=None) -> FetchResult:
         name = dimension.id if dimension else None
         self.calls.append((name, start, end))
         if name in self.fail_dimensions:
             raise self.fail_dimensions[name]
-        result = await self.inner.fetch(metric, grain, start, end, dimension)
+        if self.fail_times.get(name, (0, None))[0] > 0:
+            remaining, error = self.fail_times[name]
+            self.fail_times[name] = (remaining - 1, error)
+            raise error
+        result = await self.inner.fetch(metric, grain, start, end, dimension, progress=progress)
         self.fetched_rows += len(result.rows)
         return result
 

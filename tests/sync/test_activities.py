@@ -1,23 +1,33 @@
-"""The sync and pattern activities: results pass through, errors become the right ApplicationError."""
+"""The sync, pattern and ledger activities with `ActivityEnvironment`: results pass through, errors
+become the right ApplicationError, long activities heartbeat their progress."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
-
 import pytest
-from temporalio import workflow
-from temporalio.client import WorkflowFailureError
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from sqlalchemy import text
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.backfill import LedgerActivities
 from activities.patterns import PatternActivities
 from activities.sync import SyncActivities
+from semsync.contracts import (
+    ActivePatternsInput,
+    ComponentFailureInput,
+    LedgerBatch,
+    LedgerEntry,
+    LedgerStatus,
+    PatternRunRequest,
+    SemanticSyncRequest,
+    SyncComponentInput,
+    SyncStatus,
+    SyncType,
+)
 from semsync.errors import SourceRequestError, SourceUnavailableError
+from semsync.ledger import Ledger
 from semsync.partitions import Grain
-from semsync.pattern_runs import PatternRunRequest, PatternRunService
-from semsync.sync import SemanticSyncRequest, SemanticSyncResponse
+from semsync.pattern_runs import PatternRunService
+from semsync.patterns import pattern_names
 
 
 def sync_request(**overrides) -> SemanticSyncRequest:
@@ -25,18 +35,27 @@ def sync_request(**overrides) -> SemanticSyncRequest:
     return SemanticSyncRequest(**(fields | overrides))
 
 
-async def test_sync_activity_returns_the_response(service):
-    response = await ActivityEnvironment().run(SyncActivities(service).sync_partition, sync_request())
-    assert response.success and response.base.rows_inserted == 366
+async def test_plan_then_components_sync_every_component(service):
+    env = ActivityEnvironment()
+    activities = SyncActivities(service)
+    plan = await env.run(activities.plan_sync, sync_request())
+    assert [c.dimension for c in plan.components] == [None, "region", "channel"]
+    assert all(c.sync_type is SyncType.FULL for c in plan.components)
+    heartbeats: list = []
+    env.on_heartbeat = lambda *details: heartbeats.append(details)
+    base = await env.run(activities.sync_component,
+                         SyncComponentInput(request=plan.request, tenant_id=plan.tenant_id, plan=plan.base))
+    assert base.status is SyncStatus.SUCCESS and base.rows_inserted == 366
+    assert any("writing 366 rows" in str(h) for h in heartbeats)
 
 
 @pytest.mark.parametrize(
     ("overrides", "error_type"),
-    [({"metric_id": "profit"}, "UnknownMetricError"), ({"start_partition": "2025-7-1"}, "PartitionKeyError")],
+    [({"metric_id": "profit"}, "UnknownMetricError"), ({"tenant": "nobody"}, "UnknownTenantError")],
 )
-async def test_bad_input_is_non_retryable(service, overrides, error_type):
+async def test_planning_unknown_contexts_is_non_retryable(service, overrides, error_type):
     with pytest.raises(ApplicationError) as raised:
-        await ActivityEnvironment().run(SyncActivities(service).sync_partition, sync_request(**overrides))
+        await ActivityEnvironment().run(SyncActivities(service).plan_sync, sync_request(**overrides))
     assert raised.value.type == error_type and raised.value.non_retryable
 
 
@@ -44,62 +63,54 @@ async def test_bad_input_is_non_retryable(service, overrides, error_type):
     ("error", "non_retryable"),
     [(SourceUnavailableError("503 from cube"), False), (SourceRequestError("400: unknown member"), True)],
 )
-async def test_failed_base_series_fails_the_activity_as_its_error_is(service, scripted, error, non_retryable):
-    scripted.fail_dimensions[None] = error
+async def test_a_failed_component_raises_as_its_error_is_and_writes_nothing(service, scripted, warehouse, error,
+                                                                          non_retryable):
+    env = ActivityEnvironment()
+    plan = await env.run(SyncActivities(service).plan_sync, sync_request())
+    scripted.fail_dimensions["region"] = error
+    region = plan.dimensions[0]
     with pytest.raises(ApplicationError) as raised:
-        await ActivityEnvironment().run(SyncActivities(service).sync_partition, sync_request())
+        await env.run(SyncActivities(service).sync_component,
+                      SyncComponentInput(request=plan.request, tenant_id=plan.tenant_id, plan=region))
     assert raised.value.type == type(error).__name__ and raised.value.non_retryable is non_retryable
-    assert raised.value.details[0]["base"]["status"] == "FAILED"
+    async with warehouse.admin_engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM metric_dimensional_time_series")) == 0
+        # the attempt is visible as RUNNING; the FAILED mark waits for the last attempt
+        assert await conn.scalar(text("SELECT sync_status FROM metric_sync_status")) == "RUNNING"
+    failed = await env.run(SyncActivities(service).record_component_failure, ComponentFailureInput(
+        request=plan.request, tenant_id=plan.tenant_id, plan=region, error="gave up", error_type="X"))
+    assert failed.status is SyncStatus.FAILED
+    again = await env.run(SyncActivities(service).plan_sync, sync_request())
+    assert again.dimensions[0].sync_type is SyncType.FULL
 
 
-async def test_pattern_activity_runs_and_maps_errors(service, warehouse):
+async def test_pattern_activities_list_active_patterns_run_and_map_errors(service, warehouse):
     await service.sync(sync_request(end_partition="2025-07-31"))
     activities = PatternActivities(PatternRunService(warehouse.session_factory))
+    env = ActivityEnvironment()
+    active = await env.run(activities.active_patterns, ActivePatternsInput(tenant="acme", metric_id="revenue"))
+    assert active.patterns == pattern_names()
     request = PatternRunRequest(tenant="acme", metric_id="revenue", pattern="drift_detection", grain=Grain.DAY,
                                 start_partition="2025-07-20", end_partition="2025-07-21")
-    assert (await ActivityEnvironment().run(activities.run_pattern, request)).results_stored == 2
+    assert (await env.run(activities.run_pattern, request)).results_stored == 2
     with pytest.raises(ApplicationError) as raised:
-        await ActivityEnvironment().run(activities.run_pattern, request.model_copy(update={"pattern": "nope"}))
+        await env.run(activities.run_pattern, request.model_copy(update={"pattern": "nope"}))
     assert raised.value.type == "NotFoundError" and raised.value.non_retryable
 
 
-@workflow.defn(sandboxed=False)
-class CallSync:
-    """A stand-in caller: the real SyncWorkflow comes with the Temporal layer."""
-
-    @workflow.run
-    async def run(self, request: SemanticSyncRequest) -> SemanticSyncResponse:
-        return await workflow.execute_activity(
-            "sync_partition", request, result_type=SemanticSyncResponse,
-            start_to_close_timeout=timedelta(minutes=1), retry_policy=RetryPolicy(maximum_attempts=2),
-        )
-
-
-async def test_worker_runs_the_sync_activity_on_a_real_server(temporal_env, warehouse, monkeypatch):
-    from temporalio.worker import Worker
-
-    import worker as worker_module
-    from semsync.config import get_settings
-
-    monkeypatch.setenv("SEMSYNC_DATABASE__URL", warehouse.app_url)
-    monkeypatch.setenv("SEMSYNC_TEMPORAL__SYNC_TASK_QUEUE", f"sync-{uuid.uuid4()}")
-    get_settings.cache_clear()
-    settings = get_settings()
-    client = temporal_env.client
-    async with worker_module.build_workers(client, settings) as workers:
-        caller = Worker(client, task_queue=settings.temporal.sync_task_queue, workflows=[CallSync])
-        async with workers[0], caller:
-            response = await client.execute_workflow(
-                CallSync.run, sync_request(), id=f"sync/day/2025-07-01/acme::revenue/{uuid.uuid4()}",
-                task_queue=settings.temporal.sync_task_queue, result_type=SemanticSyncResponse,
-            )
-            assert response.success and response.base.rows_inserted == 366
-            with pytest.raises(WorkflowFailureError) as failed:
-                await client.execute_workflow(
-                    CallSync.run, sync_request(metric_id="profit"), id=f"sync-bad-{uuid.uuid4()}",
-                    task_queue=settings.temporal.sync_task_queue, result_type=SemanticSyncResponse,
-                )
-    cause = failed.value.cause
-    assert isinstance(cause, ActivityError) and cause.cause.type == "UnknownMetricError"
-    assert cause.retry_state.name == "NON_RETRYABLE_FAILURE"
-    get_settings.cache_clear()
+async def test_ledger_records_each_partition_and_counts_attempts(warehouse):
+    activities = LedgerActivities(Ledger(warehouse.session_factory))
+    env = ActivityEnvironment()
+    entry = LedgerEntry(tenant="acme", metric_id="revenue", grain=Grain.WEEK, partitions=["2025-W27", "2025-W28"],
+                        status=LedgerStatus.RUNNING, workflow_id="sync/week/2025-W27:2025-W28/acme::revenue")
+    assert (await env.run(activities.record_ledger, LedgerBatch(entries=[entry]))).rows_written == 2
+    await env.run(activities.record_ledger, LedgerBatch(entries=[entry.model_copy(
+        update={"status": LedgerStatus.PARTIAL, "rows": 10, "error": "region: boom"})]))
+    await env.run(activities.record_ledger, LedgerBatch(entries=[entry]))  # a second attempt starts
+    async with warehouse.admin_engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT partition_key, partition_start, status, attempts, rows, error, last_success_at IS NOT NULL "
+            "FROM partition_ledger ORDER BY partition_key"))).all()
+    assert [tuple(r)[:1] + tuple(r)[2:] for r in rows] == [
+        ("2025-W27", "running", 2, 5, "region: boom", True), ("2025-W28", "running", 2, 5, "region: boom", True)]
+    assert str(rows[0].partition_start) == "2025-07-07"

@@ -1,0 +1,125 @@
+"""The partition ledger: the last word on each partition's sync and on each pattern run over it.
+
+One row per (tenant, metric, grain, partition, kind), kind ``sync`` or a pattern's name, with its
+status (running, succeeded, partial, failed), attempts, last attempt and success, rows, error and the
+workflow id. Backfills read it to skip what is synced (mode ``missing``) or to redo what failed (mode
+``failed``); ``python -m starter status`` draws it as a partition health map. Writes are one
+set-based upsert per span, inside the tenant's row-level-security scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from semsync.catalog.store import lookup_tenant
+from semsync.contracts import SYNC_KIND, LedgerEntry, LedgerStatus
+from semsync.db.session import tenant_scope
+from semsync.partitions import Grain, parse_partition
+
+_UPSERT = """
+INSERT INTO partition_ledger AS l
+    (tenant_id, metric_id, grain, partition_key, partition_start, kind, status, attempts, last_attempt_at,
+     last_success_at, rows, error, workflow_id)
+SELECT :tenant_id, :metric_id, :grain, k.key, k.start, :kind, CAST(:status AS varchar), 1, :at,
+       CASE WHEN CAST(:status AS varchar) IN ('succeeded', 'partial') THEN CAST(:at AS timestamptz) END,
+       :rows, :error, :workflow_id
+FROM unnest(CAST(:keys AS text[]), CAST(:starts AS date[])) AS k(key, start)
+ON CONFLICT (tenant_id, metric_id, grain, partition_key, kind) DO UPDATE SET
+    status = EXCLUDED.status,
+    attempts = l.attempts + CASE WHEN EXCLUDED.status = 'running' THEN 1 ELSE 0 END,
+    last_attempt_at = EXCLUDED.last_attempt_at,
+    last_success_at = COALESCE(EXCLUDED.last_success_at, l.last_success_at),
+    rows = CASE WHEN EXCLUDED.status = 'running' THEN l.rows ELSE EXCLUDED.rows END,
+    error = CASE WHEN EXCLUDED.status = 'running' THEN l.error ELSE EXCLUDED.error END,
+    workflow_id = EXCLUDED.workflow_id
+"""
+
+
+async def record(
+    session_factory: async_sessionmaker[AsyncSession], tenant_id: int, entry: LedgerEntry, *, at: datetime
+) -> int:
+    """Upsert one ledger row per partition of `entry`; rows of a span are spread evenly over its partitions."""
+    grain = Grain(entry.grain)
+    starts = [parse_partition(grain, key).start for key in entry.partitions]
+    per_partition = entry.rows // max(len(entry.partitions), 1)
+    async with tenant_scope(session_factory, tenant_id) as session:
+        await session.execute(text(_UPSERT), {
+            "tenant_id": tenant_id, "metric_id": entry.metric_id, "grain": grain.value, "kind": entry.kind,
+            "status": entry.status.value, "at": at, "rows": per_partition, "error": entry.error,
+            "workflow_id": entry.workflow_id, "keys": list(entry.partitions), "starts": starts,
+        })
+    return len(entry.partitions)
+
+
+async def keys_with_status(
+    session: AsyncSession, tenant_id: int, metric_id: str, grain: Grain, statuses: Iterable[LedgerStatus],
+    *, kind: str = SYNC_KIND,
+) -> set[str]:
+    """The partition keys of one context and grain whose ledger status is one of `statuses`."""
+    rows = await session.execute(
+        text("SELECT partition_key FROM partition_ledger WHERE tenant_id = :t AND metric_id = :m "
+             "AND grain = :g AND kind = :k AND status = ANY(CAST(:s AS text[]))"),
+        {"t": tenant_id, "m": metric_id, "g": Grain(grain).value, "k": kind, "s": [s.value for s in statuses]},
+    )
+    return {row.partition_key for row in rows}
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    tenant: str
+    metric_id: str
+    grain: str
+    partition_key: str
+    partition_start: date
+    kind: str
+    status: str
+    attempts: int
+    last_attempt_at: datetime
+    rows: int
+    error: str | None
+    workflow_id: str | None
+
+
+async def read_ledger(
+    session_factory: async_sessionmaker[AsyncSession], tenants: dict[str, int], grain: Grain,
+    *, kind: str | None = SYNC_KIND, first: date | None = None, last: date | None = None,
+) -> list[LedgerRow]:
+    """Ledger rows of `tenants` (identifier → id) for one grain (and kind; None: every kind), by date."""
+    rows: list[LedgerRow] = []
+    for identifier, tenant_id in tenants.items():
+        async with tenant_scope(session_factory, tenant_id) as session:
+            result = await session.execute(
+                text("SELECT metric_id, grain, partition_key, partition_start, kind, status, attempts, "
+                     "last_attempt_at, rows, error, workflow_id FROM partition_ledger "
+                     "WHERE tenant_id = :t AND grain = :g AND (CAST(:k AS text) IS NULL OR kind = :k) "
+                     "AND (CAST(:first AS date) IS NULL OR partition_start >= :first) "
+                     "AND (CAST(:last AS date) IS NULL OR partition_start <= :last) "
+                     "ORDER BY metric_id, kind, partition_start"),
+                {"t": tenant_id, "g": Grain(grain).value, "k": kind, "first": first, "last": last},
+            )
+            rows += [LedgerRow(identifier, *row) for row in result.all()]
+    return rows
+
+
+class Ledger:
+    """The ledger as a service: what the workflows' activities and the CLI call."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+
+    async def record(self, entries: list[LedgerEntry]) -> int:
+        """Upsert every entry (one statement per entry); returns the partition rows written."""
+        written = 0
+        tenant_ids: dict[str, int] = {}
+        for entry in entries:
+            if entry.tenant not in tenant_ids:
+                tenant_ids[entry.tenant] = (await lookup_tenant(self.session_factory, entry.tenant))[0]
+            written += await record(self.session_factory, tenant_ids[entry.tenant], entry, at=self.clock())
+        return written

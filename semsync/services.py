@@ -1,0 +1,85 @@
+"""The composition root: every long-lived dependency of semsync, built once and closed once.
+
+`worker.py`, the CLI and `bench/` all call `open_services`, so the engine, the HTTP client, the
+source registry, the services and the pattern process pool are wired in one place:
+
+    async with open_services(get_settings()) as services:
+        await services.sync.sync(request)
+
+Build it inside the running event loop (the engine and the HTTP client belong to it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from semsync.backfill_plan import BackfillPlanner
+from semsync.config import Settings
+from semsync.db.session import Database
+from semsync.ledger import Ledger
+from semsync.pattern_runs import PatternRunService
+from semsync.sources.registry import SourceRegistry
+from semsync.sync import SemanticSyncService
+
+#: the pattern fits are many tiny matrix operations: multi-threaded BLAS makes them slower
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def pin_blas_threads() -> None:
+    """One BLAS thread per process (an operator's explicit setting wins); call before numpy loads."""
+    for name in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+
+
+def pattern_process_pool(processes: int | None = None) -> ProcessPoolExecutor:
+    """A pool of `processes` (default: the cores) spawned processes for the pattern analysis."""
+    return ProcessPoolExecutor(
+        max_workers=processes or os.cpu_count() or 1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=pin_blas_threads,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    http: httpx.AsyncClient
+    sources: SourceRegistry
+    sync: SemanticSyncService
+    patterns: PatternRunService
+    ledger: Ledger
+    planner: BackfillPlanner
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings, *, database_url: str | None = None, pool_size: int | None = None,
+    pattern_executor: Executor | None = None,
+) -> AsyncIterator[Services]:
+    """Everything wired; `pattern_executor` (e.g. `pattern_process_pool()`) runs the pattern analysis
+    (default: a thread). The caller owns the executor and shuts it down."""
+    database = Database.connect(database_url or settings.database.url.get_secret_value(),
+                                pool_size=pool_size or settings.database.pool_size)
+    http = httpx.AsyncClient(timeout=settings.semantic_layer.request_timeout_s)
+    sources = SourceRegistry(database.engine, http, settings.semantic_layer)
+    try:
+        yield Services(
+            settings=settings, database=database, http=http, sources=sources,
+            sync=SemanticSyncService(database.session_factory, sources,
+                                     max_concurrent_dimensions=settings.semantic_layer.max_concurrent_dimensions),
+            patterns=PatternRunService(database.session_factory, executor=pattern_executor),
+            ledger=Ledger(database.session_factory),
+            planner=BackfillPlanner(database.session_factory),
+        )
+    finally:
+        await sources.aclose()
+        await http.aclose()
+        await database.dispose()

@@ -1,0 +1,90 @@
+"""PatternWorkflow: the pattern analysis of one metric context over one date or a range.
+
+Each active pattern context ``tenant::metric::pattern`` (the metric's, as discovery recorded them; every
+registered pattern until then) runs as its own activity through the multi-date call, isolated and
+retried on its own: one failing pattern never stops the others. Started for one pattern (`patterns
+start`), it runs just that one. The outcomes go into the partition ledger, one row per partition
+and pattern. One workflow per sync rather than one per pattern keeps a scheduled run over thousands
+of contexts cheap.
+
+Id: ``patterns/{grain}/{span}/{tenant}::{metric}`` (``…::{pattern}`` when started for one pattern).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.backfill import LedgerActivities
+    from activities.patterns import PatternActivities
+    from semsync.contracts import (
+        ActivePatternsInput,
+        LedgerBatch,
+        LedgerEntry,
+        LedgerStatus,
+        PatternOutcome,
+        PatternRunRequest,
+        PatternWorkflowInput,
+        PatternWorkflowResult,
+    )
+    from workflows import search_attributes as sa
+    from workflows.failures import describe
+
+QUICK = {"start_to_close_timeout": timedelta(minutes=2),
+         "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
+                                     maximum_attempts=10)}
+ANALYSIS = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": timedelta(minutes=2),
+            "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                                        maximum_interval=timedelta(minutes=1), maximum_attempts=5)}
+
+
+@workflow.defn(failure_exception_types=[ValidationError])
+class PatternWorkflow:
+    @workflow.run
+    async def run(self, request: PatternWorkflowInput) -> PatternWorkflowResult:
+        single = request.patterns[0] if request.patterns and len(request.patterns) == 1 else None
+        sa.upsert(tenant=request.tenant, metric=request.metric_id, grain=request.grain.value,
+                  partition=request.span, pattern=single, backfill=request.backfill_id, status="RUNNING")
+        patterns = request.patterns
+        if patterns is None:
+            active = await workflow.execute_activity_method(
+                PatternActivities.active_patterns, ActivePatternsInput(tenant=request.tenant,
+                                                                       metric_id=request.metric_id),
+                summary=f"active patterns of {request.context}", **QUICK)
+            patterns = active.patterns
+        outcomes = list(await asyncio.gather(*(self._run_one(request, name) for name in patterns)))
+        partitions = [p.key for p in request.partitions()]
+        entries = [
+            LedgerEntry(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+                        partitions=partitions, kind=o.pattern,
+                        status=LedgerStatus.SUCCEEDED if o.succeeded else LedgerStatus.FAILED,
+                        rows=o.results_stored, error=o.error, workflow_id=workflow.info().workflow_id)
+            for o in outcomes
+        ]
+        if entries:
+            await workflow.execute_local_activity_method(LedgerActivities.record_ledger,
+                                                         LedgerBatch(entries=entries), **QUICK)
+        result = PatternWorkflowResult(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+                                       partitions=partitions, outcomes=outcomes)
+        sa.upsert(status="FAILED" if result.failed else "SUCCESS")
+        return result
+
+    async def _run_one(self, request: PatternWorkflowInput, pattern: str) -> PatternOutcome:
+        run = PatternRunRequest(tenant=request.tenant, metric_id=request.metric_id, pattern=pattern,
+                                grain=request.grain, start_partition=request.start_partition,
+                                end_partition=request.end_partition)
+        try:
+            response = await workflow.execute_activity_method(
+                PatternActivities.run_pattern, run, summary=f"{pattern} {request.grain.value} {request.span}",
+                **ANALYSIS)
+        except ActivityError as error:
+            return PatternOutcome(pattern=pattern, succeeded=False, error=describe(error))
+        return PatternOutcome(pattern=pattern, succeeded=True, results_stored=response.results_stored,
+                              results_with_error=len(response.errors))

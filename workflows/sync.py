@@ -1,0 +1,146 @@
+"""SyncWorkflow: one metric context, one grain, one partition or a contiguous run of them.
+
+plan → base series (its final failure fails the workflow) → every dimension concurrently, each
+retried on its own (a dimension that is non-retryable or out of attempts is recorded FAILED with its
+reason while the others commit) → the partition ledger. Then, as its continuation, it starts the
+PatternWorkflow of its context and span (parent-close ABANDON: the patterns outlive the sync), id
+``patterns/{grain}/{span}/{tenant}::{metric}``; an identical run already running counts as started.
+
+Id: ``sync/{grain}/{span}/{tenant}::{metric}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.backfill import LedgerActivities
+    from activities.sync import SyncActivities
+    from semsync.contracts import (
+        ComponentFailureInput,
+        ComponentPlan,
+        ComponentResult,
+        LedgerBatch,
+        LedgerEntry,
+        LedgerStatus,
+        PatternWorkflowInput,
+        SyncComponentInput,
+        SyncPlan,
+        SyncStatus,
+        SyncWorkflowInput,
+        SyncWorkflowResult,
+        pattern_workflow_id,
+    )
+    from workflows import search_attributes as sa
+    from workflows.failures import describe
+    from workflows.patterns import PatternWorkflow
+
+#: planning and bookkeeping: quick database calls
+QUICK = {"start_to_close_timeout": timedelta(minutes=2),
+         "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
+                                     maximum_attempts=10)}
+#: one component: a semantic layer fetch and a window replace; a dead worker is noticed by heartbeat
+COMPONENT = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": timedelta(minutes=1),
+             "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                                         maximum_interval=timedelta(seconds=30), maximum_attempts=8)}
+DEFAULT_PATTERN_TASK_QUEUE = "semsync-patterns"
+
+
+@workflow.defn(failure_exception_types=[ValidationError])
+class SyncWorkflow:
+    @workflow.run
+    async def run(self, request: SyncWorkflowInput) -> SyncWorkflowResult:
+        sa.upsert(tenant=request.tenant, metric=request.metric_id, grain=request.grain.value,
+                  partition=request.span, backfill=request.backfill_id, status=SyncStatus.RUNNING.value)
+        await self._ledger(request, LedgerStatus.RUNNING)
+        try:
+            plan = await workflow.execute_activity_method(
+                SyncActivities.plan_sync, request.sync_request(), summary=f"plan {request.context}", **QUICK)
+        except ActivityError as error:
+            await self._fail(request, f"planning failed: {describe(error)}")
+            raise
+        sa.upsert(sync_type=plan.base.sync_type.value)
+        try:
+            base = await self._component(plan, plan.base)
+        except ActivityError as error:
+            reason = f"base series failed: {describe(error)}"
+            await self._record_failure(plan, plan.base, error)
+            await self._fail(request, reason)
+            raise ApplicationError(reason, type="BaseSeriesFailed", non_retryable=True) from error
+        dimensions = list(await asyncio.gather(*(self._dimension(plan, d) for d in plan.dimensions)))
+        failed = [d for d in dimensions if d.status is SyncStatus.FAILED]
+        status = LedgerStatus.PARTIAL if failed else LedgerStatus.SUCCEEDED
+        rows = base.rows_fetched + sum(d.rows_fetched for d in dimensions)
+        error = "; ".join(f"{d.dimension}: {d.error}" for d in failed) or None
+        await self._ledger(request, status, rows=rows, error=error)
+        result = SyncWorkflowResult(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+                                    partitions=[p.key for p in request.partitions()], base=base,
+                                    dimensions=dimensions, ledger_status=status)
+        if request.run_patterns:
+            result.patterns_workflow_id, result.patterns_started = await self._start_patterns(request)
+        sa.upsert(status="PARTIAL" if failed else SyncStatus.SUCCESS.value)
+        return result
+
+    async def _component(self, plan: SyncPlan, component: ComponentPlan) -> ComponentResult:
+        work = SyncComponentInput(request=plan.request, tenant_id=plan.tenant_id, plan=component)
+        return await workflow.execute_activity_method(
+            SyncActivities.sync_component, work,
+            summary=f"{work.name} {component.sync_type.value} {component.start}..{component.end}", **COMPONENT)
+
+    async def _dimension(self, plan: SyncPlan, component: ComponentPlan) -> ComponentResult:
+        """One dimension, isolated: its final failure is recorded and reported, never raised."""
+        try:
+            return await self._component(plan, component)
+        except ActivityError as error:
+            return await self._record_failure(plan, component, error)
+
+    async def _record_failure(self, plan: SyncPlan, component: ComponentPlan, error: ActivityError) -> ComponentResult:
+        cause = error.cause
+        failure = ComponentFailureInput(
+            request=plan.request, tenant_id=plan.tenant_id, plan=component, error=describe(error),
+            error_type=cause.type if isinstance(cause, ApplicationError) and cause.type else type(cause).__name__,
+        )
+        result = await workflow.execute_activity_method(
+            SyncActivities.record_component_failure, failure, summary=f"record {component.dimension or 'base'} FAILED",
+            **QUICK)
+        result.retryable = not (isinstance(cause, ApplicationError) and cause.non_retryable)
+        return result
+
+    async def _ledger(self, request: SyncWorkflowInput, status: LedgerStatus, *, rows: int = 0,
+                      error: str | None = None) -> None:
+        entry = LedgerEntry(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+                            partitions=[p.key for p in request.partitions()], status=status, rows=rows, error=error,
+                            workflow_id=workflow.info().workflow_id)
+        await workflow.execute_local_activity_method(LedgerActivities.record_ledger, LedgerBatch(entries=[entry]),
+                                                     **QUICK)
+
+    async def _fail(self, request: SyncWorkflowInput, reason: str) -> None:
+        await self._ledger(request, LedgerStatus.FAILED, error=reason)
+        sa.upsert(status=SyncStatus.FAILED.value)
+
+    async def _start_patterns(self, request: SyncWorkflowInput) -> tuple[str, bool]:
+        patterns = PatternWorkflowInput(
+            tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+            start_partition=request.start_partition, end_partition=request.end_partition,
+            patterns=request.patterns, backfill_id=request.backfill_id,
+        )
+        workflow_id = patterns.workflow_id if request.patterns else pattern_workflow_id(
+            request.grain, request.span, request.context)
+        try:
+            await workflow.start_child_workflow(
+                PatternWorkflow.run, patterns, id=workflow_id,
+                task_queue=request.pattern_task_queue or DEFAULT_PATTERN_TASK_QUEUE,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                static_summary=f"patterns of {request.context} {request.grain.value} {request.span}",
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("pattern workflow %s already running: it covers this sync", workflow_id)
+        return workflow_id, True
+
