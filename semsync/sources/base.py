@@ -3,6 +3,9 @@
 A source answers: the values of a metric for a grain and an inclusive date window, optionally
 grouped by one dimension. Rows are plain tuples (not models): a FULL sync moves hundreds of
 thousands of them. Each row's date is the first day of its period (Monday for weeks).
+
+A fetch can take long (a year of a busy metric is dozens of Cube pages): it reports its steps to an
+optional `progress` callback (`semsync.progress`), which the Temporal activity turns into heartbeats.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import date
 
 from semsync.catalog.models import DimensionDef, MetricDef
 from semsync.partitions import Grain
+from semsync.progress import ProgressCallback
 
 #: (period start date, dimension slice or None for the base series, value)
 SourceRow = tuple[date, str | None, float]
@@ -36,7 +40,13 @@ class MetricSource(ABC):
         start: date,
         end: date,
         dimension: DimensionDef | None = None,
-    ) -> FetchResult: ...
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> FetchResult:
+        """The metric's rows per `grain` period in ``[start, end]``, by `dimension` when one is given.
+
+        `progress` is called with a short line at each step (a page read, a retry).
+        """
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most sources hold nothing
         """Release connections."""

@@ -10,7 +10,24 @@ given, and the metric's filters. Cube's ``week`` is the ISO week starting Monday
   while a page comes back full. A typical query is one round trip.
 - **Continue wait.** Cube answers ``200 {"error": "Continue wait"}`` while a query is still running;
   we ask again with exponential backoff (0.1 s doubling to 2 s) until
-  `SemanticLayerSettings.continue_wait_deadline_s`, then raise `SourceUnavailableError`.
+  `SemanticLayerSettings.continue_wait_deadline_s`, then raise `ContinueWaitExpiredError` (a
+  retryable `SourceUnavailableError`).
+- **A failed page is retried on its own.** Each page is asked for up to
+  `SemanticLayerSettings.page_attempts` times (tenacity: exponential backoff with jitter from
+  `page_retry_initial_s` up to `page_retry_max_s`) when it fails with a `SourceUnavailableError`
+  (5xx, 408, 429, timeout, connection error); the pages already read are kept, so a long fetch does
+  not start again at page 1. After the last attempt the page's error is raised with the number of
+  attempts in its message, and Temporal's retry policy takes over. Not retried here: a
+  `SourceRequestError` (retrying cannot help) and `ContinueWaitExpiredError` (the page has already
+  waited its whole deadline).
+- **Rate limit.** With `SemanticLayerSettings.requests_per_second` > 0, every HTTP request (pages,
+  "Continue wait" polls, retries) first waits on an `aiolimiter.AsyncLimiter`: a sustained rate of
+  that many requests per second, in bursts of at most ``max(1, requests_per_second)``.
+  `SourceRegistry` gives every source of one Cube URL the same limiter, so the tenants of one
+  deployment share its budget; a `CubeSource` built alone has a limiter of its own.
+- **Progress.** `CubeSource.fetch` reports each page read (``"page 3: 30000 rows"``, the running
+  total of rows received), each "Continue wait" poll and each page retry
+  (``"page 2 failed (HTTP 503), retry 1 of 2 in 0.8s"``).
 - **Auth.** ``TOKEN``: the token as the ``Authorization`` header (no ``Bearer``). ``SECRET_KEY``: an
   HS256 JWT signed with the tenant's secret, with ``iat``/``exp`` (`jwt_ttl_s`), reused until a minute
   before it expires.
@@ -25,18 +42,22 @@ given, and the metric's filters. Cube's ``week`` is the ISO week starting Monday
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import jwt
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from semsync.catalog.models import CubeAuthType, CubeConnection, CubeMetricSource, DimensionDef, MetricDef
 from semsync.config import SemanticLayerSettings
 from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.partitions import Grain
+from semsync.progress import ProgressCallback, report
 from semsync.sources.base import FetchResult, MetricSource, SourceRow
 
 LOAD_PATH = "/cubejs-api/v1/load"
@@ -53,6 +74,22 @@ _DATA_SOURCE_DOWN = re.compile(
     r"too many clients|terminating connection",
     re.IGNORECASE,
 )
+
+
+class ContinueWaitExpiredError(SourceUnavailableError):
+    """Cube still answered "Continue wait" at the deadline.
+
+    Retryable by Temporal (the query may have finished by then, Cube caches it), but not by the
+    page retry: the page has already waited `continue_wait_deadline_s`.
+    """
+
+
+def rate_limiter(requests_per_second: float) -> AsyncLimiter | None:
+    """A limiter letting `requests_per_second` through (bursts of up to one second's worth), or None for 0."""
+    if requests_per_second <= 0:
+        return None
+    burst = max(1.0, requests_per_second)
+    return AsyncLimiter(burst, burst / requests_per_second)
 
 
 def build_query(
@@ -117,7 +154,11 @@ def parse_rows(
 
 
 class CubeSource(MetricSource):
-    """A tenant's Cube deployment. Pass a shared `client` to reuse connections; otherwise one is made."""
+    """A tenant's Cube deployment. Pass a shared `client` to reuse connections; otherwise one is made.
+
+    `limiter` is the rate limit shared with the other sources of the same deployment (see
+    `SourceRegistry`); without one, a source makes its own from `settings.requests_per_second`.
+    """
 
     def __init__(
         self,
@@ -126,10 +167,12 @@ class CubeSource(MetricSource):
         settings: SemanticLayerSettings | None = None,
         *,
         page_size: int = DEFAULT_PAGE_SIZE,
+        limiter: AsyncLimiter | None = None,
     ) -> None:
         self.connection = connection
         self.settings = settings or SemanticLayerSettings()
         self.page_size = page_size
+        self.limiter = limiter if limiter is not None else rate_limiter(self.settings.requests_per_second)
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(timeout=self.settings.request_timeout_s)
         self._url = connection.cube_api_url.rstrip("/") + LOAD_PATH
@@ -147,6 +190,8 @@ class CubeSource(MetricSource):
         start: date,
         end: date,
         dimension: DimensionDef | None = None,
+        *,
+        progress: ProgressCallback | None = None,
     ) -> FetchResult:
         source = metric.source
         if not isinstance(source, CubeMetricSource):
@@ -155,34 +200,78 @@ class CubeSource(MetricSource):
             raise SourceRequestError(f"window start {start} is after its end {end}")
         result = FetchResult()
         offset = 0
+        received = 0
         first_of_page: dict[str, Any] | None = None
-        while True:
+        for page in itertools.count(1):
             query = build_query(source, grain, start, end, dimension, limit=self.page_size, offset=offset)
-            data = await self.load(query)
+            data = await self._load_page(query, page, progress)
             if offset and data and data[0] == first_of_page:
                 raise SourceRequestError(f"Cube ignores `offset`: cannot page through {source.measure}")
             first_of_page = data[0] if data else None
             rows, dropped = parse_rows(data, source, grain, dimension)
             result.rows.extend(rows)
             result.dropped_nulls += dropped
+            received += len(data)
+            report(progress, f"page {page}: {received} rows")
             if len(data) < self.page_size:
-                return result
+                break
             offset += len(data)
+        return result
 
-    async def load(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _load_page(
+        self, query: dict[str, Any], page: int, progress: ProgressCallback | None
+    ) -> list[dict[str, Any]]:
+        """`load` one page, retried on its own while Cube is unavailable (see the module docstring)."""
+        settings = self.settings
+
+        def before_retry(state: RetryCallState) -> None:
+            assert state.outcome is not None and state.next_action is not None
+            report(progress, f"page {page} failed ({_reason(state.outcome.exception())}), "
+                             f"retry {state.attempt_number} of {settings.page_attempts - 1} "
+                             f"in {state.next_action.sleep:.1f}s")
+
+        def give_up(state: RetryCallState) -> NoReturn:
+            assert state.outcome is not None
+            last = state.outcome.exception()
+            tries = f"{state.attempt_number} attempt{'s' if state.attempt_number > 1 else ''}"
+            raise SourceUnavailableError(f"page {page} of {query['measures']} failed after {tries}: {last}") from last
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(settings.page_attempts),
+            wait=wait_exponential_jitter(
+                multiplier=settings.page_retry_initial_s, jitter=settings.page_retry_initial_s,
+                max=settings.page_retry_max_s,
+            ),
+            retry=retry_if_exception(_page_retryable),
+            before_sleep=before_retry,
+            retry_error_callback=give_up,
+        )
+
+        def page_progress(message: str) -> None:
+            report(progress, f"page {page}: {message}")
+
+        return await retrying(self.load, query, progress=page_progress)
+
+    async def load(
+        self, query: dict[str, Any], *, progress: ProgressCallback | None = None
+    ) -> list[dict[str, Any]]:
         """POST one query; poll through "Continue wait" until the deadline; the answer's `data`."""
         deadline = time.monotonic() + self.settings.continue_wait_deadline_s
         backoff = _BACKOFF_INITIAL_S
+        polls = 0
         while True:
             body = await self._post(query)
             if body.get("error") == CONTINUE_WAIT:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise SourceUnavailableError(
+                    raise ContinueWaitExpiredError(
                         f"Cube still answers 'Continue wait' after {self.settings.continue_wait_deadline_s:g}s "
                         f"for {query['measures']}"
                     )
-                await asyncio.sleep(min(backoff, remaining))
+                pause = min(backoff, remaining)
+                polls += 1
+                report(progress, f"Continue wait {polls}, asking again in {pause:.1f}s")
+                await asyncio.sleep(pause)
                 backoff = min(backoff * 2, _BACKOFF_MAX_S)
                 continue
             if "error" in body:
@@ -193,6 +282,8 @@ class CubeSource(MetricSource):
             return data
 
     async def _post(self, query: dict[str, Any]) -> dict[str, Any]:
+        if self.limiter is not None:
+            await self.limiter.acquire()
         headers = {"Authorization": self._authorization()}
         try:
             response = await self._client.post(
@@ -248,3 +339,18 @@ def _error_message(response: httpx.Response) -> str:
     if isinstance(body, dict) and body.get("error") is not None:
         return str(body["error"])
     return response.text[:500]
+
+
+def _page_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, SourceUnavailableError) and not isinstance(exc, ContinueWaitExpiredError)
+
+
+def _reason(exc: BaseException | None) -> str:
+    """A few words on why a page failed, for progress lines: ``HTTP 503``, ``timeout``…"""
+    cause = exc.__cause__ if exc is not None else None
+    if isinstance(cause, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(cause, httpx.TransportError):
+        return "connection error"
+    status = re.search(r"HTTP (\d{3})", str(exc))
+    return f"HTTP {status.group(1)}" if status else type(exc).__name__

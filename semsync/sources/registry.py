@@ -2,11 +2,16 @@
 
 Built once per worker (or CLI run) with the shared resources: the engine of semsync's own database
 (where the demo warehouse lives), one `httpx.AsyncClient`, and the semantic layer settings.
+
+With `SemanticLayerSettings.requests_per_second` > 0, the Cube sources of one Cube URL (one
+deployment, whatever the tenant and its credentials) share one rate limiter, so that together they
+send at most that many requests per second to it.
 """
 
 from __future__ import annotations
 
 import httpx
+from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from semsync.catalog.models import CubeConnection, SqlConnection, TenantDef
@@ -26,6 +31,7 @@ class SourceRegistry:
         self.http_client = http_client
         self.settings = settings or SemanticLayerSettings()
         self._sources: dict[str, MetricSource] = {}
+        self._limiters: dict[str, AsyncLimiter | None] = {}
 
     async def source_for(self, tenant: TenantDef) -> MetricSource:
         connection = tenant.semantic_layer
@@ -40,9 +46,12 @@ class SourceRegistry:
 
     def _build(self, connection: SqlConnection | CubeConnection) -> MetricSource:
         if isinstance(connection, CubeConnection):
-            from semsync.sources.cube import CubeSource
+            from semsync.sources.cube import CubeSource, rate_limiter
 
-            return CubeSource(connection, client=self.http_client, settings=self.settings)
+            url = connection.cube_api_url.rstrip("/")
+            if url not in self._limiters:
+                self._limiters[url] = rate_limiter(self.settings.requests_per_second)
+            return CubeSource(connection, client=self.http_client, settings=self.settings, limiter=self._limiters[url])
         if connection.database_url is None:
             return SqlSource(self.default_engine)
         return SqlSource(connection.database_url.get_secret_value())

@@ -5,6 +5,8 @@ never the raw rows. Periods are truncated with each database's own functions (`P
 PostgreSQL (``date_trunc``, Monday weeks as ours) and SQLite (date modifiers); another dialect is
 refused with a clear, non-retryable error until its period arithmetic is added and tested.
 
+One query per fetch; `progress` hears before it is sent and when its rows are back.
+
 Errors: PostgreSQL reports a SQLSTATE; connection, resource, shutdown and serialisation classes
 (08, 53, 57, 40, 58) are retryable, anything else (a bad column, a bad expression) is not.
 
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from semsync.catalog.models import DimensionDef, Filter, FilterOperator, MetricDef, SqlMetricSource
 from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.partitions import Grain
+from semsync.progress import ProgressCallback, report
 from semsync.sources.base import FetchResult, MetricSource
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -133,10 +136,13 @@ class SqlSource(MetricSource):
         self.engine = create_async_engine(engine) if isinstance(engine, str) else engine
 
     async def fetch(self, metric: MetricDef, grain: Grain, start: date, end: date,
-                    dimension: DimensionDef | None = None) -> FetchResult:
+                    dimension: DimensionDef | None = None, *,
+                    progress: ProgressCallback | None = None) -> FetchResult:
         if not isinstance(metric.source, SqlMetricSource):
             raise SourceRequestError(f"metric {metric.id!r} is not defined over SQL ({metric.source.type})")
         sql, params = build_query(metric.source, Grain(grain), start, end, dimension, self.engine.dialect.name)
+        by = f" by {dimension.id}" if dimension is not None else ""
+        report(progress, f"querying {metric.id} per {Grain(grain).value}{by}, {start} to {end}")
         try:
             async with self.engine.connect() as conn:
                 rows = (await conn.execute(text(sql), params)).all()
@@ -154,6 +160,8 @@ class SqlSource(MetricSource):
                 result.dropped_nulls += 1
             else:
                 result.rows.append((period, slice_, value))
+        dropped = f", {result.dropped_nulls} dropped for a null value or slice" if result.dropped_nulls else ""
+        report(progress, f"{len(result.rows)} rows{dropped}")
         return result
 
     async def aclose(self) -> None:

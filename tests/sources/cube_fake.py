@@ -1,9 +1,10 @@
 """A stand-in for a remote Cube deployment: Cube's REST protocol over a real local socket.
 
 `FakeCube` is a stdlib ``ThreadingHTTPServer`` on 127.0.0.1 (a free port) in a background thread. It
-records every request (path, headers, JSON body) and answers ``POST /cubejs-api/v1/load`` from a
-script of replies, or, once the script runs out, from `rows` the way Cube does: the ``data`` rows
-after ``offset``, at most ``limit`` of them.
+records every request (path, headers, JSON body, arrival time) and answers ``POST /cubejs-api/v1/load``
+from a script of replies for the next requests (`script`), then from a script for the requests of
+one page (`script_page`, keyed by the query's ``offset``), or, once those run out, from `rows` the
+way Cube does: the ``data`` rows after ``offset``, at most ``limit`` of them.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    #: `time.monotonic()` when the request arrived
+    at: float = 0.0
 
     @property
     def query(self) -> dict[str, Any]:
@@ -56,6 +59,7 @@ class FakeCube:
 
     def __post_init__(self) -> None:
         self._script: deque[Reply] = deque()
+        self._page_scripts: dict[int, deque[Reply]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -73,6 +77,16 @@ class FakeCube:
         with self._lock:
             self._script.extend(replies)
 
+    def script_page(self, offset: int, *replies: Reply) -> None:
+        """Answer the next requests for the page at `offset` with these replies, then from `rows`."""
+        with self._lock:
+            self._page_scripts.setdefault(offset, deque()).extend(replies)
+
+    def offsets(self) -> list[int]:
+        """The ``offset`` of every load request so far, in order (0 when the query has none)."""
+        with self._lock:
+            return [r.query.get("offset", 0) for r in self.requests if r.path == "/cubejs-api/v1/load"]
+
     def start(self) -> FakeCube:
         self._thread.start()
         return self
@@ -87,10 +101,12 @@ class FakeCube:
             self.requests.append(request)
             if self._script:
                 return self._script.popleft()
-        if request.path != "/cubejs-api/v1/load":
-            return error(404, f"no route {request.path}")
-        query = request.query
-        offset = query.get("offset", 0)
+            if request.path != "/cubejs-api/v1/load":
+                return error(404, f"no route {request.path}")
+            query = request.query
+            offset = query.get("offset", 0)
+            if self._page_scripts.get(offset):
+                return self._page_scripts[offset].popleft()
         return data(self.rows[offset : offset + query.get("limit", 10_000)])
 
 
@@ -104,7 +120,7 @@ def _handler_for(fake: FakeCube) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length)
             body = json.loads(raw) if raw else None
             headers = {k.lower(): v for k, v in self.headers.items()}
-            reply = fake._answer(RecordedRequest("POST", self.path, headers, body))
+            reply = fake._answer(RecordedRequest("POST", self.path, headers, body, time.monotonic()))
             if reply.delay_s:
                 time.sleep(reply.delay_s)
             payload = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)

@@ -23,7 +23,7 @@ from semsync.catalog.models import (
 from semsync.config import SemanticLayerSettings
 from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.partitions import Grain
-from semsync.sources.cube import CubeSource
+from semsync.sources.cube import ContinueWaitExpiredError, CubeSource
 
 REVENUE = MetricDef(
     id="revenue",
@@ -39,7 +39,8 @@ REVENUE = MetricDef(
     dimensions=[DimensionDef(id="region", member="orders.region")],
 )
 REGION = REVENUE.dimension("region")
-FAST = SemanticLayerSettings(request_timeout_s=2.0, continue_wait_deadline_s=5.0)
+FAST = SemanticLayerSettings(request_timeout_s=2.0, continue_wait_deadline_s=5.0,
+                             page_retry_initial_s=0.01, page_retry_max_s=0.05)
 
 
 @pytest.fixture
@@ -154,8 +155,9 @@ async def test_continue_wait_past_the_deadline_is_retryable(cube: FakeCube) -> N
     settings = SemanticLayerSettings(request_timeout_s=2.0, continue_wait_deadline_s=0.5)
     with pytest.raises(SourceUnavailableError, match="Continue wait") as caught:
         await fetch(token_source(cube, settings))
-    assert caught.value.retryable
-    # backoff 0.1, 0.2, then capped by the deadline: a handful of polls, not a busy loop
+    assert caught.value.retryable and isinstance(caught.value, ContinueWaitExpiredError)
+    # backoff 0.1, 0.2, then capped by the deadline: a handful of polls, not a busy loop, and the
+    # page is not asked again (it has waited its deadline already; Temporal retries it later)
     assert 3 <= len(cube.requests) <= 6
 
 
@@ -175,24 +177,26 @@ async def test_rejected_token_is_not_retryable(cube: FakeCube) -> None:
 
 async def test_data_source_down_reported_as_400_is_retryable(cube: FakeCube) -> None:
     # Cube answers an orchestrator error (its database unreachable) with HTTP 400
-    cube.script(error(400, "connect ECONNREFUSED 127.0.0.1:5432"))
+    cube.script(*[error(400, "connect ECONNREFUSED 127.0.0.1:5432")] * FAST.page_attempts)
     with pytest.raises(SourceUnavailableError, match="ECONNREFUSED"):
         await fetch(token_source(cube))
+    assert len(cube.requests) == FAST.page_attempts
 
 
 @pytest.mark.parametrize("reply", [error(500, "Internal Server Error"), error(503, "overloaded"),
                                    Reply(502, "<html>bad gateway</html>"), error(429, "slow down")])
 async def test_server_errors_are_retryable(cube: FakeCube, reply: Reply) -> None:
-    cube.script(reply)
-    with pytest.raises(SourceUnavailableError, match=f"HTTP {reply.status}") as caught:
+    cube.script(*[reply] * FAST.page_attempts)
+    with pytest.raises(SourceUnavailableError, match=f"after 3 attempts: .*HTTP {reply.status}") as caught:
         await fetch(token_source(cube))
     assert caught.value.retryable
+    assert len(cube.requests) == FAST.page_attempts
 
 
 async def test_timeout_is_retryable(cube: FakeCube) -> None:
     cube.script(Reply(200, {"data": []}, delay_s=1.0))
-    settings = SemanticLayerSettings(request_timeout_s=0.2, continue_wait_deadline_s=5.0)
-    with pytest.raises(SourceUnavailableError, match="did not answer within 0.2s"):
+    settings = SemanticLayerSettings(request_timeout_s=0.2, continue_wait_deadline_s=5.0, page_attempts=1)
+    with pytest.raises(SourceUnavailableError, match="after 1 attempt: .*did not answer within 0.2s"):
         await fetch(token_source(cube, settings))
 
 

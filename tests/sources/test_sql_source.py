@@ -95,3 +95,12 @@ async def test_a_statement_timeout_is_retryable(db, engines):
 def test_an_unsupported_dialect_is_refused_clearly():
     with pytest.raises(SourceRequestError, match="cannot aggregate per period on 'mssql'"):
         build_query(metric().source, Grain.DAY, FIRST, FIRST, None, "mssql")
+
+
+async def test_progress_hears_the_query_and_its_rows(engines):
+    lines: list[str] = []
+    channel = DimensionDef(id="channel", member="channel")
+    await SqlSource(engines["sqlite"]).fetch(metric(), Grain.WEEK, FIRST, FIRST + timedelta(days=9), channel,
+                                             progress=lines.append)
+    assert lines == ["querying revenue per week by channel, 2025-06-01 to 2025-06-10",
+                     "6 rows, 3 dropped for a null value or slice"]
