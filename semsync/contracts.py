@@ -53,7 +53,15 @@ def span_key(first: str, last: str) -> str:
 
 
 class _Model(BaseModel):
+    """Inputs refuse unknown fields: a typo in a hand-written workflow input is an error."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+class _Result(BaseModel):
+    """Results ignore unknown fields: their computed fields are serialised and read back."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 # --- the domain requests -------------------------------------------------------------------------
@@ -125,7 +133,7 @@ class PatternRunRequest(_SpanRequest):
 # --- sync results --------------------------------------------------------------------------------
 
 
-class ComponentResult(_Model):
+class ComponentResult(_Result):
     """What happened to one component: the base series (dimension None) or one dimension."""
 
     dimension: str | None = None
@@ -157,7 +165,7 @@ class ComponentResult(_Model):
         return self.rows_unchanged + self.rows_dropped_null
 
 
-class _SyncTotals(_Model):
+class _SyncTotals(_Result):
     base: ComponentResult
     dimensions: list[ComponentResult] = Field(default_factory=list)
 
@@ -293,6 +301,15 @@ class LedgerWriteResult(_Model):
 # --- the sync workflow ---------------------------------------------------------------------------
 
 
+class ComponentRetry(_Model):
+    """How a SyncWorkflow retries one component (base series or dimension) that failed retryably."""
+
+    maximum_attempts: int = Field(8, ge=1)
+    initial_interval_s: float = Field(1.0, gt=0)
+    maximum_interval_s: float = Field(30.0, gt=0)
+    backoff_coefficient: float = Field(2.0, ge=1)
+
+
 class SyncWorkflowInput(SemanticSyncRequest):
     """`SyncWorkflow`'s input: the sync request, and what happens after it."""
 
@@ -301,6 +318,7 @@ class SyncWorkflowInput(SemanticSyncRequest):
     patterns: list[str] | None = None
     backfill_id: str | None = None
     pattern_task_queue: str | None = None
+    retry: ComponentRetry = Field(default_factory=ComponentRetry)
 
     @property
     def workflow_id(self) -> str:
@@ -391,7 +409,7 @@ class PatternOutcome(_Model):
     error: str | None = None
 
 
-class PatternWorkflowResult(_Model):
+class PatternWorkflowResult(_Result):
     tenant: str
     metric_id: str
     grain: Grain
@@ -477,7 +495,7 @@ class Lane(_Model):
         return chunks
 
 
-class BackfillPlan(_Model):
+class BackfillPlan(_Result):
     lanes: list[Lane]
     contexts: int
     #: partitions of the range that the mode skipped (already synced, or not failed)
@@ -507,7 +525,7 @@ class ChunkFailure(_Model):
     reason: str
 
 
-class BackfillProgress(_Model):
+class BackfillProgress(_Result):
     backfill_id: str
     state: str = "planning"  # planning, running, paused, cancelling, completed, cancelled
     contexts: int = 0
@@ -532,7 +550,7 @@ class BackfillProgress(_Model):
         return self.chunks_succeeded + self.chunks_partial + self.chunks_failed
 
 
-class BackfillState(_Model):
+class BackfillState(_Result):
     """What a BackfillWorkflow carries across continue-as-new."""
 
     plan: BackfillPlan
@@ -555,6 +573,7 @@ class BackfillInput(_Model):
     chunk_size: int | None = Field(None, ge=1)
     force_full: bool = False
     pattern_task_queue: str | None = None
+    retry: ComponentRetry = Field(default_factory=ComponentRetry)
     #: children started per run before continue-as-new (history stays far below 10,000 events)
     children_per_run: int = Field(400, ge=1)
     state: BackfillState | None = None
@@ -571,6 +590,6 @@ class BackfillInput(_Model):
         return f"backfill/{self.backfill_id}"
 
 
-class BackfillResult(_Model):
+class BackfillResult(_Result):
     progress: BackfillProgress
     failures: list[ChunkFailure]

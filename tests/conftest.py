@@ -113,6 +113,8 @@ async def temporal_env():
 @pytest.fixture(scope="session")
 async def time_skipping_env():
     """Temporal's time-skipping test server, for timers and long waits."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
@@ -120,6 +122,10 @@ async def time_skipping_env():
         test_server_existing_path=_temporal_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
+    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=env.client.namespace,
+        search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in SEARCH_ATTRIBUTES},
+    ))
     yield env
     await env.shutdown()
 

@@ -131,7 +131,7 @@ class BackfillWorkflow:
         child = SyncWorkflowInput(
             tenant=context.tenant, metric_id=context.metric, grain=lane.grain, start_partition=chunk[0],
             end_partition=chunk[1], force_full_sync=request.force_full, run_patterns=request.run_patterns,
-            backfill_id=request.backfill_id, pattern_task_queue=request.pattern_task_queue,
+            backfill_id=request.backfill_id, pattern_task_queue=request.pattern_task_queue, retry=request.retry,
         )
         progress = state.progress
         span = span_key(*chunk)

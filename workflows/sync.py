@@ -47,9 +47,7 @@ QUICK = {"start_to_close_timeout": timedelta(minutes=2),
          "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
                                      maximum_attempts=10)}
 #: one component: a semantic layer fetch and a window replace; a dead worker is noticed by heartbeat
-COMPONENT = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": timedelta(minutes=1),
-             "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                                         maximum_interval=timedelta(seconds=30), maximum_attempts=8)}
+COMPONENT = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": timedelta(minutes=1)}
 DEFAULT_PATTERN_TASK_QUEUE = "semsync-patterns"
 
 
@@ -57,6 +55,10 @@ DEFAULT_PATTERN_TASK_QUEUE = "semsync-patterns"
 class SyncWorkflow:
     @workflow.run
     async def run(self, request: SyncWorkflowInput) -> SyncWorkflowResult:
+        retry = request.retry
+        self._retry = RetryPolicy(
+            initial_interval=timedelta(seconds=retry.initial_interval_s), backoff_coefficient=retry.backoff_coefficient,
+            maximum_interval=timedelta(seconds=retry.maximum_interval_s), maximum_attempts=retry.maximum_attempts)
         sa.upsert(tenant=request.tenant, metric=request.metric_id, grain=request.grain.value,
                   partition=request.span, backfill=request.backfill_id, status=SyncStatus.RUNNING.value)
         await self._ledger(request, LedgerStatus.RUNNING)
@@ -92,7 +94,8 @@ class SyncWorkflow:
         work = SyncComponentInput(request=plan.request, tenant_id=plan.tenant_id, plan=component)
         return await workflow.execute_activity_method(
             SyncActivities.sync_component, work,
-            summary=f"{work.name} {component.sync_type.value} {component.start}..{component.end}", **COMPONENT)
+            summary=f"{work.name} {component.sync_type.value} {component.start}..{component.end}",
+            retry_policy=self._retry, **COMPONENT)
 
     async def _dimension(self, plan: SyncPlan, component: ComponentPlan) -> ComponentResult:
         """One dimension, isolated: its final failure is recorded and reported, never raised."""

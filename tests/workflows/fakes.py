@@ -1,0 +1,150 @@
+"""Activity fakes registered under the real activity names, and workers that run the real workflows
+with them on a Temporal server: fast workflow tests with no database."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
+
+from semsync.contracts import (
+    ActivePatterns,
+    ActivePatternsInput,
+    BackfillPlan,
+    ComponentFailureInput,
+    ComponentPlan,
+    ComponentResult,
+    Lane,
+    LedgerBatch,
+    LedgerEntry,
+    LedgerWriteResult,
+    PatternRunRequest,
+    PatternRunResponse,
+    PlanBackfillInput,
+    SemanticSyncRequest,
+    SyncComponentInput,
+    SyncPlan,
+    SyncStatus,
+    SyncType,
+)
+from semsync.partitions import parse_partition
+from workflows.backfill import BackfillWorkflow
+from workflows.patterns import PatternWorkflow
+from workflows.sync import SyncWorkflow
+
+
+@dataclass
+class Fakes:
+    """What the fake activities answer, and what they were asked."""
+
+    dimensions: tuple[str, ...] = ("region", "channel")
+    patterns: tuple[str, ...] = ("performance_status", "forecasting")
+    #: component (context, dimension or "base") → errors raised by its next attempts, in order
+    component_errors: dict[tuple[str, str], list[Exception]] = field(default_factory=lambda: defaultdict(list))
+    #: contexts whose planning fails with a non-retryable error
+    unknown_contexts: set[str] = field(default_factory=set)
+    failing_patterns: set[str] = field(default_factory=set)
+    lanes: list[Lane] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    failures_recorded: list[ComponentFailureInput] = field(default_factory=list)
+    pattern_runs: list[PatternRunRequest] = field(default_factory=list)
+
+    def activities(self) -> list:
+        fakes = self
+
+        @activity.defn(name="plan_sync")
+        async def plan_sync(request: SemanticSyncRequest) -> SyncPlan:
+            context = str(request.context)
+            fakes.calls.append(("plan", f"{context} {request.span}"))
+            if context in fakes.unknown_contexts:
+                raise ApplicationError(f"unknown metric {request.metric_id!r}", type="UnknownMetricError",
+                                       non_retryable=True)
+            first = parse_partition(request.grain, request.start_partition)
+            last = parse_partition(request.grain, request.end_partition)
+            return SyncPlan(request=request, tenant_id=1, components=[
+                ComponentPlan(dimension=d, sync_type=SyncType.FULL, start=first.start - timedelta(days=365),
+                              end=last.end, reason="no successful FULL sync yet")
+                for d in (None, *fakes.dimensions)
+            ])
+
+        @activity.defn(name="sync_component")
+        async def sync_component(work: SyncComponentInput) -> ComponentResult:
+            key = (str(work.request.context), work.name)
+            fakes.calls.append(("component", f"{key[0]} {work.name} {work.request.span}"))
+            if fakes.component_errors[key]:
+                raise fakes.component_errors[key].pop(0)
+            plan = work.plan
+            return ComponentResult(dimension=plan.dimension, sync_type=plan.sync_type, reason=plan.reason,
+                                   window_start=plan.start, window_end=plan.end, status=SyncStatus.SUCCESS,
+                                   rows_fetched=10, rows_inserted=10)
+
+        @activity.defn(name="record_component_failure")
+        async def record_component_failure(failure: ComponentFailureInput) -> ComponentResult:
+            fakes.failures_recorded.append(failure)
+            plan = failure.plan
+            return ComponentResult(dimension=plan.dimension, sync_type=plan.sync_type, reason=plan.reason,
+                                   window_start=plan.start, window_end=plan.end, status=SyncStatus.FAILED,
+                                   error=failure.error, error_type=failure.error_type)
+
+        @activity.defn(name="record_ledger")
+        async def record_ledger(batch: LedgerBatch) -> LedgerWriteResult:
+            fakes.ledger.extend(batch.entries)
+            return LedgerWriteResult(rows_written=sum(len(e.partitions) for e in batch.entries))
+
+        @activity.defn(name="plan_backfill")
+        async def plan_backfill(request: PlanBackfillInput) -> BackfillPlan:
+            return BackfillPlan(lanes=fakes.lanes, contexts=len({lane.context for lane in fakes.lanes}))
+
+        @activity.defn(name="active_patterns")
+        async def active_patterns(request: ActivePatternsInput) -> ActivePatterns:
+            return ActivePatterns(patterns=list(fakes.patterns))
+
+        @activity.defn(name="run_pattern")
+        async def run_pattern(request: PatternRunRequest) -> PatternRunResponse:
+            fakes.pattern_runs.append(request)
+            if request.pattern in fakes.failing_patterns:
+                raise ApplicationError("insufficient settings", type="InvalidInputError", non_retryable=True)
+            partitions = request.partitions()
+            return PatternRunResponse(
+                tenant=request.tenant, tenant_id=1, metric_id=request.metric_id, pattern=request.pattern,
+                version="1", grain=request.grain, partitions=[p.key for p in partitions],
+                first_analysis_date=partitions[0].end + timedelta(days=1),
+                last_analysis_date=partitions[-1].end + timedelta(days=1), results_stored=len(partitions),
+                duration_s=0.0)
+
+        return [plan_sync, sync_component, record_component_failure, record_ledger, plan_backfill, active_patterns,
+                run_pattern]
+
+
+@dataclass
+class Queues:
+    sync: str
+    patterns: str
+
+
+@asynccontextmanager
+async def fake_workers(client: Client, fakes: Fakes):
+    """Workers for both task queues (fresh names) running the real workflows with `fakes`."""
+    queues = Queues(f"sync-{uuid.uuid4()}", f"patterns-{uuid.uuid4()}")
+    activities = fakes.activities()
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(Worker(client, task_queue=queues.sync,
+                                               workflows=[SyncWorkflow, BackfillWorkflow], activities=activities))
+        await stack.enter_async_context(Worker(client, task_queue=queues.patterns, workflows=[PatternWorkflow],
+                                               activities=activities))
+        yield queues
+
+
+def lane(context: str, grain: str, first: str, last: str) -> Lane:
+    return Lane(context=context, grain=grain, runs=[(first, last)])
+
+
+DAY = date(2025, 7, 1)
