@@ -70,7 +70,8 @@ class BackfillWorkflow:
         state = request.state or await self._plan(request)
         if request.state is not None:
             state.progress.runs += 1
-        self._state, self._paused = state, state.paused
+        self._state = state
+        self._paused = self._paused or state.paused  # a pause signalled with the start counts
         chunks = [lane.chunks(request.chunk_size) for lane in state.plan.lanes]
         state.progress.chunks_planned = sum(len(c) for c in chunks)
         busy: set[int] = set()

@@ -1,0 +1,108 @@
+"""BackfillWorkflow on the time-skipping server with activity fakes: the sliding window, lanes in
+order, failure isolation, continue-as-new, progress, pause, resume and cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from fakes import Fakes, fake_workers, lane
+from temporalio.client import WorkflowExecutionStatus
+
+from semsync.contracts import BackfillControl, BackfillInput, BackfillResult, ComponentRetry, GrainRange
+from workflows.backfill import BackfillWorkflow
+
+FAST_RETRY = ComponentRetry(initial_interval_s=0.01, maximum_interval_s=0.05)
+
+
+def backfill_input(queues, **overrides) -> BackfillInput:
+    fields = {"backfill_id": f"test-{uuid.uuid4()}", "ranges": [GrainRange(grain="day", first="2025-07-01",
+                                                                             last="2025-07-10")],
+              "pattern_task_queue": queues.patterns, "retry": FAST_RETRY, "run_patterns": False}
+    return BackfillInput(**(fields | overrides))
+
+
+async def run_backfill(client, queues, request: BackfillInput) -> BackfillResult:
+    return await client.execute_workflow(BackfillWorkflow.run, request, id=request.workflow_id,
+                                         task_queue=queues.sync)
+
+
+async def test_a_failing_context_does_not_fail_the_backfill(time_skipping_env):
+    client = time_skipping_env.client
+    fakes = Fakes(lanes=[lane("acme::revenue", "day", "2025-07-01", "2025-07-10"),
+                         lane("acme::profit", "day", "2025-07-01", "2025-07-10"),
+                         lane("acme::revenue", "week", "2025-W27", "2025-W28")],
+                  unknown_contexts={"acme::profit"})
+    async with fake_workers(client, fakes) as queues:
+        result = await run_backfill(client, queues, backfill_input(queues))
+    progress = result.progress
+    assert progress.state == "completed" and progress.chunks_planned == 3
+    assert (progress.chunks_succeeded, progress.chunks_failed) == (2, 1)
+    assert progress.partitions_done == progress.partitions_planned == 22
+    [failure] = result.failures
+    assert failure.context == "acme::profit" and failure.span == "2025-07-01:2025-07-10"
+    assert failure.workflow_id == "sync/day/2025-07-01:2025-07-10/acme::profit"
+    assert "UnknownMetricError: unknown metric 'profit'" in failure.reason
+
+
+async def test_chunks_of_a_lane_run_in_order_within_the_window(time_skipping_env):
+    client = time_skipping_env.client
+    fakes = Fakes(dimensions=(), lanes=[lane(f"acme::m{i}", "day", "2025-07-01", "2025-07-10") for i in range(3)])
+    async with fake_workers(client, fakes) as queues:
+        result = await run_backfill(client, queues, backfill_input(queues, chunk_size=3, max_concurrency=2))
+    assert result.progress.chunks_planned == 12 and result.progress.chunks_succeeded == 12
+    for i in range(3):
+        spans = [c[1].split(" ")[1] for c in fakes.calls if c[0] == "plan" and c[1].startswith(f"acme::m{i} ")]
+        assert spans == ["2025-07-01:2025-07-03", "2025-07-04:2025-07-06", "2025-07-07:2025-07-09", "2025-07-10"]
+
+
+async def test_continue_as_new_keeps_cursors_and_tallies(time_skipping_env):
+    client = time_skipping_env.client
+    fakes = Fakes(dimensions=(), lanes=[lane("acme::revenue", "day", "2025-07-01", "2025-07-10"),
+                                        lane("acme::cost", "day", "2025-07-01", "2025-07-04")])
+    async with fake_workers(client, fakes) as queues:
+        result = await run_backfill(client, queues, backfill_input(queues, chunk_size=1, children_per_run=3))
+    assert result.progress.runs == 5 and result.progress.chunks_succeeded == 14
+    planned = sorted(c[1] for c in fakes.calls if c[0] == "plan")
+    assert len(planned) == len(set(planned)) == 14  # every partition once, none twice across runs
+
+
+async def test_pause_resume_and_progress(time_skipping_env):
+    client = time_skipping_env.client
+    fakes = Fakes(dimensions=(), lanes=[lane("acme::revenue", "day", "2025-07-01", "2025-07-10")])
+    async with fake_workers(client, fakes) as queues:
+        request = backfill_input(queues, chunk_size=2)
+        handle = await client.start_workflow(BackfillWorkflow.run, request, id=request.workflow_id,
+                                             task_queue=queues.sync, start_signal="pause",
+                                             start_signal_args=[BackfillControl(reason="maintenance")])
+        progress = await wait_for_progress(handle, lambda p: p.state == "paused" and p.chunks_planned == 5)
+        assert progress.chunks_done == 0 and progress.partitions_planned == 10 and progress.eta_s is None
+        assert not [c for c in fakes.calls if c[0] == "plan"]
+        await handle.signal(BackfillWorkflow.resume, BackfillControl())
+        result = await handle.result()
+    assert result.progress.state == "completed" and result.progress.chunks_succeeded == 5
+    assert result.progress.eta_s == 0.0 and result.progress.partitions_done == 10
+
+
+async def test_cancel_stops_starting_children(time_skipping_env):
+    client = time_skipping_env.client
+    fakes = Fakes(dimensions=(), lanes=[lane("acme::revenue", "day", "2025-07-01", "2025-07-10")])
+    async with fake_workers(client, fakes) as queues:
+        request = backfill_input(queues, chunk_size=1)
+        handle = await client.start_workflow(BackfillWorkflow.run, request, id=request.workflow_id,
+                                             task_queue=queues.sync, start_signal="pause",
+                                             start_signal_args=[BackfillControl()])
+        await wait_for_progress(handle, lambda p: p.state == "paused")
+        await handle.signal(BackfillWorkflow.cancel, BackfillControl(reason="wrong range"))
+        result = await handle.result()
+        assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    assert result.progress.state == "cancelled" and result.progress.chunks_done == 0 and not fakes.calls
+
+
+async def wait_for_progress(handle, condition):
+    for _ in range(200):
+        progress = await handle.query(BackfillWorkflow.progress)
+        if condition(progress):
+            return progress
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"progress never matched: {progress}")
