@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from semsync.config import get_settings
 from semsync.db.session import Database
 from semsync.errors import SemsyncError
+from semsync.services import Services, open_services
 
 T = TypeVar("T")
 
@@ -37,15 +38,29 @@ def reported_errors() -> Iterator[None]:
 
 def run_with_database(work: Callable[[Database], Awaitable[T]]) -> T:
     """Run `work` against the configured database; an unreachable database exits 1 with the URL shown."""
-    url = get_settings().database.url.get_secret_value()
 
     async def run() -> T:
-        database = Database.connect(url, pool_size=4)
+        database = Database.connect(get_settings().database.url.get_secret_value(), pool_size=4)
         try:
             return await work(database)
         finally:
             await database.dispose()
 
+    return _reporting_database_errors(run)
+
+
+def run_with_services(work: Callable[[Services], Awaitable[T]]) -> T:
+    """Run `work` with the composition root's services (`semsync.services`), errors as `run_with_database`."""
+
+    async def run() -> T:
+        async with open_services(get_settings(), pool_size=4) as services:
+            return await work(services)
+
+    return _reporting_database_errors(run)
+
+
+def _reporting_database_errors(run: Callable[[], Awaitable[T]]) -> T:
+    url = get_settings().database.url.get_secret_value()
     try:
         return asyncio.run(run())
     except (OSError, SQLAlchemyError) as exc:

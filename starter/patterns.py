@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from semsync.config import get_settings
+from semsync.contracts import PatternRunRequest, PatternRunResponse, PatternWorkflowInput, PatternWorkflowResult
 from semsync.partitions import Grain, MetricPatternContext, expand_range
-from semsync.pattern_runs import PatternRunRequest, PatternRunResponse, PatternRunService
 from semsync.patterns import get_pattern, pattern_names
-from starter.console import console, reported_errors, run_with_database
+from starter.console import console, err_console, reported_errors, run_with_services
+from starter.orchestration import run_with_temporal
+from starter.sync import time_context_span
+from workflows.failures import describe
+from workflows.patterns import PatternWorkflow
 
 app = typer.Typer(no_args_is_help=True, help="Run pattern analysis on synced time series.")
 
@@ -36,7 +43,7 @@ def run(
         keys = expand_range(grain, partitions)
         request = PatternRunRequest(tenant=parsed.tenant, metric_id=parsed.metric, pattern=parsed.pattern,
                                     grain=grain, start_partition=keys[0].key, end_partition=keys[-1].key)
-        response: PatternRunResponse = run_with_database(lambda db: PatternRunService(db.session_factory).run(request))
+        response: PatternRunResponse = run_with_services(lambda services: services.patterns.run(request))
     console.print(
         f"{context} {grain.value} {response.partitions[0]}..{response.partitions[-1]}: "
         f"{response.results_stored} results stored (version {response.version}) in {response.duration_s:.2f}s"
@@ -44,3 +51,49 @@ def run(
     if response.errors:
         console.print(f"{len(response.errors)} results carry an error, e.g. "
                       + ", ".join(f"{k}: {v}" for k, v in list(response.errors.items())[:5]))
+
+
+@app.command()
+def start(
+    grain: Grain = typer.Option(Grain.DAY, "--grain", "-g"),
+    partition: str | None = typer.Option(None, "--partition", help='"2025-07-01|tenant::metric::pattern"'),
+    partition_range: str | None = typer.Option(None, "--partition-range",
+                                               help='"2025-07-01|t::m::p:2025-07-31|t::m::p" (one context)'),
+    allow_incomplete: bool = typer.Option(False, "--allow-incomplete", help="allow partitions not ended yet"),
+    wait: bool = typer.Option(False, "--wait", help="wait for the result and print it"),
+) -> None:
+    """Start a PatternWorkflow on Temporal for one pattern context and partition (or range)."""
+    settings = get_settings()
+    with reported_errors():
+        partitions, context = time_context_span(grain, partition, partition_range, MetricPatternContext,
+                                                allow_incomplete)
+        get_pattern(context.pattern)  # an unknown pattern is refused before anything starts
+        request = PatternWorkflowInput(tenant=context.tenant, metric_id=context.metric, grain=grain,
+                                       start_partition=partitions[0].key, end_partition=partitions[-1].key,
+                                       patterns=[context.pattern])
+
+    async def go(client: Client) -> PatternWorkflowResult | None:
+        try:
+            handle = await client.start_workflow(
+                PatternWorkflow.run, request, id=request.workflow_id, task_queue=settings.temporal.pattern_task_queue,
+                static_summary=f"{context} {grain.value} {request.span}")
+            console.print(f"started {request.workflow_id}")
+        except WorkflowAlreadyStartedError:
+            console.print(f"{request.workflow_id} is already running: not started twice")
+            handle = client.get_workflow_handle(request.workflow_id, result_type=PatternWorkflowResult)
+        return await handle.result() if wait else None
+
+    try:
+        result = run_with_temporal(go)
+    except WorkflowFailureError as exc:
+        err_console.print(f"[bold red]failed[/]: {describe(exc)}")
+        raise typer.Exit(1) from None
+    if result is None:
+        return
+    for outcome in result.outcomes:
+        mark = "[green]✓[/]" if outcome.succeeded else "[red]✗[/]"
+        console.print(f"{mark} {outcome.pattern}: {outcome.results_stored} results stored"
+                      + (f" ({outcome.results_with_error} carry a typed error)" if outcome.results_with_error else "")
+                      + (f" — {outcome.error}" if outcome.error else ""))
+    if result.failed:
+        raise typer.Exit(1)

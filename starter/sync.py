@@ -7,36 +7,34 @@ before the first partition, not after the last complete one unless `--allow-inco
 
 from __future__ import annotations
 
-import httpx
 import typer
 from rich.table import Table
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from semsync.config import get_settings
-from semsync.db.session import Database
-from semsync.partitions import Grain, MetricContext, expand_range
-from semsync.sources.registry import SourceRegistry
-from semsync.sync import SemanticSyncRequest, SemanticSyncResponse, SemanticSyncService
-from starter.console import console, reported_errors, run_with_database
+from semsync.contracts import SemanticSyncRequest, SemanticSyncResponse, SyncWorkflowInput, SyncWorkflowResult
+from semsync.errors import ContextError, PartitionRangeError
+from semsync.partitions import Grain, MetricContext, expand_range, parse_time_context_range
+from starter.console import console, err_console, reported_errors, run_with_services
+from starter.orchestration import run_with_temporal
+from workflows.failures import describe
+from workflows.sync import SyncWorkflow
 
 app = typer.Typer(no_args_is_help=True, help="Sync metric time series from the semantic layer.")
 
 
-async def run_sync(database: Database, request: SemanticSyncRequest) -> SemanticSyncResponse:
-    settings = get_settings().semantic_layer
-    async with httpx.AsyncClient(timeout=settings.request_timeout_s) as client:
-        sources = SourceRegistry(database.engine, client, settings)
-        try:
-            service = SemanticSyncService(database.session_factory, sources,
-                                          max_concurrent_dimensions=settings.max_concurrent_dimensions)
-            return await service.sync(request)
-        finally:
-            await sources.aclose()
-
-
 def print_response(response: SemanticSyncResponse) -> None:
-    table = Table(title=f"{response.tenant}::{response.metric_id} {response.grain.value} "
-                        f"{response.partitions[0]}" + (f":{response.partitions[-1]}" if len(response.partitions) > 1
-                                                       else ""))
+    print_components(response, f"{response.tenant}::{response.metric_id} {response.grain.value} "
+                               f"{response.partitions[0]}" + (f":{response.partitions[-1]}"
+                                                              if len(response.partitions) > 1 else ""))
+    console.print(f"{'succeeded' if response.success else 'FAILED'} in {response.duration_seconds:.2f}s: "
+                  f"{response.rows_fetched} fetched, {response.rows_written} written, "
+                  f"{response.rows_deleted} deleted, {response.rows_skipped} skipped")
+
+
+def print_components(response: SemanticSyncResponse | SyncWorkflowResult, title: str) -> None:
+    table = Table(title=title)
     for column in ("component", "type", "window", "status", "fetched", "inserted", "updated", "unchanged",
                    "deleted", "dropped", "error"):
         table.add_column(column)
@@ -48,9 +46,6 @@ def print_response(response: SemanticSyncResponse) -> None:
             str(c.rows_dropped_null), c.error or "",
         )
     console.print(table)
-    console.print(f"{'succeeded' if response.success else 'FAILED'} in {response.duration_seconds:.2f}s: "
-                  f"{response.rows_fetched} fetched, {response.rows_written} written, "
-                  f"{response.rows_deleted} deleted, {response.rows_skipped} skipped")
 
 
 @app.command()
@@ -69,9 +64,68 @@ def run(
             tenant=metric_context.tenant, metric_id=metric_context.metric, grain=grain,
             start_partition=keys[0].key, end_partition=keys[-1].key, force_full_sync=force_full,
         )
-        response = run_with_database(lambda db: run_sync(db, request))
+        response = run_with_services(lambda services: services.sync.sync(request))
     print_response(response)
     if not response.success:
         raise typer.Exit(1 if response.base.retryable else 2)
     if response.dimensions_failed:
+        raise typer.Exit(3)
+
+
+def time_context_span(grain: Grain, partition: str | None, partition_range: str | None, shape: type,
+                      allow_incomplete: bool) -> tuple[list, object]:
+    """The partitions and context of ``--partition "KEY|CONTEXT"`` or ``--partition-range "A|C:B|C"``."""
+    if (partition is None) == (partition_range is None):
+        raise PartitionRangeError('give --partition "KEY|CONTEXT" or --partition-range "A|CONTEXT:B|CONTEXT"',
+                                  part="range start")
+    partitions, context = parse_time_context_range(grain, partition or partition_range,
+                                                   allow_incomplete=allow_incomplete)
+    if not isinstance(context, shape):
+        wanted = "tenant::metric" if shape is MetricContext else "tenant::metric::pattern"
+        raise ContextError(f"context {context} is not a {wanted} context", part="context", value=str(context))
+    return partitions, context
+
+
+@app.command()
+def start(
+    grain: Grain = typer.Option(Grain.DAY, "--grain", "-g"),
+    partition: str | None = typer.Option(None, "--partition", help='"2025-07-01|tenant::metric"'),
+    partition_range: str | None = typer.Option(None, "--partition-range",
+                                               help='"2025-07-01|t::m:2025-07-31|t::m" (one context)'),
+    force_full: bool = typer.Option(False, "--force-full"),
+    no_patterns: bool = typer.Option(False, "--no-patterns", help="do not start the PatternWorkflow after"),
+    allow_incomplete: bool = typer.Option(False, "--allow-incomplete", help="allow partitions not ended yet"),
+    wait: bool = typer.Option(False, "--wait", help="wait for the result and print it"),
+) -> None:
+    """Start a SyncWorkflow on Temporal for one context and partition (or range)."""
+    settings = get_settings()
+    with reported_errors():
+        partitions, context = time_context_span(grain, partition, partition_range, MetricContext, allow_incomplete)
+        request = SyncWorkflowInput(
+            tenant=context.tenant, metric_id=context.metric, grain=grain, start_partition=partitions[0].key,
+            end_partition=partitions[-1].key, force_full_sync=force_full, run_patterns=not no_patterns,
+            pattern_task_queue=settings.temporal.pattern_task_queue)
+
+    async def go(client: Client) -> SyncWorkflowResult | None:
+        try:
+            handle = await client.start_workflow(
+                SyncWorkflow.run, request, id=request.workflow_id, task_queue=settings.temporal.sync_task_queue,
+                static_summary=f"sync {request.context} {grain.value} {request.span}")
+            console.print(f"started {request.workflow_id}")
+        except WorkflowAlreadyStartedError:
+            console.print(f"{request.workflow_id} is already running: not started twice")
+            handle = client.get_workflow_handle(request.workflow_id, result_type=SyncWorkflowResult)
+        return await handle.result() if wait else None
+
+    try:
+        result = run_with_temporal(go)
+    except WorkflowFailureError as exc:
+        err_console.print(f"[bold red]failed[/]: {describe(exc)}")
+        raise typer.Exit(1) from None
+    if result is None:
+        return
+    print_components(result, f"{request.context} {grain.value} {request.span}")
+    if result.patterns_workflow_id:
+        console.print(f"patterns: {result.patterns_workflow_id}")
+    if result.dimensions_failed:
         raise typer.Exit(3)

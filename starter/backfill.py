@@ -1,0 +1,234 @@
+"""`python -m starter backfill|status|pause|resume|cancel`: backfills on Temporal, and the ledger.
+
+    backfill --grain day --partition-range 2025-07-01:2025-07-31 [--context T::M | --tenant T]
+             [--mode missing|failed|all] [--max-concurrency N] [--chunk-size N] [--dry-run] [--wait]
+    backfill --all-grains [--partition-range 2025-07-01:2025-12-31]   # one date range, every grain
+    status [BACKFILL_ID]            # a backfill's progress, or the partition health map
+    pause|resume|cancel BACKFILL_ID
+
+Input is checked (keys, ranges, contexts against the catalog) before anything starts; bad input
+exits 2 with one line. The plan is the workflow's own (`semsync.backfill_plan`), computed here too
+so that `--dry-run` shows it and a bad context is refused up front.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import UTC, datetime
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from semsync.backfill_plan import BackfillPlanner
+from semsync.config import get_settings
+from semsync.contracts import (
+    BackfillControl,
+    BackfillInput,
+    BackfillMode,
+    BackfillPlan,
+    BackfillProgress,
+    BackfillResult,
+    ContextSelector,
+    GrainRange,
+    PlanBackfillInput,
+)
+from semsync.errors import PartitionRangeError
+from semsync.partitions import (
+    FIRST_PARTITION,
+    Grain,
+    MetricContext,
+    expand_range,
+    last_complete_partition,
+    partition_for_date,
+)
+from starter.console import console, err_console, reported_errors, run_with_database
+from starter.orchestration import run_with_temporal
+from workflows.backfill import BackfillWorkflow
+
+
+def grain_ranges(grain: Grain | None, all_grains: bool, spec: str | None, *, now: datetime) -> list[GrainRange]:
+    """The ranges per grain: a key range for one grain, or one date range mapped to every grain."""
+    if grain is not None and all_grains:
+        raise PartitionRangeError("give --grain or --all-grains, not both", part="grain")
+    if grain is None and not all_grains:
+        raise PartitionRangeError("give --grain GRAIN (day, week, month) or --all-grains", part="grain")
+    if grain is not None:
+        if spec is None:
+            raise PartitionRangeError("--grain needs --partition-range (e.g. 2025-07-01:2025-07-31)",
+                                      part="range start")
+        partitions = expand_range(grain, spec, now=now)
+        return [GrainRange(grain=grain, first=partitions[0].key, last=partitions[-1].key)]
+    ranges = []
+    for each in Grain:
+        last = last_complete_partition(each, now)
+        if spec is None:
+            first = FIRST_PARTITION[each]
+        else:
+            days = expand_range(Grain.DAY, spec, now=now, allow_incomplete=True)
+            first = max(partition_for_date(each, days[0].start), FIRST_PARTITION[each])
+            last = min(partition_for_date(each, days[-1].start), last)
+        if first <= last:
+            ranges.append(GrainRange(grain=each, first=first.key, last=last.key))
+    if not ranges:
+        raise PartitionRangeError(f"range {spec!r} holds no complete partition of any grain", part="range end",
+                                  value=spec)
+    return ranges
+
+
+def default_backfill_id(request: BackfillInput) -> str:
+    """Readable and deterministic: the same backfill asked twice gets the same id (and is recognised)."""
+    ranges = "+".join(f"{r.grain.value}.{r.first}.{r.last}" for r in request.ranges)
+    what = request.model_dump(mode="json", include={"ranges", "selector", "mode", "chunk_size", "run_patterns",
+                                                    "force_full"})
+    digest = hashlib.sha1(json.dumps(what, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{ranges}.{request.mode.value}.{digest}"
+
+
+def print_plan(request: BackfillInput, plan: BackfillPlan) -> None:
+    chunks = sum(len(lane.chunks(request.chunk_size)) for lane in plan.lanes)
+    console.print(f"backfill [bold]{request.backfill_id}[/]: {plan.contexts} contexts "
+                  f"({request.selector.describe()}), mode {request.mode.value}")
+    for grain_range in request.ranges:
+        lanes = [lane for lane in plan.lanes if lane.grain is grain_range.grain]
+        console.print(f"  {grain_range.grain.value:5} {grain_range.first}:{grain_range.last}: "
+                      f"{sum(len(lane.chunks(None)) for lane in lanes)} runs over {len(lanes)} contexts")
+    console.print(f"  {plan.partitions} partitions to sync ({plan.skipped_partitions} skipped by the mode) in "
+                  f"{chunks} child SyncWorkflows, at most {request.max_concurrency} at a time; patterns "
+                  f"{'after each sync' if request.run_patterns else 'not run'}")
+
+
+def backfill(
+    grain: Grain | None = typer.Option(None, "--grain", "-g", help="day, week or month"),
+    all_grains: bool = typer.Option(False, "--all-grains", help="every grain; the range is then a date range"),
+    partition_range: str | None = typer.Option(
+        None, "--partition-range", "-p",
+        help="A:B, e.g. 2025-07-01:2025-07-31, 2025-W27:2025-W30, 2025-07:2025-12 [--all-grains: from the first "
+             "partition to the last complete one]"),
+    context: list[str] = typer.Option([], "--context", "-c", help="tenant::metric (repeatable)"),
+    tenant: str | None = typer.Option(None, "--tenant", "-t", help="every metric of one tenant"),
+    mode: BackfillMode = typer.Option(BackfillMode.MISSING, "--mode", "-m",
+                                      help="missing: not yet synced; failed: failed or partial; all"),
+    max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, max=200, help="child syncs at once"),
+    chunk_size: int | None = typer.Option(None, "--chunk-size", min=1,
+                                          help="partitions per child sync [default: the whole range]"),
+    no_patterns: bool = typer.Option(False, "--no-patterns", help="sync only, run no pattern analysis"),
+    force_full: bool = typer.Option(False, "--force-full", help="every child sync FULL"),
+    backfill_id: str | None = typer.Option(None, "--id", help="backfill id [default: derived from the request]"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the plan, start nothing"),
+    wait: bool = typer.Option(False, "--wait", help="show progress until done, then the summary"),
+) -> None:
+    """Sync (and analyse) many partitions: child SyncWorkflows in a bounded sliding window."""
+    settings = get_settings()
+    with reported_errors():
+        if context and tenant:
+            raise PartitionRangeError("give --context or --tenant, not both", part="context")
+        ranges = grain_ranges(grain, all_grains, partition_range, now=datetime.now(UTC))
+        selector = ContextSelector(tenant=tenant, contexts=[MetricContext.from_string(c).key for c in context])
+        request = BackfillInput(
+            backfill_id=backfill_id or "pending", ranges=ranges, selector=selector, mode=mode,
+            max_concurrency=max_concurrency, run_patterns=not no_patterns, chunk_size=chunk_size,
+            force_full=force_full, pattern_task_queue=settings.temporal.pattern_task_queue)
+        if backfill_id is None:
+            request.backfill_id = default_backfill_id(request)
+        plan = run_with_database(lambda db: BackfillPlanner(db.session_factory).plan(
+            PlanBackfillInput(ranges=ranges, selector=selector, mode=mode)))
+    print_plan(request, plan)
+    if dry_run:
+        console.print("dry run: nothing started")
+        return
+
+    async def start(client: Client) -> BackfillResult | None:
+        try:
+            await client.start_workflow(
+                BackfillWorkflow.run, request, id=request.workflow_id, task_queue=settings.temporal.sync_task_queue,
+                static_summary=f"backfill {request.backfill_id}")
+            console.print(f"started {request.workflow_id}: {settings.temporal.ui_url}/namespaces/"
+                          f"{settings.temporal.namespace}/workflows/{request.workflow_id}")
+        except WorkflowAlreadyStartedError:
+            console.print(f"{request.workflow_id} is already running (the same request): not started twice")
+        if not wait:
+            console.print(f"follow it: python -m starter status {request.backfill_id}")
+            return None
+        return await follow(client, request.backfill_id)
+
+    result = run_with_temporal(start)
+    if result is not None:
+        print_result(result)
+        if result.failures or result.progress.chunks_failed or result.progress.chunks_partial:
+            raise typer.Exit(3)
+
+
+async def follow(client: Client, backfill_id: str) -> BackfillResult:
+    """A progress bar until the backfill and the pattern runs it started are done."""
+    handle = client.get_workflow_handle(f"backfill/{backfill_id}", result_type=BackfillResult)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("partitions", total=None)
+        while (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            try:
+                progress: BackfillProgress = await handle.query(BackfillWorkflow.progress)
+                bar.update(task, total=progress.partitions_planned or None, completed=progress.partitions_done,
+                           description=f"partitions ({progress.state}, {progress.chunks_running} running, "
+                                       f"{progress.chunks_failed} failed)")
+            except RPCError:
+                pass  # between runs of a continue-as-new
+            await asyncio.sleep(1.0)
+        result = await handle.result()
+        bar.update(task, total=result.progress.partitions_planned, completed=result.progress.partitions_done)
+        query = (f"SemsyncBackfill = '{backfill_id}' AND WorkflowType = 'PatternWorkflow' "
+                 "AND ExecutionStatus = 'Running'")
+        patterns = bar.add_task("pattern runs still running", total=None)
+        while (count := (await client.count_workflows(query)).count) > 0:
+            bar.update(patterns, description=f"pattern runs still running: {count}")
+            await asyncio.sleep(1.0)
+        bar.update(patterns, description="pattern runs: all done", total=1, completed=1)
+    return result
+
+
+def print_result(result: BackfillResult) -> None:
+    p = result.progress
+    console.print(f"backfill {p.backfill_id} {p.state} in {p.elapsed_s:.1f}s ({p.runs} run(s)): "
+                  f"{p.partitions_done}/{p.partitions_planned} partitions, {p.chunks_succeeded} syncs succeeded, "
+                  f"{p.chunks_partial} partial, {p.chunks_failed} failed; {p.rows_fetched:,} rows fetched, "
+                  f"{p.rows_written:,} written; {p.patterns_started} pattern runs started")
+    for failure in result.failures:
+        console.print(f"  [red]✗[/] {failure.context} {failure.grain.value} {failure.span}: {failure.reason}")
+    if result.failures:
+        console.print("retry only these: python -m starter backfill … --mode failed")
+
+
+def _signal(name: str, backfill_id: str, reason: str | None) -> None:
+    async def send(client: Client) -> BackfillProgress:
+        handle = client.get_workflow_handle(f"backfill/{backfill_id}")
+        try:
+            await handle.signal(name, BackfillControl(reason=reason))
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                err_console.print(f"[bold red]error[/]: no running backfill {backfill_id!r}")
+                raise typer.Exit(2) from None
+            raise
+        return await handle.query(BackfillWorkflow.progress)
+
+    progress = run_with_temporal(send)
+    console.print(f"{name} sent to backfill {backfill_id}: now {progress.state}, {progress.chunks_running} "
+                  f"running, {progress.chunks_done}/{progress.chunks_planned} syncs done")
+
+
+def pause(backfill_id: str = typer.Argument(...), reason: str | None = typer.Option(None)) -> None:
+    """Start no new child syncs until resumed (running ones finish)."""
+    _signal("pause", backfill_id, reason)
+
+
+def resume(backfill_id: str = typer.Argument(...), reason: str | None = typer.Option(None)) -> None:
+    """Carry on a paused backfill."""
+    _signal("resume", backfill_id, reason)
+
+
+def cancel(backfill_id: str = typer.Argument(...), reason: str | None = typer.Option(None)) -> None:
+    """Start no more child syncs; running ones finish; the result lists what was done."""
+    _signal("cancel", backfill_id, reason)

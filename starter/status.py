@@ -1,0 +1,127 @@
+"""`python -m starter status [BACKFILL_ID]`: one backfill's progress, or the partition health map.
+
+The health map is the ledger drawn like Dagster's partition view: one line per context (and
+kind: the sync, or a pattern with ``--kind``), one cell per partition of the window, coloured by
+status, with the counts per status.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+import typer
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import text
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from semsync.contracts import SYNC_KIND, BackfillProgress, BackfillResult
+from semsync.db.session import Database, tenant_scope
+from semsync.ledger import LedgerRow, read_ledger
+from semsync.partitions import FIRST_PARTITION, Grain, Partition, last_complete_partition
+from starter.backfill import print_result
+from starter.console import console, err_console, reported_errors, run_with_database
+from starter.orchestration import run_with_temporal
+from workflows.backfill import BackfillWorkflow
+
+STYLES = {"succeeded": "green", "partial": "yellow", "failed": "red", "running": "blue", None: "grey42"}
+CELLS = {"succeeded": "■", "partial": "■", "failed": "■", "running": "■", None: "·"}
+
+
+def window(grain: Grain, count: int, now: datetime) -> list[Partition]:
+    """The last `count` complete partitions of `grain` (none before the first partition)."""
+    last = last_complete_partition(grain, now)
+    partitions = [last]
+    while len(partitions) < count and partitions[-1] > FIRST_PARTITION[grain]:
+        partitions.append(partitions[-1].prev())
+    return partitions[::-1]
+
+
+async def _ledger(database: Database, grain: Grain, kind: str | None, partitions: list[Partition],
+                  tenant: str | None) -> tuple[list[str], list[LedgerRow]]:
+    async with database.session_factory() as session:
+        rows = (await session.execute(text("SELECT id, identifier FROM tenants ORDER BY identifier"))).all()
+    tenants = {r.identifier: r.id for r in rows if tenant is None or r.identifier == tenant}
+    contexts: list[str] = []
+    for identifier, tenant_id in tenants.items():
+        async with tenant_scope(database.session_factory, tenant_id) as session:
+            metrics = (await session.execute(
+                text("SELECT metric_id FROM metrics WHERE tenant_id = :t ORDER BY metric_id"), {"t": tenant_id}
+            )).scalars()
+            contexts += [f"{identifier}::{m}" for m in metrics]
+    ledger = await read_ledger(database.session_factory, tenants, grain, kind=kind,
+                               first=partitions[0].start, last=partitions[-1].start)
+    return contexts, ledger
+
+
+def health_map(grain: Grain, last: int, kind: str, tenant: str | None) -> None:
+    partitions = window(grain, last, datetime.now(UTC))
+    contexts, ledger = run_with_database(lambda db: _ledger(db, grain, kind, partitions, tenant))
+    cells = {(f"{r.tenant}::{r.metric_id}", r.partition_key): r.status for r in ledger}
+    counts = Counter(cells.get((c, p.key)) for c in contexts for p in partitions)
+    table = Table(title=f"partition health: {kind} · {grain.value} · {partitions[0].key} … {partitions[-1].key}",
+                  show_lines=False, box=None)
+    table.add_column("context")
+    table.add_column("partitions (oldest → newest)")
+    table.add_column("ok", justify="right")
+    for context in contexts:
+        row = Text()
+        for partition in partitions:
+            status = cells.get((context, partition.key))
+            row.append(CELLS[status], style=STYLES[status])
+        ok = sum(cells.get((context, p.key)) == "succeeded" for p in partitions)
+        table.add_row(context, row, f"{ok}/{len(partitions)}")
+    console.print(table)
+    legend = Text("  ")
+    for status in ("succeeded", "partial", "failed", "running", None):
+        legend.append(CELLS[status], style=STYLES[status])
+        legend.append(f" {status or 'never'} {counts.get(status, 0)}   ")
+    console.print(legend)
+    if counts.get("failed") or counts.get("partial"):
+        console.print(f"retry them: python -m starter backfill --grain {grain.value} --partition-range "
+                      f"{partitions[0].key}:{partitions[-1].key} --mode failed")
+
+
+def backfill_status(backfill_id: str) -> None:
+    async def look(client: Client) -> BackfillProgress | BackfillResult:
+        handle = client.get_workflow_handle(f"backfill/{backfill_id}", result_type=BackfillResult)
+        try:
+            description = await handle.describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                err_console.print(f"[bold red]error[/]: no backfill {backfill_id!r} (its id is backfill/{backfill_id})")
+                raise typer.Exit(2) from None
+            raise
+        if description.status == WorkflowExecutionStatus.COMPLETED:
+            return await handle.result()
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            err_console.print(f"backfill {backfill_id} ended {description.status.name}")
+            raise typer.Exit(1)
+        return await handle.query(BackfillWorkflow.progress)
+
+    answer = run_with_temporal(look)
+    if isinstance(answer, BackfillResult):
+        print_result(answer)
+        return
+    p = answer
+    eta = f", about {p.eta_s:.0f}s left" if p.eta_s is not None else ""
+    console.print(f"backfill {backfill_id} {p.state}: {p.partitions_done}/{p.partitions_planned} partitions, "
+                  f"{p.chunks_running} syncs running, {p.chunks_succeeded} succeeded, {p.chunks_partial} partial, "
+                  f"{p.chunks_failed} failed; {p.rows_fetched:,} rows fetched; {p.elapsed_s:.0f}s elapsed{eta}")
+
+
+def status(
+    backfill_id: str | None = typer.Argument(None, help="a backfill's id; none: the partition health map"),
+    grain: Grain = typer.Option(Grain.DAY, "--grain", "-g"),
+    last: int = typer.Option(0, "--last", min=0, help="partitions shown [default: day 60, week 26, month 12]"),
+    kind: str = typer.Option(SYNC_KIND, "--kind", help="sync, or a pattern's name"),
+    tenant: str | None = typer.Option(None, "--tenant", "-t"),
+) -> None:
+    """A backfill's progress, or the partition health map of every context."""
+    with reported_errors():
+        if backfill_id is not None:
+            backfill_status(backfill_id)
+            return
+        health_map(grain, last or {Grain.DAY: 60, Grain.WEEK: 26, Grain.MONTH: 12}[grain], kind, tenant)
