@@ -1,0 +1,270 @@
+"""End to end on the Temporal dev server, the embedded PostgreSQL and the demo warehouse: the real
+worker (`worker.make_workers`, a pattern process pool) runs backfills, checked against an independent
+recomputation of the warehouse's aggregates."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+import worker as worker_module
+from semsync.catalog.models import Catalog, Filter, MetricDef, SqlMetricSource, TenantDef
+from semsync.catalog.store import write_catalog
+from semsync.config import DatabaseSettings, Settings, TemporalSettings, get_settings
+from semsync.contracts import (
+    BackfillInput,
+    BackfillMode,
+    BackfillResult,
+    ComponentRetry,
+    ContextSelector,
+    GrainRange,
+    PatternWorkflowResult,
+    pattern_workflow_id,
+)
+from semsync.demo import demo_catalog, seed_warehouse
+from semsync.errors import SourceUnavailableError
+from semsync.partitions import Grain, MetricContext, partitions_between
+from semsync.patterns import get_pattern, pattern_names
+from semsync.services import open_services, pattern_process_pool
+from starter.cli import app
+from workflows.backfill import BackfillWorkflow
+
+pytestmark = pytest.mark.temporal
+
+RANGES = [GrainRange(grain="day", first="2025-07-01", last="2025-07-14"),
+          GrainRange(grain="week", first="2025-W27", last="2025-W28"),
+          GrainRange(grain="month", first="2025-07", last="2025-08")]
+FAST_RETRY = ComponentRetry(initial_interval_s=0.05, maximum_interval_s=0.2, maximum_attempts=10)
+BROKEN = TenantDef(identifier="broken", name="Broken", metrics=[MetricDef(
+    id="revenue", label="Revenue",
+    source=SqlMetricSource(table="warehouse.no_such_table", value="sum(revenue)", time_column="day",
+                           filters=[Filter(member="tenant", operator="equals", values=["broken"])]))])
+
+
+class ChaosSources:
+    """The real sources, failing a share of fetches with a retryable error (a seeded coin)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.rate, self.failures = inner, 0.0, 0
+        self.coin = random.Random(30)
+
+    async def source_for(self, tenant):
+        source = await self.inner.source_for(tenant)
+        chaos = self
+
+        class Flaky:
+            async def fetch(self, *args, **kwargs):
+                if chaos.coin.random() < chaos.rate:
+                    chaos.failures += 1
+                    raise SourceUnavailableError("chaos: HTTP 500 from the semantic layer")
+                return await source.fetch(*args, **kwargs)
+
+        return Flaky()
+
+
+@pytest.fixture(scope="module")
+async def stack(test_database, temporal_env):
+    """The demo warehouse and catalog (plus a broken tenant), and a real worker on fresh task queues."""
+    await test_database.truncate()
+    await seed_warehouse(test_database.admin_url, until=date(2025, 9, 30))
+    catalog = demo_catalog()
+    await write_catalog(test_database.session_factory, Catalog(tenants=[*catalog.tenants, BROKEN]))
+    suffix = uuid.uuid4().hex[:8]
+    settings = Settings(database=DatabaseSettings(url=test_database.app_url),
+                        temporal=TemporalSettings(sync_task_queue=f"sync-{suffix}",
+                                                  pattern_task_queue=f"patterns-{suffix}"))
+    executor = pattern_process_pool(2)
+    async with open_services(settings, pattern_executor=executor) as services:
+        chaos = ChaosSources(services.sources)
+        services.sync.sources = chaos
+        workers = worker_module.make_workers(temporal_env.client, services)
+        async with workers[0], workers[1]:
+            yield settings, chaos
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+async def run_backfill(client, settings, **fields) -> BackfillResult:
+    request = BackfillInput(backfill_id=f"e2e-{uuid.uuid4()}", pattern_task_queue=settings.temporal.pattern_task_queue,
+                            retry=FAST_RETRY, **fields)
+    result = await client.execute_workflow(BackfillWorkflow.run, request, id=request.workflow_id,
+                                           task_queue=settings.temporal.sync_task_queue)
+    if request.run_patterns:  # wait for the pattern runs the syncs started (deterministic ids)
+        for lane_range in request.ranges:
+            for context in await contexts_of(request.selector):
+                workflow_id = pattern_workflow_id(lane_range.grain, f"{lane_range.first}:{lane_range.last}", context)
+                await client.get_workflow_handle(workflow_id, result_type=PatternWorkflowResult).result()
+    return result
+
+
+async def contexts_of(selector: ContextSelector) -> list[MetricContext]:
+    if selector.contexts:
+        return [MetricContext.from_string(c) for c in selector.contexts]
+    tenant = next(t for t in demo_catalog().tenants if t.identifier == selector.tenant)
+    return [MetricContext(tenant=tenant.identifier, metric=m.id) for m in tenant.metrics]
+
+
+async def recomputed(engine, metric: MetricDef, grain: Grain, first: date, last: date) -> dict[date, float]:
+    """The metric's aggregates straight from the warehouse table, by plain SQL (UTC periods)."""
+    source = metric.source
+    [tenant_filter] = source.filters
+    async with engine.connect() as conn:
+        await conn.execute(text("SET TIME ZONE 'UTC'"))
+        rows = await conn.execute(text(
+            f"SELECT date_trunc('{grain.value}', {source.time_column})::date AS d, {source.value} AS v "
+            f"FROM {source.table} WHERE {tenant_filter.member} = :t "
+            f"AND {source.time_column} >= :first AND {source.time_column} < CAST(:last AS date) + 1 GROUP BY 1"),
+            {"t": tenant_filter.values[0], "first": first, "last": last})
+        return {r.d: float(r.v) for r in rows if r.v is not None}
+
+
+async def stored(engine, tenant: str, metric_id: str, grain: Grain) -> dict[date, float]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text(
+            "SELECT s.date, s.value FROM metric_time_series s JOIN tenants t ON t.id = s.tenant_id "
+            "WHERE t.identifier = :t AND s.metric_id = :m AND s.grain = :g"), {"t": tenant, "m": metric_id,
+                                                                                "g": grain.value})
+        return {r.date: r.value for r in rows}
+
+
+async def contents(engine) -> dict[str, str]:
+    """md5 of each table's contents, timestamps left out (a result's evaluation time included)."""
+    tables = {
+        "metric_time_series": "tenant_id, metric_id, grain, date, value",
+        "metric_dimensional_time_series": "tenant_id, metric_id, grain, dimension_name, date, dimension_slice, value",
+        "pattern_results": "tenant_id, metric_id, pattern, version, grain, analysis_date, dimension_name, "
+                           "analysis_window, error, run_result - 'evaluation_time'",
+    }
+    async with engine.connect() as conn:
+        return {table: await conn.scalar(text(
+            f"SELECT md5(coalesce(string_agg(row({cols})::text, ',' ORDER BY {cols}), '')) FROM {table}"))
+            for table, cols in tables.items()}
+
+
+async def test_a_backfill_of_all_grains_equals_the_warehouse_and_analyses_every_partition(
+        stack, temporal_env, test_database):
+    settings, _ = stack
+    result = await run_backfill(temporal_env.client, settings, ranges=RANGES,
+                                selector=ContextSelector(tenant="acme"), max_concurrency=4)
+    acme = next(t for t in demo_catalog().tenants if t.identifier == "acme")
+    assert result.progress.state == "completed" and not result.failures
+    assert result.progress.chunks_succeeded == len(acme.metrics) * 3  # one child per context and grain
+    engine = test_database.admin_engine
+    for metric in acme.metrics:
+        for grain_range in RANGES:
+            values = await stored(engine, "acme", metric.id, grain_range.grain)
+            expected = await recomputed(engine, metric, grain_range.grain, min(values), max(values) + _period(
+                grain_range.grain))
+            assert values.keys() == {d for d in expected if d <= max(values)}, (metric.id, grain_range.grain)
+            assert all(values[d] == pytest.approx(expected[d], rel=1e-9) for d in values), metric.id
+    async with engine.connect() as conn:
+        analysed = {(r.metric_id, r.pattern, r.grain): r.dates for r in await conn.execute(text(
+            "SELECT metric_id, pattern, grain, count(DISTINCT analysis_date) AS dates FROM pattern_results "
+            "WHERE tenant_id = (SELECT id FROM tenants WHERE identifier = 'acme') GROUP BY 1, 2, 3"))}
+        ledger = dict((await conn.execute(text(
+            "SELECT kind, count(*) FROM partition_ledger WHERE status = 'succeeded' GROUP BY 1"))).all())
+    partitions = sum(len(partitions_between(r.grain, r.first, r.last)) for r in RANGES)
+    for metric in acme.metrics:
+        for name in pattern_names():
+            if get_pattern(name).per_dimension and not metric.dimensions:
+                continue
+            for grain_range in RANGES:
+                count = len(partitions_between(grain_range.grain, grain_range.first, grain_range.last))
+                assert analysed[(metric.id, name, grain_range.grain.value)] == count, (metric.id, name)
+    assert ledger["sync"] == partitions * len(acme.metrics)
+    assert all(ledger[name] == partitions * len(acme.metrics) for name in pattern_names() if name in ledger)
+
+
+def _period(grain: Grain):
+    from datetime import timedelta
+
+    return {Grain.DAY: timedelta(days=0), Grain.WEEK: timedelta(days=6), Grain.MONTH: timedelta(days=30)}[grain]
+
+
+async def test_a_second_identical_backfill_changes_no_row(stack, temporal_env, test_database):
+    settings, _ = stack
+    before = await contents(test_database.admin_engine)
+    again = await run_backfill(temporal_env.client, settings, ranges=RANGES, selector=ContextSelector(tenant="acme"),
+                               mode=BackfillMode.ALL, max_concurrency=4)
+    assert again.progress.chunks_succeeded == 18 and not again.failures
+    assert await contents(test_database.admin_engine) == before
+    missing = await run_backfill(temporal_env.client, settings, ranges=RANGES,
+                                 selector=ContextSelector(tenant="acme"), mode=BackfillMode.MISSING)
+    assert missing.progress.partitions_planned == 0 and missing.progress.partitions_skipped == 6 * 18
+    assert await contents(test_database.admin_engine) == before
+
+
+async def test_a_failing_context_does_not_fail_the_backfill_and_failed_mode_reruns_only_it(
+        stack, temporal_env, test_database):
+    settings, _ = stack
+    day = [GrainRange(grain="day", first="2025-08-01", last="2025-08-03")]
+    selector = ContextSelector(contexts=["acme::orders", "broken::revenue"])
+    result = await run_backfill(temporal_env.client, settings, ranges=day, selector=selector, run_patterns=False)
+    assert result.progress.chunks_succeeded == 1 and result.progress.chunks_failed == 1
+    [failure] = result.failures
+    assert failure.context == "broken::revenue" and "no_such_table" in failure.reason
+    retry = await run_backfill(temporal_env.client, settings, ranges=day, selector=selector, mode=BackfillMode.FAILED,
+                               run_patterns=False)
+    assert retry.progress.chunks_planned == 1 and retry.progress.partitions_skipped == 3
+    assert [f.context for f in retry.failures] == ["broken::revenue"]
+    async with test_database.admin_engine.connect() as conn:
+        attempts = dict((await conn.execute(text(
+            "SELECT metric_id || '@' || t.identifier, max(attempts) FROM partition_ledger l JOIN tenants t "
+            "ON t.id = l.tenant_id WHERE kind = 'sync' AND partition_key = '2025-08-01' GROUP BY 1"))).all())
+    assert attempts == {"orders@acme": 1, "revenue@broken": 2}
+
+
+async def test_a_flaky_semantic_layer_still_ends_with_every_row_present(stack, temporal_env, test_database):
+    settings, chaos = stack
+    chaos.rate = 0.3
+    try:
+        result = await run_backfill(
+            temporal_env.client, settings, ranges=[GrainRange(grain="day", first="2025-07-01", last="2025-07-31")],
+            selector=ContextSelector(tenant="globex"), run_patterns=False, max_concurrency=3)
+    finally:
+        chaos.rate = 0.0
+    assert chaos.failures > 5 and not result.failures and result.progress.chunks_succeeded == 6
+    engine = test_database.admin_engine
+    globex = next(t for t in demo_catalog().tenants if t.identifier == "globex")
+    for metric in globex.metrics:
+        values = await stored(engine, "globex", metric.id, Grain.DAY)
+        expected = await recomputed(engine, metric, Grain.DAY, min(values), max(values))
+        assert values == pytest.approx(expected, rel=1e-9), metric.id
+    async with engine.connect() as conn:
+        dimension_rows = await conn.scalar(text(
+            "SELECT count(*) FROM metric_dimensional_time_series d JOIN tenants t ON t.id = d.tenant_id "
+            "WHERE t.identifier = 'globex'"))
+        failed = await conn.scalar(text("SELECT count(*) FROM metric_sync_status s JOIN tenants t "
+                                        "ON t.id = s.tenant_id WHERE t.identifier = 'globex' "
+                                        "AND s.sync_status <> 'SUCCESS'"))
+    assert dimension_rows > 0 and failed == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["backfill", "--grain", "day", "--partition-range", "2025-07-01:2025-13-01"], "month 13"),
+        (["backfill", "--grain", "day", "--partition-range", "2025-06-01:2025-06-30"], "first day partition"),
+        (["backfill", "--grain", "day", "--partition-range", "2025-07-01", "--context", "acme::profit"],
+         "unknown metric 'profit'"),
+        (["backfill", "--grain", "day", "--partition-range", "2025-07-01", "--tenant", "nobody"], "unknown tenant"),
+        (["backfill", "--partition-range", "2025-07-01"], "--grain"),
+        (["sync", "start", "--partition", "2025-07-01|acme"], "tenant::metric"),
+        (["patterns", "start", "--partition", "2025-07-01|acme::revenue"], "tenant::metric::pattern"),
+        (["patterns", "start", "--partition", "2025-07-01|acme::revenue::seasonality"], "unknown pattern"),
+    ],
+)
+def test_bad_cli_input_exits_2_with_one_line_before_anything_starts(stack, test_database, monkeypatch, args, says):
+    monkeypatch.setenv("SEMSYNC_DATABASE__URL", test_database.app_url)
+    monkeypatch.setenv("SEMSYNC_TEMPORAL__ADDRESS", "127.0.0.1:1")  # nothing may be started
+    get_settings.cache_clear()
+    try:
+        outcome = CliRunner().invoke(app, args)
+    finally:
+        get_settings.cache_clear()
+    assert outcome.exit_code == 2, outcome.output
+    assert says in outcome.output and "Traceback" not in outcome.output
