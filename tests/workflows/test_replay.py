@@ -15,6 +15,7 @@ from workflows.patterns import PatternWorkflow
 from workflows.sync import SyncWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+TEXTS = {path.stem: path.read_text() for path in HISTORIES}
 
 
 def test_there_are_histories_of_every_workflow():
@@ -26,6 +27,6 @@ def test_there_are_histories_of_every_workflow():
 async def test_recorded_history_replays(path: Path):
     replayer = Replayer(workflows=[SyncWorkflow, PatternWorkflow, BackfillWorkflow],
                         data_converter=pydantic_data_converter)
-    history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
+    history = WorkflowHistory.from_json(f"replay-{path.stem}", TEXTS[path.stem])
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
