@@ -112,6 +112,8 @@ class DevStack:
         done.append("database ready, migrations applied")
         if self.temporal.start():
             done.append(f"started Temporal on {self.temporal.address}")
+        elif added := self.temporal.ensure_search_attributes():
+            done.append(f"registered search attributes {', '.join(added)}")
         return done
 
     def down(self) -> list[str]:

@@ -93,6 +93,25 @@ class TemporalDevServer:
             raise
         return True
 
+    def ensure_search_attributes(self) -> list[str]:
+        """Register the search attributes a running server lacks (one started by an older semsync)."""
+        base = [self.binary(), "operator", "search-attribute"]
+        where = ["--address", self.address, "--namespace", self.namespace]
+        listed = subprocess.run([*base, "list", *where, "--output", "json"], capture_output=True, text=True,
+                                timeout=30)
+        if listed.returncode != 0:
+            raise DevStackError(f"cannot list Temporal's search attributes: {listed.stderr.strip()}")
+        added = []
+        for name, kind in self.search_attributes.items():
+            if f'"{name}"' in listed.stdout:
+                continue
+            created = subprocess.run([*base, "create", "--name", name, "--type", kind, *where],
+                                     capture_output=True, text=True, timeout=30)
+            if created.returncode != 0:
+                raise DevStackError(f"cannot register search attribute {name}: {created.stderr.strip()}")
+            added.append(name)
+        return added
+
     def stop(self) -> bool:
         pid = self.pid()
         if not pid:
