@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from semsync.config import get_settings
-from semsync.devstack import DevStack, free_port
+from semsync.devstack import SEARCH_ATTRIBUTES, DevStack, free_port
 from starter.cli import app
 
 
@@ -80,3 +80,17 @@ def test_up_recovers_after_a_crash(stack_env):
     assert result.exit_code == 0, output
     assert "started PostgreSQL" in output and "started Temporal" in output
     assert invoke("dev", "status")[0].exit_code == 0
+
+
+def test_a_running_dev_server_gets_the_search_attributes_it_lacks(tmp_path):
+    from semsync.devstack.temporal import TemporalDevServer
+
+    server = TemporalDevServer(tmp_path / "temporal", free_port(), None, search_attributes={"SemsyncTenant": "Keyword"})
+    server.start()
+    try:
+        server.search_attributes = dict(SEARCH_ATTRIBUTES)
+        added = server.ensure_search_attributes()
+        assert set(added) == set(SEARCH_ATTRIBUTES) - {"SemsyncTenant"}
+        assert server.ensure_search_attributes() == []
+    finally:
+        server.stop()
