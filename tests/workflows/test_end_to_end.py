@@ -4,12 +4,14 @@ recomputation of the warehouse's aggregates."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from datetime import date
 
 import pytest
 from sqlalchemy import text
+from temporalio.common import SearchAttributeKey
 from typer.testing import CliRunner
 
 import worker as worker_module
@@ -24,6 +26,7 @@ from semsync.contracts import (
     ContextSelector,
     GrainRange,
     PatternWorkflowResult,
+    SyncWorkflowInput,
     pattern_workflow_id,
 )
 from semsync.demo import demo_catalog, seed_warehouse
@@ -33,6 +36,7 @@ from semsync.patterns import get_pattern, pattern_names
 from semsync.services import open_services, pattern_process_pool
 from starter.cli import app
 from workflows.backfill import BackfillWorkflow
+from workflows.sync import SyncWorkflow
 
 pytestmark = pytest.mark.temporal
 
@@ -216,6 +220,15 @@ async def test_a_failing_context_does_not_fail_the_backfill_and_failed_mode_reru
             "SELECT metric_id || '@' || t.identifier, max(attempts) FROM partition_ledger l JOIN tenants t "
             "ON t.id = l.tenant_id WHERE kind = 'sync' AND partition_key = '2025-08-01' GROUP BY 1"))).all())
     assert attempts == {"orders@acme": 1, "revenue@broken": 2}
+    # an operator finds every failed sync of the tenant with one query
+    query = "SemsyncTenant = 'broken' AND SemsyncStatus = 'FAILED' AND WorkflowType = 'SyncWorkflow'"
+    for _ in range(100):
+        found = [w async for w in temporal_env.client.list_workflows(query)]
+        if len(found) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert {w.id for w in found} == {"sync/day/2025-08-01:2025-08-03/broken::revenue"} and len(found) == 2
+    assert found[0].typed_search_attributes.get(SearchAttributeKey.for_keyword("SemsyncGrain")) == "day"
 
 
 async def test_a_flaky_semantic_layer_still_ends_with_every_row_present(stack, temporal_env, test_database):
@@ -268,3 +281,77 @@ def test_bad_cli_input_exits_2_with_one_line_before_anything_starts(stack, test_
         get_settings.cache_clear()
     assert outcome.exit_code == 2, outcome.output
     assert says in outcome.output and "Traceback" not in outcome.output
+
+
+async def test_the_cli_plans_starts_follows_and_reports(stack, temporal_env, test_database, monkeypatch):
+    settings, _ = stack
+    monkeypatch.setenv("SEMSYNC_DATABASE__URL", test_database.app_url)
+    monkeypatch.setenv("SEMSYNC_TEMPORAL__ADDRESS", temporal_env.client.service_client.config.target_host)
+    monkeypatch.setenv("SEMSYNC_TEMPORAL__SYNC_TASK_QUEUE", settings.temporal.sync_task_queue)
+    monkeypatch.setenv("SEMSYNC_TEMPORAL__PATTERN_TASK_QUEUE", settings.temporal.pattern_task_queue)
+    get_settings.cache_clear()
+
+    async def cli(*args: str):
+        # in a thread: the CLI runs its own event loop while this one keeps the workers polling
+        outcome = await asyncio.to_thread(CliRunner().invoke, app, list(args))
+        assert "Traceback" not in outcome.output, outcome.output
+        return outcome
+
+    try:
+        backfill = ["backfill", "--grain", "day", "--partition-range", "2025-08-04:2025-08-06", "--context",
+                    "acme::revenue", "--id", f"cli-{uuid.uuid4().hex[:6]}"]
+        planned = await cli(*backfill, "--dry-run")
+        assert planned.exit_code == 0 and "3 partitions to sync" in planned.output
+        assert "nothing started" in planned.output
+        waited = await cli(*backfill, "--wait")
+        assert waited.exit_code == 0, waited.output
+        assert "completed" in waited.output and "3/3 partitions" in waited.output
+        status = await cli("status", backfill[-1])
+        assert status.exit_code == 0 and "completed" in status.output
+        health = await cli("status", "--grain", "day", "--tenant", "acme", "--last", "400")
+        assert health.exit_code == 0 and "acme::revenue" in health.output and "succeeded" in health.output
+        synced = await cli("sync", "start", "--partition", "2025-08-07|acme::revenue", "--wait", "--no-patterns")
+        assert synced.exit_code == 0 and "SUCCESS" in synced.output, synced.output
+        analysed = await cli("patterns", "start", "--partition", "2025-08-07|acme::revenue::performance_status",
+                             "--wait")
+        assert analysed.exit_code == 0 and "performance_status: 1 results stored" in analysed.output, analysed.output
+    finally:
+        get_settings.cache_clear()
+
+
+async def test_the_worker_process_serves_both_queues_and_stops_gracefully_on_sigterm(
+        stack, temporal_env, test_database, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    queue = f"worker-{uuid.uuid4().hex[:6]}"
+    env = os.environ | {"SEMSYNC_DATABASE__URL": test_database.app_url,
+                        "SEMSYNC_TEMPORAL__ADDRESS": temporal_env.client.service_client.config.target_host,
+                        "SEMSYNC_TEMPORAL__SYNC_TASK_QUEUE": f"{queue}-sync",
+                        "SEMSYNC_TEMPORAL__PATTERN_TASK_QUEUE": f"{queue}-patterns",
+                        "SEMSYNC_WORKER__PATTERN_PROCESSES": "1"}
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        process = await asyncio.create_subprocess_exec(sys.executable, "worker.py", env=env, stdout=out,
+                                                       stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            if "polling" in log.read_text() or process.returncode is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert f"{queue}-sync, {queue}-patterns" in log.read_text(), log.read_text()
+        request = SyncWorkflowInput(tenant="acme", metric_id="visits", grain="day", start_partition="2025-08-10",
+                                    pattern_task_queue=f"{queue}-patterns", retry=FAST_RETRY)
+        result = await temporal_env.client.execute_workflow(
+            SyncWorkflow.run, request, id=f"{request.workflow_id}/{uuid.uuid4()}", task_queue=f"{queue}-sync")
+        assert result.success and result.patterns_started
+        await temporal_env.client.get_workflow_handle(
+            result.patterns_workflow_id, result_type=PatternWorkflowResult).result()
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+        assert "semsync worker stopped" in log.read_text()
+    finally:
+        if process.returncode is None:
+            process.kill()
