@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(PY) bench/write_path.py
 	$(PY) bench/fetch_efficiency.py
 	$(PY) bench/patterns.py
+	$(PY) bench/backfill.py
 
 dev-up: $(STAMP)
 	$(PY) -m starter dev up

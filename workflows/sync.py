@@ -53,6 +53,9 @@ DEFAULT_PATTERN_TASK_QUEUE = "semsync-patterns"
 
 @workflow.defn(failure_exception_types=[ValidationError])
 class SyncWorkflow:
+    def __init__(self) -> None:
+        self._retry = RetryPolicy()
+
     @workflow.run
     async def run(self, request: SyncWorkflowInput) -> SyncWorkflowResult:
         retry = request.retry

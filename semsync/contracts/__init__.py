@@ -1,0 +1,63 @@
+"""The inputs and results of every semsync workflow and activity, and of the services behind them.
+
+This package imports only pydantic and `semsync.partitions`, so a workflow can import it into
+Temporal's sandbox without pulling in pandas, SQLAlchemy or httpx. Every request validates itself
+when it is built: a malformed context or partition key never reaches a service (built from a
+workflow's JSON input, it fails the workflow with the reason instead of retrying).
+
+Ids are meaningful and deterministic, so a re-run of the same work is recognised:
+``sync/{grain}/{partition-or-range}/{tenant}::{metric}``, ``patterns/{grain}/{partition-or-range}/
+{tenant}::{metric}[::{pattern}]`` and ``backfill/{id}``.
+"""
+
+from semsync.contracts.backfill import (
+    BackfillControl,
+    BackfillInput,
+    BackfillMode,
+    BackfillPlan,
+    BackfillProgress,
+    BackfillResult,
+    BackfillState,
+    ChunkFailure,
+    ContextSelector,
+    GrainRange,
+    Lane,
+    PlanBackfillInput,
+)
+from semsync.contracts.common import SYNC_KIND, LedgerStatus, SyncStatus, SyncType, span_key
+from semsync.contracts.patterns import (
+    ActivePatterns,
+    ActivePatternsInput,
+    PatternOutcome,
+    PatternRunRequest,
+    PatternRunResponse,
+    PatternWorkflowInput,
+    PatternWorkflowResult,
+    pattern_workflow_id,
+)
+from semsync.contracts.sync import (
+    ComponentFailureInput,
+    ComponentPlan,
+    ComponentResult,
+    ComponentRetry,
+    LedgerBatch,
+    LedgerEntry,
+    LedgerWriteResult,
+    SemanticSyncRequest,
+    SemanticSyncResponse,
+    SyncComponentInput,
+    SyncPlan,
+    SyncWorkflowInput,
+    SyncWorkflowResult,
+    sync_workflow_id,
+)
+
+__all__ = [
+    "SYNC_KIND", "ActivePatterns", "ActivePatternsInput", "BackfillControl", "BackfillInput", "BackfillMode",
+    "BackfillPlan", "BackfillProgress", "BackfillResult", "BackfillState", "ChunkFailure", "ComponentFailureInput",
+    "ComponentPlan", "ComponentResult", "ComponentRetry", "ContextSelector", "GrainRange", "Lane", "LedgerBatch",
+    "LedgerEntry", "LedgerStatus", "LedgerWriteResult", "PatternOutcome", "PatternRunRequest", "PatternRunResponse",
+    "PatternWorkflowInput", "PatternWorkflowResult", "PlanBackfillInput", "SemanticSyncRequest",
+    "SemanticSyncResponse", "SyncComponentInput", "SyncPlan", "SyncStatus", "SyncType", "SyncWorkflowInput",
+    "SyncWorkflowResult", "pattern_workflow_id", "span_key", "sync_workflow_id",
+]

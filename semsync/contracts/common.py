@@ -1,0 +1,76 @@
+"""What every contract shares: the base models, the status enums, the span of partitions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from semsync.partitions import Grain, Partition, partitions_between
+
+
+class SyncType(StrEnum):
+    FULL = "FULL"
+    INCREMENTAL = "INCREMENTAL"
+
+
+class SyncStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+
+class LedgerStatus(StrEnum):
+    """A partition's state in the partition ledger."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    #: the base series synced, a dimension failed
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+#: the ledger's kind for a sync row (pattern rows carry the pattern's name)
+SYNC_KIND = "sync"
+
+
+def span_key(first: str, last: str) -> str:
+    """``first`` for one partition, ``first:last`` for a range: the form ids and the CLI use."""
+    return first if first == last else f"{first}:{last}"
+
+
+class _Model(BaseModel):
+    """Inputs refuse unknown fields: a typo in a hand-written workflow input is an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Result(BaseModel):
+    """Results ignore unknown fields: their computed fields are serialised and read back."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class _SpanRequest(_Model):
+    """One grain and one partition or a contiguous run of them, validated and normalised when built."""
+
+    grain: Grain
+    start_partition: str = Field(description="partition key, e.g. 2025-07-01, 2025-W27, 2025-07")
+    end_partition: str | None = Field(None, description="last partition of a contiguous run; default: start")
+
+    @model_validator(mode="after")
+    def _check_span(self) -> Self:
+        partitions = partitions_between(self.grain, self.start_partition, self.end_partition)
+        # normalised keys: a Monday's date becomes its week key, the end is always set
+        self.start_partition, self.end_partition = partitions[0].key, partitions[-1].key
+        return self
+
+    def partitions(self) -> list[Partition]:
+        """The requested partitions in order."""
+        return partitions_between(self.grain, self.start_partition, self.end_partition)
+
+    @property
+    def span(self) -> str:
+        """``2025-07-01`` or ``2025-07-01:2025-07-31``."""
+        return span_key(self.start_partition, self.end_partition or self.start_partition)

@@ -1,0 +1,238 @@
+"""The sync: the domain request and response, the sync activities, and SyncWorkflow's input and result."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import Field, computed_field, field_validator
+
+from semsync.contracts.common import SYNC_KIND, LedgerStatus, SyncStatus, SyncType, _Model, _Result, _SpanRequest
+from semsync.partitions import Grain, MetricContext
+from semsync.partitions.contexts import check_identifier
+
+
+class SemanticSyncRequest(_SpanRequest):
+    """One metric context, one grain, one partition or a contiguous run of them."""
+
+    tenant: str = Field(description="tenant identifier")
+    metric_id: str
+    force_full_sync: bool = False
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        return check_identifier("tenant", value)
+
+    @field_validator("metric_id")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        return check_identifier("metric", value)
+
+    @property
+    def context(self) -> MetricContext:
+        return MetricContext(tenant=self.tenant, metric=self.metric_id)
+
+
+class ComponentResult(_Result):
+    """What happened to one component: the base series (dimension None) or one dimension."""
+
+    dimension: str | None = None
+    sync_type: SyncType
+    reason: str
+    window_start: date
+    window_end: date
+    status: SyncStatus
+    rows_fetched: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    rows_deleted: int = 0
+    rows_dropped_null: int = 0
+    error: str | None = None
+    error_type: str | None = None
+    retryable: bool | None = None
+    duration_s: float = 0.0
+
+    @computed_field
+    @property
+    def rows_written(self) -> int:
+        return self.rows_inserted + self.rows_updated
+
+    @computed_field
+    @property
+    def rows_skipped(self) -> int:
+        """Fetched rows that needed no write (unchanged) or were dropped (null value or slice)."""
+        return self.rows_unchanged + self.rows_dropped_null
+
+
+class _SyncTotals(_Result):
+    base: ComponentResult
+    dimensions: list[ComponentResult] = Field(default_factory=list)
+
+    @computed_field
+    @property
+    def success(self) -> bool:
+        return self.base.status is SyncStatus.SUCCESS
+
+    @computed_field
+    @property
+    def dimensions_succeeded(self) -> list[str]:
+        return [d.dimension or "" for d in self.dimensions if d.status is SyncStatus.SUCCESS]
+
+    @computed_field
+    @property
+    def dimensions_failed(self) -> dict[str, str]:
+        return {d.dimension or "": d.error or "" for d in self.dimensions if d.status is SyncStatus.FAILED}
+
+    @computed_field
+    @property
+    def rows_fetched(self) -> int:
+        return self.base.rows_fetched + sum(d.rows_fetched for d in self.dimensions)
+
+    @computed_field
+    @property
+    def rows_written(self) -> int:
+        return self.base.rows_written + sum(d.rows_written for d in self.dimensions)
+
+    @computed_field
+    @property
+    def rows_deleted(self) -> int:
+        return self.base.rows_deleted + sum(d.rows_deleted for d in self.dimensions)
+
+    @computed_field
+    @property
+    def rows_skipped(self) -> int:
+        return self.base.rows_skipped + sum(d.rows_skipped for d in self.dimensions)
+
+
+class SemanticSyncResponse(_SyncTotals):
+    """The in-process sync's answer (`python -m starter sync run`)."""
+
+    tenant: str
+    tenant_id: int
+    metric_id: str
+    grain: Grain
+    partitions: list[str]
+    force_full_sync: bool
+    started_at: datetime
+    finished_at: datetime
+
+    @computed_field
+    @property
+    def duration_seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class ComponentPlan(_Model):
+    """How one component will be synced: its sync type, window and why."""
+
+    dimension: str | None = None
+    sync_type: SyncType
+    start: date
+    end: date
+    reason: str
+    #: `settled_through` before this sync (see semsync.sync_plan)
+    settled_through: date | None = None
+
+
+class SyncPlan(_Model):
+    """`plan_sync`'s result: the tenant's id and one plan per component, base series first."""
+
+    request: SemanticSyncRequest
+    tenant_id: int
+    components: list[ComponentPlan]
+
+    @property
+    def base(self) -> ComponentPlan:
+        return self.components[0]
+
+    @property
+    def dimensions(self) -> list[ComponentPlan]:
+        return self.components[1:]
+
+
+class SyncComponentInput(_Model):
+    """Fetch and write one component (the base series or one dimension) of a planned sync."""
+
+    request: SemanticSyncRequest
+    tenant_id: int
+    plan: ComponentPlan
+
+    @property
+    def name(self) -> str:
+        return self.plan.dimension or "base"
+
+
+class ComponentFailureInput(_Model):
+    """Record a component as FAILED after its last attempt (so its next sync is FULL)."""
+
+    request: SemanticSyncRequest
+    tenant_id: int
+    plan: ComponentPlan
+    error: str
+    error_type: str
+
+
+class LedgerEntry(_Model):
+    """The ledger's word on the partitions of one span: one row per partition, for the sync or a pattern."""
+
+    tenant: str
+    metric_id: str
+    grain: Grain
+    partitions: list[str]
+    kind: str = SYNC_KIND
+    status: LedgerStatus
+    rows: int = 0
+    error: str | None = None
+    workflow_id: str | None = None
+
+
+class LedgerBatch(_Model):
+    entries: list[LedgerEntry]
+
+
+class LedgerWriteResult(_Model):
+    rows_written: int
+
+
+class ComponentRetry(_Model):
+    """How a SyncWorkflow retries one component (base series or dimension) that failed retryably."""
+
+    maximum_attempts: int = Field(8, ge=1)
+    initial_interval_s: float = Field(1.0, gt=0)
+    maximum_interval_s: float = Field(30.0, gt=0)
+    backoff_coefficient: float = Field(2.0, ge=1)
+
+
+class SyncWorkflowInput(SemanticSyncRequest):
+    """`SyncWorkflow`'s input: the sync request, and what happens after it."""
+
+    run_patterns: bool = True
+    #: the pattern names to run after the sync; None: the metric's active pattern contexts
+    patterns: list[str] | None = None
+    backfill_id: str | None = None
+    pattern_task_queue: str | None = None
+    retry: ComponentRetry = Field(default_factory=ComponentRetry)
+
+    @property
+    def workflow_id(self) -> str:
+        return sync_workflow_id(self.grain, self.span, self.context)
+
+    def sync_request(self) -> SemanticSyncRequest:
+        """The plain sync request in this input."""
+        return SemanticSyncRequest.model_validate(self.model_dump(include=set(SemanticSyncRequest.model_fields)))
+
+
+class SyncWorkflowResult(_SyncTotals):
+    tenant: str
+    metric_id: str
+    grain: Grain
+    partitions: list[str]
+    ledger_status: LedgerStatus
+    patterns_workflow_id: str | None = None
+    #: True also when an identical pattern run was already running (it covers this sync)
+    patterns_started: bool = False
+
+
+def sync_workflow_id(grain: Grain, span: str, context: MetricContext) -> str:
+    return f"sync/{Grain(grain).value}/{span}/{context}"
