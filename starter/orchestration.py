@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
-from temporalio.client import Client
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from semsync.config import get_settings
-from starter.console import err_console
+from starter.console import console, err_console
+from workflows.failures import describe
 
 T = TypeVar("T")
 
@@ -40,4 +43,26 @@ def run_with_temporal(work: Callable[[Client], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
     except RPCError as exc:
         err_console.print(f"[bold red]error[/]: Temporal at {address} answered: {exc.message}")
+        raise typer.Exit(1) from None
+
+
+def start_workflow(run: Any, request: BaseModel, *, workflow_id: str, task_queue: str, summary: str,
+                   result_type: type[T], wait: bool) -> T | None:
+    """Start one workflow (an identical one already running is said so, not started twice); with `wait`
+    its result, a failed workflow exiting 1 with its reason."""
+
+    async def go(client: Client) -> T | None:
+        try:
+            handle = await client.start_workflow(run, request, id=workflow_id, task_queue=task_queue,
+                                                 static_summary=summary)
+            console.print(f"started {workflow_id}")
+        except WorkflowAlreadyStartedError:
+            console.print(f"{workflow_id} is already running: not started twice")
+            handle = client.get_workflow_handle(workflow_id, result_type=result_type)
+        return await handle.result() if wait else None
+
+    try:
+        return run_with_temporal(go)
+    except WorkflowFailureError as exc:
+        err_console.print(f"[bold red]failed[/]: {describe(exc)}")
         raise typer.Exit(1) from None

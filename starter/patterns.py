@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
-from temporalio.client import Client, WorkflowFailureError
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from semsync.config import get_settings
 from semsync.contracts import PatternRunRequest, PatternRunResponse, PatternWorkflowInput, PatternWorkflowResult
 from semsync.partitions import Grain, MetricPatternContext, expand_range
 from semsync.patterns import get_pattern, pattern_names
-from starter.console import console, err_console, reported_errors, run_with_services
-from starter.orchestration import run_with_temporal
+from starter.console import console, reported_errors, run_with_services
+from starter.orchestration import start_workflow
 from starter.sync import time_context_span
-from workflows.failures import describe
 from workflows.patterns import PatternWorkflow
 
 app = typer.Typer(no_args_is_help=True, help="Run pattern analysis on synced time series.")
@@ -72,22 +69,10 @@ def start(
                                        start_partition=partitions[0].key, end_partition=partitions[-1].key,
                                        patterns=[context.pattern])
 
-    async def go(client: Client) -> PatternWorkflowResult | None:
-        try:
-            handle = await client.start_workflow(
-                PatternWorkflow.run, request, id=request.workflow_id, task_queue=settings.temporal.pattern_task_queue,
-                static_summary=f"{context} {grain.value} {request.span}")
-            console.print(f"started {request.workflow_id}")
-        except WorkflowAlreadyStartedError:
-            console.print(f"{request.workflow_id} is already running: not started twice")
-            handle = client.get_workflow_handle(request.workflow_id, result_type=PatternWorkflowResult)
-        return await handle.result() if wait else None
-
-    try:
-        result = run_with_temporal(go)
-    except WorkflowFailureError as exc:
-        err_console.print(f"[bold red]failed[/]: {describe(exc)}")
-        raise typer.Exit(1) from None
+    result = start_workflow(PatternWorkflow.run, request, workflow_id=request.workflow_id,
+                            task_queue=settings.temporal.pattern_task_queue,
+                            summary=f"{context} {grain.value} {request.span}", result_type=PatternWorkflowResult,
+                            wait=wait)
     if result is None:
         return
     for outcome in result.outcomes:

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
-from temporalio.client import Client, WorkflowFailureError
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from semsync.config import get_settings
 from semsync.contracts import SemanticSyncRequest, SemanticSyncResponse, SyncWorkflowInput, SyncWorkflowResult
 from semsync.errors import ContextError, PartitionRangeError
 from semsync.partitions import Grain, MetricContext, expand_range, parse_time_context_range
-from starter.console import console, err_console, reported_errors, run_with_services
-from starter.orchestration import run_with_temporal
-from workflows.failures import describe
+from starter.console import console, reported_errors, run_with_services
+from starter.orchestration import start_workflow
 from workflows.sync import SyncWorkflow
 
 app = typer.Typer(no_args_is_help=True, help="Sync metric time series from the semantic layer.")
@@ -106,22 +103,10 @@ def start(
             end_partition=partitions[-1].key, force_full_sync=force_full, run_patterns=not no_patterns,
             pattern_task_queue=settings.temporal.pattern_task_queue)
 
-    async def go(client: Client) -> SyncWorkflowResult | None:
-        try:
-            handle = await client.start_workflow(
-                SyncWorkflow.run, request, id=request.workflow_id, task_queue=settings.temporal.sync_task_queue,
-                static_summary=f"sync {request.context} {grain.value} {request.span}")
-            console.print(f"started {request.workflow_id}")
-        except WorkflowAlreadyStartedError:
-            console.print(f"{request.workflow_id} is already running: not started twice")
-            handle = client.get_workflow_handle(request.workflow_id, result_type=SyncWorkflowResult)
-        return await handle.result() if wait else None
-
-    try:
-        result = run_with_temporal(go)
-    except WorkflowFailureError as exc:
-        err_console.print(f"[bold red]failed[/]: {describe(exc)}")
-        raise typer.Exit(1) from None
+    result = start_workflow(SyncWorkflow.run, request, workflow_id=request.workflow_id,
+                            task_queue=settings.temporal.sync_task_queue,
+                            summary=f"sync {request.context} {grain.value} {request.span}",
+                            result_type=SyncWorkflowResult, wait=wait)
     if result is None:
         return
     print_components(result, f"{request.context} {grain.value} {request.span}")

@@ -71,10 +71,7 @@ async def test_pause_resume_and_progress(time_skipping_env):
     client = time_skipping_env.client
     fakes = Fakes(dimensions=(), lanes=[lane("acme::revenue", "day", "2025-07-01", "2025-07-10")])
     async with fake_workers(client, fakes) as queues:
-        request = backfill_input(queues, chunk_size=2)
-        handle = await client.start_workflow(BackfillWorkflow.run, request, id=request.workflow_id,
-                                             task_queue=queues.sync, start_signal="pause",
-                                             start_signal_args=[BackfillControl(reason="maintenance")])
+        handle = await start_paused(client, queues, backfill_input(queues, chunk_size=2))
         progress = await wait_for_progress(handle, lambda p: p.state == "paused" and p.chunks_planned == 5)
         assert progress.chunks_done == 0 and progress.partitions_planned == 10 and progress.eta_s is None
         assert not [c for c in fakes.calls if c[0] == "plan"]
@@ -88,15 +85,18 @@ async def test_cancel_stops_starting_children(time_skipping_env):
     client = time_skipping_env.client
     fakes = Fakes(dimensions=(), lanes=[lane("acme::revenue", "day", "2025-07-01", "2025-07-10")])
     async with fake_workers(client, fakes) as queues:
-        request = backfill_input(queues, chunk_size=1)
-        handle = await client.start_workflow(BackfillWorkflow.run, request, id=request.workflow_id,
-                                             task_queue=queues.sync, start_signal="pause",
-                                             start_signal_args=[BackfillControl()])
+        handle = await start_paused(client, queues, backfill_input(queues, chunk_size=1))
         await wait_for_progress(handle, lambda p: p.state == "paused")
         await handle.signal(BackfillWorkflow.cancel, BackfillControl(reason="wrong range"))
         result = await handle.result()
         assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
     assert result.progress.state == "cancelled" and result.progress.chunks_done == 0 and not fakes.calls
+
+
+async def start_paused(client, queues, request: BackfillInput):
+    """Start a backfill with a pause signalled with the start (it plans, then starts no child)."""
+    return await client.start_workflow(BackfillWorkflow.run, request, id=request.workflow_id, task_queue=queues.sync,
+                                       start_signal="pause", start_signal_args=[BackfillControl(reason="test")])
 
 
 async def wait_for_progress(handle, condition):
