@@ -1,6 +1,7 @@
 """The semsync worker: `python worker.py [--queue sync|patterns|all]`.
 
-- queue ``semsync-sync``: SyncWorkflow, BackfillWorkflow, the sync, planning and ledger activities;
+- queue ``semsync-sync``: SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow; the
+  sync, planning, ledger and discovery activities;
 - queue ``semsync-patterns``: PatternWorkflow and the pattern activities, whose analysis runs in a
   process pool sized to the cores, so one worker uses every core.
 
@@ -29,12 +30,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from activities.backfill import BackfillActivities, LedgerActivities  # noqa: E402
+from activities.discovery import DiscoveryActivities  # noqa: E402
 from activities.patterns import PatternActivities  # noqa: E402
 from activities.sync import SyncActivities  # noqa: E402
 from semsync.config import Settings, get_settings  # noqa: E402
 from semsync.services import Services, open_services, pattern_process_pool  # noqa: E402
 from workflows.backfill import BackfillWorkflow  # noqa: E402
+from workflows.discovery import DiscoveryWorkflow  # noqa: E402
 from workflows.patterns import PatternWorkflow  # noqa: E402
+from workflows.scheduled import ScheduledRunWorkflow  # noqa: E402
 from workflows.sync import SyncWorkflow  # noqa: E402
 
 QUEUES = ("sync", "patterns")
@@ -49,9 +53,10 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
         sync = SyncActivities(services.sync)
         workers.append(Worker(
             client, task_queue=settings.temporal.sync_task_queue,
-            workflows=[SyncWorkflow, BackfillWorkflow],
+            workflows=[SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow],
             activities=[sync.plan_sync, sync.sync_component, sync.record_component_failure, ledger.record_ledger,
-                        BackfillActivities(services.planner).plan_backfill],
+                        BackfillActivities(services.planner).plan_backfill,
+                        DiscoveryActivities(services.discovery).discover],
             max_concurrent_activities=settings.worker.sync_concurrency,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
         ))

@@ -50,6 +50,18 @@ class WorkerSettings(BaseModel):
     graceful_shutdown_s: float = 30.0
 
 
+class ScheduleSettings(BaseModel):
+    """What `python -m starter schedules apply` puts in the schedules."""
+
+    #: child syncs at once in a scheduled run
+    max_concurrency: int = Field(8, ge=1, le=200)
+    run_patterns: bool = True
+    #: discovery gives a new context its sync of the last complete partition of each grain
+    initial_sync: bool = False
+    #: paused schedules are created paused (a staging environment, say)
+    paused: bool = False
+
+
 class SemanticLayerSettings(BaseModel):
     """Defaults for talking to a semantic layer; a tenant's own connection comes from the catalog."""
 
@@ -89,6 +101,7 @@ class Settings(BaseSettings):
     semantic_layer: SemanticLayerSettings = SemanticLayerSettings()
     catalog: CatalogSettings = CatalogSettings()
     worker: WorkerSettings = WorkerSettings()
+    schedules: ScheduleSettings = ScheduleSettings()
 
     @model_validator(mode="after")
     def _plain_database_url(self) -> Settings:

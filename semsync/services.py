@@ -23,6 +23,7 @@ import httpx
 from semsync.backfill_plan import BackfillPlanner
 from semsync.config import Settings
 from semsync.db.session import Database
+from semsync.discovery import Discovery
 from semsync.ledger import Ledger
 from semsync.pattern_runs import PatternRunService
 from semsync.sources.registry import SourceRegistry
@@ -57,6 +58,7 @@ class Services:
     patterns: PatternRunService
     ledger: Ledger
     planner: BackfillPlanner
+    discovery: Discovery
 
 
 @asynccontextmanager
@@ -78,6 +80,7 @@ async def open_services(
             patterns=PatternRunService(database.session_factory, executor=pattern_executor),
             ledger=Ledger(database.session_factory),
             planner=BackfillPlanner(database.session_factory),
+            discovery=Discovery(database.session_factory, settings.catalog, http),
         )
     finally:
         await sources.aclose()

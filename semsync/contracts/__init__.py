@@ -35,6 +35,14 @@ from semsync.contracts.patterns import (
     PatternWorkflowResult,
     pattern_workflow_id,
 )
+from semsync.contracts.schedules import (
+    DiscoverInput,
+    DiscoveryDiff,
+    DiscoveryInput,
+    DiscoveryResult,
+    ScheduledRunInput,
+    ScheduledRunResult,
+)
 from semsync.contracts.sync import (
     ComponentFailureInput,
     ComponentPlan,
@@ -59,5 +67,6 @@ __all__ = [
     "LedgerEntry", "LedgerStatus", "LedgerWriteResult", "PatternOutcome", "PatternRunRequest", "PatternRunResponse",
     "PatternWorkflowInput", "PatternWorkflowResult", "PlanBackfillInput", "SemanticSyncRequest",
     "SemanticSyncResponse", "SyncComponentInput", "SyncPlan", "SyncStatus", "SyncType", "SyncWorkflowInput",
-    "SyncWorkflowResult", "pattern_workflow_id", "span_key", "sync_workflow_id",
+    "SyncWorkflowResult", "pattern_workflow_id", "span_key", "sync_workflow_id", "DiscoverInput", "DiscoveryDiff",
+    "DiscoveryInput", "DiscoveryResult", "ScheduledRunInput", "ScheduledRunResult",
 ]

@@ -1,0 +1,193 @@
+"""Schedules and discovery on the Temporal dev server (the time-skipping server has no schedules), with
+the real worker, the embedded PostgreSQL and a catalog file that the tests edit."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from temporalio.client import ScheduleBackfill, ScheduleOverlapPolicy
+
+import worker as worker_module
+from semsync.catalog.models import Catalog, TenantDef
+from semsync.config import CatalogSettings, DatabaseSettings, ScheduleSettings, Settings, TemporalSettings
+from semsync.contracts import (
+    BackfillMode,
+    ContextSelector,
+    DiscoveryInput,
+    DiscoveryResult,
+    GrainRange,
+    PlanBackfillInput,
+    ScheduledRunInput,
+    ScheduledRunResult,
+)
+from semsync.demo import catalog_yaml, demo_catalog, seed_warehouse
+from semsync.partitions import Grain, last_complete_partition
+from semsync.patterns import pattern_names
+from semsync.services import open_services
+from starter.schedules import apply_schedules, wanted_schedules
+from workflows.discovery import DiscoveryWorkflow
+
+pytestmark = pytest.mark.temporal
+
+
+def catalog_file(path, metrics: list[str]) -> None:
+    acme = next(t for t in demo_catalog().tenants if t.identifier == "acme")
+    tenant = TenantDef(identifier="sched", name="Scheduled", metrics=[acme.metric(m) for m in metrics])
+    path.write_text(catalog_yaml(Catalog(tenants=[tenant])))
+
+
+@pytest.fixture(scope="module")
+async def setup(test_database, temporal_env, tmp_path_factory):
+    await test_database.truncate()
+    await seed_warehouse(test_database.admin_url, until=date(2025, 8, 31))
+    catalog = tmp_path_factory.mktemp("catalog") / "catalog.yaml"
+    catalog_file(catalog, ["revenue", "orders"])
+    suffix = uuid.uuid4().hex[:8]
+    settings = Settings(
+        database=DatabaseSettings(url=test_database.app_url),
+        temporal=TemporalSettings(address=temporal_env.client.service_client.config.target_host,
+                                  sync_task_queue=f"sync-{suffix}", pattern_task_queue=f"patterns-{suffix}"),
+        catalog=CatalogSettings(provider="file", file=catalog),
+        schedules=ScheduleSettings(run_patterns=False, max_concurrency=4),
+    )
+    async with open_services(settings) as services:
+        workers = worker_module.make_workers(temporal_env.client, services)
+        async with workers[0], workers[1]:
+            yield settings, services, catalog
+    for item in wanted_schedules(settings):
+        try:
+            await temporal_env.client.get_schedule_handle(item.schedule_id).delete()
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+
+async def discover(client, settings, **fields) -> DiscoveryResult:
+    return await client.execute_workflow(
+        DiscoveryWorkflow.run, DiscoveryInput(pattern_task_queue=settings.temporal.pattern_task_queue, **fields),
+        id=f"discovery/test-{uuid.uuid4()}", task_queue=settings.temporal.sync_task_queue)
+
+
+async def test_discovery_registers_new_gone_and_returning_contexts(setup, temporal_env, test_database):
+    settings, services, catalog = setup
+    client = temporal_env.client
+    first = await discover(client, settings)
+    assert first.diff.new == ["sched::orders", "sched::revenue"] and first.diff.pattern_contexts_added == 10
+    assert (await discover(client, settings)).diff.new == []  # nothing changed: nothing to say
+    catalog_file(catalog, ["revenue", "visits"])
+    changed = (await discover(client, settings)).diff
+    assert (changed.new, changed.deactivated) == (["sched::visits"], ["sched::orders"])
+    assert (changed.pattern_contexts_added, changed.pattern_contexts_deactivated) == (5, 5)
+    plan = await services.planner.plan(PlanBackfillInput(
+        ranges=[GrainRange(grain="day", first="2025-07-01", last="2025-07-02")], selector=ContextSelector(),
+        mode=BackfillMode.ALL))
+    assert sorted(lane.context for lane in plan.lanes) == ["sched::revenue", "sched::visits"]  # the active ones
+    catalog_file(catalog, ["revenue", "visits", "orders"])
+    back = (await discover(client, settings)).diff
+    assert back.reactivated == ["sched::orders"] and back.pattern_contexts_reactivated == 5
+    async with test_database.admin_engine.connect() as conn:
+        contexts = dict((await conn.execute(text("SELECT context_key, is_active FROM metric_contexts"))).all())
+        patterns = await conn.scalar(text("SELECT count(*) FROM metric_pattern_contexts WHERE is_active"))
+    assert contexts == {"sched::revenue": True, "sched::orders": True, "sched::visits": True}
+    assert patterns == 3 * len(pattern_names())
+
+
+async def test_discovery_starts_the_initial_sync_of_new_contexts(setup, temporal_env, test_database):
+    settings, _, catalog = setup
+    catalog_file(catalog, ["revenue", "visits", "orders", "signups"])
+    result = await discover(temporal_env.client, settings, initial_sync=True, run_patterns=False)
+    assert result.diff.new == ["sched::signups"] and len(result.initial_syncs) == 3
+    for workflow_id in result.initial_syncs:
+        await temporal_env.client.get_workflow_handle(workflow_id).result()
+    now = datetime.now(UTC)
+    async with test_database.admin_engine.connect() as conn:
+        synced = dict((await conn.execute(text(
+            "SELECT grain, partition_key FROM partition_ledger WHERE metric_id = 'signups' "
+            "AND status = 'succeeded'"))).all())
+    assert synced == {grain.value: last_complete_partition(grain, now).key for grain in Grain}
+
+
+async def test_apply_is_an_idempotent_create_or_update(setup, temporal_env):
+    settings, _, _ = setup
+    client = temporal_env.client
+    assert set((await apply_schedules(client, settings)).values()) <= {"created", "unchanged"}
+    assert set((await apply_schedules(client, settings)).values()) == {"unchanged"}
+    await client.get_schedule_handle("semsync-daily").pause(note="semsync spec - maintenance")
+    busier = settings.model_copy(update={"schedules": ScheduleSettings(run_patterns=False, max_concurrency=6)})
+    outcome = await apply_schedules(client, busier)
+    assert outcome == {"semsync-daily": "updated", "semsync-weekly": "updated", "semsync-monthly": "updated",
+                       "semsync-discovery": "unchanged"}
+    daily = await client.get_schedule_handle("semsync-daily").describe()
+    assert daily.schedule.state.paused  # the operator's pause survives the update
+    [argument] = client.data_converter.payload_converter.from_payloads(daily.schedule.action.args,
+                                                                      [ScheduledRunInput])
+    assert argument.max_concurrency == 6
+    assert daily.schedule.policy.overlap is ScheduleOverlapPolicy.BUFFER_ALL
+    assert daily.schedule.policy.catchup_window == timedelta(days=7)
+    assert set((await apply_schedules(client, busier)).values()) == {"unchanged"}
+    await client.get_schedule_handle("semsync-daily").unpause()
+    await apply_schedules(client, settings)
+
+
+async def scheduled_runs(client, grain: str, count: int) -> list[ScheduledRunResult]:
+    """The results of the first `count` ScheduledRunWorkflows of `grain` (waiting for visibility)."""
+    query = f"WorkflowType = 'ScheduledRunWorkflow' AND SemsyncGrain = '{grain}'"
+    for _ in range(200):
+        found = [w async for w in client.list_workflows(query)]
+        if len(found) >= count:
+            break
+        await asyncio.sleep(0.1)
+    return [await client.get_workflow_handle(w.id, run_id=w.run_id, result_type=ScheduledRunResult).result()
+            for w in found]
+
+
+async def test_a_schedule_backfill_processes_the_partition_of_each_slot(setup, temporal_env, test_database):
+    settings, _, _ = setup
+    client = temporal_env.client
+    await apply_schedules(client, settings)
+    handle = client.get_schedule_handle("semsync-daily")
+    await handle.backfill(ScheduleBackfill(start_at=datetime(2025, 7, 2, tzinfo=UTC),
+                                           end_at=datetime(2025, 7, 4, tzinfo=UTC),
+                                           overlap=ScheduleOverlapPolicy.ALLOW_ALL))
+    runs = await scheduled_runs(client, "day", 2)
+    assert sorted(r.partition for r in runs) == ["2025-07-01", "2025-07-02"]
+    assert {r.scheduled_at for r in runs} == {datetime(2025, 7, 2, 10, tzinfo=UTC), datetime(2025, 7, 3, 10,
+                                                                                              tzinfo=UTC)}
+    assert all(r.started and r.result is not None and not r.result.failures for r in runs)
+    async with test_database.admin_engine.connect() as conn:
+        ledger = (await conn.execute(text(
+            "SELECT partition_key, count(*) FROM partition_ledger WHERE grain = 'day' AND kind = 'sync' "
+            "AND status = 'succeeded' AND partition_key IN ('2025-07-01', '2025-07-02') GROUP BY 1"))).all()
+    assert dict(ledger) == {"2025-07-01": 4, "2025-07-02": 4}  # every active context of the catalog
+
+
+async def test_a_slot_run_twice_leaves_one_result_set(setup, temporal_env, test_database):
+    settings, _, _ = setup
+    client = temporal_env.client
+    await apply_schedules(client, settings)
+    handle = client.get_schedule_handle("semsync-monthly")
+    slot = ScheduleBackfill(start_at=datetime(2025, 8, 1, tzinfo=UTC), end_at=datetime(2025, 8, 2, tzinfo=UTC),
+                            overlap=ScheduleOverlapPolicy.ALLOW_ALL)
+    await handle.backfill(slot, slot)  # the same slot twice at once: one run (the run's id is the slot's)
+    first = await scheduled_runs(client, "month", 1)
+    assert {r.partition for r in first} == {"2025-07"}
+    once = await month_contents(test_database)
+    await handle.backfill(slot)  # and once more, later
+    again = await scheduled_runs(client, "month", len(first) + 1)
+    assert len(again) == len(first) + 1 and all(r.partition == "2025-07" and r.started for r in again)
+    assert await month_contents(test_database) == once
+    assert once[0] == 4  # one value per active context, no more
+
+
+async def month_contents(test_database) -> tuple[int, str, int]:
+    async with test_database.admin_engine.connect() as conn:
+        rows, digest = (await conn.execute(text(
+            "SELECT count(*), md5(string_agg(row(tenant_id, metric_id, date, value)::text, ',' ORDER BY metric_id)) "
+            "FROM metric_time_series WHERE grain = 'month' AND date = '2025-07-01'"))).one()
+        duplicates = await conn.scalar(text(
+            "SELECT count(*) FROM (SELECT 1 FROM partition_ledger WHERE grain = 'month' GROUP BY tenant_id, "
+            "metric_id, partition_key, kind HAVING count(*) > 1) d"))
+    return rows, digest, duplicates

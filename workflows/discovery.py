@@ -1,0 +1,67 @@
+"""DiscoveryWorkflow: keep the registry of contexts in line with the catalog (every 15 minutes).
+
+One activity loads the catalog from its provider, writes it and upserts the metric and pattern
+contexts (`semsync.discovery`); the diff is returned and logged. With `initial_sync`, the contexts
+that are new (or back) get their first sync: a BackfillWorkflow per grain over just those contexts,
+for the last complete partition as of the run's scheduled time (started, not awaited).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.discovery import DiscoveryActivities
+    from semsync.contracts import (
+        BackfillInput,
+        BackfillMode,
+        ContextSelector,
+        DiscoverInput,
+        DiscoveryInput,
+        DiscoveryResult,
+        GrainRange,
+    )
+    from semsync.partitions import Grain, last_complete_partition
+    from workflows.backfill import BackfillWorkflow
+    from workflows.scheduled import scheduled_time
+
+DISCOVER = {"start_to_close_timeout": timedelta(minutes=5),
+            "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1),
+                                        maximum_attempts=5)}
+
+
+@workflow.defn(failure_exception_types=[ValidationError])
+class DiscoveryWorkflow:
+    @workflow.run
+    async def run(self, request: DiscoveryInput) -> DiscoveryResult:
+        diff = await workflow.execute_activity_method(DiscoveryActivities.discover, DiscoverInput(),
+                                                      summary="load the catalog, register contexts", **DISCOVER)
+        workflow.logger.info("discovery: %s", diff.summary())
+        result = DiscoveryResult(diff=diff)
+        fresh = sorted(diff.new + diff.reactivated)
+        if not (request.initial_sync and fresh):
+            return result
+        at = scheduled_time()
+        tag = str(workflow.uuid4())[:8]
+        for grain in Grain:
+            partition = last_complete_partition(grain, at)
+            backfill = BackfillInput(
+                backfill_id=f"initial-{grain.value}-{partition.key}-{tag}",
+                ranges=[GrainRange(grain=grain, first=partition.key, last=partition.key)],
+                selector=ContextSelector(contexts=fresh), mode=BackfillMode.ALL, run_patterns=request.run_patterns,
+                pattern_task_queue=request.pattern_task_queue, retry=request.retry)
+            try:
+                await workflow.start_child_workflow(
+                    BackfillWorkflow.run, backfill, id=backfill.workflow_id,
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                    static_summary=f"initial {grain.value} sync of {len(fresh)} new contexts")
+                result.initial_syncs.append(backfill.workflow_id)
+            except WorkflowAlreadyStartedError:
+                pass
+        return result
