@@ -38,12 +38,12 @@ from semsync.contracts import (
     SyncStatus,
 )
 from semsync.db.session import tenant_scope
-from semsync.db.window_replace import replace_window
+from semsync.db.window_replace import lock_component, replace_window, uncovered
 from semsync.errors import SemsyncError, TenantSyncDisabledError
 from semsync.progress import ProgressCallback, report
 from semsync.sources.base import MetricSource
 from semsync.sync_plan import ComponentHistory, advance_settled, plan_component
-from semsync.sync_status import load_histories, record_status
+from semsync.sync_status import load_histories, newer_windows, record_status
 
 __all__ = ["SemanticSyncRequest", "SemanticSyncResponse", "SemanticSyncService", "SourceProvider"]
 
@@ -121,17 +121,28 @@ class SemanticSyncService:
             window_end=plan.end, status=SyncStatus.SUCCESS,
             rows_fetched=len(fetched.rows) + fetched.dropped_nulls, rows_dropped_null=fetched.dropped_nulls,
         )
+        component = {"tenant_id": work.tenant_id, "metric_id": metric.id, "grain": request.grain.value,
+                     "dimension_name": plan.dimension}
         async with tenant_scope(self.session_factory, work.tenant_id) as session:
-            counts = await replace_window(
-                session, tenant_id=work.tenant_id, metric_id=metric.id, grain=request.grain.value,
-                dimension_name=plan.dimension, start=plan.start, end=plan.end, rows=fetched.rows,
-            )
+            await lock_component(session, **component)
+            # an overlapping sync that fetched later and committed first keeps its values
+            parts = uncovered(plan.start, plan.end,
+                              await newer_windows(session, **component, fetched_at=fetched_at))
+            for start, end in parts:
+                rows = fetched.rows if (start, end) == (plan.start, plan.end) else [
+                    row for row in fetched.rows if start <= row[0] <= end]
+                counts = await replace_window(session, **component, start=start, end=end, rows=rows)
+                result.rows_inserted += counts.inserted
+                result.rows_updated += counts.updated
+                result.rows_unchanged += counts.unchanged
+                result.rows_deleted += counts.deleted
+            result.dates_kept_from_later_fetch = (plan.end - plan.start).days + 1 - sum(
+                (end - start).days + 1 for start, end in parts)
             await record_status(
                 session, **status_keys, status=SyncStatus.SUCCESS, at=self.clock(), records=result.rows_fetched,
                 settled_through=advance_settled(request.grain, plan.settled_through, plan, fetched_at),
+                fetched_at=fetched_at,
             )
-        result.rows_inserted, result.rows_updated = counts.inserted, counts.updated
-        result.rows_unchanged, result.rows_deleted = counts.unchanged, counts.deleted
         result.duration_s = time.perf_counter() - began
         return result
 

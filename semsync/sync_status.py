@@ -97,8 +97,10 @@ async def record_status(
     records: int = 0,
     settled_through: date | None = None,
     error: str | None = None,
+    fetched_at: datetime | None = None,
 ) -> None:
-    """Upsert the component's status row; a finished attempt also goes onto its history."""
+    """Upsert the component's status row; a finished attempt also goes onto its history (with when
+    its data was fetched, which decides between overlapping writes: see `newer_windows`)."""
     keys = {"tenant_id": tenant_id, "metric_id": metric_id, "grain": grain, "dimension_name": dimension_name,
             "sync_type": sync_type.value, "at": at, "start": start, "end": end}
     if status is SyncStatus.RUNNING:
@@ -107,9 +109,34 @@ async def record_status(
     event = json.dumps({
             "at": at.isoformat(), "status": status.value, "sync_type": sync_type.value,
             "start": start.isoformat(), "end": end.isoformat(), "records": records, "error": error,
+            "fetched_at": fetched_at.isoformat() if fetched_at else None,
         })
     await session.execute(
         text(_UPSERT),
         keys | {"status": status.value, "records": records, "settled_through": settled_through, "error": error,
                 "event": event},
     )
+
+
+async def newer_windows(
+    session: AsyncSession, *, tenant_id: int, metric_id: str, grain: str, dimension_name: str | None,
+    fetched_at: datetime,
+) -> list[tuple[date, date]]:
+    """Windows of this component that a successful write stored from a fetch made after `fetched_at`.
+
+    Two syncs of one component can overlap in time (a schedule and a manual run): the advisory lock
+    makes their writes take turns, and this is how the one that fetched first, if it commits last,
+    leaves the later fetch's values in place. Call it under the component's lock.
+    """
+    rows = await session.execute(
+        text("SELECT e FROM metric_sync_status s, jsonb_array_elements(s.history) AS e "
+             "WHERE s.tenant_id = :t AND s.metric_id = :m AND s.grain = :g "
+             "AND s.dimension_name IS NOT DISTINCT FROM CAST(:d AS varchar) "
+             "AND e->>'status' = 'SUCCESS' AND e->>'fetched_at' IS NOT NULL"),
+        {"t": tenant_id, "m": metric_id, "g": grain, "d": dimension_name},
+    )
+    windows = []
+    for (event,) in rows:
+        if datetime.fromisoformat(event["fetched_at"]) > fetched_at:
+            windows.append((date.fromisoformat(event["start"]), date.fromisoformat(event["end"])))
+    return windows

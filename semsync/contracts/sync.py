@@ -48,6 +48,8 @@ class ComponentResult(_Result):
     rows_unchanged: int = 0
     rows_deleted: int = 0
     rows_dropped_null: int = 0
+    #: dates of the window left as an overlapping sync that fetched later had stored them
+    dates_kept_from_later_fetch: int = 0
     error: str | None = None
     error_type: str | None = None
     retryable: bool | None = None

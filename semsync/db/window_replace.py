@@ -17,7 +17,7 @@ previous data stays untouched.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,6 +104,30 @@ async def _stage_rows(session: AsyncSession, rows: list[SourceRow]) -> None:
         await raw.driver_connection.copy_records_to_table(STAGE, records=rows, columns=["date", "slice", "value"])
 
 
+async def lock_component(session: AsyncSession, *, tenant_id: int, metric_id: str, grain: str,
+                         dimension_name: str | None) -> None:
+    """Take the component's transaction-level advisory lock (re-entrant within the transaction)."""
+    lock_key = f"semsync:{tenant_id}:{metric_id}:{grain}:{dimension_name or ''}"
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": lock_key})
+
+
+def uncovered(start: date, end: date, covered: list[tuple[date, date]]) -> list[tuple[date, date]]:
+    """The parts of [start, end] outside every window of `covered`, in order."""
+    parts = [(start, end)]
+    for c_start, c_end in sorted(covered):
+        rest = []
+        for p_start, p_end in parts:
+            if c_end < p_start or c_start > p_end:
+                rest.append((p_start, p_end))
+                continue
+            if p_start < c_start:
+                rest.append((p_start, c_start - timedelta(days=1)))
+            if c_end < p_end:
+                rest.append((c_end + timedelta(days=1), p_end))
+        parts = rest
+    return parts
+
+
 async def replace_window(
     session: AsyncSession,
     *,
@@ -125,8 +149,8 @@ async def replace_window(
             f"the source returned {len(rows) - len(keys)} duplicate rows for {metric_id}"
             f"{'/' + dimension_name if dimension_name else ''}: one value per date and slice is expected"
         )
-    lock_key = f"semsync:{tenant_id}:{metric_id}:{grain}:{dimension_name or ''}"
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": lock_key})
+    await lock_component(session, tenant_id=tenant_id, metric_id=metric_id, grain=grain,
+                         dimension_name=dimension_name)
     await _stage_rows(session, rows)
     params = {"tenant_id": tenant_id, "metric_id": metric_id, "grain": grain, "start": start, "end": end}
     if dimension_name is not None:

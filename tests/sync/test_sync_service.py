@@ -273,3 +273,71 @@ async def test_backfill_fetches_each_value_about_once(service, scripted, warehou
         await service.sync(request(p.isoformat()))
     # base 1 + region 3 + channel 2 rows per day, fetched once each
     assert scripted.fetched_rows == len(partitions) * 6
+
+
+async def test_overlapping_syncs_keep_the_later_fetch_whoever_commits_last(service, scripted, warehouse):
+    """A schedule and a manual sync of one component overlap: the one that fetched first commits last."""
+    import asyncio
+
+    from semsync.contracts import SyncComponentInput
+
+    await service.sync(request("2025-07-01"))
+    inner = scripted.inner
+    release_first = asyncio.Event()
+
+    class Restating:
+        """Values restated by `offset`; the first caller's fetch is held until the second has committed."""
+
+        def __init__(self, offset: float, hold: bool) -> None:
+            self.offset, self.hold = offset, hold
+
+        async def fetch(self, metric, grain, start, end, dimension=None, *, progress=None):
+            result = await inner.fetch(metric, grain, start, end, dimension)
+            if self.hold:
+                await release_first.wait()
+            result.rows = [(d, s, v + self.offset) for d, s, v in result.rows]
+            return result
+
+    async def sync_base(source) -> object:
+        plan = await service.plan(request("2025-07-01", force=True))
+        service.sources = FixedSources(source)
+        return await service.sync_component(SyncComponentInput(request=plan.request, tenant_id=plan.tenant_id,
+                                                               plan=plan.base))
+
+    first = asyncio.create_task(sync_base(Restating(100.0, hold=True)))  # fetches first, is held
+    await asyncio.sleep(0.2)
+    second = await sync_base(Restating(200.0, hold=False))  # fetches later, commits first
+    release_first.set()
+    first_result = await first
+    expected = [(d, v + 200.0) for d, v in await stored_from_source(inner, warehouse)]
+    assert await stored(warehouse, 1) == expected
+    assert second.dates_kept_from_later_fetch == 0 and first_result.dates_kept_from_later_fetch == 366
+    assert first_result.rows_written == 0
+
+
+async def stored_from_source(source, warehouse) -> list[tuple]:
+    from semsync.catalog.store import get_metric
+
+    metric = await get_metric(warehouse.session_factory, 1, "revenue")
+    fetched = await source.fetch(metric, Grain.DAY, date(2024, 7, 1), date(2025, 7, 1))
+    return sorted((d, v) for d, _, v in fetched.rows)
+
+
+@pytest.mark.parametrize(
+    ("covered", "parts"),
+    [
+        ([], [(1, 10)]),
+        ([(3, 4)], [(1, 2), (5, 10)]),
+        ([(0, 5), (8, 20)], [(6, 7)]),
+        ([(1, 10)], []),
+        ([(11, 12)], [(1, 10)]),
+    ],
+)
+def test_uncovered_parts_of_a_window(covered, parts):
+    from semsync.db.window_replace import uncovered
+
+    def day(n: int) -> date:
+        return date(2025, 7, 1) + timedelta(days=n - 1)
+
+    result = uncovered(day(1), day(10), [(day(a), day(b)) for a, b in covered])
+    assert result == [(day(a), day(b)) for a, b in parts]
