@@ -21,6 +21,8 @@ from semsync.contracts import (
     ComponentFailureInput,
     ComponentPlan,
     ComponentResult,
+    DiscoverInput,
+    DiscoveryDiff,
     Lane,
     LedgerBatch,
     LedgerEntry,
@@ -36,7 +38,9 @@ from semsync.contracts import (
 )
 from semsync.partitions import parse_partition
 from workflows.backfill import BackfillWorkflow
+from workflows.discovery import DiscoveryWorkflow
 from workflows.patterns import PatternWorkflow
+from workflows.scheduled import ScheduledRunWorkflow
 from workflows.sync import SyncWorkflow
 
 
@@ -120,8 +124,13 @@ class Fakes:
                 last_analysis_date=partitions[-1].end + timedelta(days=1), results_stored=len(partitions),
                 duration_s=0.0)
 
+        @activity.defn(name="discover")
+        async def discover(request: DiscoverInput) -> DiscoveryDiff:
+            contexts = sorted({lane.context for lane in fakes.lanes})
+            return DiscoveryDiff(tenants=1, metrics=len(contexts), new=contexts)
+
         return [plan_sync, sync_component, record_component_failure, record_ledger, plan_backfill, active_patterns,
-                run_pattern]
+                run_pattern, discover]
 
 
 @dataclass
@@ -137,7 +146,8 @@ async def fake_workers(client: Client, fakes: Fakes):
     activities = fakes.activities()
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(Worker(client, task_queue=queues.sync,
-                                               workflows=[SyncWorkflow, BackfillWorkflow], activities=activities))
+                                               workflows=[SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow,
+                                                          DiscoveryWorkflow], activities=activities))
         await stack.enter_async_context(Worker(client, task_queue=queues.patterns, workflows=[PatternWorkflow],
                                                activities=activities))
         yield queues

@@ -26,13 +26,17 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from semsync.contracts import (  # noqa: E402
     BackfillInput,
     ComponentRetry,
+    DiscoveryInput,
     GrainRange,
     PatternWorkflowInput,
+    ScheduledRunInput,
     SyncWorkflowInput,
 )
 from semsync.devstack import SEARCH_ATTRIBUTES  # noqa: E402
 from workflows.backfill import BackfillWorkflow  # noqa: E402
+from workflows.discovery import DiscoveryWorkflow  # noqa: E402
 from workflows.patterns import PatternWorkflow  # noqa: E402
+from workflows.scheduled import ScheduledRunWorkflow  # noqa: E402
 from workflows.sync import SyncWorkflow  # noqa: E402
 
 FAST = ComponentRetry(initial_interval_s=0.01, maximum_interval_s=0.05)
@@ -77,6 +81,11 @@ async def main() -> None:
                                                                      last="2025-07-06")],
             chunk_size=2, max_concurrency=2, run_patterns=False, retry=FAST, pattern_task_queue=queues.patterns),
             queues.sync)
+        fakes.unknown_contexts.clear()
+        await record(client, "scheduled_run_day", ScheduledRunWorkflow.run,
+                     ScheduledRunInput(grain="day", run_patterns=False, retry=FAST), queues.sync)
+        await record(client, "discovery_with_initial_sync", DiscoveryWorkflow.run,
+                     DiscoveryInput(initial_sync=True, run_patterns=False, retry=FAST), queues.sync)
     await env.shutdown()
 
 

@@ -11,7 +11,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.backfill import BackfillWorkflow
+from workflows.discovery import DiscoveryWorkflow
 from workflows.patterns import PatternWorkflow
+from workflows.scheduled import ScheduledRunWorkflow
 from workflows.sync import SyncWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -20,12 +22,13 @@ TEXTS = {path.stem: path.read_text() for path in HISTORIES}
 
 def test_there_are_histories_of_every_workflow():
     assert {p.stem for p in HISTORIES} >= {"sync_with_patterns", "sync_partial", "patterns_one_failing",
-                                           "backfill_chunked"}
+                                           "backfill_chunked", "scheduled_run_day", "discovery_with_initial_sync"}
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_recorded_history_replays(path: Path):
-    replayer = Replayer(workflows=[SyncWorkflow, PatternWorkflow, BackfillWorkflow],
+    replayer = Replayer(workflows=[SyncWorkflow, PatternWorkflow, BackfillWorkflow, ScheduledRunWorkflow,
+                                   DiscoveryWorkflow],
                         data_converter=pydantic_data_converter)
     history = WorkflowHistory.from_json(f"replay-{path.stem}", TEXTS[path.stem])
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
