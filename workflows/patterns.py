@@ -40,7 +40,9 @@ with workflow.unsafe.imports_passed_through():
 QUICK = {"start_to_close_timeout": timedelta(minutes=2),
          "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
                                      maximum_attempts=10)}
-ANALYSIS = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": timedelta(minutes=2),
+#: the analysis runs in a process pool while the activity's keep-alive heartbeats every 5 s from the
+#: event loop, so a 30 s heartbeat timeout is six missed beats: a lost worker's pattern resumes within 30 s
+ANALYSIS = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": timedelta(seconds=30),
             "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
                                         maximum_interval=timedelta(minutes=1), maximum_attempts=5)}
 

@@ -47,7 +47,8 @@ QUICK = {"start_to_close_timeout": timedelta(minutes=2),
          "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
                                      maximum_attempts=10)}
 #: one component: a semantic layer fetch and a window replace; a dead worker is noticed by heartbeat
-COMPONENT = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": timedelta(minutes=1)}
+#: (a keep-alive every 5 s, so 30 s is six missed beats: a lost worker's component resumes within 30 s)
+COMPONENT = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": timedelta(seconds=30)}
 DEFAULT_PATTERN_TASK_QUEUE = "semsync-patterns"
 
 
