@@ -140,7 +140,7 @@ def forecast_coverage(grain: str, series: int) -> dict[str, float]:
     for seed in range(series):
         rng = np.random.default_rng(40_000 + seed)
         if grain == "day":
-            n = 365 * 4
+            n = 365 * 4 + 31
             dates = pd.date_range("2022-01-01", periods=n, freq="D")
             slope = rng.uniform(-0.4, 0.8)
             values = 500 + slope * np.arange(n) + 8 * WEEKDAY_EFFECT[dates.day_of_week] + rng.normal(0, 10, n)
