@@ -15,7 +15,8 @@ frames, as a pattern run would pass them. Cases:
            (actuals + projection), daily series with a trend, a weekday rhythm and noise, origins at
            the start of each month; monthly points and year totals likewise (trend + season of 12);
            `mase_ratio` = ETS MASE ÷ seasonal-naive MASE over the daily points;
-  SPC trend – 20 clean rising or falling trends (10 each), the current trend type.
+  SPC trend – 20 steady rising or falling trends (10 each; 0.5–2 per day, noise σ 10, 120 days),
+           the current trend type.
 
 Last line: `pattern_accuracy: fa_white=… fa_seasonal=… fa_ar05=… fa_ar08=… detect_1s=… kept_1s=…
 flicker_1s=… kind_3s=… cov_day=… cov_day_year=… cov_month=… cov_month_year=… mase_ratio=… spc_right=…`
@@ -182,7 +183,7 @@ def spc_right() -> int:
         rng = np.random.default_rng(50_000 + seed)
         sign = 1 if seed % 2 == 0 else -1
         n = 120
-        values = 1000 + sign * rng.uniform(2, 6) * np.arange(n) + rng.normal(0, 10, n)
+        values = 1000 + sign * rng.uniform(0.5, 2) * np.arange(n) + rng.normal(0, 10, n)
         analysis = FIRST_DAY + timedelta(days=n)
         result = HISTORY.analyze(PatternData("m", series=frame(values)), analysis, "day")
         right += result.current_trend.trend_type == ("upward" if sign > 0 else "downward")
