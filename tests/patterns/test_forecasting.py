@@ -48,7 +48,7 @@ def test_beats_seasonal_naive_and_intervals_cover(seed):
         total += len(actual)
         assert 90 <= len(actual) <= 92  # to the end of the quarter
     assert np.mean(ours) < np.mean(naive)
-    assert 0.85 <= covered / total <= 1.0
+    assert 0.93 <= covered / total <= 0.99  # 0.948–0.978 today
 
 
 def test_the_model_agrees_with_statsmodels_and_the_calibration_is_bounded():
@@ -159,3 +159,34 @@ def test_gaps_are_carried_forward_and_too_little_history_is_an_error():
     assert short.forecast is None and short.period_forecasts is None
     unknown = FORECAST.analyze(PatternData("m", series=series), date(2025, 7, 1) + timedelta(days=3), "day")
     assert unknown.error.type is ErrorType.MISSING_LATEST_VALUE
+
+
+def test_year_to_date_counts_from_the_year_start_when_the_lookback_is_shorter():
+    series = seasonal_daily(400, date(2025, 9, 30))
+    targets = pd.DataFrame({"date": pd.date_range("2024-01-01", "2025-12-31").date, "target_value": 550.0})
+    data = PatternData("m", series=series, targets=targets)
+    settings = {"lookback_day": 120, "refit_every_day": 1}
+    dates = [date(2025, 10, 1)]
+    start, _, _ = FORECAST.data_range(dates, "day", settings)
+    assert start == date(2025, 1, 1)  # the window (120 days) starts in June; the year in January
+    year = {p.period: p for p in FORECAST.analyze(data, dates[0], "day", settings).period_forecasts}["year"]
+    actual = series[pd.to_datetime(series["date"]) >= "2025-01-01"]["value"].sum()
+    assert year.actual_to_date == pytest.approx(actual) and year.periods_elapsed == 273
+    assert year.target_value == 550.0 * 365
+
+
+def test_intervals_cover_period_totals_on_trending_series():
+    """A compact version of the bench's year totals (bench/pattern_accuracy.py: cov_day_year)."""
+    covered = total = 0
+    for seed in range(6):
+        full = seasonal_daily(1100, date(2025, 12, 31), seed, trend=0.2 + 0.2 * seed)
+        truth = full.set_index("date")["value"]
+        origins = [date(2025, m, 1) for m in (1, 4, 7, 10)]
+        for result in FORECAST.analyze_many(PatternData("m", series=full), origins, "day"):
+            for period in result.period_forecasts:
+                if period.period in ("quarter", "year"):
+                    actual = truth[(truth.index >= period.period_start) & (truth.index <= period.period_end)].sum()
+                    covered += period.lower <= actual <= period.upper
+                    total += 1
+    assert total == 48
+    assert covered >= 44  # 47 today (before the calibration: 41)
