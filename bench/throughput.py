@@ -173,7 +173,9 @@ async def raw_copy_rate(admin_url: str, sample: list[tuple]) -> float:
                         payload))
     conn = await admin.connect()
     raw = (await conn.get_raw_connection()).driver_connection
-    await raw.set_type_codec("jsonb", encoder=lambda v: v, decoder=lambda v: v, schema="pg_catalog")
+    # jsonb's binary COPY format: a version byte, then the JSON text
+    await raw.set_type_codec("jsonb", encoder=lambda v: b"\x01" + v.encode(), decoder=lambda v: v[1:].decode(),
+                             schema="pg_catalog", format="binary")
     began = time.perf_counter()
     await raw.copy_records_to_table("copy_reference", records=records, columns=[
         "tenant_id", "metric_id", "pattern", "version", "grain", "analysis_date", "dimension_name",

@@ -133,7 +133,7 @@ def piecewise_residuals(t: np.ndarray, y: np.ndarray, changes: list[Change]) -> 
 
 def _suffix(x: np.ndarray) -> np.ndarray:
     """Sums from each position to the end (along the last axis)."""
-    return np.flip(np.cumsum(np.flip(x, axis=-1), axis=-1), axis=-1)
+    return np.cumsum(x[..., ::-1], axis=-1)[..., ::-1]
 
 
 def slope_penalty(n: int) -> float:
@@ -171,9 +171,11 @@ def gains(t: np.ndarray, y: np.ndarray, min_segment: int) -> Gains:
     e = centred - slope * tc
     ks = np.arange(min_segment, n - min_segment + 1)
     r0 = (n - ks).astype(float)
-    r1, r2 = _suffix(tc)[ks], _suffix(tc * tc)[ks]
-    c0 = _suffix(centred)[:, ks]
-    e0, e1 = _suffix(e)[:, ks], _suffix(e * tc)[:, ks]
+    rows = len(y)
+    # every suffix sum in one pass: tc, tc², then per series the centred values, e and e·tc
+    sums = _suffix(np.vstack([tc, tc * tc, centred, e, e * tc]))[:, ks]
+    r1, r2 = sums[0], sums[1]
+    c0, e0, e1 = sums[2 : 2 + rows], sums[2 + rows : 2 + 2 * rows], sums[2 + 2 * rows :]
     tk = tc[ks]
     q_mean = r0 - r0 * r0 / n
     q_step = q_mean - r1 * r1 / s2

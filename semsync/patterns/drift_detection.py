@@ -192,14 +192,15 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
         }
 
     @staticmethod
-    def _noise(t, y, min_segment, settings) -> tuple[float, float, float]:
+    def _noise(t, y, min_segment, settings) -> tuple[float, float, float, list[Change] | None]:
         """(σ, ρ, critical value) of `y`, from the residuals of a line on each part between changes.
 
         Large changes are found first with the scale from differences (which a step barely moves)
         at `PROVISIONAL_FACTOR` × the critical value, so that a big step does not read as persistent
         noise; on a series without them this is the residuals of one line, as the critical values
         were simulated. If the changes found with that scale differ, σ and ρ are estimated once
-        more between them."""
+        more between them. Last, the changes found with the σ returned (None if σ was estimated
+        again after them)."""
         alpha = settings.false_alarm_rate
         provisional: list[Change] = []
         sigma, rho = (float(x) for x in noise_scale(y))
@@ -209,13 +210,15 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
                                  max_changes=settings.max_changes)
         sigma, rho = (float(x) for x in residual_scale(piecewise_residuals(t, y, provisional)))
         critical = critical_value(len(y), min_segment, alpha, rho)
+        changes: list[Change] | None = []
         if sigma > 0:
             changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
                              max_changes=settings.max_changes)
             if [c.index for c in changes] != [c.index for c in provisional]:
                 sigma, rho = (float(x) for x in residual_scale(piecewise_residuals(t, y, changes)))
                 critical = critical_value(len(y), min_segment, alpha, rho)
-        return sigma, rho, critical
+                changes = None
+        return sigma, rho, critical, changes
 
     def _changes(self, t, y, values, present, min_segment, settings):
         """The changes in the window, their noise scale σ, its persistence ρ and the critical value.
@@ -224,9 +227,14 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
         as that window saw it) is kept while its statistic stays above `keep_ratio` × the critical
         value, so that a borderline change does not come and go from one day to the next. Only the
         window's own values are read."""
-        sigma, rho, critical = self._noise(t, y, min_segment, settings)
+        sigma, rho, critical, changes = self._noise(t, y, min_segment, settings)
         if not sigma > 0:
             return [], sigma, rho, critical
+        if changes is None:
+            changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
+                             max_changes=settings.max_changes)
+        if changes:  # the whole window's best change beats the critical value: nothing to keep
+            return changes, sigma, rho, critical
         first_critical = None
         statistic = top_statistic(t, y, sigma=sigma, min_segment=min_segment)
         if settings.keep_ratio * critical <= statistic < critical:
@@ -234,14 +242,15 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
                 shown = int(np.searchsorted(present, len(values) - back))  # values up to `back` periods ago
                 if shown < 2 * min_segment + 1:
                     break
-                earlier_sigma, _, earlier_bar = self._noise(t[:shown], y[:shown], min_segment, settings)
+                earlier_sigma, _, earlier_bar, _ = self._noise(t[:shown], y[:shown], min_segment, settings)
                 if earlier_sigma > 0 and top_statistic(
                     t[:shown], y[:shown], sigma=earlier_sigma, min_segment=min_segment
                 ) >= KEPT_EARLIER * earlier_bar:
                     first_critical = settings.keep_ratio * critical
                     break
-        changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
-                         max_changes=settings.max_changes, first_critical=first_critical)
+        if first_critical is not None:
+            changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
+                             max_changes=settings.max_changes, first_critical=first_critical)
         return changes, sigma, rho, critical
 
     @staticmethod
