@@ -325,30 +325,32 @@ def detect(
         lo, hi = pending.pop()
         if hi - lo < 2 * min_segment + 1:
             continue
-        g = gains(t[lo:hi], y[lo:hi], min_segment)
-        scaled = Gains(g.line / sigma2, g.step / sigma2, g.sloped_step / sigma2, g.hinge / sigma2,
-                       g.step_size, g.sloped_step_size, g.hinge_size)
+        # the candidates with `MIN_EDGE` points on either side serve `_refine`; detection uses
+        # those with `min_segment` (the same values: a gain does not depend on the other candidates)
+        wide = gains(t[lo:hi], y[lo:hi], MIN_EDGE)
+        cut = slice(min_segment - MIN_EDGE, hi - lo - min_segment - MIN_EDGE + 1)
+        scaled = Gains(wide.line / sigma2, wide.step[:, cut] / sigma2, wide.sloped_step[:, cut] / sigma2,
+                       wide.hinge[:, cut] / sigma2, wide.step_size, wide.sloped_step_size, wide.hinge_size)
         found_stats = statistics(scaled, hi - lo, min_segment, after=len(y) - hi)
         statistic, k, model = (int(a[0]) if i else float(a[0]) for i, a in enumerate(found_stats))
         bar = first_critical if first_critical is not None and not found and (lo, hi) == (0, len(y)) else critical
         if statistic < bar:
             continue
-        split, size = _refine(t[lo:hi], y[lo:hi], model, min_segment + k, min_segment)
+        split, size = _refine(wide, hi - lo, model, min_segment + k, min_segment)
         split += lo
         found.append(Change(split, _KINDS[model], statistic, size, sloped=model > 0))
         pending += [(lo, split), (split, hi)]
     return sorted(found, key=lambda c: c.index)
 
 
-def _refine(t: np.ndarray, y: np.ndarray, model: int, split: int, min_segment: int) -> tuple[int, float]:
+def _refine(g: Gains, n: int, model: int, split: int, min_segment: int) -> tuple[int, float]:
     """The change's position, searched again within `min_segment` of `split` with as few as
     `MIN_EDGE` points on either side, and its size there.
 
     Detection needs `min_segment` points on each side, so a recent step is first found pinned
     `min_segment` periods before the end; its best position, with the chosen model, is where it
-    really happened (a step seen 3 days after it is dated 3 days ago, not 7)."""
-    n = len(y)
-    g = gains(t, y, MIN_EDGE)
+    really happened (a step seen 3 days after it is dated 3 days ago, not 7). `g`: the segment's
+    gains with `MIN_EDGE`."""
     gain = (g.step, g.sloped_step, g.hinge)[model][0]
     sizes = (g.step_size, g.sloped_step_size, g.hinge_size)[model][0]
     lo = max(split - min_segment, MIN_EDGE) - MIN_EDGE

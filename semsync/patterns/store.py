@@ -77,7 +77,7 @@ async def write_records(session: AsyncSession, tenant_id: int, records: list[tup
     """Stage `records` (distinct keys) and upsert them in the caller's transaction and tenant scope;
     returns how many rows were inserted or changed."""
     await session.execute(text(_CREATE_STAGE))
-    await session.execute(text(f"TRUNCATE {STAGE}"))
+    await session.execute(text(f"DELETE FROM {STAGE}"))  # empty already unless staged twice in one transaction
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(STAGE, records=records, columns=_STAGE_COLUMNS)
