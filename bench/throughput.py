@@ -10,7 +10,7 @@ leaving out metric k mod 6), each with its 3 dimensions, targets and settings; t
              (`semsync.patterns.context_run.analyse_context`), the records stored as they come back
              (`semsync.patterns.store.store_records`: COPY + one upsert) while the pool works on.
   copy     – the reference: the same stored rows (a sample of `COPY_SAMPLE`) COPYed raw into an empty
-             table with pattern_results' columns and key.
+             table with pattern_results' columns, primary key and unique key.
 
 Last line: `throughput: contexts=100 rows=… results=… sync_s=… analyse_s=… store_s=… total_s=…
 store_ratio=…` where analyse_s is the pattern phase's wall time (analysis in the pool, reads and
@@ -55,7 +55,7 @@ from semsync.patterns.store import store_records  # noqa: E402
 from semsync.sources.sql import SqlSource  # noqa: E402
 from semsync.sync import SemanticSyncRequest, SemanticSyncService  # noqa: E402
 
-TENANTS = 20
+TENANTS = int(os.environ.get("THROUGHPUT_TENANTS", "20"))  # 20 × 5 metrics = the 100 contexts; fewer for a smoke run
 YEAR = 2025
 GRAINS = (Grain.DAY, Grain.WEEK, Grain.MONTH)
 RANGES = {Grain.DAY: ("2025-01-01", "2025-12-31"), Grain.WEEK: ("2025-W01", "2025-W52"),
@@ -115,7 +115,7 @@ async def patterns_all(db: Database, catalog: Catalog, pool: ProcessPoolExecutor
     loop = asyncio.get_running_loop()
     store_s, read_s = [0.0], [0.0]
     results = [0]
-    sample: list[list[tuple]] = []  # the first COPY_SAMPLE records, in the batches they were stored in
+    sample: list[tuple[int, list[tuple]]] = []  # the first COPY_SAMPLE records: (tenant, batch) as stored
     pattern_seconds: dict[tuple[str, str], float] = defaultdict(float)
     pending: set[asyncio.Future] = set()
     store_lock = asyncio.Lock()
@@ -128,8 +128,9 @@ async def patterns_all(db: Database, catalog: Catalog, pool: ProcessPoolExecutor
             began = time.perf_counter()
             results[0] += await store_records(db.session_factory, tenant_id, result.records)
             store_s[0] += time.perf_counter() - began
-        if len(sample) < COPY_SAMPLE:
-            sample.append(result.records[: COPY_SAMPLE - sum(len(batch) for batch in sample)])
+        taken = sum(len(batch) for _, batch in sample)
+        if taken < COPY_SAMPLE:
+            sample.append((tenant_id, result.records[: COPY_SAMPLE - taken]))
 
     began = time.perf_counter()
     for tenant in catalog.tenants:
@@ -154,39 +155,34 @@ async def patterns_all(db: Database, catalog: Catalog, pool: ProcessPoolExecutor
             "results": results[0], "sample": sample, "pattern_seconds": pattern_seconds}
 
 
-async def isolated_store_rate(db: Database, batches: list[list[tuple]]) -> float:
-    """The sample's results stored again, for a tenant with none yet, batch by batch as in the
-    workload, with nothing else running: the store path's own rate, comparable with the raw COPY."""
-    await write_catalog(db.session_factory, Catalog(tenants=[TenantDef(identifier="copycheck", name="copycheck")]),
-                        disable_missing=False)
-    tenant_id, _ = await lookup_tenant(db.session_factory, "copycheck")
+async def isolated_store_rate(db: Database, batches: list[tuple[int, list[tuple]]]) -> float:
+    """The sample's results stored again, each tenant's for a new tenant with none yet, batch by batch
+    as in the workload, with nothing else running: the store path's own rate, comparable with the
+    raw COPY's."""
+    originals = sorted({tenant_id for tenant_id, _ in batches})
+    copies = [TenantDef(identifier=f"copy{t}", name=f"copy of {t}") for t in originals]
+    await write_catalog(db.session_factory, Catalog(tenants=copies), disable_missing=False)
+    new_id = {t: (await lookup_tenant(db.session_factory, f"copy{t}"))[0] for t in originals}
     stored = 0
     began = time.perf_counter()
-    for batch in batches:
-        stored += await store_records(db.session_factory, tenant_id, batch)
+    for tenant_id, batch in batches:
+        stored += await store_records(db.session_factory, new_id[tenant_id], batch)
     return stored / (time.perf_counter() - began)
 
 
-async def raw_copy_rate(admin_url: str, batches: list[list[tuple]]) -> float:
+async def raw_copy_rate(admin_url: str, batches: list[tuple[int, list[tuple]]]) -> float:
     admin = create_async_engine(admin_url)
     async with admin.begin() as conn:
         await conn.execute(text(
-            "CREATE TABLE copy_reference (tenant_id int, metric_id varchar(64), pattern varchar(64), "
-            "version varchar(16), grain varchar(8), analysis_date date, dimension_name varchar(64), "
+            "CREATE TABLE copy_reference (id serial PRIMARY KEY, tenant_id int, metric_id varchar(64), "
+            "pattern varchar(64), version varchar(16), grain varchar(8), analysis_date date, "
+            "dimension_name varchar(64), "
             "analysis_window jsonb, error jsonb, run_result jsonb, created_at timestamptz DEFAULT now(), "
             "updated_at timestamptz DEFAULT now())"))
         await conn.execute(text(
             "CREATE UNIQUE INDEX copy_reference_key ON copy_reference (tenant_id, metric_id, pattern, version, "
             "grain, analysis_date, dimension_name) NULLS NOT DISTINCT"))
-    import json
-
-    records = []
-    for metric_id, pattern, version, grain, analysis_date, dimension, payload in (r for b in batches for r in b):
-        document = json.loads(payload)
-        error = document["error"]
-        records.append((1, metric_id, pattern, version, grain, analysis_date, dimension,
-                        json.dumps(document["analysis_window"]), None if error is None else json.dumps(error),
-                        payload))
+    records = [(tenant_id, *record) for tenant_id, batch in batches for record in batch]
     conn = await admin.connect()
     raw = (await conn.get_raw_connection()).driver_connection
     # jsonb's binary COPY format: a version byte, then the JSON text
@@ -215,7 +211,7 @@ async def run(server: PostgresServer, pool: ProcessPoolExecutor) -> dict:
     print(f"sync: {sync_s:.1f}s, {rows} rows written ({', '.join(f'{g} {s:.1f}s' for g, s in sync_by_grain.items())}"
           f" summed over {SYNC_CONCURRENCY} concurrent calls)")
     patterns = await patterns_all(db, catalog, pool)
-    sample_size = sum(len(b) for b in patterns["sample"])
+    sample_size = sum(len(b) for _, b in patterns["sample"])
     store_rate = await isolated_store_rate(db, patterns["sample"])
     await db.dispose()
     print(f"patterns: {patterns['analyse_s']:.1f}s wall with {WORKERS} processes; main process: "

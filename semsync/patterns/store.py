@@ -25,18 +25,21 @@ from semsync.patterns.base import AnalysisResult
 
 KEY = ("tenant_id", "metric_id", "pattern", "version", "grain", "analysis_date", "dimension_name")
 STAGE = "semsync_stage_results"
-_STAGE_COLUMNS = ["metric_id", "pattern", "version", "grain", "analysis_date", "dimension_name", "run_result"]
+_STAGE_COLUMNS = ["metric_id", "pattern", "version", "grain", "analysis_date", "dimension_name",
+                  "analysis_window", "error", "run_result"]
 
 _CREATE_STAGE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (metric_id text, pattern text, version text, grain text, "
-    "analysis_date date, dimension_name text, run_result text) ON COMMIT DELETE ROWS"
+    "analysis_date date, dimension_name text, analysis_window text, error text, run_result text) "
+    "ON COMMIT DELETE ROWS"
 )
+# each JSON text is parsed once, as a COPY into the table would
 _UPSERT = f"""
     INSERT INTO pattern_results (tenant_id, metric_id, pattern, version, grain, analysis_date, dimension_name,
                                  analysis_window, error, run_result)
     SELECT :tenant_id, s.metric_id, s.pattern, s.version, s.grain, s.analysis_date, s.dimension_name,
-           s.doc -> 'analysis_window', NULLIF(s.doc -> 'error', 'null'::jsonb), s.doc
-    FROM (SELECT *, run_result::jsonb AS doc FROM {STAGE}) s
+           s.analysis_window::jsonb, s.error::jsonb, s.run_result::jsonb
+    FROM {STAGE} s
     ON CONFLICT ({", ".join(KEY)}) DO UPDATE
     SET analysis_window = excluded.analysis_window, error = excluded.error, run_result = excluded.run_result,
         updated_at = now()
@@ -45,9 +48,11 @@ _UPSERT = f"""
 
 
 def result_record(result: AnalysisResult) -> tuple:
-    """The staging row of one result: its key columns and its JSON, serialised once."""
+    """The staging row of one result: its key columns, its window and error, and its JSON, each
+    serialised once."""
+    error = result.error.model_dump_json() if result.error is not None else None
     return (result.metric_id, result.pattern, result.version, result.grain.value, result.analysis_date,
-            result.dimension_name, result.model_dump_json())
+            result.dimension_name, result.analysis_window.model_dump_json(), error, result.model_dump_json())
 
 
 async def store_results(

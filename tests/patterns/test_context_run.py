@@ -15,6 +15,7 @@ from semsync.partitions import Grain
 from semsync.patterns import PatternData, get_pattern, pattern_names, run_pattern
 from semsync.patterns.catalog_settings import PatternSettingsTable
 from semsync.patterns.context_run import ContextAnalysis, analyse_context
+from semsync.patterns.store import result_record
 
 LAST = date(2025, 7, 1)
 
@@ -50,8 +51,7 @@ def test_a_context_analysed_in_a_worker_process_equals_analysing_in_process():
     direct = [r for n in pattern_names() for r in run_pattern(get_pattern(n), data(), dates, "day",
                                                               table.get("churn", n))]
     assert [without_time(r) for r in result.records] == [
-        without_time((r.metric_id, r.pattern, r.version, r.grain.value, r.analysis_date, r.dimension_name,
-                      r.model_dump_json())) for r in direct]
+        without_time(result_record(r)) for r in direct]
     assert len(result.records) == 6 * 5  # 6 dates × (4 series patterns + dimension_analysis of 1 dimension)
     assert set(result.seconds) == set(pattern_names()) and result.errors == {}
     statuses = [json.loads(r[-1]) for r in result.records if r[1] == "performance_status"]
