@@ -291,15 +291,35 @@ def critical_value(n: int, min_segment: int, alpha: float, rho: float = 0.0) -> 
 _KINDS = ("level_shift", "level_shift", "trend_change")
 
 
-def top_statistic(t: np.ndarray, y: np.ndarray, *, sigma: float, min_segment: int) -> float:
+GainsCache = dict[tuple[int, int], Gains]
+"""The gains of segments [lo, hi) of one series (with `MIN_EDGE`): they do not depend on σ or on the
+critical value, so the passes over one series (`detect` at several bars, `top_statistic`) share them."""
+
+
+def _segment_gains(t: np.ndarray, y: np.ndarray, lo: int, hi: int, cache: GainsCache | None) -> Gains:
+    if cache is None:
+        return gains(t[lo:hi], y[lo:hi], MIN_EDGE)
+    if (lo, hi) not in cache:
+        cache[(lo, hi)] = gains(t[lo:hi], y[lo:hi], MIN_EDGE)
+    return cache[(lo, hi)]
+
+
+def _scaled(wide: Gains, n: int, min_segment: int, sigma2: float) -> Gains:
+    """The candidates with `min_segment` points on either side, in σ² units (a gain does not depend
+    on the other candidates, so they are a slice of those with `MIN_EDGE`)."""
+    cut = slice(min_segment - MIN_EDGE, n - min_segment - MIN_EDGE + 1)
+    return Gains(wide.line / sigma2, wide.step[:, cut] / sigma2, wide.sloped_step[:, cut] / sigma2,
+                 wide.hinge[:, cut] / sigma2, wide.step_size, wide.sloped_step_size, wide.hinge_size)
+
+
+def top_statistic(
+    t: np.ndarray, y: np.ndarray, *, sigma: float, min_segment: int, cache: GainsCache | None = None
+) -> float:
     """The statistic of the best single change in the whole of `y` (0 when too short)."""
     if len(y) < 2 * min_segment + 1:
         return 0.0
-    g = gains(t, y, min_segment)
-    sigma2 = sigma * sigma
-    scaled = Gains(g.line / sigma2, g.step / sigma2, g.sloped_step / sigma2, g.hinge / sigma2,
-                   g.step_size, g.sloped_step_size, g.hinge_size)
-    return float(statistics(scaled, len(y), min_segment)[0][0])
+    wide = _segment_gains(t, y, 0, len(y), cache)
+    return float(statistics(_scaled(wide, len(y), min_segment, sigma * sigma), len(y), min_segment)[0][0])
 
 
 def detect(
@@ -311,12 +331,14 @@ def detect(
     critical: float,
     max_changes: int = 10,
     first_critical: float | None = None,
+    cache: GainsCache | None = None,
 ) -> list[Change]:
     """Binary segmentation: split where the statistic beats `critical`, then search both parts again.
 
     Every segment is held to the critical value of the whole series: the maximum over a part's
     fewer candidates is smaller, so a part never gets a looser test than the whole had.
     `first_critical`, when given, replaces `critical` for the first split of the whole series.
+    `cache` shares the segments' gains between passes over the same `t`, `y`.
     """
     found: list[Change] = []
     pending = [(0, len(y))]
@@ -325,13 +347,10 @@ def detect(
         lo, hi = pending.pop()
         if hi - lo < 2 * min_segment + 1:
             continue
-        # the candidates with `MIN_EDGE` points on either side serve `_refine`; detection uses
-        # those with `min_segment` (the same values: a gain does not depend on the other candidates)
-        wide = gains(t[lo:hi], y[lo:hi], MIN_EDGE)
-        cut = slice(min_segment - MIN_EDGE, hi - lo - min_segment - MIN_EDGE + 1)
-        scaled = Gains(wide.line / sigma2, wide.step[:, cut] / sigma2, wide.sloped_step[:, cut] / sigma2,
-                       wide.hinge[:, cut] / sigma2, wide.step_size, wide.sloped_step_size, wide.hinge_size)
-        found_stats = statistics(scaled, hi - lo, min_segment, after=len(y) - hi)
+        # the candidates with `MIN_EDGE` points on either side serve `_refine`
+        wide = _segment_gains(t, y, lo, hi, cache)
+        found_stats = statistics(_scaled(wide, hi - lo, min_segment, sigma2), hi - lo, min_segment,
+                                 after=len(y) - hi)
         statistic, k, model = (int(a[0]) if i else float(a[0]) for i, a in enumerate(found_stats))
         bar = first_critical if first_critical is not None and not found and (lo, hi) == (0, len(y)) else critical
         if statistic < bar:

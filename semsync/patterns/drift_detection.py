@@ -46,6 +46,7 @@ from semsync.patterns.base import (
 )
 from semsync.patterns.changepoints import (
     Change,
+    GainsCache,
     critical_value,
     detect,
     local_estimate,
@@ -192,7 +193,7 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
         }
 
     @staticmethod
-    def _noise(t, y, min_segment, settings) -> tuple[float, float, float, list[Change] | None]:
+    def _noise(t, y, min_segment, settings, cache: GainsCache) -> tuple[float, float, float, list[Change] | None]:
         """(σ, ρ, critical value) of `y`, from the residuals of a line on each part between changes.
 
         Large changes are found first with the scale from differences (which a step barely moves)
@@ -207,13 +208,13 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
         if sigma > 0:
             provisional = detect(t, y, sigma=sigma, min_segment=min_segment,
                                  critical=PROVISIONAL_FACTOR * critical_value(len(y), min_segment, alpha, rho),
-                                 max_changes=settings.max_changes)
+                                 max_changes=settings.max_changes, cache=cache)
         sigma, rho = (float(x) for x in residual_scale(piecewise_residuals(t, y, provisional)))
         critical = critical_value(len(y), min_segment, alpha, rho)
         changes: list[Change] | None = []
         if sigma > 0:
             changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
-                             max_changes=settings.max_changes)
+                             max_changes=settings.max_changes, cache=cache)
             if [c.index for c in changes] != [c.index for c in provisional]:
                 sigma, rho = (float(x) for x in residual_scale(piecewise_residuals(t, y, changes)))
                 critical = critical_value(len(y), min_segment, alpha, rho)
@@ -227,30 +228,32 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
         as that window saw it) is kept while its statistic stays above `keep_ratio` × the critical
         value, so that a borderline change does not come and go from one day to the next. Only the
         window's own values are read."""
-        sigma, rho, critical, changes = self._noise(t, y, min_segment, settings)
+        cache: GainsCache = {}  # the segments' gains, shared by every pass over this window
+        sigma, rho, critical, changes = self._noise(t, y, min_segment, settings, cache)
         if not sigma > 0:
             return [], sigma, rho, critical
         if changes is None:
             changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
-                             max_changes=settings.max_changes)
+                             max_changes=settings.max_changes, cache=cache)
         if changes:  # the whole window's best change beats the critical value: nothing to keep
             return changes, sigma, rho, critical
         first_critical = None
-        statistic = top_statistic(t, y, sigma=sigma, min_segment=min_segment)
+        statistic = top_statistic(t, y, sigma=sigma, min_segment=min_segment, cache=cache)
         if settings.keep_ratio * critical <= statistic < critical:
             for back in range(1, settings.keep_periods + 1):
                 shown = int(np.searchsorted(present, len(values) - back))  # values up to `back` periods ago
                 if shown < 2 * min_segment + 1:
                     break
-                earlier_sigma, _, earlier_bar, _ = self._noise(t[:shown], y[:shown], min_segment, settings)
+                earlier: GainsCache = {}
+                earlier_sigma, _, earlier_bar, _ = self._noise(t[:shown], y[:shown], min_segment, settings, earlier)
                 if earlier_sigma > 0 and top_statistic(
-                    t[:shown], y[:shown], sigma=earlier_sigma, min_segment=min_segment
+                    t[:shown], y[:shown], sigma=earlier_sigma, min_segment=min_segment, cache=earlier
                 ) >= KEPT_EARLIER * earlier_bar:
                     first_critical = settings.keep_ratio * critical
                     break
         if first_critical is not None:
             changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
-                             max_changes=settings.max_changes, first_critical=first_critical)
+                             max_changes=settings.max_changes, first_critical=first_critical, cache=cache)
         return changes, sigma, rho, critical
 
     @staticmethod
