@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from semsync.catalog.store import get_metric, lookup_tenant
 from semsync.contracts import PatternRunRequest, PatternRunResponse
 from semsync.db.session import tenant_scope
-from semsync.patterns import analysis_date_for, get_pattern, pattern_names, run_pattern
+from semsync.patterns import analysis_date_for, get_pattern, pattern_names
+from semsync.patterns.catalog_settings import pattern_overrides
+from semsync.patterns.context_run import ContextAnalysis, analyse_context
 from semsync.patterns.data import PatternDataOrganiser
-from semsync.patterns.store import store_results
+from semsync.patterns.store import store_records
 from semsync.progress import ProgressCallback, report
 
 __all__ = ["PatternRunRequest", "PatternRunResponse", "PatternRunService"]
@@ -57,24 +59,23 @@ class PatternRunService:
         pattern = get_pattern(request.pattern)
         tenant_id, tenant = await lookup_tenant(self.session_factory, request.tenant)
         metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
-        # defaults, then the tenant's overrides, then the metric's
-        overrides = {**tenant.patterns.get(pattern.name, {}), **metric.patterns.get(pattern.name, {})}
-        pattern.settings(overrides)  # invalid catalog settings fail here, before any read
+        # defaults, then the tenant's overrides, then the metric's, and the metric's direction
+        overrides = pattern_overrides(tenant, metric, pattern.name)
+        settings = pattern.settings(overrides)  # invalid catalog settings fail here, before any read
         dates = [analysis_date_for(p) for p in partitions]
         report(progress, f"{pattern.name}: reading data for {len(dates)} analysis dates")
         data = await self.organiser.read_for(pattern, tenant_id, metric.id, request.grain, dates, overrides)
         report(progress, f"{pattern.name}: analysing {len(dates)} dates")
+        # the analysis and the serialising of its results run off the event loop (a process pool in
+        # the worker): only compact store records come back
+        job = ContextAnalysis(metric.id, request.grain, dates, data, {pattern.name: settings})
         if self.executor is None:
-            results = await asyncio.to_thread(run_pattern, pattern, data, dates, request.grain, overrides)
+            analysed = await asyncio.to_thread(analyse_context, job)
         else:
-            results = await asyncio.get_running_loop().run_in_executor(
-                self.executor, run_pattern, pattern.name, data, dates, request.grain, overrides)
-        report(progress, f"{pattern.name}: storing {len(results)} results")
-        stored = await store_results(self.session_factory, tenant_id, results)
-        errors = {
-            f"{r.analysis_date}{'/' + r.dimension_name if r.dimension_name else ''}": r.error.type
-            for r in results if r.error is not None
-        }
+            analysed = await asyncio.get_running_loop().run_in_executor(self.executor, analyse_context, job)
+        report(progress, f"{pattern.name}: storing {len(analysed.records)} results")
+        stored = await store_records(self.session_factory, tenant_id, analysed.records)
+        errors = {where.split(" ", 1)[1]: error for where, error in analysed.errors.items()}
         return PatternRunResponse(
             tenant=request.tenant, tenant_id=tenant_id, metric_id=metric.id, pattern=pattern.name,
             version=pattern.version, grain=request.grain, partitions=[p.key for p in partitions],

@@ -76,8 +76,16 @@ class TargetDef(_Strict):
     target_value: float
     target_upper_bound: float | None = None
     target_lower_bound: float | None = None
-    yellow_buffer: float | None = None
-    red_buffer: float | None = None
+    #: percent of |target_value|: short of target by up to yellow is on track, up to red at risk
+    yellow_buffer: float | None = Field(None, ge=0)
+    red_buffer: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _buffers_in_order(self) -> TargetDef:
+        if self.yellow_buffer is not None and self.red_buffer is not None and self.red_buffer < self.yellow_buffer:
+            raise ValueError(f"red_buffer {self.red_buffer} is below yellow_buffer {self.yellow_buffer}: "
+                             "at risk lies between the two")
+        return self
 
 
 class MetricDef(_Strict):
@@ -86,6 +94,9 @@ class MetricDef(_Strict):
     source: MetricSourceDef
     dimensions: list[DimensionDef] = Field(default_factory=list)
     targets: list[TargetDef] = Field(default_factory=list)
+    #: which way the metric improves: churn, cost and latency are lower-is-better; the patterns'
+    #: statuses, records and strongest slices follow it (stored in the metric's JSON definition)
+    direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"
     #: per-pattern settings overrides, e.g. {"performance_status": {"threshold_ratio": 0.1}}
     patterns: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
+import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
@@ -56,6 +57,20 @@ class ErrorType(StrEnum):
     INSUFFICIENT_DATA = "insufficient_data"
     MISSING_LATEST_VALUE = "missing_latest_value"
     MODEL_ERROR = "model_error"
+    #: the data cannot be analysed as given: a text value, two rows for one period (and slice)
+    INVALID_DATA = "invalid_data"
+
+
+class Direction(StrEnum):
+    """Which way a metric improves: revenue is higher-is-better; churn, cost, latency lower-is-better."""
+
+    HIGHER_IS_BETTER = "higher_is_better"
+    LOWER_IS_BETTER = "lower_is_better"
+
+    @property
+    def sign(self) -> int:
+        """+1 when higher is better, −1 when lower is: `sign × value` is larger for better values."""
+        return 1 if self is Direction.HIGHER_IS_BETTER else -1
 
 
 class PatternError(BaseModel):
@@ -136,6 +151,8 @@ class PatternSettings(BaseModel):
     lookback_day: int
     lookback_week: int
     lookback_month: int
+    #: the metric's direction (from the catalog's metric definition, `settings_for`)
+    direction: Direction = Direction.HIGHER_IS_BETTER
 
     def lookback(self, grain: Grain) -> int:
         return getattr(self, f"lookback_{grain.value}")
@@ -169,6 +186,70 @@ class PatternData:
         if frame is not None:
             frame = frame[frame["dimension_name"] == name]
         return replace(self, dimensional=frame, dimension_name=name)
+
+
+_KEYS = {"series": ["date"], "targets": ["date"], "dimensional": ["dimension_name", "dimension_slice", "date"]}
+_NUMBERS = {
+    "series": ["value"],
+    "targets": ["target_value", "target_upper_bound", "target_lower_bound", "yellow_buffer", "red_buffer"],
+    "dimensional": ["value"],
+}
+
+
+_FRAMES = {
+    DataNeed.SERIES: ("series",),
+    DataNeed.SERIES_WITH_TARGETS: ("series", "targets"),
+    DataNeed.DIMENSIONAL_SERIES: ("dimensional",),
+    DataNeed.FUTURE_TARGETS: ("targets",),
+}
+
+
+def checked_data(data: PatternData, needs: Iterable[DataNeed]) -> tuple[PatternData, PatternError | None]:
+    """Where data enters the patterns: the one place bad values are dealt with.
+
+    - a value that is not a number (text) → an ``invalid_data`` error, for every analysis date;
+    - two rows for one period (one period and slice of a dimension) → ``invalid_data``: neither
+      row can be preferred;
+    - ±infinity and NaN → missing: the period has no value (so an infinite latest value is a
+      ``missing_latest_value`` error, and an infinite slice counts as absent);
+    - null → missing, as before.
+    Only the frames `needs` names are checked. Returns the data with its number columns as floats,
+    or the error."""
+    frames = {}
+    names = {name for need in needs for name in _FRAMES[need]}
+    for name, keys in _KEYS.items():
+        frame = getattr(data, name)
+        if name not in names:
+            continue
+        if frame is None or len(frame) == 0:
+            frames[name] = frame
+            continue
+        frame = frame.copy()
+        for column in _NUMBERS[name]:
+            if column not in frame.columns:
+                continue
+            raw = frame[column]
+            numbers = pd.to_numeric(raw, errors="coerce")
+            bad = numbers.isna() & raw.notna()
+            if bad.any():
+                row = frame[bad].iloc[0]
+                where = ", ".join(f"{k} {row[k]}" for k in keys if k in frame.columns)
+                return data, PatternError(
+                    type=ErrorType.INVALID_DATA,
+                    message=f"{name}: {column} {raw[bad].iloc[0]!r} ({where}) is not a number",
+                )
+            numbers = numbers.astype(float)
+            frame[column] = numbers.where(np.isfinite(numbers))
+        duplicated = frame.duplicated(subset=keys, keep=False)
+        if duplicated.any():
+            row = frame[duplicated].iloc[0]
+            where = ", ".join(f"{k} {row[k]}" for k in keys)
+            return data, PatternError(
+                type=ErrorType.INVALID_DATA,
+                message=f"{name}: {int(duplicated.sum())} rows share a period ({where}): one row per period",
+            )
+        frames[name] = frame
+    return replace(data, **frames), None
 
 
 @dataclass(frozen=True)
@@ -267,10 +348,13 @@ class Pattern(ABC, Generic[S, R, P]):
         if dimension_name is not None:
             data = data.for_dimension(dimension_name)
         spans = [self.span(d, grain, settings) for d in dates]
-        prepared = self.prepare(data, grain, settings, spans)
+        data, invalid = checked_data(data, self.needs)
+        prepared = self.prepare(data, grain, settings, spans) if invalid is None else None
         results = []
         for analysis_date, span in zip(dates, spans, strict=True):
             try:
+                if invalid is not None:
+                    raise AnalysisError(invalid)
                 fields = self.evaluate(prepared, span, grain, settings)
                 error = None
             except AnalysisError as failure:

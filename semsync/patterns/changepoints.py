@@ -1,21 +1,27 @@
 """Change-point detection for drift: level shifts and trend changes by binary segmentation.
 
-Within a segment the null model is a straight line (level + slope) with independent noise of scale
-σ. For every candidate split k (leaving ≥ `min_segment` points on each side) two one-parameter
-alternatives are scored, both with closed forms over suffix sums, O(n) for all k at once:
+A segment without change is either flat (its mean) or a straight line; a segment with one change at
+split k (leaving ≥ `min_segment` points on each side) is one of three models, all with closed forms
+over suffix sums, O(n) for every k at once (`gains`):
 
-- a **level shift**: the line plus a step 1[t ≥ t_k] (the slope is shared);
-- a **trend change**: the line plus a hinge (t − t_k)+ (the line bends, without a jump).
+- a **level shift**: two levels, no slope (a step 1[t ≥ t_k] on the mean);
+- a **sloped level shift**: a line plus a step (the slope is shared);
+- a **trend change**: a line that bends at t_k without a jump (a hinge (t − t_k)+).
 
-The score of an alternative is its squared t-statistic, (xᵀe)² / (σ² ‖x residualised on the line‖²).
-σ is the noise's long-run scale, estimated robustly from first differences, which neither a step nor
-a trend moves, and widened for positive autocorrelation (`noise_scale`).
+Models are compared by their residual sums of squares in units of σ², a slope paying
+`slope_penalty` (2 ln n). The statistic is how much the best one-change model beats the best model
+without a change. Paying for the slope is what keeps a trend from swallowing a step: a line explains
+three quarters of a mid-window step, so a test that always fits the slope loses most of a step's
+evidence, while a straight trend still never reads as a step (a slope costs less than a change).
 
-The largest score over k and both kinds is compared with a critical value calibrated by Monte Carlo
-for the series' length: the (1 − α) quantile of the same maximum, σ estimated the same way, on
-Gaussian white noise (seeded, so deterministic; cached per `min_segment` and α). On a series without
-change the probability of reporting any change is therefore α (the false-alarm rate). When a change
-is found the series is split there and both parts are searched again, against the same value.
+σ is the noise's long-run scale, estimated robustly from differences, which neither a step nor a
+trend moves, and widened for positive autocorrelation ρ (`noise_scale`). The statistic is compared
+with a critical value calibrated by Monte Carlo for the series' length and its noise's persistence:
+the (1 − α) quantile of the same statistic, σ and ρ estimated the same way, on AR(1) noise with
+ρ in `PERSISTENCE_GRID` (seeded, so deterministic; tabulated in `changepoint_table`), interpolated at
+the series' estimated ρ. On a series without change the probability of reporting any change is
+therefore about α (the false-alarm rate), for white as for persistent noise. When a change is found
+the series is split there and both parts are searched again, against the same value.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from semsync.patterns.changepoint_table import PRECOMPUTED
+
 MAD_TO_SIGMA = 1.482602218505602
 MAX_PERSISTENCE = 0.9
 WINSOR = 2.5
@@ -35,16 +43,25 @@ _WINSOR_MEAN_SQUARE = (
     - 2 * WINSOR * math.exp(-WINSOR**2 / 2) / math.sqrt(2 * math.pi)
     + WINSOR**2 * (1 - math.erf(WINSOR / math.sqrt(2)))
 )
-_SIMULATIONS = 3000
+_SIMULATIONS = 30000
+_CHUNK = 2000
+_BANDWIDTH = 0.1
 _SEED = 20250701
+#: the fewest points on either side of a change when its position is refined (`_refine`)
+MIN_EDGE = 2
+RECENCY_SCALE = 2.0
+TREND_CHANGE_AGE = 2
+#: persistences (AR(1) ρ) the critical values are simulated for
+PERSISTENCE_GRID = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9)
 
 
 @dataclass(frozen=True)
 class Change:
     index: int  # first position of the new regime
     kind: str  # "level_shift" | "trend_change"
-    score: float  # squared t-statistic
+    score: float  # the statistic: gain over the best model without a change, in σ² units
     size: float  # step (level units) or slope change (per period)
+    sloped: bool = False  # the model has a slope (a level shift on a line; a trend change always)
 
 
 def _mad_sigma(x: np.ndarray) -> np.ndarray:
@@ -76,52 +93,186 @@ def noise_scale(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sigma_d * np.sqrt((1.0 + rho) / 2.0) / (1.0 - rho), rho
 
 
+def residual_scale(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(σ, ρ) from the residuals `e` of a fitted model, along the last axis: the long-run scale of
+    the noise and its lag-one autocorrelation.
+
+    The residuals are winsorised at `WINSOR` robust (MAD) standard deviations (an outlier or a missed
+    step's edge cannot sway them); s² is their mean square, ρ their lag-one correlation, kept within
+    [0, `MAX_PERSISTENCE`]. Sums of persistent noise wander further than white noise does, so σ is
+    the long-run scale s √((1 + ρ) / (1 − ρ)), which keeps false alarms rare on such series. The
+    residuals' correlation estimates ρ about twice as precisely as differences do (`noise_scale`)."""
+    centred = e - np.median(e, axis=-1, keepdims=True)
+    bound = WINSOR * _mad_sigma(e)[..., None]
+    clipped = np.clip(centred, -bound, bound)
+    clipped = clipped - clipped.mean(axis=-1, keepdims=True)
+    square = (clipped * clipped).sum(axis=-1)
+    lagged = (clipped[..., 1:] * clipped[..., :-1]).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.clip(np.where(square > 0, lagged / square, 0.0), 0.0, MAX_PERSISTENCE)
+    scale = np.sqrt(square / e.shape[-1] / _WINSOR_MEAN_SQUARE)
+    return scale * np.sqrt((1.0 + rho) / (1.0 - rho)), rho
+
+
+def line_residuals(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """`y` less its least-squares line (along the last axis)."""
+    tc = t - t.mean()
+    centred = y - y.mean(axis=-1, keepdims=True)
+    slope = (centred @ tc) / float(tc @ tc)
+    return centred - np.multiply.outer(slope, tc)
+
+
+def piecewise_residuals(t: np.ndarray, y: np.ndarray, changes: list[Change]) -> np.ndarray:
+    """`y` less a least-squares line on each part between `changes`."""
+    bounds = [0] + [c.index for c in changes] + [len(y)]
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        parts.append(line_residuals(t[lo:hi], y[lo:hi]) if hi - lo >= 3 else y[lo:hi] - y[lo:hi].mean())
+    return np.concatenate(parts)
+
+
 def _suffix(x: np.ndarray) -> np.ndarray:
     """Sums from each position to the end (along the last axis)."""
-    return np.flip(np.cumsum(np.flip(x, axis=-1), axis=-1), axis=-1)
+    return np.cumsum(x[..., ::-1], axis=-1)[..., ::-1]
 
 
-def scores(t: np.ndarray, y: np.ndarray, min_segment: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Step and hinge statistics (times σ²) and coefficients for splits k = min_segment … n − min_segment.
+def slope_penalty(n: int) -> float:
+    """What a slope costs a model of a segment of `n` points (in σ² units): 2 ln n, less than a change
+    costs, so that a straight trend is never read as a step, yet a step is not read as a trend."""
+    return 2.0 * math.log(max(n, 2))
 
-    `y` may be 2-D (one series per row, all on the positions `t`). Returns
-    (step_score, hinge_score, step_size, hinge_size), each with one column per candidate.
-    """
+
+@dataclass(frozen=True)
+class Gains:
+    """Reductions of the residual sum of squares against the segment's mean, per candidate split
+    k = min_segment … n − min_segment (columns) for each series (rows), and the step / slope-change
+    coefficients of the models."""
+
+    line: np.ndarray  # (rows,): the slope alone
+    step: np.ndarray  # two levels, no slope
+    sloped_step: np.ndarray  # a line plus a step (slope shared)
+    hinge: np.ndarray  # a line that bends without a jump
+    step_size: np.ndarray
+    sloped_step_size: np.ndarray
+    hinge_size: np.ndarray
+
+
+def gains(t: np.ndarray, y: np.ndarray, min_segment: int) -> Gains:
+    """The gains of every one-change model over the segment mean, O(n) for all k by suffix sums.
+
+    `y` may be 2-D (one series per row, all on the positions `t`)."""
     n = len(t)
     tc = t - t.mean()
     s2 = float(tc @ tc)
     y = np.atleast_2d(y)
     mean = y.mean(axis=-1, keepdims=True)
-    slope = (y @ tc)[:, None] / s2
-    e = y - mean - slope * tc
+    centred = y - mean
+    slope = (centred @ tc)[:, None] / s2
+    e = centred - slope * tc
     ks = np.arange(min_segment, n - min_segment + 1)
     r0 = (n - ks).astype(float)
-    r1, r2 = _suffix(tc)[ks], _suffix(tc * tc)[ks]
-    e0, e1 = _suffix(e)[:, ks], _suffix(e * tc)[:, ks]
+    rows = len(y)
+    # every suffix sum in one pass: tc, tc², then per series the centred values, e and e·tc
+    sums = _suffix(np.vstack([tc, tc * tc, centred, e, e * tc]))[:, ks]
+    r1, r2 = sums[0], sums[1]
+    c0, e0, e1 = sums[2 : 2 + rows], sums[2 + rows : 2 + 2 * rows], sums[2 + 2 * rows :]
     tk = tc[ks]
-    q_step = r0 - r0 * r0 / n - r1 * r1 / s2
+    q_mean = r0 - r0 * r0 / n
+    q_step = q_mean - r1 * r1 / s2
     hx0, hx1 = r1 - tk * r0, r2 - tk * r1
     q_hinge = (r2 - 2 * tk * r1 + tk * tk * r0) - hx0 * hx0 / n - hx1 * hx1 / s2
     u_hinge = e1 - tk * e0
     with np.errstate(divide="ignore", invalid="ignore"):
-        step_size = np.where(q_step > 1e-12, e0 / q_step, 0.0)
+        step_size = np.where(q_mean > 1e-12, c0 / q_mean, 0.0)
+        sloped_size = np.where(q_step > 1e-12, e0 / q_step, 0.0)
         hinge_size = np.where(q_hinge > 1e-12, u_hinge / q_hinge, 0.0)
-    return step_size * e0, hinge_size * u_hinge, step_size, hinge_size
+    line = slope[:, 0] ** 2 * s2
+    return Gains(line, step_size * c0, line[:, None] + sloped_size * e0, line[:, None] + hinge_size * u_hinge,
+                 step_size, sloped_size, hinge_size)
 
 
-#: `simulate_critical_values` for the default minimum segments (days 7, weeks 4, months 3) at
-#: α = 0.01, so that a worker does not spend seconds simulating on its first call (a test checks them)
-PRECOMPUTED = {
-    (7, 0.01): ((15, 22, 32, 48, 71, 105, 156, 230, 340, 503, 744, 1100),
-                (7.079, 8.597, 11.257, 11.073, 11.714, 12.654, 12.601, 13.343, 13.197, 13.923, 14.348, 15.028)),
-    (4, 0.01): ((9, 13, 21, 33, 51, 79, 123, 191, 296, 459, 710, 1100),
-                (7.113, 7.745, 9.442, 12.001, 11.146, 12.222, 12.194, 12.644, 13.815, 13.409, 14.769, 13.865)),
-    (3, 0.01): ((7, 11, 17, 27, 44, 69, 110, 174, 276, 438, 694, 1100),
-                (8.21, 8.441, 8.926, 10.802, 11.469, 11.506, 13.125, 12.863, 13.987, 14.077, 15.1, 14.764)),
-}
+def statistics(g: Gains, n: int, min_segment: int, after: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(statistic, best candidate, best model) per row; gains already in σ² units.
+
+    The statistic of a candidate is how much its one-change model beats the best model without a
+    change, slopes paid for with `slope_penalty` (models 0 = step, 1 = sloped step, 2 = hinge),
+    discounted by `recency_weight` for a change close to the end of the series (`after` more
+    points follow the segment)."""
+    pen = slope_penalty(n)
+    null = np.maximum(0.0, g.line - pen)
+    ages = n - np.arange(min_segment, n - min_segment + 1) + after
+    alt = np.stack([g.step, g.sloped_step - pen, g.hinge - pen]) - null[None, :, None]
+    # a bend needs time to show: over fewer than `TREND_CHANGE_AGE` × min_segment periods it cannot
+    # be told from a step, and a recent step is reported as what it is
+    alt[2][:, ages < TREND_CHANGE_AGE * min_segment] = -np.inf
+    weighted = alt * recency_weight(ages, min_segment)
+    # the weight decides whether there is a change; where it is, is where the evidence peaks
+    flat, flat_weighted = (a.transpose(1, 0, 2).reshape(a.shape[1], -1) for a in (alt, weighted))
+    best = np.argmax(flat, axis=1)
+    model, k = np.divmod(best, alt.shape[2])
+    return flat_weighted.max(axis=1), k, model
 
 
-@lru_cache(maxsize=32)
+def recency_weight(ages: np.ndarray, min_segment: int) -> np.ndarray:
+    """1 / (1 + e^(−age / τ)), τ = 2 × `min_segment`: a change `age` periods before the end needs
+    up to twice the evidence when it is recent. A change is then first reported when it is clear,
+    and its growing age lowers the bar as fast as noise can take evidence away, so that a change
+    reported once is still reported on the following dates (the false-alarm rate is calibrated
+    with the weight in place)."""
+    return 1.0 / (1.0 + np.exp(-ages / (RECENCY_SCALE * min_segment)))
+
+
+def ar1_noise(rng: np.random.Generator, rho: np.ndarray, n: int) -> np.ndarray:
+    """Stationary AR(1) rows with unit innovations, row i with persistence `rho[i]`."""
+    shocks = rng.standard_normal((len(rho), n))
+    out = np.empty_like(shocks)
+    out[:, 0] = shocks[:, 0] / np.sqrt(1 - rho * rho)
+    for i in range(1, n):
+        out[:, i] = rho * out[:, i - 1] + shocks[:, i]
+    return out
+
+
+def simulation_lengths(min_segment: int) -> np.ndarray:
+    """The series lengths the critical values are simulated for (interpolated in log length between)."""
+    return np.unique(np.geomspace(2 * min_segment + 1, 1100, 12).astype(int))
+
+
+def simulate_critical_values(
+    min_segment: int, alpha: float, lengths: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lengths, critical statistics per length × `PERSISTENCE_GRID`), by simulation.
+
+    The noise is AR(1) with persistence drawn uniformly from [0, 0.95] per series; σ and ρ are
+    estimated from each simulated series as `detect`'s caller does, and the critical value for a
+    persistence of the grid is the (1 − α) quantile among the series whose *estimated* ρ lies
+    within `_BANDWIDTH` of it (or the nearest 20 / α when fewer are). Indexing by the estimate,
+    not the truth, is what keeps the false-alarm rate at α on persistent noise, where the estimate
+    errs low as often as high."""
+    lengths = simulation_lengths(min_segment) if lengths is None else np.asarray(lengths)
+    critical = np.empty((len(lengths), len(PERSISTENCE_GRID)))
+    for row, n in enumerate(lengths):
+        rng = np.random.default_rng([_SEED, int(n)])
+        estimated, statistic = [], []
+        for _ in range(_SIMULATIONS // _CHUNK):
+            y = ar1_noise(rng, rng.uniform(0.0, 0.95, _CHUNK), n)
+            t = np.arange(n, dtype=float)
+            sigma, rho = residual_scale(line_residuals(t, y))
+            sigma2 = sigma**2
+            g = gains(t, y, min_segment)
+            g = Gains(g.line / sigma2, g.step / sigma2[:, None], g.sloped_step / sigma2[:, None],
+                      g.hinge / sigma2[:, None], g.step_size, g.sloped_step_size, g.hinge_size)
+            estimated.append(rho)
+            statistic.append(statistics(g, n, min_segment)[0])
+        estimated, statistic = np.concatenate(estimated), np.concatenate(statistic)
+        for column, grid_rho in enumerate(PERSISTENCE_GRID):
+            # widen the band where short series seldom estimate this persistence
+            distance = np.abs(estimated - grid_rho)
+            bandwidth = max(_BANDWIDTH, float(np.sort(distance)[min(int(20 / alpha), len(distance)) - 1]))
+            critical[row, column] = np.quantile(statistic[distance <= bandwidth], 1.0 - alpha)
+    return lengths.astype(float), critical
+
+
+@lru_cache(maxsize=16)
 def _critical_values(min_segment: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     if (min_segment, alpha) in PRECOMPUTED:
         lengths, critical = PRECOMPUTED[(min_segment, alpha)]
@@ -129,61 +280,113 @@ def _critical_values(min_segment: int, alpha: float) -> tuple[np.ndarray, np.nda
     return simulate_critical_values(min_segment, alpha)
 
 
-def simulate_critical_values(min_segment: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """(lengths, critical values of the max score / σ̂²) on a grid of lengths, by simulation."""
-    rng = np.random.default_rng(_SEED)
-    lengths = np.unique(np.geomspace(2 * min_segment + 1, 1100, 12).astype(int))
-    critical = []
-    for n in lengths:
-        y = rng.standard_normal((_SIMULATIONS, n))
-        step, hinge, _, _ = scores(np.arange(n, dtype=float), y, min_segment)
-        sigma2 = noise_scale(y)[0] ** 2
-        best = np.maximum(step.max(axis=1), hinge.max(axis=1)) / sigma2
-        critical.append(float(np.quantile(best, 1.0 - alpha)))
-    return lengths.astype(float), np.array(critical)
-
-
-def critical_value(n: int, min_segment: int, alpha: float) -> float:
-    """The score above which a segment of `n` points is split (false-alarm probability `alpha`)."""
+def critical_value(n: int, min_segment: int, alpha: float, rho: float = 0.0) -> float:
+    """The statistic above which a series of `n` points is split (false-alarm probability `alpha`)
+    when its noise's estimated persistence is `rho`: interpolated in log length and in ρ."""
     lengths, critical = _critical_values(min_segment, round(alpha, 6))
-    return float(np.interp(np.log(n), np.log(lengths), critical))
+    by_rho = [float(np.interp(np.log(n), np.log(lengths), critical[:, c])) for c in range(len(PERSISTENCE_GRID))]
+    return float(np.interp(min(max(rho, 0.0), PERSISTENCE_GRID[-1]), PERSISTENCE_GRID, by_rho))
+
+
+_KINDS = ("level_shift", "level_shift", "trend_change")
+
+
+GainsCache = dict[tuple[int, int], Gains]
+"""The gains of segments [lo, hi) of one series (with `MIN_EDGE`): they do not depend on σ or on the
+critical value, so the passes over one series (`detect` at several bars, `top_statistic`) share them."""
+
+
+def _segment_gains(t: np.ndarray, y: np.ndarray, lo: int, hi: int, cache: GainsCache | None) -> Gains:
+    if cache is None:
+        return gains(t[lo:hi], y[lo:hi], MIN_EDGE)
+    if (lo, hi) not in cache:
+        cache[(lo, hi)] = gains(t[lo:hi], y[lo:hi], MIN_EDGE)
+    return cache[(lo, hi)]
+
+
+def _scaled(wide: Gains, n: int, min_segment: int, sigma2: float) -> Gains:
+    """The candidates with `min_segment` points on either side, in σ² units (a gain does not depend
+    on the other candidates, so they are a slice of those with `MIN_EDGE`)."""
+    cut = slice(min_segment - MIN_EDGE, n - min_segment - MIN_EDGE + 1)
+    return Gains(wide.line / sigma2, wide.step[:, cut] / sigma2, wide.sloped_step[:, cut] / sigma2,
+                 wide.hinge[:, cut] / sigma2, wide.step_size, wide.sloped_step_size, wide.hinge_size)
+
+
+def top_statistic(
+    t: np.ndarray, y: np.ndarray, *, sigma: float, min_segment: int, cache: GainsCache | None = None
+) -> float:
+    """The statistic of the best single change in the whole of `y` (0 when too short)."""
+    if len(y) < 2 * min_segment + 1:
+        return 0.0
+    wide = _segment_gains(t, y, 0, len(y), cache)
+    return float(statistics(_scaled(wide, len(y), min_segment, sigma * sigma), len(y), min_segment)[0][0])
 
 
 def detect(
-    t: np.ndarray, y: np.ndarray, *, sigma: float, min_segment: int, alpha: float, max_changes: int = 10
+    t: np.ndarray,
+    y: np.ndarray,
+    *,
+    sigma: float,
+    min_segment: int,
+    critical: float,
+    max_changes: int = 10,
+    first_critical: float | None = None,
+    cache: GainsCache | None = None,
 ) -> list[Change]:
-    """Binary segmentation: split where the best score beats the critical value, then recurse.
+    """Binary segmentation: split where the statistic beats `critical`, then search both parts again.
 
     Every segment is held to the critical value of the whole series: the maximum over a part's
     fewer candidates is smaller, so a part never gets a looser test than the whole had.
+    `first_critical`, when given, replaces `critical` for the first split of the whole series.
+    `cache` shares the segments' gains between passes over the same `t`, `y`.
     """
-    critical = critical_value(len(y), min_segment, alpha)
     found: list[Change] = []
     pending = [(0, len(y))]
+    sigma2 = sigma * sigma
     while pending and len(found) < max_changes:
         lo, hi = pending.pop()
         if hi - lo < 2 * min_segment + 1:
             continue
-        step, hinge, step_size, hinge_size = (a[0] for a in scores(t[lo:hi], y[lo:hi], min_segment))
-        best_step, best_hinge = int(np.argmax(step)), int(np.argmax(hinge))
-        if step[best_step] >= hinge[best_hinge]:
-            k, kind, score, size = best_step, "level_shift", step[best_step], step_size[best_step]
-        else:
-            k, kind, score, size = best_hinge, "trend_change", hinge[best_hinge], hinge_size[best_hinge]
-        if score / sigma**2 < critical:
+        # the candidates with `MIN_EDGE` points on either side serve `_refine`
+        wide = _segment_gains(t, y, lo, hi, cache)
+        found_stats = statistics(_scaled(wide, hi - lo, min_segment, sigma2), hi - lo, min_segment,
+                                 after=len(y) - hi)
+        statistic, k, model = (int(a[0]) if i else float(a[0]) for i, a in enumerate(found_stats))
+        bar = first_critical if first_critical is not None and not found and (lo, hi) == (0, len(y)) else critical
+        if statistic < bar:
             continue
-        split = lo + min_segment + k
-        found.append(Change(split, kind, float(score / sigma**2), float(size)))
+        split, size = _refine(wide, hi - lo, model, min_segment + k, min_segment)
+        split += lo
+        found.append(Change(split, _KINDS[model], statistic, size, sloped=model > 0))
         pending += [(lo, split), (split, hi)]
     return sorted(found, key=lambda c: c.index)
 
 
+def _refine(g: Gains, n: int, model: int, split: int, min_segment: int) -> tuple[int, float]:
+    """The change's position, searched again within `min_segment` of `split` with as few as
+    `MIN_EDGE` points on either side, and its size there.
+
+    Detection needs `min_segment` points on each side, so a recent step is first found pinned
+    `min_segment` periods before the end; its best position, with the chosen model, is where it
+    really happened (a step seen 3 days after it is dated 3 days ago, not 7). `g`: the segment's
+    gains with `MIN_EDGE`."""
+    gain = (g.step, g.sloped_step, g.hinge)[model][0]
+    sizes = (g.step_size, g.sloped_step_size, g.hinge_size)[model][0]
+    lo = max(split - min_segment, MIN_EDGE) - MIN_EDGE
+    hi = min(split + min_segment, n - MIN_EDGE) - MIN_EDGE
+    column = lo + int(np.argmax(gain[lo : hi + 1]))
+    return column + MIN_EDGE, float(sizes[column])
+
+
 def local_estimate(t: np.ndarray, y: np.ndarray, change: Change, lo: int, hi: int) -> float:
-    """The size of `change` re-estimated on its neighbourhood [lo, hi) between adjacent changes."""
+    """The size of `change` re-estimated on its neighbourhood [lo, hi) between adjacent changes,
+    with the change's own model."""
     k = change.index - lo
     n = hi - lo
     if k < 1 or n - k < 1 or n < 4:
         return change.size
-    _, _, step_size, hinge_size = (a[0] for a in scores(t[lo:hi], y[lo:hi], 1))
+    g = gains(t[lo:hi], y[lo:hi], 1)
     column = k - 1  # with min_segment 1 the candidates are k = 1 … n − 1
-    return float(step_size[column] if change.kind == "level_shift" else hinge_size[column])
+    if change.kind == "trend_change":
+        return float(g.hinge_size[0, column])
+    return float((g.sloped_step_size if change.sloped else g.step_size)[0, column])

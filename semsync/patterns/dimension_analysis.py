@@ -4,7 +4,10 @@ Runs once per dimension (the data names one). For every slice seen in either per
 a row in a period counts 0 there): value, share of the total, change, difference from the average
 slice; the top and bottom `top_n` slices, the largest and smallest by share, a new strongest or
 weakest slice, the gap between the top two, and the top slices of each period of the window.
-Slices are ordered by value, ties by name, so a result does not depend on row order.
+Strongest means best in the metric's direction (`direction`): the highest value, or the lowest for
+a lower-is-better metric; ranks, top / bottom, strongest / weakest, the top two and the rankings
+follow it, the largest and smallest slice by share do not. Ties are ordered by name, so a result
+does not depend on row order.
 """
 
 from __future__ import annotations
@@ -123,7 +126,7 @@ class _Prepared:
 
 class DimensionAnalysis(Pattern[DimensionAnalysisSettings, DimensionAnalysisResult, _Prepared]):
     name: ClassVar[str] = "dimension_analysis"
-    version: ClassVar[str] = "1.0"
+    version: ClassVar[str] = "1.1"
     needs = frozenset({DataNeed.DIMENSIONAL_SERIES})
     settings_model = DimensionAnalysisSettings
     result_model = DimensionAnalysisResult
@@ -152,8 +155,11 @@ class DimensionAnalysis(Pattern[DimensionAnalysisSettings, DimensionAnalysisResu
         current = np.nan_to_num(current_row[seen])
         prior = np.nan_to_num(prior_row[seen]) if has_prior else np.full(len(names), np.nan)
         current_share, prior_share = _shares(current), _shares(prior)
-        order = _ranked(current)
-        prior_order = _ranked(prior) if has_prior else None
+        sign = settings.direction.sign
+        order = _ranked(sign * current)  # strongest first, in the metric's direction
+        prior_order = _ranked(sign * prior) if has_prior else None
+        by_value = _ranked(current)  # largest first, whatever the direction
+        prior_by_value = _ranked(prior) if has_prior else None
         average = float(current.mean())
         slices = [
             SliceComparison(
@@ -179,9 +185,9 @@ class DimensionAnalysis(Pattern[DimensionAnalysisSettings, DimensionAnalysisResu
                            for i in top],
             "bottom_slices": [SliceValue(slice=str(names[i]), value=current[i], share_percent=current_share[i])
                               for i in bottom],
-            "largest_slice": _share(names, current_share, prior_share, order[0], prior_order, first=True),
-            "smallest_slice": _share(names, current_share, prior_share, order[-1], prior_order, first=False),
-            "historical_rankings": _rankings(prepared, window, with_data, span, grain, settings.top_n),
+            "largest_slice": _share(names, current_share, prior_share, by_value[0], prior_by_value, first=True),
+            "smallest_slice": _share(names, current_share, prior_share, by_value[-1], prior_by_value, first=False),
+            "historical_rankings": _rankings(prepared, window, with_data, span, grain, settings.top_n, sign),
         }
         if prior_order is not None:
             fields["new_strongest_slice"] = _leader_change(names, current, prior, order[0], prior_order[0])
@@ -227,12 +233,13 @@ def _leader_change(names, current, prior, now: int, before: int) -> LeaderChange
     )
 
 
-def _rankings(prepared: _Prepared, window, with_data, span: Span, grain: Grain, top_n: int) -> list[PeriodRanking]:
+def _rankings(prepared: _Prepared, window, with_data, span: Span, grain: Grain, top_n: int,
+              sign: int) -> list[PeriodRanking]:
     rankings = []
     for row in np.flatnonzero(with_data):
         values = window[row]
         seen = np.flatnonzero(~np.isnan(values))
-        best = seen[_ranked(values[seen])][:top_n]
+        best = seen[_ranked(sign * values[seen])][:top_n]
         rankings.append(
             PeriodRanking(
                 date=period_start(grain, span.start + int(row)),

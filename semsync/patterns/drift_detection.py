@@ -1,16 +1,26 @@
 """drift_detection: level shifts and trend changes in the window, with date, size and direction.
 
-Binary segmentation over a piecewise-linear model (`semsync.patterns.changepoints`): a split is a
-*level shift* (a jump, slope shared) or a *trend change* (a bend without a jump), accepted when its
-score beats a critical value calibrated so that a series without change raises a false alarm with
-probability `false_alarm_rate`. Each change is reported with the first period of the new regime, its
-size re-estimated between its neighbouring changes (level units for a shift, per period for a
-trend change), size relative to the level before, direction and z-score. The metric is *drifting*
-when the latest change is within the last `recent_periods` periods (default 2 × `min_segment`).
+Binary segmentation over piecewise models (`semsync.patterns.changepoints`): a change is a *level
+shift* (two levels, or a line with a jump) or a *trend change* (a line that bends without a jump),
+models compared by residual sum of squares with a slope paying its way, so that a fitted trend
+cannot swallow a step. A change is accepted when its statistic beats a critical value simulated so
+that a series without change raises a false alarm with probability `false_alarm_rate`, for the
+series' length and the persistence of its noise. Each change is reported with the first period of
+the new regime, its size re-estimated between its neighbouring changes (level units for a shift,
+per period for a trend change), size relative to the level before, direction and z-score. The
+metric is *drifting* when the latest change is within the last `recent_periods` periods (default
+2 × `min_segment`).
 
-Daily series are first cleared of their weekday pattern (levels are then weekday-adjusted), and
-the noise scale allows for autocorrelation, so that neither a weekly rhythm nor persistent noise
-reads as drift.
+The noise: daily series are first cleared of their weekday pattern (levels are then
+weekday-adjusted); σ and the lag-one autocorrelation ρ come from the residuals of a line on each
+part between the large changes, σ widened to the noise's long-run scale, and the critical value is
+the one simulated for that ρ, so that neither a weekly rhythm nor persistent noise reads as drift.
+
+From one date to the next: a recent step is dated where its evidence peaks (a step seen 3 days
+after it is dated 3 days ago, as a level shift: a trend change needs 2 × `min_segment` periods to
+show), and a change that a window ending up to `keep_periods` periods earlier found (recomputed
+inside this window) stays reported while its statistic is above `keep_ratio` × the critical
+value, so that a borderline change does not come and go.
 """
 
 from __future__ import annotations
@@ -34,8 +44,24 @@ from semsync.patterns.base import (
     ResultModel,
     Span,
 )
-from semsync.patterns.changepoints import Change, critical_value, detect, local_estimate, noise_scale
+from semsync.patterns.changepoints import (
+    Change,
+    GainsCache,
+    critical_value,
+    detect,
+    local_estimate,
+    noise_scale,
+    piecewise_residuals,
+    residual_scale,
+    top_statistic,
+)
 from semsync.patterns.periods import PeriodGrid, period_start
+
+#: an earlier window, recomputed inside this one, counts as having found a change from this share of
+#: its critical value: it lacks the periods before this window, so it is not exactly what was seen then
+KEPT_EARLIER = 1.0
+#: the changes that σ is estimated around are those beyond this many times the critical value
+PROVISIONAL_FACTOR = 3.0
 
 
 class DriftDetectionSettings(PatternSettings):
@@ -47,9 +73,13 @@ class DriftDetectionSettings(PatternSettings):
     min_segment_week: int = Field(4, ge=2)
     min_segment_month: int = Field(3, ge=2)
     #: probability of reporting a change on a series without one
-    false_alarm_rate: float = Field(0.01, gt=0, le=0.2)
+    false_alarm_rate: float = Field(0.005, gt=0, le=0.2)
     recent_periods: int | None = Field(None, ge=1)
     max_changes: int = Field(10, ge=1)
+    #: a change found in a window ending up to `keep_periods` periods earlier is kept while its
+    #: statistic stays above `keep_ratio` × the critical value
+    keep_periods: int = Field(14, ge=0)
+    keep_ratio: float = Field(0.5, gt=0, le=1)
     #: daily series: take out the weekday pattern before looking for changes
     remove_weekly_pattern: bool = True
 
@@ -119,7 +149,7 @@ def _weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
 
 class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, PeriodGrid]):
     name: ClassVar[str] = "drift_detection"
-    version: ClassVar[str] = "1.0"
+    version: ClassVar[str] = "2.0"
     needs = frozenset({DataNeed.SERIES})
     settings_model = DriftDetectionSettings
     result_model = DriftDetectionResult
@@ -139,15 +169,9 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
         if grain is Grain.DAY and settings.remove_weekly_pattern and len(present) >= 21:
             values = values - _weekly_pattern(values, period_start(grain, span.start).weekday())
         t, y = present.astype(float), values[present]
-        sigma, persistence = (float(x) for x in noise_scale(y))
-        if not sigma > 0:
-            sigma = float(np.std(y - _line(t, y).at(t)))
         alpha = settings.false_alarm_rate
         latest = len(values) - 1
-        changes = []
-        if sigma > 0:
-            changes = detect(t, y, sigma=sigma, min_segment=min_segment, alpha=alpha,
-                             max_changes=settings.max_changes)
+        changes, sigma, persistence, critical = self._changes(t, y, values, present, min_segment, settings)
         bounds = [0] + [c.index for c in changes] + [len(y)]
         shifts = [
             self._shift(t, y, change, bounds[i], bounds[i + 2], latest, span, grain)
@@ -164,16 +188,81 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
             "current_slope": last_regime.slope,
             "noise_sigma": sigma,
             "noise_autocorrelation": persistence,
-            "critical_z": float(np.sqrt(critical_value(len(y), min_segment, alpha))),
+            "critical_z": float(np.sqrt(critical)),
             "false_alarm_rate": alpha,
         }
+
+    @staticmethod
+    def _noise(t, y, min_segment, settings, cache: GainsCache) -> tuple[float, float, float, list[Change] | None]:
+        """(σ, ρ, critical value) of `y`, from the residuals of a line on each part between changes.
+
+        Large changes are found first with the scale from differences (which a step barely moves)
+        at `PROVISIONAL_FACTOR` × the critical value, so that a big step does not read as persistent
+        noise; on a series without them this is the residuals of one line, as the critical values
+        were simulated. If the changes found with that scale differ, σ and ρ are estimated once
+        more between them. Last, the changes found with the σ returned (None if σ was estimated
+        again after them)."""
+        alpha = settings.false_alarm_rate
+        provisional: list[Change] = []
+        sigma, rho = (float(x) for x in noise_scale(y))
+        if sigma > 0:
+            provisional = detect(t, y, sigma=sigma, min_segment=min_segment,
+                                 critical=PROVISIONAL_FACTOR * critical_value(len(y), min_segment, alpha, rho),
+                                 max_changes=settings.max_changes, cache=cache)
+        sigma, rho = (float(x) for x in residual_scale(piecewise_residuals(t, y, provisional)))
+        critical = critical_value(len(y), min_segment, alpha, rho)
+        changes: list[Change] | None = []
+        if sigma > 0:
+            changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
+                             max_changes=settings.max_changes, cache=cache)
+            if [c.index for c in changes] != [c.index for c in provisional]:
+                sigma, rho = (float(x) for x in residual_scale(piecewise_residuals(t, y, changes)))
+                critical = critical_value(len(y), min_segment, alpha, rho)
+                changes = None
+        return sigma, rho, critical, changes
+
+    def _changes(self, t, y, values, present, min_segment, settings):
+        """The changes in the window, their noise scale σ, its persistence ρ and the critical value.
+
+        A change found in a window ending up to `keep_periods` periods earlier (inside this one,
+        as that window saw it) is kept while its statistic stays above `keep_ratio` × the critical
+        value, so that a borderline change does not come and go from one day to the next. Only the
+        window's own values are read."""
+        cache: GainsCache = {}  # the segments' gains, shared by every pass over this window
+        sigma, rho, critical, changes = self._noise(t, y, min_segment, settings, cache)
+        if not sigma > 0:
+            return [], sigma, rho, critical
+        if changes is None:
+            changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
+                             max_changes=settings.max_changes, cache=cache)
+        if changes:  # the whole window's best change beats the critical value: nothing to keep
+            return changes, sigma, rho, critical
+        first_critical = None
+        statistic = top_statistic(t, y, sigma=sigma, min_segment=min_segment, cache=cache)
+        if settings.keep_ratio * critical <= statistic < critical:
+            for back in range(1, settings.keep_periods + 1):
+                shown = int(np.searchsorted(present, len(values) - back))  # values up to `back` periods ago
+                if shown < 2 * min_segment + 1:
+                    break
+                earlier: GainsCache = {}
+                earlier_sigma, _, earlier_bar, _ = self._noise(t[:shown], y[:shown], min_segment, settings, earlier)
+                if earlier_sigma > 0 and top_statistic(
+                    t[:shown], y[:shown], sigma=earlier_sigma, min_segment=min_segment, cache=earlier
+                ) >= KEPT_EARLIER * earlier_bar:
+                    first_critical = settings.keep_ratio * critical
+                    break
+        if first_critical is not None:
+            changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
+                             max_changes=settings.max_changes, first_critical=first_critical, cache=cache)
+        return changes, sigma, rho, critical
 
     @staticmethod
     def _shift(t, y, change: Change, lo: int, hi: int, latest: int, span: Span, grain: Grain) -> Shift:
         size = local_estimate(t, y, change, lo, hi)
         k = change.index
         before, after = _line(t[lo:k], y[lo:k]), _line(t[k:hi], y[k:hi])
-        level_before = before.at(t[k])
+        # a level shift on flat levels is measured from the mean before it, a sloped one from the line
+        level_before = before.at(t[k]) if change.sloped else float(y[lo:k].mean())
         level_after = level_before + size if change.kind == "level_shift" else after.at(t[k])
         scale = abs(level_before)
         return Shift(

@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import t as student_t
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 
@@ -29,7 +30,7 @@ class EtsFit:
     gamma: float  # 0 without a season
     phi: float  # 1 undamped
     seasonal_periods: int  # 0 = no season
-    sigma2: float  # mean squared one-step error in the sample (statsmodels' scale)
+    sigma2: float  # one-step error variance: the sample's sum of squares over its degrees of freedom
     initial_level: float
     initial_trend: float
     initial_seasonal: np.ndarray  # s(−m) … s(−1)
@@ -37,6 +38,12 @@ class EtsFit:
 
     def name(self) -> str:
         return f"ETS(A,{'Ad' if self.phi < 1 else 'A'},{'A' if self.seasonal_periods else 'N'})"
+
+
+def _parameter_count(seasonal_periods: int, damped: bool) -> int:
+    """Smoothing parameters, damping and initial states an ETS(A,A(d),A) fit estimates."""
+    seasonal = seasonal_periods > 1
+    return 2 + 2 + damped + (1 + seasonal_periods if seasonal else 0)
 
 
 def min_seasonal_observations(seasonal_periods: int) -> int:
@@ -65,7 +72,9 @@ def fit_ets(y: np.ndarray, *, seasonal_periods: int, damped: bool) -> EtsFit:
         gamma=float(result.smoothing_seasonal) if seasonal else 0.0,
         phi=float(result.damping_trend) if damped else 1.0,
         seasonal_periods=seasonal_periods if seasonal else 0,
-        sigma2=float(result.mse),
+        # the sample's mean squared error understates the error of estimated parameters and initial
+        # states: divide the sum of squares by the degrees of freedom left, not by n
+        sigma2=float(result.sse) / max(len(y) - _parameter_count(seasonal_periods if seasonal else 0, damped), 1),
         initial_level=float(result.initial_level),
         initial_trend=float(result.initial_trend),
         initial_seasonal=np.asarray(result.initial_seasonal, dtype=float) if seasonal else np.zeros(0),
@@ -138,3 +147,79 @@ def point_forecasts(fit: EtsFit, states: EtsStates, t: int, weights: ForecastWei
         last_cycle = states.season[t + 1 : t + 1 + m]  # s(t−m+1) … s(t)
         mean = mean + last_cycle[np.arange(horizon) % m]
     return mean
+
+
+Z_95 = 1.959963984540054
+#: ratios are not narrowed below this share of the model's variance
+MIN_VARIANCE_RATIO = 0.01
+
+
+@dataclass(frozen=True)
+class ErrorCalibration:
+    """Per horizon h = 1..H: the observed variance of the h-step error, and of the sum of the errors
+    of steps 1..h, as multiples of the model's (`ForecastWeights.variance`, `.cumulative_variance`)."""
+
+    point: np.ndarray
+    total: np.ndarray
+    bias: np.ndarray  # mean h-step error (actual − forecast), added to the forecasts
+    z_95: np.ndarray  # the two-sided 95 % quantile for the spread's small-sample error (Student t)
+
+
+def calibrate_errors(fit: EtsFit, states: EtsStates, y: np.ndarray, weights: ForecastWeights) -> ErrorCalibration:
+    """Rolling-origin errors over the fitted sample `y`: from every origin (after a burn-in of two
+    seasons) forecast up to half the sample ahead, compare with what came, and divide the mean
+    squared error of each horizon (and of the running sums of errors, for period totals) by the
+    model's variance for it. Beyond half the sample the last ratio holds.
+
+    The model's variance assumes its own structure is right; these errors show how far the
+    forecasts really stray on this series (a trend that bends, a season that drifts), so intervals
+    scaled by them cover what they claim."""
+    n = len(y)
+    horizon = len(weights.variance)
+    m = fit.seasonal_periods
+    first = max(2 * m, 10)
+    reach = min(horizon, max((n - first) // 2, 1))
+    ones = np.ones(horizon)
+    if n - first < 4:
+        return ErrorCalibration(ones, ones, 0 * ones, np.full(horizon, Z_95))
+    origins = np.arange(first, n - 1)
+    h = np.arange(1, reach + 1)
+    forecasts = states.level[origins, None] + weights.trend_multiplier[None, :reach] * states.trend[origins, None]
+    if m:
+        forecasts = forecasts + states.season[origins[:, None] + 1 + (h[None, :] - 1) % m]
+    targets = origins[:, None] + h[None, :]
+    valid = targets < n
+    errors = np.where(valid, y[np.minimum(targets, n - 1)] - forecasts, 0.0)
+    sums = np.cumsum(errors, axis=1)
+    # the errors are in-sample (parameters estimated on them): widen them as σ² is, by the degrees
+    # of freedom the estimation used
+    count = valid.sum(axis=0)
+    dof = 1 - _parameter_count(m, fit.phi < 1) / n
+    point_bias = errors.sum(axis=0) / np.maximum(count, 1)
+    total_bias = sums.sum(axis=0) / np.maximum(count, 1)
+    # spread about the bias; the errors are in-sample (parameters estimated on them): widen them as
+    # σ² is, by the degrees of freedom the estimation used
+    point_spread = ((errors - point_bias) ** 2 * valid).sum(axis=0) / np.maximum(count * dof, 1)
+    total_spread = ((sums - total_bias) ** 2 * valid).sum(axis=0) / np.maximum(count * dof, 1)
+    later = np.arange(reach + 1, horizon + 1)
+
+    def extended(spread: np.ndarray, model: np.ndarray) -> np.ndarray:
+        """The observed spread as a multiple of the model's; beyond the sample's reach the spread
+        grows as it did over the second half of the reach (a power of h)."""
+        if horizon > reach:
+            half = max(reach // 2, 1)
+            ratio = spread[-1] / spread[half - 1] if spread[half - 1] > 0 else 1.0
+            power = np.log(ratio) / np.log(reach / half) if reach > half and ratio > 0 else 1.0
+            spread = np.concatenate([spread, spread[-1] * (later / reach) ** np.clip(power, 0.0, 2.0)])
+        return spread / (fit.sigma2 * model)
+
+    # beyond the sample's reach a bias grows as a missed trend does, linearly in h
+    bias = np.concatenate([point_bias, point_bias[-1] * later / reach])
+    # the spread of h-step errors is estimated from (n − burn-in) / h non-overlapping windows (h up
+    # to a season: beyond it the windows repeat the same seasons): a Student t with that many degrees
+    # of freedom, not the normal quantile, so that a short sample's spread is not taken as exact
+    windows = (n - first) / np.minimum(np.arange(1, horizon + 1), max(m, 1))
+    z_95 = student_t.ppf(0.975, np.maximum(windows - 1, 1.0))
+    return ErrorCalibration(np.maximum(extended(point_spread, weights.variance), MIN_VARIANCE_RATIO),
+                            np.maximum(extended(total_spread, weights.cumulative_variance), MIN_VARIANCE_RATIO),
+                            bias, z_95)

@@ -11,9 +11,17 @@ for each. `refit_every_<grain>=1` re-estimates for every date.
 
 From the states after the last complete period: point forecasts with 95 % intervals to the end of
 the quarter; for each longer period (week, month, quarter, year, as the grain allows) the actuals so
-far plus the projection of the rest, with its interval, against the period's cumulative target;
-straight-line pacing; and the growth per period required to reach the target at the period's end,
-(target / current)^(1/n) − 1. Gaps are carried forward from the last value.
+far (from the period's start, even where the lookback is shorter) plus the projection of the rest,
+with its interval, against the period's cumulative target; straight-line pacing; and the growth per
+period required to reach the target at the period's end, (target / current)^(1/n) − 1. On track
+means within `threshold_ratio` of the target on the metric's good side (`direction`). Gaps are
+carried forward from the last value.
+
+Intervals and long projections are calibrated on the series itself (`semsync.patterns.ets.
+calibrate_errors`): rolling-origin errors over the fitted sample give, per horizon, the mean error
+(added to the forecasts, so that a damped trend does not under-project a sustained trend's long
+totals) and the spread of the h-step errors and of their running sums (the interval widths of
+points and of period totals, with a Student t quantile for the number of windows behind them).
 """
 
 from __future__ import annotations
@@ -42,9 +50,11 @@ from semsync.patterns.base import (
     Span,
 )
 from semsync.patterns.ets import (
+    ErrorCalibration,
     EtsFit,
     EtsStates,
     ForecastWeights,
+    calibrate_errors,
     filter_states,
     fit_ets,
     forecast_weights,
@@ -62,7 +72,6 @@ PERIOD_KINDS = {
     Grain.WEEK: ("month", "quarter", "year"),
     Grain.MONTH: ("quarter", "year"),
 }
-Z_95 = 1.959963984540054
 
 
 class ForecastingSettings(PatternSettings):
@@ -77,7 +86,8 @@ class ForecastingSettings(PatternSettings):
     damped_trend: bool = True
     #: how a period's value follows from its grain's values (revenue: sum; a rate: mean)
     aggregation: Literal["sum", "mean", "last"] = "sum"
-    #: a forecast or pace this far below target (fraction of |target|) is still on track
+    #: a forecast or pace this far short of target (fraction of |target|, in the metric's direction)
+    #: is still on track
     threshold_ratio: float = Field(0.05, ge=0, lt=1)
 
     def refit_every(self, grain: Grain) -> int:
@@ -150,6 +160,7 @@ class _Model:
     anchor: int
     states: EtsStates  # from `start` through the latest date that uses this model
     weights: ForecastWeights
+    calibration: ErrorCalibration
 
 
 @dataclass(frozen=True)
@@ -161,7 +172,7 @@ class _Prepared:
 
 class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
     name: ClassVar[str] = "forecasting"
-    version: ClassVar[str] = "1.0"
+    version: ClassVar[str] = "2.0"
     needs = frozenset({DataNeed.SERIES, DataNeed.FUTURE_TARGETS})
     settings_model = ForecastingSettings
     result_model = ForecastingResult
@@ -176,6 +187,19 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
 
     def target_end(self, span: Span, grain: Grain, settings) -> int:
         return _horizon_end(grain, span.end)
+
+    def data_range(self, analysis_dates, grain, settings=None) -> tuple[date, date, date]:
+        """As for any pattern, but from the start of the longest period compared (the year) when
+        that is before the window: its actuals to date and its targets count however short the
+        lookback is."""
+        grain, settings = Grain(grain), self.settings(settings)
+        dates = list(analysis_dates)
+        start, end, targets_end = super().data_range(dates, grain, settings)
+        longest = PERIOD_KINDS[grain][-1]
+        for analysis_date in dates:
+            latest = last_complete_ordinal(grain, analysis_date)
+            start = min(start, period_start(grain, _period_members(grain, longest, latest + 1)[0]))
+        return start, end, targets_end
 
     def prepare(self, data: PatternData, grain: Grain, settings, spans: list[Span]) -> _Prepared:
         values = PeriodGrid.from_frame(grain, data.series)
@@ -208,7 +232,10 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
         except (ValueError, np.linalg.LinAlgError) as error:
             return PatternError(type=ErrorType.MODEL_ERROR, message=f"ETS estimation failed: {error}")
         horizon = _horizon_end(grain, latest) - anchor
-        return _Model(fit, start + first, anchor, filter_states(fit, filled), forecast_weights(fit, horizon))
+        states, weights = filter_states(fit, filled), forecast_weights(fit, horizon)
+        fitted = EtsStates(states.level[: len(fit_values)], states.trend[: len(fit_values)], states.season)
+        calibration = calibrate_errors(fit, fitted, fit_values, weights)
+        return _Model(fit, start + first, anchor, states, weights, calibration)
 
     def evaluate(self, prepared: _Prepared, span: Span, grain: Grain, settings) -> dict[str, Any]:
         model = prepared.models[self.anchor(span.end, grain, settings)]
@@ -219,10 +246,13 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
             raise AnalysisError.missing_latest(grain, latest)
         fit, t = model.fit, latest - model.start
         sigma = float(np.sqrt(fit.sigma2))
-        means = point_forecasts(fit, model.states, t, model.weights, _horizon_end(grain, latest) - latest)
+        horizon = _horizon_end(grain, latest) - latest
+        means = point_forecasts(fit, model.states, t, model.weights, horizon) + model.calibration.bias[:horizon]
         quarter_end = _period_members(grain, "quarter", latest + 1)[1]
         shown = quarter_end - latest
-        half_width = Z_95 * sigma * np.sqrt(model.weights.variance[:shown])
+        calibration = model.calibration
+        half_width = calibration.z_95[:shown] * sigma * np.sqrt(model.weights.variance[:shown]
+                                                                 * calibration.point[:shown])
         observed = prepared.values.window(span.start, latest)
         return {
             "num_periods": int(np.count_nonzero(~np.isnan(observed))),
@@ -254,20 +284,22 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
         latest = span.end
         first, last = _period_members(grain, kind, latest + 1)
         elapsed, remaining = latest - first + 1, last - latest
-        actual = prepared.values.window(max(first, span.start), latest)
+        actual = prepared.values.window(first, latest)  # from the period's start, even before the window
         actual_sum = float(np.nansum(actual))
         forecast_sum = float(means[:remaining].sum())
         sigma2 = model.fit.sigma2
         aggregation = settings.aggregation
+        total_variance = model.weights.cumulative_variance[remaining - 1] * model.calibration.total[remaining - 1]
         if aggregation == "sum":
-            value, variance = actual_sum + forecast_sum, model.weights.cumulative_variance[remaining - 1]
+            value, variance = actual_sum + forecast_sum, total_variance
         elif aggregation == "mean":
             count = elapsed + remaining
             value = (actual_sum + forecast_sum) / count
-            variance = model.weights.cumulative_variance[remaining - 1] / count**2
+            variance = total_variance / count**2
         else:
-            value, variance = float(means[remaining - 1]), model.weights.variance[remaining - 1]
-        half_width = Z_95 * float(np.sqrt(sigma2 * variance))
+            value = float(means[remaining - 1])
+            variance = model.weights.variance[remaining - 1] * model.calibration.point[remaining - 1]
+        half_width = float(model.calibration.z_95[remaining - 1] * np.sqrt(sigma2 * variance))
         target = _aggregate(prepared.targets.window(first, last), aggregation)
         threshold = settings.threshold_ratio
         pacing = None
@@ -284,7 +316,7 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
                 percent_elapsed=fraction * 100,
                 projected_value=projected,
                 gap_percent=percent_change(projected, target),
-                status=_status(projected, target, threshold),
+                status=_status(projected, target, threshold, settings.direction.sign),
             )
         current, target_end = prepared.values.value_at(latest), prepared.targets.value_at(last)
         required = None
@@ -309,7 +341,7 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
             target_value=target,
             gap_value=value - target,
             gap_percent=percent_change(value, target),
-            status=_status(value, target, threshold),
+            status=_status(value, target, threshold, settings.direction.sign),
             pacing=pacing,
             required_growth=required,
         )
@@ -327,10 +359,10 @@ def _aggregate(targets: np.ndarray, aggregation: str) -> float:
     return {"sum": float(targets.sum()), "mean": float(targets.mean()), "last": float(targets[-1])}[aggregation]
 
 
-def _status(value: float, target: float, threshold: float) -> str | None:
+def _status(value: float, target: float, threshold: float, sign: int) -> str | None:
     if not (np.isfinite(value) and np.isfinite(target)):
         return None
-    return "on_track" if meets_target(value, target, threshold) else "off_track"
+    return "on_track" if meets_target(value, target, threshold, sign) else "off_track"
 
 
 def _calendar_period(kind: str, day: date) -> tuple[date, date]:

@@ -8,7 +8,9 @@
   ≥ `trend_significance` standard errors), plateau (level after a rise or fall, or flat within
   `plateau_tolerance`) or stable; adjacent segments of one type make one trend, and the result has
   the current and the previous trend;
-- record high / low rank of the latest value in the window;
+- record high / low rank of the latest value in the window, and the same as best / worst in the
+  metric's direction (a record low is the best for a lower-is-better metric); a spike or drop says
+  whether it is favourable;
 - year-over-year seasonality: is this period's change what the same change a year ago was;
 - benchmarks against a period, week, month, quarter and year ago (as the grain allows);
 - spike / drop: the latest point outside the control limits.
@@ -136,6 +138,7 @@ class Benchmark(ResultModel):
 
 class TrendException(ResultModel):
     type: str  # "spike" | "drop"
+    favourable: bool  # a spike of a higher-is-better metric, a drop of a lower-is-better one
     current_value: Number
     normal_range_low: Number
     normal_range_high: Number
@@ -148,8 +151,12 @@ class HistoricalPerformanceResult(AnalysisResult):
     growth_stats: GrowthStats | None = None
     current_trend: TrendInfo | None = None
     previous_trend: TrendInfo | None = None
+    direction: str | None = None
     high_rank: RankSummary | None = None
     low_rank: RankSummary | None = None
+    #: the records in the metric's direction: best = the high rank when higher is better, else the low
+    best_rank: RankSummary | None = None
+    worst_rank: RankSummary | None = None
     seasonality: Seasonality | None = None
     benchmarks: list[Benchmark] | None = None
     trend_exception: TrendException | None = None
@@ -157,7 +164,7 @@ class HistoricalPerformanceResult(AnalysisResult):
 
 class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPerformanceResult, PeriodGrid]):
     name: ClassVar[str] = "historical_performance"
-    version: ClassVar[str] = "1.0"
+    version: ClassVar[str] = "1.1"
     needs = frozenset({DataNeed.SERIES})
     settings_model = HistoricalPerformanceSettings
     result_model = HistoricalPerformanceResult
@@ -190,13 +197,13 @@ class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPer
             **_growth(values, span, grain, settings.num_periods),
             "current_trend": trends[-1],
             "previous_trend": trends[-2] if len(trends) > 1 else None,
-            "high_rank": _rank(observed, present, span, grain, high=True),
-            "low_rank": _rank(observed, present, span, grain, high=False),
+            "direction": settings.direction.value,
+            **_ranks(observed, present, span, grain, settings.direction.sign),
             "seasonality": _seasonality(values, span, grain, settings.seasonality_tolerance_percent),
             "benchmarks": [
                 _benchmark(values, span, grain, reference, back) for reference, back in BENCHMARKS[grain].items()
             ],
-            "trend_exception": _exception(chart, current),
+            "trend_exception": _exception(chart, current, settings.direction.sign),
         }
 
 
@@ -237,14 +244,17 @@ def _trends(
     bounds = [s.start for s in chart.segments] + [len(observed)]
     merged: list[list] = []  # [start, end, type]
     previous: TrendType | None = None
+    previous_fit: _Fit | None = None
     for start, end in zip(bounds[:-1], bounds[1:], strict=True):
         fit = _least_squares(present[start:end].astype(float), observed[start:end])
-        kind = _trend_type(observed[start:end], fit, previous, settings)
+        kind = _trend_type(observed[start:end], fit, previous, previous_fit, settings)
         if merged and merged[-1][2] is kind:
             merged[-1][1] = end
         else:
             merged.append([start, end, kind])
-        previous = kind
+        # what a following segment is compared with: the whole trend so far, not its last piece
+        first = merged[-1][0]
+        previous, previous_fit = kind, _least_squares(present[first:end].astype(float), observed[first:end])
     trends = []
     for start, end, kind in merged:
         points = observed[start:end]
@@ -264,12 +274,21 @@ def _trends(
     return trends
 
 
-def _trend_type(points: np.ndarray, fit: _Fit, previous: TrendType | None, settings) -> TrendType:
+def _trend_type(points: np.ndarray, fit: _Fit, previous: TrendType | None, previous_fit: _Fit | None,
+                settings) -> TrendType:
     if fit.t_value >= settings.trend_significance:
         return TrendType.UPWARD
     if fit.t_value <= -settings.trend_significance:
         return TrendType.DOWNWARD
-    if previous in (TrendType.UPWARD, TrendType.DOWNWARD, TrendType.PLATEAU):
+    if previous in (TrendType.UPWARD, TrendType.DOWNWARD) and previous_fit is not None:
+        # levelled off only if the slope is clearly less steep than before: a short segment whose
+        # own slope is too uncertain to be significant continues the trend it cannot be told from
+        sign = 1.0 if previous is TrendType.UPWARD else -1.0
+        spread = np.hypot(fit.slope_se, previous_fit.slope_se)
+        if spread > 0 and sign * (previous_fit.slope - fit.slope) < settings.trend_significance * spread:
+            return previous
+        return TrendType.PLATEAU
+    if previous is TrendType.PLATEAU:
         return TrendType.PLATEAU  # levelled off after a rise or fall, and still level
     recent = points[-settings.plateau_window :]
     mean = abs(float(recent.mean()))
@@ -283,6 +302,7 @@ class _Fit:
     slope: float
     level: float  # the fitted line at the segment's first point
     t_value: float
+    slope_se: float = 0.0
 
 
 def _least_squares(t: np.ndarray, y: np.ndarray) -> _Fit:
@@ -297,7 +317,14 @@ def _least_squares(t: np.ndarray, y: np.ndarray) -> _Fit:
     residuals = y - y_mean - slope * tc
     se = float(np.sqrt(residuals @ residuals / (n - 2) / sxx))
     t_value = slope / se if se > 0 else (0.0 if slope == 0 else float(np.sign(slope)) * np.inf)
-    return _Fit(slope, float(y_mean + slope * (t[0] - t_mean)), t_value)
+    return _Fit(slope, float(y_mean + slope * (t[0] - t_mean)), t_value, se)
+
+
+def _ranks(observed: np.ndarray, present: np.ndarray, span: Span, grain: Grain, sign: int) -> dict[str, Any]:
+    high = _rank(observed, present, span, grain, high=True)
+    low = _rank(observed, present, span, grain, high=False)
+    best, worst = (high, low) if sign > 0 else (low, high)
+    return {"high_rank": high, "low_rank": low, "best_rank": best, "worst_rank": worst}
 
 
 def _rank(observed: np.ndarray, present: np.ndarray, span: Span, grain: Grain, *, high: bool) -> RankSummary:
@@ -354,7 +381,7 @@ def _benchmark(values: np.ndarray, span: Span, grain: Grain, reference: str, bac
     )
 
 
-def _exception(chart: ControlChart, current: float) -> TrendException | None:
+def _exception(chart: ControlChart, current: float, sign: int) -> TrendException | None:
     low, high = float(chart.lower[-1]), float(chart.upper[-1])
     if low <= current <= high:
         return None
@@ -363,6 +390,7 @@ def _exception(chart: ControlChart, current: float) -> TrendException | None:
     bound = high if spike else low
     return TrendException(
         type="spike" if spike else "drop",
+        favourable=spike == (sign > 0),
         current_value=current,
         normal_range_low=low,
         normal_range_high=high,

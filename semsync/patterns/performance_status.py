@@ -1,7 +1,15 @@
 """performance_status: is the latest period on track against its target, and for how long.
 
-On track when value ≥ target − `threshold_ratio` × |target| (i.e. ≥ target × 0.95 for a positive
-target and the default 5 %), off track below, ``no_target`` without a target. Alongside: the prior
+Three levels, by how far the value falls short of the target in the metric's direction, as a
+share of |target| (so a negative target is judged the same way):
+
+- higher is better: **on track** when value ≥ target − yellow × |target|; **at risk** when not on
+  track but value ≥ target − red × |target|; **off track** below;
+- lower is better (churn, cost): the mirror image, value ≤ target + yellow × |target| and so on.
+
+yellow and red are the target's `yellow_buffer` and `red_buffer` (percent of |target|); without a
+yellow buffer, `threshold_ratio` (default 5 %) takes its place, and without a red buffer there is no
+"at risk" band (a value is on or off track). ``no_target`` without a target. Alongside: the prior
 value and the period-over-period change, the gap to (or over-performance against) the target, a
 status change and how long the previous status held, a streak of ≥ 2 moves in one direction, and
 whether the metric is holding steady just above its target. A gap in the series breaks runs and
@@ -33,16 +41,17 @@ from semsync.patterns.base import (
 from semsync.patterns.periods import PeriodGrid, period_start
 from semsync.patterns.series import meets_target, percent_change, run_start
 
-TARGET_COLUMNS = ("target_value", "target_upper_bound", "target_lower_bound")
+TARGET_COLUMNS = ("target_value", "target_upper_bound", "target_lower_bound", "yellow_buffer", "red_buffer")
 
 
 class Status(StrEnum):
     ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
     OFF_TRACK = "off_track"
     NO_TARGET = "no_target"
 
 
-_CODES = {1: Status.ON_TRACK, 0: Status.OFF_TRACK, -1: Status.NO_TARGET}
+_CODES = {1: Status.ON_TRACK, 2: Status.AT_RISK, 0: Status.OFF_TRACK, -1: Status.NO_TARGET}
 _NO_VALUE = -2
 
 
@@ -50,7 +59,8 @@ class PerformanceStatusSettings(PatternSettings):
     lookback_day: int = Field(180, ge=2)
     lookback_week: int = Field(26, ge=2)
     lookback_month: int = Field(12, ge=2)
-    #: how far below target still counts as on track, as a fraction of |target|
+    #: how far short of target still counts as on track, as a fraction of |target|, for targets
+    #: without a yellow buffer
     threshold_ratio: float = Field(0.05, ge=0, lt=1)
     #: on track and at most this far above target (fraction of |target|) is "holding steady"
     hold_steady_ratio: float = Field(0.05, ge=0)
@@ -81,9 +91,11 @@ class HoldSteady(ResultModel):
 
 class PerformanceStatusResult(AnalysisResult):
     status: Status | None = None
+    direction: str | None = None
     current_value: Number = None
     target_value: Number = None
-    target_threshold: Number = None
+    target_threshold: Number = None  # the on-track bound
+    at_risk_threshold: Number = None  # the at-risk bound (None without a red buffer)
     target_upper_bound: Number = None
     target_lower_bound: Number = None
     prior_value: Number = None
@@ -108,7 +120,7 @@ class _Prepared:
 
 class PerformanceStatus(Pattern[PerformanceStatusSettings, PerformanceStatusResult, _Prepared]):
     name: ClassVar[str] = "performance_status"
-    version: ClassVar[str] = "1.0"
+    version: ClassVar[str] = "1.1"
     needs = frozenset({DataNeed.SERIES_WITH_TARGETS})
     settings_model = PerformanceStatusSettings
     result_model = PerformanceStatusResult
@@ -128,31 +140,37 @@ class PerformanceStatus(Pattern[PerformanceStatusSettings, PerformanceStatusResu
         current = values[-1]
         if np.isnan(current):
             raise AnalysisError.missing_latest(grain, span.end)
-        codes = _status_codes(values, targets, settings.threshold_ratio)
+        yellow, red = _buffers(prepared, span, settings.threshold_ratio)
+        sign = settings.direction.sign
+        codes = _status_codes(values, targets, yellow, red, sign)
         status = _CODES[int(codes[-1])]
         target = targets[-1]
         last = len(values) - 1
         fields: dict[str, Any] = {
             "num_periods": observed,
             "status": status,
+            "direction": settings.direction.value,
             "current_value": current,
             "target_value": target,
-            "target_threshold": target - settings.threshold_ratio * abs(target),
+            "target_threshold": target - sign * yellow[-1] * abs(target),
+            "at_risk_threshold": target - sign * red[-1] * abs(target) if red[-1] > yellow[-1] else None,
             "target_upper_bound": prepared.targets["target_upper_bound"].value_at(span.end),
             "target_lower_bound": prepared.targets["target_lower_bound"].value_at(span.end),
             "current_status_duration_periods": last - run_start(codes, last) + 1,
         }
+        # gap: how far the value is on the wrong side of the target; over-performance: the right side
+        better = sign * (current - target)
         if status is not Status.NO_TARGET:
-            if current < target:
-                fields["gap_value"] = target - current
-                fields["gap_percent"] = percent_change(current, target) * -1
-            elif current > target:
-                fields["over_performance_value"] = current - target
-                fields["over_performance_percent"] = percent_change(current, target)
-        if status is Status.ON_TRACK and current >= target:
-            margin = percent_change(current, target)
+            if better < 0:
+                fields["gap_value"] = abs(target - current)
+                fields["gap_percent"] = abs(percent_change(current, target))
+            elif better > 0:
+                fields["over_performance_value"] = abs(current - target)
+                fields["over_performance_percent"] = abs(percent_change(current, target))
+        if status is Status.ON_TRACK and better >= 0:
+            margin = abs(percent_change(current, target)) if better > 0 else 0.0
             if margin <= settings.hold_steady_ratio * 100:
-                at_or_above = (values >= targets).astype(np.int8)
+                at_or_above = (sign * (values - targets) >= 0).astype(np.int8)
                 fields["hold_steady"] = HoldSteady(
                     is_currently_at_or_above_target=True,
                     current_margin_percent=margin,
@@ -175,10 +193,22 @@ class PerformanceStatus(Pattern[PerformanceStatusSettings, PerformanceStatusResu
         return fields
 
 
-def _status_codes(values: np.ndarray, targets: np.ndarray, threshold_ratio: float) -> np.ndarray:
-    """Per period: 1 on track, 0 off track, −1 no target, −2 no value."""
-    on_track = meets_target(values, targets, threshold_ratio)
-    codes = np.where(on_track, 1, 0).astype(np.int8)
+def _buffers(prepared: _Prepared, span: Span, threshold_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per period of the window: the yellow and red buffers as fractions of |target| (the yellow one
+    `threshold_ratio` where a target has none; the red one the yellow one where it has none)."""
+    yellow = prepared.targets["yellow_buffer"].window(span.start, span.end) / 100.0
+    red = prepared.targets["red_buffer"].window(span.start, span.end) / 100.0
+    yellow = np.where(np.isnan(yellow), threshold_ratio, yellow)
+    red = np.where(np.isnan(red), yellow, np.maximum(red, yellow))
+    return yellow, red
+
+
+def _status_codes(values: np.ndarray, targets: np.ndarray, yellow: np.ndarray, red: np.ndarray,
+                  sign: int) -> np.ndarray:
+    """Per period: 1 on track, 2 at risk, 0 off track, −1 no target, −2 no value."""
+    on_track = meets_target(values, targets, yellow, sign)
+    at_risk = ~on_track & meets_target(values, targets, red, sign)
+    codes = np.where(on_track, 1, np.where(at_risk, 2, 0)).astype(np.int8)
     codes[np.isnan(targets)] = -1
     codes[np.isnan(values)] = _NO_VALUE
     return codes

@@ -8,7 +8,7 @@ from typing import Any
 
 from semsync.errors import NotFoundError
 from semsync.partitions import Grain
-from semsync.patterns.base import AnalysisResult, Pattern, PatternData
+from semsync.patterns.base import AnalysisResult, Pattern, PatternData, PatternSettings
 from semsync.patterns.dimension_analysis import DimensionAnalysis
 from semsync.patterns.drift_detection import DriftDetection
 from semsync.patterns.forecasting import Forecasting
@@ -44,7 +44,7 @@ def run_pattern(
     data: PatternData,
     analysis_dates: Iterable[date],
     grain: Grain | str,
-    settings: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | PatternSettings | None = None,
 ) -> list[AnalysisResult]:
     """`analyze_many`, once per dimension in `data` for a per-dimension pattern (none: no results)."""
     if isinstance(pattern, str):

@@ -34,11 +34,15 @@ def run_start(values: np.ndarray, end: int) -> int:
     return int(breaks[-1]) + 1 if len(breaks) else 0
 
 
-def meets_target(values: np.ndarray | float, targets: np.ndarray | float, threshold_ratio: float) -> np.ndarray:
-    """On track: value ≥ target − ratio × |target|. A value computed as exactly target × (1 − ratio)
-    counts as on track despite rounding; a NaN value or target is not on track."""
+def meets_target(
+    values: np.ndarray | float, targets: np.ndarray | float, threshold_ratio: np.ndarray | float, sign: int = 1
+) -> np.ndarray:
+    """On track: value ≥ target − ratio × |target| for a higher-is-better metric (`sign` +1), value ≤
+    target + ratio × |target| for a lower-is-better one (`sign` −1); |target| so that a negative
+    target is met the same way. A value computed as exactly the threshold counts as on track despite
+    rounding; a NaN value or target is not on track."""
     targets = np.asarray(targets, dtype=float)
-    threshold = targets - threshold_ratio * np.abs(targets)
+    threshold = targets - sign * np.asarray(threshold_ratio, dtype=float) * np.abs(targets)
     tolerance = 1e-9 * np.maximum(1.0, np.abs(threshold))
     with np.errstate(invalid="ignore"):
-        return np.asarray(values, dtype=float) >= threshold - tolerance
+        return sign * np.asarray(values, dtype=float) >= sign * threshold - tolerance

@@ -1,9 +1,12 @@
 """The result store: pattern results upserted on their natural key, so a re-run replaces them.
 
 The key is (tenant, metric, pattern, version, grain, analysis_date, dimension_name), with NULL
-dimension names taking part in it (`NULLS NOT DISTINCT`). Results are written with one
-``INSERT … ON CONFLICT … DO UPDATE`` per batch inside the tenant's scope; results that share a key
-within one call keep the last.
+dimension names taking part in it (`NULLS NOT DISTINCT`). The write path is the sync's: each result
+is serialised once (pydantic's compact JSON), the rows are COPYed into a temporary staging table,
+and one set-based ``INSERT … SELECT … ON CONFLICT DO UPDATE`` moves them into `pattern_results`
+inside the tenant's scope. A stored result whose content is unchanged (everything but its
+`evaluation_time`) is not rewritten: it keeps its evaluation time and costs no write and no dead
+tuple. Results that share a key within one call keep the last.
 """
 
 from __future__ import annotations
@@ -12,8 +15,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.db.models import PatternResult
@@ -22,52 +24,69 @@ from semsync.partitions import Grain
 from semsync.patterns.base import AnalysisResult
 
 KEY = ("tenant_id", "metric_id", "pattern", "version", "grain", "analysis_date", "dimension_name")
-BATCH_SIZE = 1000  # rows per statement: 9 parameters a row stays far below PostgreSQL's 32,767
+STAGE = "semsync_stage_results"
+_STAGE_COLUMNS = ["metric_id", "pattern", "version", "grain", "analysis_date", "dimension_name",
+                  "analysis_window", "error", "run_result"]
+
+_CREATE_STAGE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (metric_id text, pattern text, version text, grain text, "
+    "analysis_date date, dimension_name text, analysis_window text, error text, run_result text) "
+    "ON COMMIT DELETE ROWS"
+)
+# each JSON text is parsed once, as a COPY into the table would
+_UPSERT = f"""
+    INSERT INTO pattern_results (tenant_id, metric_id, pattern, version, grain, analysis_date, dimension_name,
+                                 analysis_window, error, run_result)
+    SELECT :tenant_id, s.metric_id, s.pattern, s.version, s.grain, s.analysis_date, s.dimension_name,
+           s.analysis_window::jsonb, s.error::jsonb, s.run_result::jsonb
+    FROM {STAGE} s
+    ON CONFLICT ({", ".join(KEY)}) DO UPDATE
+    SET analysis_window = excluded.analysis_window, error = excluded.error, run_result = excluded.run_result,
+        updated_at = now()
+    WHERE (pattern_results.run_result - 'evaluation_time') IS DISTINCT FROM (excluded.run_result - 'evaluation_time')
+"""
 
 
-def _row(tenant_id: int, result: AnalysisResult) -> dict[str, Any]:
-    payload = result.model_dump(mode="json")
-    return {
-        "tenant_id": tenant_id,
-        "metric_id": result.metric_id,
-        "pattern": result.pattern,
-        "version": result.version,
-        "grain": result.grain.value,
-        "analysis_date": result.analysis_date,
-        "dimension_name": result.dimension_name,
-        "analysis_window": payload["analysis_window"],
-        "error": payload["error"],
-        "run_result": payload,
-    }
+def result_record(result: AnalysisResult) -> tuple:
+    """The staging row of one result: its key columns, its window and error, and its JSON, each
+    serialised once."""
+    error = result.error.model_dump_json() if result.error is not None else None
+    return (result.metric_id, result.pattern, result.version, result.grain.value, result.analysis_date,
+            result.dimension_name, result.analysis_window.model_dump_json(), error, result.model_dump_json())
 
 
 async def store_results(
     session_factory: async_sessionmaker[AsyncSession], tenant_id: int, results: Iterable[AnalysisResult]
 ) -> int:
-    """Upsert `results` for `tenant_id` in one transaction; returns how many rows were written."""
-    rows: dict[tuple, dict[str, Any]] = {}
-    for result in results:
-        row = _row(tenant_id, result)
-        rows[tuple(row[k] for k in KEY)] = row
-    batch = list(rows.values())
-    if not batch:
+    """Upsert `results` for `tenant_id` in one transaction; returns how many distinct results are
+    stored (written, or already stored with the same content)."""
+    return await store_records(session_factory, tenant_id, (result_record(r) for r in results))
+
+
+async def store_records(
+    session_factory: async_sessionmaker[AsyncSession], tenant_id: int, records: Iterable[tuple]
+) -> int:
+    """`store_results` for records already made by `result_record` (e.g. in a worker process, so
+    that only compact rows cross the process boundary)."""
+    rows: dict[tuple, tuple] = {}
+    for record in records:
+        rows[record[:6]] = record
+    if not rows:
         return 0
     async with tenant_scope(session_factory, tenant_id) as session:
-        for offset in range(0, len(batch), BATCH_SIZE):
-            statement = insert(PatternResult).values(batch[offset : offset + BATCH_SIZE])
-            excluded = statement.excluded
-            await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=list(KEY),
-                    set_={
-                        "analysis_window": excluded.analysis_window,
-                        "error": excluded.error,
-                        "run_result": excluded.run_result,
-                        "updated_at": func.now(),
-                    },
-                )
-            )
-    return len(batch)
+        await write_records(session, tenant_id, list(rows.values()))
+    return len(rows)
+
+
+async def write_records(session: AsyncSession, tenant_id: int, records: list[tuple]) -> int:
+    """Stage `records` (distinct keys) and upsert them in the caller's transaction and tenant scope;
+    returns how many rows were inserted or changed."""
+    await session.execute(text(_CREATE_STAGE))
+    await session.execute(text(f"DELETE FROM {STAGE}"))  # empty already unless staged twice in one transaction
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(STAGE, records=records, columns=_STAGE_COLUMNS)
+    return (await session.execute(text(_UPSERT), {"tenant_id": tenant_id})).rowcount
 
 
 async def load_results(

@@ -52,7 +52,7 @@ def test_silent_on_stationary_noise():
         result = DRIFT.analyze(daily(values), ANALYSIS, "day")
         silent += not result.shifts
         assert result.is_drifting is bool(result.shifts and result.shifts[-1].periods_ago < 14)
-    assert silent >= 95
+    assert silent >= 98  # 100 today; the false-alarm rate is 0.5 % (bench: ≤ 1.5 %)
 
 
 def test_silent_on_a_steady_trend():
@@ -61,7 +61,7 @@ def test_silent_on_a_steady_trend():
         not DRIFT.analyze(daily(50 + 0.2 * np.arange(N) + rng.normal(0, 2.0, N)), ANALYSIS, "day").shifts
         for _ in range(30)
     )
-    assert silent >= 28
+    assert silent >= 29  # 30 today
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -99,10 +99,11 @@ def test_false_alarm_rate_is_a_setting():
 
 
 def test_precomputed_critical_values_are_the_simulation():
-    lengths, critical = changepoints.PRECOMPUTED[(7, 0.01)]
-    simulated_lengths, simulated = changepoints.simulate_critical_values(7, 0.01)
-    assert list(simulated_lengths) == list(lengths)
-    np.testing.assert_allclose(simulated, critical, rtol=1e-3)
+    lengths, critical = changepoints.PRECOMPUTED[(7, 0.005)]
+    assert list(lengths) == list(changepoints.simulation_lengths(7))
+    rows = [5, 6]  # 105 and 156 days, around the default window; the others are simulated the same way
+    simulated_lengths, simulated = changepoints.simulate_critical_values(7, 0.005, np.array(lengths)[rows])
+    np.testing.assert_allclose(simulated, np.array(critical)[rows], rtol=1e-3)
 
 
 def weekly_daily(seed: int, step: float = 0.0, persistence: float = 0.0) -> np.ndarray:
@@ -118,19 +119,57 @@ def weekly_daily(seed: int, step: float = 0.0, persistence: float = 0.0) -> np.n
 
 def test_a_weekday_rhythm_is_not_drift_and_a_step_through_it_is_found():
     alarms = sum(bool(DRIFT.analyze(daily(weekly_daily(s)), ANALYSIS, "day").shifts) for s in range(100))
-    assert alarms <= 5
+    assert alarms <= 2  # 0 today
     for seed in range(20):
         shifts = DRIFT.analyze(daily(weekly_daily(seed, step=40.0)), ANALYSIS, "day").shifts
         assert [s.kind for s in shifts] == ["level_shift"] and abs((shifts[0].date - day_of(120)).days) <= 2
         assert shifts[0].size == pytest.approx(40, rel=0.3)
-    assert DRIFT.analyze(daily(weekly_daily(0, step=40.0)), ANALYSIS, "day",
-                         {"remove_weekly_pattern": False}).shifts == []  # the rhythm hides it
+    kept = DRIFT.analyze(daily(weekly_daily(0, step=40.0)), ANALYSIS, "day", {"remove_weekly_pattern": False})
+    assert kept.noise_sigma > 2 * DRIFT.analyze(daily(weekly_daily(0, step=40.0)), ANALYSIS, "day").noise_sigma
 
 
-def test_autocorrelated_noise_rarely_raises_an_alarm():
-    alarms = 0
-    for seed in range(100):
-        result = DRIFT.analyze(daily(weekly_daily(seed, persistence=0.5)), ANALYSIS, "day")
-        alarms += bool(result.shifts)
-        assert 0.1 < result.noise_autocorrelation < 0.9
-    assert alarms <= 10
+@pytest.mark.parametrize("persistence", [0.5, 0.8])
+def test_autocorrelated_noise_rarely_raises_an_alarm(persistence):
+    results = [DRIFT.analyze(daily(weekly_daily(seed, persistence=persistence)), ANALYSIS, "day")
+               for seed in range(100)]
+    estimated = np.mean([r.noise_autocorrelation for r in results])
+    assert persistence - 0.05 < estimated < persistence  # 0.478 and 0.766 today: slightly low, as expected
+    assert sum(bool(r.shifts) for r in results) <= 2  # 0 today (the old difference-based scale: 5 % at 0.5)
+
+
+def test_a_one_sigma_step_mid_window_is_not_swallowed_by_a_slope():
+    found = 0
+    for seed in range(20):
+        values = 100 + np.random.default_rng(300 + seed).normal(0, 1.0, N)
+        values[90:] += 1.0
+        shifts = DRIFT.analyze(daily(values), ANALYSIS, "day").shifts
+        found += any(s.kind == "level_shift" and abs((s.date - day_of(90)).days) <= 14 for s in shifts)
+    assert found >= 18  # 19 today; 9 of 20 when the step shared the line's slope
+
+
+def test_a_recent_step_is_a_level_shift_dated_where_it_happened():
+    reported = 0
+    for seed in range(20):
+        values = 100 + np.random.default_rng(400 + seed).normal(0, 1.0, N)
+        values[N - 6 :] += 3.0  # six days of the new level
+        shifts = DRIFT.analyze(daily(values), ANALYSIS, "day").shifts
+        reported += bool(shifts)
+        assert all(s.kind == "level_shift" and abs(s.periods_ago - 5) <= 2 for s in shifts)
+    assert reported >= 17  # 17 today: a 3σ step is reported from about its sixth day
+
+
+def test_a_reported_step_stays_reported_on_later_dates():
+    detected = flickered = 0
+    for seed in range(20):
+        values = 100 + np.random.default_rng(500 + seed).normal(0, 1.0, N + 90)
+        values[N:] += 1.0
+        days = pd.date_range(end=LAST, periods=N + 90, freq="D").date
+        data = PatternData("m", series=pd.DataFrame({"date": days, "value": values}))
+        dates = [days[N] + timedelta(days=i) for i in range(1, 91)]
+        found = [any(s.kind == "level_shift" and abs((s.date - days[N]).days) <= 14 for s in r.shifts)
+                 for r in DRIFT.analyze_many(data, dates, "day")]
+        if any(found):
+            detected += 1
+            flickered += not all(found[found.index(True):])
+    assert detected == 20
+    assert flickered <= 5  # 5 today; a change found by a window up to 14 days earlier is kept

@@ -121,3 +121,16 @@ def test_gaps_and_too_few_points():
     short = HISTORY.analyze(daily(list(range(1, 10))), ANALYSIS, "day")
     assert short.error.type is ErrorType.INSUFFICIENT_DATA
     assert (short.error.required, short.error.available) == (10, 9)
+
+
+def test_a_steady_trend_stays_a_trend_when_the_chart_starts_a_short_segment():
+    """The chart may restart near the end of a noisy steady trend; that short segment's own slope is
+    not significant, yet it is no plateau (bench/pattern_accuracy.py: spc_right)."""
+    right = 0
+    for seed in range(20):
+        rng = np.random.default_rng(50_000 + seed)
+        sign = 1 if seed % 2 == 0 else -1
+        values = 1000 + sign * rng.uniform(0.5, 2) * np.arange(120) + rng.normal(0, 10, 120)
+        result = analyze(values, lookback_day=120)
+        right += result.current_trend.trend_type == ("upward" if sign > 0 else "downward")
+    assert right == 20  # 14 of 20 when any segment after a rise without its own significant slope was a plateau

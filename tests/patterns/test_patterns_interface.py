@@ -109,7 +109,8 @@ def test_results_are_json_without_nan(name, zeros):
         assert result.error is None
         payload = result.model_dump(mode="json")
         text = json.dumps(payload, allow_nan=False)
-        assert payload["pattern"] == name and payload["version"] == "1.0" and payload["metric_id"] == "revenue"
+        assert payload["pattern"] == name and payload["version"] == get_pattern(name).version
+        assert payload["metric_id"] == "revenue"
         assert payload["analysis_window"] == {"start": payload["analysis_window"]["start"], "end": "2025-07-31",
                                               "grain": "day"}
         assert payload["num_periods"] > 0 and "evaluation_time" in payload and payload["analysis_date"] == "2025-08-01"

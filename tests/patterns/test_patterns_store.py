@@ -99,7 +99,11 @@ async def test_store_upserts_and_a_rerun_replaces(db):
     assert count == 30
     assert keys.all() == [("dimension_analysis", "plan", 10), ("dimension_analysis", "region", 10),
                           ("performance_status", None, 10)]
-    assert updated == 30
+    assert updated == 10  # the statuses changed; the dimension results are the same and were not rewritten
+    kept = await load_results(db.session_factory, acme, "revenue", "dimension_analysis", "day", dates[0], dates[0])
+    assert {r["evaluation_time"] for r in kept} == {
+        r.model_dump(mode="json")["evaluation_time"] for r in results if r.pattern == "dimension_analysis"
+        and r.analysis_date == dates[0]}
 
     stored = await load_results(db.session_factory, acme, "revenue", "performance_status", "day",
                                 dates[0], dates[-1])
