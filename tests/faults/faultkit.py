@@ -230,8 +230,11 @@ async def finish_backfill(client: Client, request: BackfillInput, handle=None) -
     handle = handle or client.get_workflow_handle(request.workflow_id, result_type=BackfillResult)
     result = await asyncio.wait_for(handle.result(), 300)
     if request.run_patterns:
+        failed = {(f.context, f.grain) for f in result.failures}
         for grain_range in request.ranges:
             for context in request.selector.contexts:
+                if (context, grain_range.grain) in failed:
+                    continue
                 workflow_id = pattern_workflow_id(grain_range.grain, f"{grain_range.first}:{grain_range.last}",
                                                   MetricContext.from_string(context))
                 await asyncio.wait_for(client.get_workflow_handle(
