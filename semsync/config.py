@@ -10,8 +10,16 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: the project's own folder when semsync runs from a checkout (an editable install), else None
+_CHECKOUT = Path(__file__).resolve().parent.parent
+PROJECT_DIR: Path | None = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else None
+#: where the embedded stack keeps its state unless SEMSYNC_HOME says otherwise: the project's
+#: `.semsync/` in a checkout (whatever the working directory), else `~/.semsync`
+DEFAULT_HOME = (PROJECT_DIR / ".semsync") if PROJECT_DIR else Path.home() / ".semsync"
+DEMO_CATALOG = Path(__file__).resolve().parent / "demo_catalog.yaml"
 
 DEV_PG_PORT = 55432
 DEV_TEMPORAL_PORT = 7233
@@ -83,7 +91,7 @@ class CatalogSettings(BaseModel):
     """Where tenants and metrics come from: a YAML file (default) or the product's HTTP services."""
 
     provider: str = Field("file", pattern="^(file|http)$")
-    file: Path = Path("semsync/demo_catalog.yaml")
+    file: Path = DEMO_CATALOG
     tenants_url: str | None = None
     metrics_url: str | None = None
     token_url: str | None = None
@@ -95,13 +103,20 @@ class CatalogSettings(BaseModel):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEMSYNC_", env_nested_delimiter="__", extra="ignore")
 
-    state_dir: Path = Path(".semsync")
+    #: the embedded stack's state (PostgreSQL data, Temporal's SQLite, logs, pid files): SEMSYNC_HOME
+    state_dir: Path = Field(DEFAULT_HOME, validation_alias=AliasChoices("SEMSYNC_HOME", "SEMSYNC_STATE_DIR"))
     database: DatabaseSettings = DatabaseSettings()
     temporal: TemporalSettings = TemporalSettings()
     semantic_layer: SemanticLayerSettings = SemanticLayerSettings()
     catalog: CatalogSettings = CatalogSettings()
     worker: WorkerSettings = WorkerSettings()
     schedules: ScheduleSettings = ScheduleSettings()
+
+    @field_validator("state_dir")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        # one state directory whatever the working directory: a relative SEMSYNC_HOME is made absolute
+        return value.expanduser().absolute()
 
     @model_validator(mode="after")
     def _plain_database_url(self) -> Settings:

@@ -42,6 +42,10 @@ class CatalogError(InvalidInputError):
     """A catalog entry that fails validation; the message names the file, entry and field."""
 
 
+class NotSyncedError(InvalidInputError):
+    """Work asked of data that was never synced (a pattern run before any sync of its grain)."""
+
+
 class NotFoundError(SemsyncError, LookupError):
     """A tenant, metric or dimension that the catalog does not know."""
 

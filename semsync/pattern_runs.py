@@ -53,6 +53,16 @@ class PatternRunService:
         known = set(pattern_names())
         return [row.pattern for row in rows if row.is_active and row.pattern in known]
 
+    async def synced_periods(self, request: PatternRunRequest) -> int:
+        """How many periods of the request's grain are synced for its metric, up to the range's end."""
+        tenant_id, _ = await lookup_tenant(self.session_factory, request.tenant)
+        async with tenant_scope(self.session_factory, tenant_id) as session:
+            return await session.scalar(
+                text("SELECT count(*) FROM metric_time_series WHERE tenant_id = :t AND metric_id = :m "
+                     "AND grain = :g AND date <= :end"),
+                {"t": tenant_id, "m": request.metric_id, "g": request.grain.value,
+                 "end": request.partitions()[-1].end})
+
     async def run(self, request: PatternRunRequest, progress: ProgressCallback | None = None) -> PatternRunResponse:
         began = time.perf_counter()
         partitions = request.partitions()

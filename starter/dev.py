@@ -45,5 +45,7 @@ def status() -> None:
     console.print(f"PostgreSQL  {mark(s.postgres_reachable)}  {s.database_url}  (pid {s.postgres_pid or '-'})")
     console.print(f"Temporal    {mark(s.temporal_reachable)}  {s.temporal_address}  (pid {s.temporal_pid or '-'})")
     console.print(f"Web UI            {s.web_ui_url or '-'}")
+    console.print(f"worker      {'[green]up[/]' if s.worker_pid else '[yellow]not running[/]'}"
+                  f"  (pid {s.worker_pid or '-'}; `python worker.py`, or `make demo` starts it)")
     if not s.healthy:
         raise typer.Exit(1)

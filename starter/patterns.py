@@ -7,8 +7,10 @@ from rich.table import Table
 
 from semsync.config import get_settings
 from semsync.contracts import PatternRunRequest, PatternRunResponse, PatternWorkflowInput, PatternWorkflowResult
+from semsync.errors import NotSyncedError
 from semsync.partitions import Grain, MetricPatternContext, expand_range
 from semsync.patterns import get_pattern, pattern_names
+from semsync.services import Services
 from starter.console import console, reported_errors, run_with_services
 from starter.orchestration import start_workflow
 from starter.sync import time_context_span
@@ -28,6 +30,17 @@ def list_patterns() -> None:
     console.print(table)
 
 
+async def checked_run(services: Services, request: PatternRunRequest) -> PatternRunResponse:
+    """The run, refused with the command to run first when the metric has no synced data at the grain."""
+    if not await services.patterns.synced_periods(request):
+        context = f"{request.tenant}::{request.metric_id}"
+        raise NotSyncedError(
+            f"{context} has no synced {request.grain.value} data up to {request.end_partition}: sync it first, "
+            f"e.g. `python -m starter sync run {context} --grain {request.grain.value} --partitions "
+            f"{request.start_partition}:{request.end_partition}` (or a backfill)")
+    return await services.patterns.run(request)
+
+
 @app.command()
 def run(
     context: str = typer.Argument(..., help="tenant::metric::pattern, e.g. acme::revenue::forecasting"),
@@ -40,7 +53,7 @@ def run(
         keys = expand_range(grain, partitions)
         request = PatternRunRequest(tenant=parsed.tenant, metric_id=parsed.metric, pattern=parsed.pattern,
                                     grain=grain, start_partition=keys[0].key, end_partition=keys[-1].key)
-        response: PatternRunResponse = run_with_services(lambda services: services.patterns.run(request))
+        response: PatternRunResponse = run_with_services(lambda services: checked_run(services, request))
     console.print(
         f"{context} {grain.value} {response.partitions[0]}..{response.partitions[-1]}: "
         f"{response.results_stored} results stored (version {response.version}) in {response.duration_s:.2f}s"

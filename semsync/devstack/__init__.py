@@ -21,6 +21,7 @@ from pathlib import Path
 from semsync.devstack.postgres import PostgresServer, temporary_postgres
 from semsync.devstack.processes import DevStackError, free_port, port_open
 from semsync.devstack.temporal import SEARCH_ATTRIBUTES, TemporalDevServer
+from semsync.devstack.worker import WorkerProcess
 
 __all__ = [
     "SEARCH_ATTRIBUTES",
@@ -30,6 +31,7 @@ __all__ = [
     "ScratchDatabase",
     "StackStatus",
     "TemporalDevServer",
+    "WorkerProcess",
     "create_scratch_database",
     "free_port",
     "port_open",
@@ -46,6 +48,7 @@ class StackStatus:
     temporal_pid: int | None
     temporal_reachable: bool
     web_ui_url: str | None
+    worker_pid: int | None = None
 
     @property
     def healthy(self) -> bool:
@@ -89,6 +92,12 @@ class DevStack:
     def temporal(self) -> TemporalDevServer:
         return TemporalDevServer(self.state_dir / "temporal", self.temporal_port, self.ui_port)
 
+    @property
+    def worker(self) -> WorkerProcess:
+        from semsync.config import PROJECT_DIR
+
+        return WorkerProcess(self.state_dir, (PROJECT_DIR or Path.cwd()) / "worker.py")
+
     def app_url(self) -> str:
         return f"postgresql+asyncpg://{self.app}:{self.app_password}@127.0.0.1:{self.pg_port}/{self.database}"
 
@@ -118,6 +127,8 @@ class DevStack:
 
     def down(self) -> list[str]:
         done = []
+        if self.worker.stop():
+            done.append("stopped the worker")
         if self.temporal.stop():
             done.append("stopped Temporal")
         if self.postgres.stop():
@@ -133,6 +144,7 @@ class DevStack:
             temporal_pid=self.temporal.pid(),
             temporal_reachable=port_open("127.0.0.1", self.temporal_port),
             web_ui_url=self.temporal.ui_url,
+            worker_pid=self.worker.pid(),
         )
 
 

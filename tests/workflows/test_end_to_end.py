@@ -355,3 +355,25 @@ async def test_the_worker_process_serves_both_queues_and_stops_gracefully_on_sig
     finally:
         if process.returncode is None:
             process.kill()
+
+
+async def test_results_show_what_the_patterns_found_and_unsynced_data_is_refused(
+        stack, test_database, monkeypatch):
+    monkeypatch.setenv("SEMSYNC_DATABASE__URL", test_database.app_url)
+    get_settings.cache_clear()
+    try:
+        shown = await asyncio.to_thread(CliRunner().invoke, app, ["results", "acme::revenue", "--grain", "week"])
+        assert shown.exit_code == 0, shown.output
+        for name in pattern_names():
+            assert name in shown.output
+        assert "as of 2025-07-21" in shown.output  # the week after 2025-W28, the last synced week
+        nothing = await asyncio.to_thread(CliRunner().invoke, app,
+                                          ["results", "acme::revenue", "--date", "2025-01-01"])
+        assert nothing.exit_code == 1 and "backfill" in nothing.output
+        unsynced = await asyncio.to_thread(CliRunner().invoke, app,
+                                           ["patterns", "run", "initech::visits::forecasting", "-g", "month", "-p",
+                                            "2025-07"])
+        assert unsynced.exit_code == 2 and "sync it first" in unsynced.output, unsynced.output
+        assert "python -m starter sync run initech::visits --grain month" in unsynced.output
+    finally:
+        get_settings.cache_clear()

@@ -1,0 +1,144 @@
+"""`python -m starter results T::M [--pattern P] [--grain G] [--date D]`: what the patterns found.
+
+For each pattern (or the one asked for): its result at the latest analysis date (or `--date`), as
+a headline and a few lines a person reads at a glance, from the stored `pattern_results`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import typer
+from sqlalchemy import text
+
+from semsync.catalog.store import lookup_tenant
+from semsync.db.session import Database, tenant_scope
+from semsync.errors import NotFoundError
+from semsync.partitions import Grain, MetricContext
+from semsync.patterns import get_pattern, pattern_names
+from starter.console import console, reported_errors, run_with_database
+
+
+def _num(value: Any, suffix: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.2f}{suffix}" if abs(value) < 1000 else f"{value:,.0f}{suffix}"
+    return f"{value}{suffix}"
+
+
+def performance_status(r: dict) -> list[str]:
+    if r.get("status") == "no_target":
+        return [f"value {_num(r.get('current_value'))}, no target set for this period"]
+    lines = [f"[bold]{(r.get('status') or 'no status').replace('_', ' ')}[/]: value {_num(r.get('current_value'))} "
+             f"against target {_num(r.get('target_value'))} (on track from {_num(r.get('target_threshold'))})"]
+    if r.get("gap_percent") is not None:
+        lines.append(f"gap {_num(r.get('gap_value'))} ({_num(r['gap_percent'], ' %')})")
+    if r.get("current_status_duration_periods"):
+        lines.append(f"in this status for {r['current_status_duration_periods']} periods"
+                     + (f", before: {r['prior_status']}" if r.get("prior_status") not in (None, r.get("status"))
+                        else ""))
+    return lines
+
+
+def historical_performance(r: dict) -> list[str]:
+    lines = []
+    trend = r.get("current_trend")
+    if trend:
+        lines.append(f"[bold]{trend['trend_type']}[/] trend since {trend['start_date']} "
+                     f"({trend['duration_periods']} periods, {_num(trend.get('slope_percent'), ' %')} a period)")
+    growth = r.get("growth_stats")
+    if growth:
+        lines.append(f"growth {_num(growth.get('current_pop_growth_percent'), ' %')} last period, "
+                     f"{_num(growth.get('average_pop_growth_percent'), ' %')} on average")
+    for key, label in (("high_rank", "highest"), ("low_rank", "lowest")):
+        rank = r.get(key)
+        if rank and rank.get("rank") == 1:
+            lines.append(f"the {label} value of the last {rank['periods_compared']} periods")
+    return lines or ["no trend found"]
+
+
+def dimension_analysis(r: dict) -> list[str]:
+    lines = []
+    largest = r.get("largest_slice")
+    if largest:
+        share = _num(largest.get("share_percent"), " %")
+        lines.append(f"largest slice [bold]{largest['slice']}[/] {share} of the total")
+    change = r.get("new_strongest_slice")
+    if change:
+        lines.append(f"new strongest slice: {change['current_slice']} (was {change['previous_slice']})")
+    top = r.get("top_two_comparison")
+    if top:
+        lines.append(f"{top['slice_a']} ahead of {top['slice_b']} by {_num(top.get('gap_percent'), ' %')}")
+    return lines or ["no slices"]
+
+
+def forecasting(r: dict) -> list[str]:
+    lines = []
+    for period in r.get("period_forecasts") or []:
+        target = f" against target {_num(period['target_value'])}" if period.get("target_value") is not None else ""
+        lines.append(f"{period['period']} ending {period['period_end']}: [bold]{_num(period['forecasted_value'])}[/] "
+                     f"(95 % {_num(period.get('lower'))} – {_num(period.get('upper'))}){target}")
+    return lines or ["no forecast"]
+
+
+def drift_detection(r: dict) -> list[str]:
+    latest = r.get("latest_shift")
+    if not latest:
+        return ["[bold]no drift[/]" + (f" (noise σ {_num(r.get('noise_sigma'))})" if r.get("noise_sigma") else "")]
+    return [f"[bold]{latest['kind'].replace('_', ' ')} {latest['direction']}[/] on {latest['date']} "
+            f"({_num(latest.get('size_percent'), ' %')}, z {_num(latest.get('z_score'))}); "
+            f"{len(r.get('shifts') or [])} changes in the window"]
+
+
+FORMATS = {"performance_status": performance_status, "historical_performance": historical_performance,
+           "dimension_analysis": dimension_analysis, "forecasting": forecasting, "drift_detection": drift_detection}
+
+
+async def read_results(database: Database, context: MetricContext, grain: Grain, patterns: list[str],
+                       on: date | None) -> list[Any]:
+    tenant_id, _ = await lookup_tenant(database.session_factory, context.tenant)
+    rows = []
+    async with tenant_scope(database.session_factory, tenant_id) as session:
+        for name in patterns:
+            rows += (await session.execute(text(
+                "SELECT pattern, version, analysis_date, dimension_name, error, run_result FROM pattern_results "
+                "WHERE tenant_id = :t AND metric_id = :m AND grain = :g AND pattern = :p AND version = :v "
+                "AND analysis_date = coalesce(CAST(:on AS date), (SELECT max(analysis_date) FROM pattern_results "
+                "  WHERE tenant_id = :t AND metric_id = :m AND grain = :g AND pattern = :p AND version = :v)) "
+                "ORDER BY dimension_name NULLS FIRST"),
+                {"t": tenant_id, "m": context.metric, "g": grain.value, "p": name, "v": get_pattern(name).version,
+                 "on": on})).all()
+    return rows
+
+
+def results(
+    context: str = typer.Argument(..., help="tenant::metric"),
+    pattern: str | None = typer.Option(None, "--pattern", "-P", help="one pattern [default: all]"),
+    grain: Grain = typer.Option(Grain.DAY, "--grain", "-g"),
+    on: str | None = typer.Option(None, "--date", "-d", help="analysis date YYYY-MM-DD [default: the latest]"),
+) -> None:
+    """What the patterns found for one metric: the latest results, readably."""
+    with reported_errors():
+        metric_context = MetricContext.from_string(context)
+        names = [get_pattern(pattern).name] if pattern else pattern_names()
+        try:
+            day = date.fromisoformat(on) if on else None
+        except ValueError:
+            raise NotFoundError(f"--date {on!r} is not a date (YYYY-MM-DD)") from None
+        rows = run_with_database(lambda db: read_results(db, metric_context, grain, names, day))
+    if not rows:
+        console.print(f"no {grain.value} pattern results for {context}"
+                      + (f" on {on}" if on else "")
+                      + f": run `python -m starter backfill --grain {grain.value} --partition-range A:B "
+                        f"--context {context}` (or `patterns run`) first")
+        raise typer.Exit(1)
+    for row in rows:
+        where = f" · {row.dimension_name}" if row.dimension_name else ""
+        console.print(f"[cyan]{row.pattern}[/] {row.version} · {grain.value} · as of {row.analysis_date}{where}")
+        if row.error:
+            console.print(f"  [yellow]{row.error.get('type')}[/]: {row.error.get('message', '')}")
+            continue
+        for line in FORMATS.get(row.pattern, lambda r: [str(r)[:200]])(row.run_result):
+            console.print(f"  {line}")
