@@ -1,5 +1,8 @@
-"""The worker process (`python worker.py`) SIGKILLed at several points of a backfill, then restarted:
-the backfill completes, the tables equal an undisturbed run, and no pattern result is duplicated.
+"""The worker process (`python worker.py`) SIGKILLed at two points of a backfill, then restarted each
+time: in the middle of the first child sync's window write (held there by an uncommitted row of
+another transaction, so the point is exact) and while a pattern analysis runs in the worker's process
+pool. The backfill completes, both interrupted activities ran again, the tables equal an undisturbed
+run, and no pattern result is duplicated.
 
 A killed worker's workflow tasks come back after the workflow-task timeout; its activities after
 their heartbeat timeout (30 s), which is what this test waits for twice. (The quick activities, e.g.
@@ -23,6 +26,9 @@ from faultkit import (
     start_backfill,
     until,
 )
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.service import RPCError
 
@@ -65,18 +71,32 @@ async def test_a_worker_killed_mid_sync_and_mid_patterns_then_restarted_complete
     database = await fresh_database(pg_server)
     settings = settings_for(database.app_url, client.service_client.config.target_host)
     worker = WorkerProcess.for_settings(settings, tmp_path / "worker.log")
+    watcher = create_async_engine(pg_server.superuser_url(driver="postgresql+asyncpg"), poolclass=NullPool)
     try:
         await worker.start()
         request = standard_request(settings, max_concurrency=1)  # the contexts one after the other
+
+        # 1. the first child sync is writing its base series: an uncommitted row of another
+        # transaction holds its INSERT mid-transaction (deterministically), and the worker dies there
+        async with database.admin.connect() as conn:
+            acme = await conn.scalar(text("SELECT id FROM tenants WHERE identifier = 'acme'"))
+        locker = await database.admin.connect()
+        await locker.execute(text("BEGIN"))
+        await locker.execute(text("INSERT INTO metric_time_series (tenant_id, metric_id, grain, date, value) "
+                                  "VALUES (:t, 'revenue', 'day', '2025-07-02', 0)"), {"t": acme})
         await start_backfill(client, settings, request)
 
-        # 1. the first child sync is fetching and writing a component: kill
-        async def first_sync_working():
-            return [a for a, kind in await started_activities(client, SYNC_IDS[0]) if kind == "sync_component"]
+        async def base_blocked() -> bool:  # the superuser sees every role's sessions
+            async with watcher.connect() as conn:
+                return bool(await conn.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query ILIKE '%INSERT INTO metric_time_series%'")))
 
-        [sync_activity, *_] = await until(first_sync_working, "the first sync's components to start", within=60,
-                                          every=0.02)
+        await until(base_blocked, "the first sync's base series to wait on the uncommitted row", within=60)
+        [sync_activity] = [a for a, kind in await started_activities(client, SYNC_IDS[0]) if kind == "sync_component"]
         await worker.kill()
+        await locker.rollback()
+        await locker.close()
         await worker.start()
 
         # 2. a pattern analysis is running in the worker's process pool: kill
@@ -103,4 +123,5 @@ async def test_a_worker_killed_mid_sync_and_mid_patterns_then_restarted_complete
         assert await contents(database.admin) == reference
     finally:
         await worker.stop()
+        await watcher.dispose()
         await database.dispose()
