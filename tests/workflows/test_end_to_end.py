@@ -5,9 +5,13 @@ recomputation of the warehouse's aggregates."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import shutil
+import subprocess
 import uuid
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -377,3 +381,34 @@ async def test_results_show_what_the_patterns_found_and_unsynced_data_is_refused
         assert "python -m starter sync run initech::visits --grain month" in unsynced.output
     finally:
         get_settings.cache_clear()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (Debian's `chromium`; .ci/run installs it)")
+async def test_the_report_page_loads_in_a_real_browser_without_errors(stack, test_database, monkeypatch, tmp_path):
+    monkeypatch.setenv("SEMSYNC_DATABASE__URL", test_database.app_url)
+    get_settings.cache_clear()
+    page = tmp_path / "report.html"
+    try:
+        made = await asyncio.to_thread(CliRunner().invoke, app, ["report", "acme::revenue", "--out", str(page)])
+    finally:
+        get_settings.cache_clear()
+    assert made.exit_code == 0, made.output
+    written = await asyncio.to_thread(page.read_text)
+    assert "forecast" in written and "partition health" in written
+    browser = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000"]
+    dom = await asyncio.to_thread(subprocess.run, [*browser, "--dump-dom", page.as_uri()], capture_output=True,
+                                  text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
+    assert not [line for line in console if "Uncaught" in line or "Error" in line], console
+    assert dom.stdout.count('class="main-svg"') >= 3  # plotly drew the figures (its JavaScript ran)
+    artifacts = Path(os.environ.get("SEMSYNC_TEST_ARTIFACTS", "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / "report.png"
+    taken = await asyncio.to_thread(subprocess.run, [*browser, "--window-size=1280,1700", f"--screenshot={shot}",
+                                                     page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert taken.returncode == 0 and shot.stat().st_size > 20_000, taken.stderr[-2000:]
