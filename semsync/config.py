@@ -2,6 +2,8 @@
 
 Defaults point at the embedded dev stack started by ``python -m starter dev up``. In production set
 e.g. ``SEMSYNC_DATABASE__URL`` (or plain ``DATABASE_URL``) and ``SEMSYNC_TEMPORAL__ADDRESS``.
+Every secret setting may instead come from a mounted file: ``SEMSYNC_DATABASE__URL_FILE=/run/secrets/…``
+(see `SecretFilesSource`).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, get_args
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 #: the project's own folder when semsync runs from a checkout (an editable install), else None
 _CHECKOUT = Path(__file__).resolve().parent.parent
@@ -35,6 +39,15 @@ class DatabaseSettings(BaseModel):
     )
     app_role: str = "semsync_app"
     pool_size: int = 10
+    #: TLS to PostgreSQL, as libpq names it: disable, allow, prefer, require, verify-ca, verify-full
+    #: (None: asyncpg's default, `prefer` without verification). `require` with `sslrootcert` verifies
+    #: the CA, as libpq does.
+    sslmode: str | None = Field(None, pattern="^(disable|allow|prefer|require|verify-ca|verify-full)$")
+    #: the CA bundle that signed the server's certificate (a mounted file)
+    sslrootcert: Path | None = None
+    #: a client certificate and its key, for servers that authenticate clients by certificate
+    sslcert: Path | None = None
+    sslkey: Path | None = None
 
 
 class TemporalSettings(BaseModel):
@@ -43,6 +56,27 @@ class TemporalSettings(BaseModel):
     sync_task_queue: str = "semsync-sync"
     pattern_task_queue: str = "semsync-patterns"
     ui_url: str = f"http://127.0.0.1:{DEV_UI_PORT}"
+    #: TLS to the frontend; implied by a client certificate, a server CA or an API key
+    tls: bool = False
+    #: the CA that signed the server's certificate (default: the system's roots, e.g. Temporal Cloud's)
+    tls_server_ca: Path | None = None
+    #: mTLS: the client certificate (chain) and its private key, PEM files (mounted, never in the image)
+    tls_client_cert: Path | None = None
+    tls_client_key: Path | None = None
+    #: the name the server's certificate must carry when it differs from the address' host
+    tls_server_name: str | None = None
+    #: a Temporal Cloud API key (sent as a bearer token; TLS is turned on with it)
+    api_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _client_cert_and_key(self) -> TemporalSettings:
+        if (self.tls_client_cert is None) != (self.tls_client_key is None):
+            raise ValueError("tls_client_cert and tls_client_key go together: set both or neither")
+        return self
+
+    @property
+    def uses_tls(self) -> bool:
+        return bool(self.tls or self.api_key or self.tls_client_cert or self.tls_server_ca)
 
 
 class WorkerSettings(BaseModel):
@@ -56,6 +90,9 @@ class WorkerSettings(BaseModel):
     pattern_concurrency: int = Field(0, ge=0)
     #: seconds a stopping worker lets running activities finish before cancelling them
     graceful_shutdown_s: float = 30.0
+    #: the Prometheus endpoint (`/metrics`: the SDK's metrics and semsync's); 0 = off
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
 
 
 class ScheduleSettings(BaseModel):
@@ -100,8 +137,63 @@ class CatalogSettings(BaseModel):
     audience: str | None = None
 
 
+ENV_PREFIX = "SEMSYNC_"
+FILE_SUFFIX = "_FILE"
+
+
+def _is_secret(model: type[BaseModel], path: list[str]) -> bool:
+    """Whether `path` (``["database", "url"]``) names a `SecretStr` setting of `model`."""
+    field = model.model_fields.get(path[0])
+    if field is None:
+        return False
+    kinds = [field.annotation, *get_args(field.annotation)]
+    if len(path) == 1:
+        return SecretStr in kinds
+    nested = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+    return nested is not None and _is_secret(nested, path[1:])
+
+
+class SecretFilesSource(PydanticBaseSettingsSource):
+    """Secrets from mounted files: ``SEMSYNC_DATABASE__URL_FILE=/run/secrets/db_url`` sets the secret
+    setting ``SEMSYNC_DATABASE__URL`` to the file's content (surrounding whitespace stripped), the
+    convention of Docker and Kubernetes secrets. Only secret settings take a file; setting both the
+    variable and its ``_FILE`` form is refused, as the official images do."""
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name, value in os.environ.items():
+            upper = name.upper()
+            if not (upper.startswith(ENV_PREFIX) and upper.endswith(FILE_SUFFIX)):
+                continue
+            path = upper[len(ENV_PREFIX):-len(FILE_SUFFIX)].lower().split("__")
+            if not _is_secret(self.settings_cls, path):
+                continue
+            if any(other.upper() == upper[:-len(FILE_SUFFIX)] for other in os.environ):
+                raise ValueError(f"set {upper[:-len(FILE_SUFFIX)]} or {upper}, not both")
+            try:
+                secret = Path(value).read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"{upper}: cannot read {value}: {exc.strerror}") from None
+            target = data
+            for part in path[:-1]:
+                target = target.setdefault(part, {})
+            target[path[-1]] = secret
+        return data
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every file at once
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SEMSYNC_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, SecretFilesSource(settings_cls), env_settings, dotenv_settings, file_secret_settings
 
     #: the embedded stack's state (PostgreSQL data, Temporal's SQLite, logs, pid files): SEMSYNC_HOME
     state_dir: Path = Field(DEFAULT_HOME, validation_alias=AliasChoices("SEMSYNC_HOME", "SEMSYNC_STATE_DIR"))
@@ -111,6 +203,8 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     worker: WorkerSettings = WorkerSettings()
     schedules: ScheduleSettings = ScheduleSettings()
+    #: the worker's log lines: `text` (readable) or `json` (one object a line, for a log pipeline)
+    log_format: str = Field("text", pattern="^(text|json)$")
 
     @field_validator("state_dir")
     @classmethod
@@ -122,7 +216,7 @@ class Settings(BaseSettings):
     def _plain_database_url(self) -> Settings:
         # Operators expect the conventional DATABASE_URL to work; the prefixed form wins if both are set.
         plain = os.environ.get("DATABASE_URL")
-        if plain and "SEMSYNC_DATABASE__URL" not in os.environ:
+        if plain and not {"SEMSYNC_DATABASE__URL", "SEMSYNC_DATABASE__URL_FILE"} & set(os.environ):
             self.database.url = SecretStr(plain)
         return self
 

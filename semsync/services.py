@@ -22,7 +22,7 @@ import httpx
 
 from semsync.backfill_plan import BackfillPlanner
 from semsync.config import Settings
-from semsync.db.session import Database
+from semsync.db.session import Database, ssl_connect_args
 from semsync.discovery import Discovery
 from semsync.ledger import Ledger
 from semsync.pattern_runs import PatternRunService
@@ -69,7 +69,8 @@ async def open_services(
     """Everything wired; `pattern_executor` (e.g. `pattern_process_pool()`) runs the pattern analysis
     (default: a thread). The caller owns the executor and shuts it down."""
     database = Database.connect(database_url or settings.database.url.get_secret_value(),
-                                pool_size=pool_size or settings.database.pool_size)
+                                pool_size=pool_size or settings.database.pool_size,
+                                connect_args=ssl_connect_args(settings.database))
     http = httpx.AsyncClient(timeout=settings.semantic_layer.request_timeout_s)
     sources = SourceRegistry(database.engine, http, settings.semantic_layer)
     try:

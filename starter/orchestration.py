@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 import typer
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from semsync.config import get_settings
+from semsync.temporal_client import connect_temporal
 from starter.console import console, err_console
 from workflows.failures import describe
 
@@ -21,9 +21,8 @@ T = TypeVar("T")
 
 
 async def connect() -> Client:
-    settings = get_settings().temporal
-    return await Client.connect(settings.address, namespace=settings.namespace,
-                                data_converter=pydantic_data_converter)
+    """The CLI's client: TLS and API key as the settings say (`semsync.temporal_client`)."""
+    return await connect_temporal(get_settings())
 
 
 def run_with_temporal(work: Callable[[Client], Awaitable[T]]) -> T:

@@ -7,18 +7,49 @@ only (``set_config(..., is_local => true)``), so a pooled connection never leaks
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from semsync.config import DatabaseSettings
+
 TENANT_SETTING = "app.current_tenant"
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+def ssl_connect_args(settings: DatabaseSettings) -> dict[str, Any]:
+    """asyncpg's ``ssl`` connect argument for `settings.sslmode`, with libpq's meaning of each mode.
+
+    `disable` turns TLS off; `allow`/`prefer` are passed to asyncpg as they are; `require` encrypts
+    without checking the certificate (unless `sslrootcert` is given: then the CA is checked, as libpq
+    does); `verify-ca` checks the CA, `verify-full` the CA and the host name. `sslcert`/`sslkey` add a
+    client certificate. No `sslmode`: no argument (asyncpg's default, or `?ssl=` in the URL).
+    """
+    mode = settings.sslmode
+    if mode is None:
+        return {}
+    if mode == "disable":
+        return {"ssl": False}
+    if mode in ("allow", "prefer"):
+        return {"ssl": mode}
+    verify = mode in ("verify-ca", "verify-full") or settings.sslrootcert is not None
+    context = ssl.create_default_context(cafile=str(settings.sslrootcert) if settings.sslrootcert else None)
+    context.check_hostname = mode == "verify-full"
+    if not verify:
+        context.verify_mode = ssl.CERT_NONE
+    if settings.sslcert is not None:
+        context.load_cert_chain(str(settings.sslcert), str(settings.sslkey) if settings.sslkey else None)
+    return {"ssl": context}
+
+
+def create_engine(url: str, *, pool_size: int = 10, connect_args: dict[str, Any] | None = None) -> AsyncEngine:
+    """The async engine; `connect_args` go to `asyncpg.connect` (e.g. `ssl_connect_args(settings)`)."""
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                               connect_args=connect_args or {})
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -33,8 +64,8 @@ class Database:
     session_factory: async_sessionmaker[AsyncSession]
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10) -> Database:
-        engine = create_engine(url, pool_size=pool_size)
+    def connect(cls, url: str, *, pool_size: int = 10, connect_args: dict[str, Any] | None = None) -> Database:
+        engine = create_engine(url, pool_size=pool_size, connect_args=connect_args)
         return cls(engine=engine, session_factory=make_session_factory(engine))
 
     async def dispose(self) -> None:
