@@ -11,31 +11,13 @@ database URL) is masked first, in the error and in every error of its chain.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from temporalio.exceptions import ApplicationError
 
 from semsync.errors import SemsyncError
-
-#: ``scheme://user:password@`` (the user part may be empty)
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*):[^@/?#\s]+@")
-
-
-def redact(message: str) -> str:
-    """`message` with the password of every URL in it replaced by ``***``."""
-    return _URL_PASSWORD.sub(r"\1:***@", message)
-
-
-def redact_chain(error: BaseException | None) -> None:
-    """Mask URL passwords in the messages of `error` and of its causes, in place."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if any(isinstance(arg, str) and _URL_PASSWORD.search(arg) for arg in error.args):
-            error.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in error.args)
-        error = error.__cause__ or error.__context__
+from semsync.redaction import redact_chain
 
 
 @contextmanager

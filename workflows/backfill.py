@@ -20,10 +20,8 @@ Id: ``backfill/{id}``; children ``sync/{grain}/{span}/{tenant}::{metric}``.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -45,11 +43,9 @@ with workflow.unsafe.imports_passed_through():
     from semsync.partitions import Grain, MetricContext, partitions_between
     from workflows import search_attributes as sa
     from workflows.failures import describe
+    from workflows.options import PLANNING
     from workflows.sync import SyncWorkflow
 
-PLAN = {"start_to_close_timeout": timedelta(minutes=10),
-        "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
-                                    maximum_attempts=10)}
 #: failures kept in the result and across continue-as-new; the ledger keeps every one
 MAX_FAILURES_KEPT = 500
 
@@ -109,7 +105,7 @@ class BackfillWorkflow:
         plan = await workflow.execute_activity_method(
             BackfillActivities.plan_backfill,
             PlanBackfillInput(ranges=request.ranges, selector=request.selector, mode=request.mode),
-            summary=f"plan {request.mode.value} over {request.selector.describe()}", **PLAN)
+            summary=f"plan {request.mode.value} over {request.selector.describe()}", **PLANNING)
         progress = BackfillProgress(backfill_id=request.backfill_id, state="running", contexts=plan.contexts,
                                     partitions_planned=plan.partitions, partitions_skipped=plan.skipped_partitions)
         return BackfillState(plan=plan, cursors=[0] * len(plan.lanes), progress=progress, started_at=workflow.now())

@@ -8,10 +8,7 @@ for the last complete partition as of the run's scheduled time (started, not awa
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -29,11 +26,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from semsync.partitions import Grain, last_complete_partition
     from workflows.backfill import BackfillWorkflow
+    from workflows.options import PLANNING
     from workflows.scheduled import scheduled_time
 
-DISCOVER = {"start_to_close_timeout": timedelta(minutes=5),
-            "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1),
-                                        maximum_attempts=5)}
 
 
 @workflow.defn(failure_exception_types=[ValidationError])
@@ -41,7 +36,7 @@ class DiscoveryWorkflow:
     @workflow.run
     async def run(self, request: DiscoveryInput) -> DiscoveryResult:
         diff = await workflow.execute_activity_method(DiscoveryActivities.discover, DiscoverInput(),
-                                                      summary="load the catalog, register contexts", **DISCOVER)
+                                                      summary="load the catalog, register contexts", **PLANNING)
         workflow.logger.info("discovery: %s", diff.summary())
         result = DiscoveryResult(diff=diff)
         fresh = sorted(diff.new + diff.reactivated)

@@ -36,13 +36,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.failures import describe
+    from workflows.options import HEARTBEAT, LOCAL, QUICK
 
-QUICK = {"start_to_close_timeout": timedelta(minutes=2),
-         "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
-                                     maximum_attempts=10)}
 #: the analysis runs in a process pool while the activity's keep-alive heartbeats every 5 s from the
 #: event loop, so a 30 s heartbeat timeout is six missed beats: a lost worker's pattern resumes within 30 s
-ANALYSIS = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": timedelta(seconds=30),
+ANALYSIS = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": HEARTBEAT,
             "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
                                         maximum_interval=timedelta(minutes=1), maximum_attempts=5)}
 
@@ -72,7 +70,7 @@ class PatternWorkflow:
         ]
         if entries:
             await workflow.execute_local_activity_method(LedgerActivities.record_ledger,
-                                                         LedgerBatch(entries=entries), **QUICK)
+                                                         LedgerBatch(entries=entries), **LOCAL)
         result = PatternWorkflowResult(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
                                        partitions=partitions, outcomes=outcomes)
         sa.upsert(status="FAILED" if result.failed else "SUCCESS")

@@ -40,15 +40,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.failures import describe
+    from workflows.options import HEARTBEAT, LOCAL, QUICK
     from workflows.patterns import PatternWorkflow
 
-#: planning and bookkeeping: quick database calls
-QUICK = {"start_to_close_timeout": timedelta(minutes=2),
-         "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
-                                     maximum_attempts=10)}
 #: one component: a semantic layer fetch and a window replace; a dead worker is noticed by heartbeat
 #: (a keep-alive every 5 s, so 30 s is six missed beats: a lost worker's component resumes within 30 s)
-COMPONENT = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": timedelta(seconds=30)}
+COMPONENT = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": HEARTBEAT}
 DEFAULT_PATTERN_TASK_QUEUE = "semsync-patterns"
 
 
@@ -126,7 +123,7 @@ class SyncWorkflow:
                             partitions=[p.key for p in request.partitions()], status=status, rows=rows, error=error,
                             workflow_id=workflow.info().workflow_id)
         await workflow.execute_local_activity_method(LedgerActivities.record_ledger, LedgerBatch(entries=[entry]),
-                                                     **QUICK)
+                                                     **LOCAL)
 
     async def _fail(self, request: SyncWorkflowInput, reason: str) -> None:
         await self._ledger(request, LedgerStatus.FAILED, error=reason)

@@ -58,6 +58,7 @@ from semsync.config import SemanticLayerSettings
 from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.partitions import Grain
 from semsync.progress import ProgressCallback, report
+from semsync.redaction import redact
 from semsync.sources.base import FetchResult, MetricSource, SourceRow
 
 LOAD_PATH = "/cubejs-api/v1/load"
@@ -176,6 +177,7 @@ class CubeSource(MetricSource):
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(timeout=self.settings.request_timeout_s)
         self._url = connection.cube_api_url.rstrip("/") + LOAD_PATH
+        self._safe_url = redact(self._url)  # for messages: they reach logs, histories and status rows
         self._jwt: str | None = None
         self._jwt_expires = 0.0
 
@@ -291,10 +293,11 @@ class CubeSource(MetricSource):
             )
         except httpx.TimeoutException as exc:
             raise SourceUnavailableError(
-                f"Cube at {self._url} did not answer within {self.settings.request_timeout_s:g}s ({type(exc).__name__})"
+                f"Cube at {self._safe_url} did not answer within {self.settings.request_timeout_s:g}s "
+                f"({type(exc).__name__})"
             ) from exc
         except httpx.TransportError as exc:
-            raise SourceUnavailableError(f"Cube at {self._url} is unreachable: {exc!r}") from exc
+            raise SourceUnavailableError(f"Cube at {self._safe_url} is unreachable: {redact(repr(exc))}") from exc
         status = response.status_code
         if status >= 500 or status in _RETRYABLE_4XX:
             raise SourceUnavailableError(f"Cube answered HTTP {status}: {_error_message(response)}")
