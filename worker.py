@@ -8,6 +8,8 @@
 Both by default; one by flag, so they scale apart. Dependencies come from the composition root
 (`semsync.services`), built once inside the worker's event loop and closed on shutdown. SIGTERM or
 SIGINT stops polling, lets running activities finish (`SEMSYNC_WORKER__GRACEFUL_SHUTDOWN_S`) and exits.
+`SEMSYNC_WORKER__METRICS_PORT` serves Prometheus metrics (the SDK's and semsync's, `activities.telemetry`);
+`SEMSYNC_LOG_FORMAT=json` writes JSON lines carrying tenant, metric, grain and partition (`semsync.observability`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from contextlib import AsyncExitStack, asynccontextmanager  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
 from temporalio.client import Client  # noqa: E402
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from activities.backfill import BackfillActivities, LedgerActivities  # noqa: E402
@@ -34,7 +35,9 @@ from activities.discovery import DiscoveryActivities  # noqa: E402
 from activities.patterns import PatternActivities  # noqa: E402
 from activities.sync import SyncActivities  # noqa: E402
 from semsync.config import Settings, get_settings  # noqa: E402
+from semsync.observability import configure_logging  # noqa: E402
 from semsync.services import Services, open_services, pattern_process_pool  # noqa: E402
+from semsync.temporal_client import connect_temporal  # noqa: E402
 from workflows.backfill import BackfillWorkflow  # noqa: E402
 from workflows.discovery import DiscoveryWorkflow  # noqa: E402
 from workflows.patterns import PatternWorkflow  # noqa: E402
@@ -83,15 +86,12 @@ async def running_services(settings: Settings, queues: tuple[str, ...] = QUEUES)
         yield await stack.enter_async_context(open_services(settings, pattern_executor=executor))
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal.address, namespace=settings.temporal.namespace,
-                                data_converter=pydantic_data_converter)
-
-
 async def main(queues: tuple[str, ...]) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    client = await connect(settings)
+    configure_logging(settings.log_format)
+    client = await connect_temporal(settings, for_worker=True)
+    if settings.worker.metrics_port:
+        logging.info("metrics on http://%s:%s/metrics", settings.worker.metrics_host, settings.worker.metrics_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

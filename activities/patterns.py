@@ -12,7 +12,9 @@ from temporalio import activity
 
 from activities.errors import as_application_errors
 from activities.heartbeat import heartbeating
+from activities.telemetry import count, error_type, request_context
 from semsync.contracts import ActivePatterns, ActivePatternsInput, PatternRunRequest, PatternRunResponse
+from semsync.observability import log_context
 
 if TYPE_CHECKING:
     from semsync.pattern_runs import PatternRunService
@@ -25,12 +27,25 @@ class PatternActivities:
     @activity.defn
     async def active_patterns(self, request: ActivePatternsInput) -> ActivePatterns:
         """The metric's active pattern contexts."""
-        with as_application_errors():
+        with log_context(tenant=request.tenant, metric=request.metric_id), as_application_errors():
             return ActivePatterns(patterns=await self.service.active_patterns(request.tenant, request.metric_id))
 
     @activity.defn
     async def run_pattern(self, request: PatternRunRequest) -> PatternRunResponse:
         """Analyse one `tenant::metric::pattern` context over a partition range and store the results."""
-        with as_application_errors():
-            async with heartbeating() as progress:
-                return await self.service.run(request, progress)
+        labels = {"pattern": request.pattern, "grain": request.grain.value}
+        with request_context(request, pattern=request.pattern):
+            try:
+                with as_application_errors():
+                    async with heartbeating() as progress:
+                        response = await self.service.run(request, progress)
+            except Exception as exc:
+                count("semsync_pattern_runs", "pattern activity runs", status="failed", **labels)
+                activity.logger.warning("pattern run failed (%s): %s", error_type(exc), exc)
+                raise
+            count("semsync_pattern_runs", "pattern activity runs",
+                  status="result_errors" if response.errors else "succeeded", **labels)
+            count("semsync_pattern_results_stored", "pattern results upserted", response.results_stored, **labels)
+            activity.logger.info("pattern %s %s: %d results stored, %d with a typed error", response.pattern,
+                                 response.version, response.results_stored, len(response.errors))
+            return response

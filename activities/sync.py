@@ -13,6 +13,7 @@ from temporalio import activity
 
 from activities.errors import as_application_errors
 from activities.heartbeat import heartbeating
+from activities.telemetry import count, error_type, request_context
 from semsync.contracts import ComponentFailureInput, ComponentResult, SemanticSyncRequest, SyncComponentInput, SyncPlan
 
 if TYPE_CHECKING:
@@ -26,18 +27,38 @@ class SyncActivities:
     @activity.defn
     async def plan_sync(self, request: SemanticSyncRequest) -> SyncPlan:
         """Each component's sync type (FULL/INCREMENTAL) and window."""
-        with as_application_errors():
+        with request_context(request), as_application_errors():
             return await self.service.plan(request)
 
     @activity.defn
     async def sync_component(self, work: SyncComponentInput) -> ComponentResult:
         """Fetch one component's window and replace it atomically; heartbeats its progress."""
-        with as_application_errors():
-            async with heartbeating() as progress:
-                return await self.service.sync_component(work, progress)
+        labels = {"grain": work.request.grain.value, "component": "dimension" if work.plan.dimension else "base"}
+        with request_context(work.request, dimension=work.plan.dimension):
+            try:
+                with as_application_errors():
+                    async with heartbeating() as progress:
+                        result = await self.service.sync_component(work, progress)
+            except Exception as exc:
+                count("semsync_sync_component_failures", "failed sync component attempts and final failures",
+                      error_type=error_type(exc), final="false", **labels)
+                raise
+            labels["sync_type"] = result.sync_type.value
+            count("semsync_rows_synced", "rows fetched into a component's window", result.rows_fetched, **labels)
+            count("semsync_rows_written", "rows inserted or updated by a sync", result.rows_written, **labels)
+            activity.logger.info("synced %s %s %s..%s: %d rows fetched, %d written, %d deleted", work.name,
+                                 result.sync_type.value, result.window_start, result.window_end, result.rows_fetched,
+                                 result.rows_written, result.rows_deleted)
+            return result
 
     @activity.defn
     async def record_component_failure(self, failure: ComponentFailureInput) -> ComponentResult:
         """Mark a component FAILED after its last attempt, with the reason."""
-        with as_application_errors():
-            return await self.service.record_component_failure(failure)
+        with request_context(failure.request, dimension=failure.plan.dimension), as_application_errors():
+            result = await self.service.record_component_failure(failure)
+            count("semsync_sync_component_failures", "failed sync component attempts and final failures",
+                  grain=failure.request.grain.value, component="dimension" if failure.plan.dimension else "base",
+                  error_type=failure.error_type, final="true")
+            activity.logger.warning("%s FAILED after its last attempt (%s): %s",
+                                    failure.plan.dimension or "base", failure.error_type, failure.error)
+            return result

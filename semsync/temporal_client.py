@@ -1,19 +1,28 @@
 """The one way semsync connects to Temporal: `connect_temporal(settings)`.
 
-Every client (the worker, the CLI) gets the pydantic data converter, TLS (mTLS with a client certificate,
-or the system's roots for Temporal Cloud), an API key when one is set, and, for a worker with
-`SEMSYNC_WORKER__METRICS_PORT`, a runtime whose Prometheus endpoint serves the SDK's metrics and
-the ones semsync records through `activity.metric_meter()`.
+Every client (the worker, the CLI) gets the pydantic data converter, TLS (mTLS with a client
+certificate, or the system's roots for Temporal Cloud) and an API key when one is set; the worker's
+client runs on `worker_runtime`, whose Prometheus endpoint (`SEMSYNC_WORKER__METRICS_PORT`) serves the
+SDK's metrics and the ones semsync records through `activity.metric_meter()`.
 """
 
 from __future__ import annotations
 
+import logging
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import TLSConfig
 
-from semsync.config import Settings, TemporalSettings
+from semsync.config import Settings, TemporalSettings, WorkerSettings
 
 
 def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
@@ -32,18 +41,26 @@ def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
     )
 
 
-def metrics_runtime(host: str, port: int) -> Runtime:
-    """A runtime exporting the SDK's metrics (and every `metric_meter()` instrument) on http://host:port/metrics."""
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}")))
+def worker_runtime(settings: WorkerSettings) -> Runtime:
+    """The worker's runtime: the SDK core's own log lines forwarded into Python logging (so they get the
+    worker's format, JSON included) and, with `metrics_port`, a Prometheus endpoint on
+    http://metrics_host:metrics_port/metrics serving the SDK's metrics and every `metric_meter()` instrument."""
+    metrics = None
+    if settings.metrics_port:
+        metrics = PrometheusConfig(bind_address=f"{settings.metrics_host}:{settings.metrics_port}")
+    return Runtime(telemetry=TelemetryConfig(
+        logging=LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                              forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core"))),
+        metrics=metrics,
+    ))
 
 
-async def connect_temporal(settings: Settings, *, metrics: bool = False, runtime: Runtime | None = None) -> Client:
-    """A client of `settings.temporal`. With `metrics` (the worker) and `SEMSYNC_WORKER__METRICS_PORT` set,
-    on a new runtime with the Prometheus endpoint (once per process: the port is bound once); `runtime`
-    overrides. The CLI connects without metrics."""
+async def connect_temporal(settings: Settings, *, for_worker: bool = False, runtime: Runtime | None = None) -> Client:
+    """A client of `settings.temporal`. `for_worker`: on a new `worker_runtime` (once per process: the
+    metrics port is bound once); the CLI connects on the SDK's default runtime. `runtime` overrides both."""
     temporal = settings.temporal
-    if runtime is None and metrics and settings.worker.metrics_port:
-        runtime = metrics_runtime(settings.worker.metrics_host, settings.worker.metrics_port)
+    if runtime is None and for_worker:
+        runtime = worker_runtime(settings.worker)
     return await Client.connect(
         temporal.address,
         namespace=temporal.namespace,

@@ -1,0 +1,189 @@
+"""Metrics and logs of the worker: `python worker.py` with `SEMSYNC_WORKER__METRICS_PORT` and
+`SEMSYNC_LOG_FORMAT=json` runs a sync and its pattern run on the dev server against the test database;
+its Prometheus endpoint shows semsync's counters beside the SDK's metrics, and its log lines are JSON
+objects naming tenant, metric, grain and partition."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from semsync.catalog.models import Catalog, DimensionDef, Filter, MetricDef, SqlMetricSource, TenantDef
+from semsync.catalog.store import write_catalog
+from semsync.contracts import PatternWorkflowResult, SyncWorkflowInput, SyncWorkflowResult
+from semsync.devstack import free_port
+from semsync.observability import ContextFilter, JsonFormatter, TextFormatter, log_context, log_handler
+from workflows.sync import SyncWorkflow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+async def warehouse(db):
+    """`obs_wh.sales`: one tenant, a year of days by region; and a catalog with its revenue metric."""
+    async with db.admin_engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS obs_wh CASCADE"))
+        await conn.execute(text("CREATE SCHEMA obs_wh"))
+        await conn.execute(text("CREATE TABLE obs_wh.sales (tenant text, day date, region text, amount numeric)"))
+        await conn.execute(text(
+            "INSERT INTO obs_wh.sales SELECT 'acme', d::date, r, extract(doy FROM d) + length(r) "
+            "FROM generate_series(DATE '2024-06-01', DATE '2025-07-31', INTERVAL '1 day') d, "
+            "unnest(ARRAY['eu', 'us']) r"))
+        await conn.execute(text("GRANT USAGE ON SCHEMA obs_wh TO semsync_app"))
+        await conn.execute(text("GRANT SELECT ON ALL TABLES IN SCHEMA obs_wh TO semsync_app"))
+    metric = MetricDef(id="revenue", label="Revenue", dimensions=[DimensionDef(id="region", member="region")],
+                       source=SqlMetricSource(table="obs_wh.sales", value="sum(amount)", time_column="day",
+                                              filters=[Filter(member="tenant", operator="equals", values=["acme"])]))
+    await write_catalog(db.session_factory, Catalog(tenants=[TenantDef(identifier="acme", name="Acme",
+                                                                       metrics=[metric])]))
+    return db
+
+
+@pytest.fixture
+async def worker_process(warehouse, temporal_env, tmp_path):
+    """`python worker.py` with metrics on a free port and JSON logs; (queues, metrics URL, log path)."""
+    suffix = uuid.uuid4().hex[:8]
+    port = free_port()
+    queues = {"sync": f"obs-sync-{suffix}", "patterns": f"obs-patterns-{suffix}"}
+    log = tmp_path / "worker.log"
+    env = os.environ | {
+        "SEMSYNC_DATABASE__URL": warehouse.app_url,
+        "SEMSYNC_TEMPORAL__ADDRESS": temporal_env.client.service_client.config.target_host,
+        "SEMSYNC_TEMPORAL__SYNC_TASK_QUEUE": queues["sync"],
+        "SEMSYNC_TEMPORAL__PATTERN_TASK_QUEUE": queues["patterns"],
+        "SEMSYNC_WORKER__PATTERN_PROCESSES": "1",
+        "SEMSYNC_WORKER__GRACEFUL_SHUTDOWN_S": "5",
+        "SEMSYNC_WORKER__METRICS_HOST": "127.0.0.1",
+        "SEMSYNC_WORKER__METRICS_PORT": str(port),
+        "SEMSYNC_LOG_FORMAT": "json",
+    }
+    with log.open("w") as out:
+        process = await asyncio.create_subprocess_exec(sys.executable, "worker.py", cwd=ROOT, env=env, stdout=out,
+                                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        for _ in range(900):
+            if process.returncode is not None or "semsync worker polling" in log.read_text():
+                break
+            await asyncio.sleep(0.1)
+        assert process.returncode is None, f"the worker exited:\n{log.read_text()[-3000:]}"
+        yield queues, f"http://127.0.0.1:{port}/metrics", log
+    finally:
+        if process.returncode is None:
+            process.terminate()  # SIGTERM: the worker stops polling and exits
+        await asyncio.wait_for(process.wait(), 60)
+
+
+def samples(exposition: str, name: str) -> list[dict[str, str]]:
+    """The label sets of the samples of metric `name` (with a value above 0) in a Prometheus text page."""
+    found = []
+    for line in exposition.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        labels, _, value = line[len(name) + 1:].rpartition("} ")
+        if float(value) > 0:
+            found.append(dict(part.split("=", 1) for part in labels.replace('"', "").split(",") if part))
+    return found
+
+
+async def test_the_worker_serves_semsyncs_and_the_sdks_metrics_and_logs_json_with_the_context(
+        worker_process, temporal_env):
+    queues, metrics_url, log = worker_process
+    client = temporal_env.client
+    request = SyncWorkflowInput(tenant="acme", metric_id="revenue", grain="day", start_partition="2025-07-01",
+                                patterns=["historical_performance"], pattern_task_queue=queues["patterns"])
+    result = await client.execute_workflow(SyncWorkflow.run, request, id=request.workflow_id,
+                                           task_queue=queues["sync"], result_type=SyncWorkflowResult)
+    assert result.success and result.patterns_workflow_id
+    patterns = await client.get_workflow_handle(result.patterns_workflow_id,
+                                                result_type=PatternWorkflowResult).result()
+    assert patterns
+
+    async with httpx.AsyncClient() as http:
+        page = (await http.get(metrics_url)).text
+
+    rows = samples(page, "semsync_rows_synced")
+    assert {(s["grain"], s["component"], s["sync_type"]) for s in rows} == {("day", "base", "FULL"),
+                                                                            ("day", "dimension", "FULL")}, page
+    assert all(s["task_queue"] == queues["sync"] for s in rows)  # the SDK's labels come along
+    runs = samples(page, "semsync_pattern_runs")
+    assert [(s["pattern"], s["grain"], s["status"]) for s in runs] == [("historical_performance", "day",
+                                                                       "succeeded")], page
+    assert samples(page, "semsync_sync_component_failures") == []
+    # and the SDK's own metrics on the same endpoint
+    assert samples(page, "temporal_activity_execution_latency_count"), page
+    assert any(s.get("task_queue") == queues["sync"] for s in samples(page, "temporal_workflow_completed")), page
+
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]  # every line is JSON
+    synced = [line for line in lines if line["message"].startswith("synced base")]
+    assert synced, lines
+    assert {k: synced[0][k] for k in ("tenant", "metric", "grain", "partition", "workflow_id")} == {
+        "tenant": "acme", "metric": "revenue", "grain": "day", "partition": "2025-07-01",
+        "workflow_id": request.workflow_id}
+    stored = next(line for line in lines if line["message"].startswith("pattern historical_performance"))
+    assert (stored["tenant"], stored["metric"], stored["pattern"], stored["grain"], stored["partition"]) == (
+        "acme", "revenue", "historical_performance", "day", "2025-07-01")
+
+
+def _log(handler: logging.Handler, message: str, **extra) -> None:
+    logger = logging.getLogger(f"test.observability.{uuid.uuid4().hex}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.warning(message, extra=extra)
+
+
+def _capture(formatter: logging.Formatter) -> tuple[logging.Handler, io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(formatter)
+    return handler, stream
+
+
+def test_a_workflow_line_carries_the_context_its_id_names():
+    """`workflow.logger` adds `temporal_workflow` with the workflow id; semsync's ids are the context."""
+    handler, stream = _capture(JsonFormatter())
+    _log(handler, "pattern workflow already running", temporal_workflow={
+        "workflow_id": "patterns/week/2025-W27:2025-W30/acme::revenue::forecasting", "run_id": "r1",
+        "workflow_type": "PatternWorkflow"})
+    line = json.loads(stream.getvalue())
+    assert {k: line[k] for k in ("tenant", "metric", "pattern", "grain", "partition", "run_id", "workflow_type")} == {
+        "tenant": "acme", "metric": "revenue", "pattern": "forecasting", "grain": "week",
+        "partition": "2025-W27:2025-W30", "run_id": "r1", "workflow_type": "PatternWorkflow"}
+
+
+def test_the_log_context_reaches_the_domains_own_loggers_and_explicit_extra_wins():
+    handler, stream = _capture(TextFormatter())
+    with log_context(tenant="acme", metric="revenue", grain="month", partition="2025-07"):
+        _log(handler, "window replaced")
+        _log(handler, "other tenant", tenant="globex")
+    _log(handler, "outside")
+    first, second, third = stream.getvalue().splitlines()
+    assert first.endswith("[acme::revenue month 2025-07]: window replaced")
+    assert second.endswith("[globex::revenue month 2025-07]: other tenant")
+    assert third.endswith(": outside") and "[" not in third
+
+
+def test_json_lines_keep_exceptions_and_the_handler_follows_the_setting():
+    assert isinstance(log_handler("json").formatter, JsonFormatter)
+    assert isinstance(log_handler("text").formatter, TextFormatter)
+    handler, stream = _capture(JsonFormatter())
+    logger = logging.getLogger("test.observability.exc")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logger.exception("failed")
+    line = json.loads(stream.getvalue())
+    assert line["level"] == "ERROR" and "ValueError: boom" in line["exception"] and line["tenant"] is None
