@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from starter import backfill, catalog, demo, dev, patterns, report, results, schedules, status, sync
+from starter import backfill, catalog, demo, dev, migrate, patterns, report, results, schedules, status, sync
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="semsync operator CLI.")
 app.add_typer(dev.app, name="dev")
@@ -25,3 +25,4 @@ app.command("cancel")(backfill.cancel)
 app.command("discover")(schedules.discover)
 app.command("results")(results.results)
 app.command("report")(report.report)
+app.command("migrate")(migrate.migrate)
