@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator  # noqa: E402
 from contextlib import AsyncExitStack, asynccontextmanager  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
+from temporalio import activity, workflow  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
@@ -89,6 +90,9 @@ async def running_services(settings: Settings, queues: tuple[str, ...] = QUEUES)
 async def main(queues: tuple[str, ...]) -> None:
     settings = get_settings()
     configure_logging(settings.log_format)
+    if settings.log_format == "json":  # the ids are fields of each JSON line: not repeated in the message
+        activity.logger.activity_info_on_message = False
+        workflow.logger.workflow_info_on_message = False
     client = await connect_temporal(settings, for_worker=True)
     if settings.worker.metrics_port:
         logging.info("metrics on http://%s:%s/metrics", settings.worker.metrics_host, settings.worker.metrics_port)

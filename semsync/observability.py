@@ -24,8 +24,9 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-#: the fields every semsync log line carries (None where a line has no such context)
-CONTEXT_FIELDS = ("tenant", "metric", "grain", "partition", "pattern")
+#: the fields every semsync log line carries (None where a line has no such context); `dimension` names
+#: the component of a sync activity (None: the base series)
+CONTEXT_FIELDS = ("tenant", "metric", "grain", "partition", "pattern", "dimension")
 
 _CONTEXT: ContextVar[Mapping[str, str] | None] = ContextVar("semsync_log_context", default=None)
 

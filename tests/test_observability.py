@@ -127,12 +127,15 @@ async def test_the_worker_serves_semsyncs_and_the_sdks_metrics_and_logs_json_wit
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]  # every line is JSON
     synced = [line for line in lines if line["message"].startswith("synced base")]
     assert synced, lines
+    assert "workflow_id" not in synced[0]["message"]  # a field of the line, not repeated in the message
     assert {k: synced[0][k] for k in ("tenant", "metric", "grain", "partition", "workflow_id")} == {
         "tenant": "acme", "metric": "revenue", "grain": "day", "partition": "2025-07-01",
         "workflow_id": request.workflow_id}
     stored = next(line for line in lines if line["message"].startswith("pattern historical_performance"))
     assert (stored["tenant"], stored["metric"], stored["pattern"], stored["grain"], stored["partition"]) == (
         "acme", "revenue", "historical_performance", "day", "2025-07-01")
+    region = next(line for line in lines if line["message"].startswith("synced region"))
+    assert (region["tenant"], region["dimension"], region["partition"]) == ("acme", "region", "2025-07-01")
 
 
 def _log(handler: logging.Handler, message: str, **extra) -> None:
