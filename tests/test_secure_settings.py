@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import shutil
 import ssl
+import struct
+import subprocess
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
@@ -159,6 +166,100 @@ async def test_the_engine_connects_with_the_ssl_context(test_database):
             assert (await conn.exec_driver_sql("SELECT 1")).scalar() == 1
     finally:
         await prefer.dispose()
+
+
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory) -> Path:
+    """A CA, a server certificate it signed for 127.0.0.1, and an unrelated CA."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed (it makes the test CA and certificate)")
+    certs = tmp_path_factory.mktemp("certs")
+    for name in ("ca", "other-ca"):
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+                 "-keyout", f"{name}.key", "-out", f"{name}.pem", cwd=certs)
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+             "-out", "server.csr", cwd=certs)
+    (certs / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "2", "-extfile", "san.ext", "-out", "server.crt", cwd=certs)
+    return certs
+
+
+SSL_REQUEST = struct.pack("!ii", 8, 80877103)
+
+
+@pytest.fixture
+async def tls_postgres(test_database, certificates):
+    """PostgreSQL's TLS front door, for the test database (the embedded build has no TLS): answers the
+    protocol's SSLRequest, completes the TLS handshake with the server certificate, then relays to the
+    real server; a client that does not ask for TLS is turned away. Yields (app URL, handshakes)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificates / "server.crt", certificates / "server.key")
+    upstream = make_url(test_database.app_url)
+    handshakes: list[str] = []
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError, ssl.SSLError):
+            if await reader.readexactly(8) != SSL_REQUEST:
+                return  # no TLS, no entry (as `hostssl` only in pg_hba.conf)
+            writer.write(b"S")
+            await writer.drain()
+            await writer.start_tls(context)
+            handshakes.append(writer.get_extra_info("ssl_object").version())
+            up_reader, up_writer = await asyncio.open_connection(upstream.host, upstream.port)
+
+            async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+                with contextlib.suppress(OSError):
+                    while data := await source.read(65536):
+                        sink.write(data)
+                        await sink.drain()
+                sink.close()
+
+            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        writer.close()
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield upstream.set(port=port).render_as_string(hide_password=False), handshakes
+    server.close()
+
+
+async def _select_one(url: str, database: DatabaseSettings) -> int:
+    db = Database.connect(url, pool_size=1, connect_args=ssl_connect_args(database))
+    try:
+        async with db.engine.connect() as conn:
+            return (await conn.exec_driver_sql("SELECT 1")).scalar()
+    finally:
+        await db.dispose()
+
+
+async def test_verify_full_connects_over_tls_to_a_server_signed_by_the_ca(tls_postgres, certificates):
+    url, handshakes = tls_postgres
+    assert await _select_one(url, DatabaseSettings(sslmode="verify-full", sslrootcert=certificates / "ca.pem")) == 1
+    assert await _select_one(url, DatabaseSettings(sslmode="require")) == 1  # encrypted, not verified
+    assert len(handshakes) == 2 and all(version.startswith("TLS") for version in handshakes)
+
+
+async def test_a_server_signed_by_another_ca_is_refused(tls_postgres, certificates):
+    url, handshakes = tls_postgres
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await _select_one(url, DatabaseSettings(sslmode="verify-ca", sslrootcert=certificates / "other-ca.pem"))
+    assert handshakes == []
+
+
+async def test_the_settings_reach_the_engine_of_the_services(tls_postgres, certificates, test_database):
+    url, handshakes = tls_postgres
+    settings = Settings(database=DatabaseSettings(url=url, sslmode="verify-full",
+                                                  sslrootcert=certificates / "ca.pem"))
+    async with open_services(settings) as services, services.database.engine.connect() as conn:
+        assert (await conn.exec_driver_sql("SELECT current_user")).scalar() == "semsync_app"
+    assert len(handshakes) == 1
 
 
 # `openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=semsync-test-ca -days 36500` (the certificate only;
