@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
@@ -260,6 +261,62 @@ async def test_the_settings_reach_the_engine_of_the_services(tls_postgres, certi
     async with open_services(settings) as services, services.database.engine.connect() as conn:
         assert (await conn.exec_driver_sql("SELECT current_user")).scalar() == "semsync_app"
     assert len(handshakes) == 1
+
+
+
+@pytest.fixture
+async def tls_temporal(temporal_env, certificates):
+    """The dev server behind a TLS front door (start-dev has no TLS) that requires a client certificate
+    signed by the test CA (mTLS), as a self-hosted cluster would; yields (address, handshakes)."""
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=semsync-worker", "-keyout", "client.key",
+             "-out", "client.csr", cwd=certificates)
+    (certificates / "client.ext").write_text("extendedKeyUsage=clientAuth\n")  # a v3 certificate, as rustls wants
+    _openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "2", "-extfile", "client.ext", "-out", "client.crt", cwd=certificates)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=certificates / "ca.pem")
+    context.load_cert_chain(certificates / "server.crt", certificates / "server.key")
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.set_alpn_protocols(["h2"])
+    host, port = temporal_env.client.service_client.config.target_host.rsplit(":", 1)
+    handshakes: list[str] = []
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, ssl.SSLError):
+            handshakes.append(writer.get_extra_info("ssl_object").getpeercert()["subject"][0][0][1])
+            up_reader, up_writer = await asyncio.open_connection(host, int(port))
+
+            async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+                with contextlib.suppress(OSError):
+                    while data := await source.read(65536):
+                        sink.write(data)
+                        await sink.drain()
+                sink.close()
+
+            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        writer.close()
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=context)
+    yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}", handshakes
+    server.close()
+
+
+async def test_connect_temporal_over_mtls(tls_temporal, certificates, temporal_env):
+    address, handshakes = tls_temporal
+    settings = Settings(temporal=TemporalSettings(
+        address=address, namespace=temporal_env.client.namespace, tls_server_ca=certificates / "ca.pem",
+        tls_client_cert=certificates / "client.crt", tls_client_key=certificates / "client.key"))
+    client = await connect_temporal(settings)
+    assert (await client.workflow_service.get_system_info(GetSystemInfoRequest())).server_version
+    assert handshakes and set(handshakes) == {"semsync-worker"}  # the front door saw our certificate
+
+
+async def test_connect_temporal_without_the_client_certificate_is_refused(tls_temporal, certificates, temporal_env):
+    address, handshakes = tls_temporal
+    settings = Settings(temporal=TemporalSettings(address=address, namespace=temporal_env.client.namespace,
+                                                  tls_server_ca=certificates / "ca.pem"))
+    with pytest.raises(RuntimeError, match="connect"):
+        await asyncio.wait_for(connect_temporal(settings), 60)
+    assert handshakes == []
 
 
 # `openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=semsync-test-ca -days 36500` (the certificate only;
