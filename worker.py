@@ -33,6 +33,7 @@ from temporalio.worker import Worker  # noqa: E402
 
 from activities.backfill import BackfillActivities, LedgerActivities  # noqa: E402
 from activities.discovery import DiscoveryActivities  # noqa: E402
+from activities.heartbeat import KeepAliveInterceptor  # noqa: E402
 from activities.patterns import PatternActivities  # noqa: E402
 from activities.sync import SyncActivities  # noqa: E402
 from semsync.config import Settings, get_settings  # noqa: E402
@@ -63,6 +64,7 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
                         DiscoveryActivities(services.discovery).discover],
             max_concurrent_activities=settings.worker.sync_concurrency,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
+            interceptors=[KeepAliveInterceptor()],
         ))
     if "patterns" in queues:
         patterns = PatternActivities(services.patterns)
@@ -72,6 +74,7 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
             activities=[patterns.active_patterns, patterns.run_pattern, ledger.record_ledger],
             max_concurrent_activities=settings.worker.pattern_concurrency or processes * 2,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
+            interceptors=[KeepAliveInterceptor()],
         ))
     return workers
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from semsync.config import get_settings
-from semsync.db.session import Database
+from semsync.db.session import Database, ssl_connect_args
 from semsync.errors import SemsyncError
 from semsync.services import Services, open_services
 
@@ -40,7 +40,9 @@ def run_with_database(work: Callable[[Database], Awaitable[T]]) -> T:
     """Run `work` against the configured database; an unreachable database exits 1 with the URL shown."""
 
     async def run() -> T:
-        database = Database.connect(get_settings().database.url.get_secret_value(), pool_size=4)
+        settings = get_settings().database
+        database = Database.connect(settings.url.get_secret_value(), pool_size=4,
+                                    connect_args=ssl_connect_args(settings))
         try:
             return await work(database)
         finally:
