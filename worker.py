@@ -64,7 +64,7 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
                         DiscoveryActivities(services.discovery).discover],
             max_concurrent_activities=settings.worker.sync_concurrency,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
-            interceptors=[KeepAliveInterceptor()],
+            interceptors=[KeepAliveInterceptor()], max_cached_workflows=settings.worker.max_cached_workflows,
         ))
     if "patterns" in queues:
         patterns = PatternActivities(services.patterns)
@@ -74,7 +74,7 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
             activities=[patterns.active_patterns, patterns.run_pattern, ledger.record_ledger],
             max_concurrent_activities=settings.worker.pattern_concurrency or processes * 2,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
-            interceptors=[KeepAliveInterceptor()],
+            interceptors=[KeepAliveInterceptor()], max_cached_workflows=settings.worker.max_cached_workflows,
         ))
     return workers
 

@@ -90,6 +90,9 @@ class WorkerSettings(BaseModel):
     pattern_concurrency: int = Field(0, ge=0)
     #: seconds a stopping worker lets running activities finish before cancelling them
     graceful_shutdown_s: float = 30.0
+    #: workflows each worker keeps in its sticky cache; a bound on the worker's memory however many
+    #: contexts a scheduled run covers (an evicted workflow replays its short history when it resumes)
+    max_cached_workflows: int = Field(200, ge=0)
     #: the Prometheus endpoint (`/metrics`: the SDK's metrics and semsync's); 0 = off
     metrics_port: int = Field(0, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
