@@ -64,10 +64,26 @@ class Change:
     sloped: bool = False  # the model has a slope (a level shift on a line; a trend change always)
 
 
+def median(x: np.ndarray) -> np.ndarray:
+    """`np.median(x, axis=-1, keepdims=True)`, the same numbers: for one series (the detection's
+    case, called thousands of times per context) the order statistics are taken directly, without
+    `np.median`'s general-axis overhead."""
+    if x.ndim != 1 or len(x) == 0:
+        return np.median(x, axis=-1, keepdims=True)
+    n = len(x)
+    half = n // 2
+    kth = [half, n - 1] if n % 2 else [half - 1, half, n - 1]
+    part = np.partition(x, kth)
+    if np.isnan(part[-1]):
+        return np.array([np.nan])
+    # np.median's mean of the middle two: their sum, then divided by the count
+    return np.array([part[half] if n % 2 else (part[half - 1] + part[half]) / 2.0])
+
+
 def _mad_sigma(x: np.ndarray) -> np.ndarray:
     """σ from the median absolute deviation, along the last axis."""
-    centre = np.median(x, axis=-1, keepdims=True)
-    return MAD_TO_SIGMA * np.median(np.abs(x - centre), axis=-1)
+    centre = median(x)
+    return MAD_TO_SIGMA * median(np.abs(x - centre))[..., 0]
 
 
 def noise_scale(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +97,7 @@ def noise_scale(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     long-run scale σ_d √((1 + ρ) / 2) / (1 − ρ), which keeps false alarms rare on such series.
     """
     d = np.diff(y, axis=-1)
-    centred = d - np.median(d, axis=-1, keepdims=True)
+    centred = d - median(d)
     bound = WINSOR * _mad_sigma(d)[..., None]
     clipped = np.clip(centred, -bound, bound)
     square = (clipped * clipped).sum(axis=-1)
@@ -102,10 +118,10 @@ def residual_scale(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     [0, `MAX_PERSISTENCE`]. Sums of persistent noise wander further than white noise does, so σ is
     the long-run scale s √((1 + ρ) / (1 − ρ)), which keeps false alarms rare on such series. The
     residuals' correlation estimates ρ about twice as precisely as differences do (`noise_scale`)."""
-    centred = e - np.median(e, axis=-1, keepdims=True)
+    centred = e - median(e)
     bound = WINSOR * _mad_sigma(e)[..., None]
     clipped = np.clip(centred, -bound, bound)
-    clipped = clipped - clipped.mean(axis=-1, keepdims=True)
+    clipped = clipped - clipped.sum(axis=-1, keepdims=True) / clipped.shape[-1]  # = .mean(), less overhead
     square = (clipped * clipped).sum(axis=-1)
     lagged = (clipped[..., 1:] * clipped[..., :-1]).sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -116,8 +132,8 @@ def residual_scale(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def line_residuals(t: np.ndarray, y: np.ndarray) -> np.ndarray:
     """`y` less its least-squares line (along the last axis)."""
-    tc = t - t.mean()
-    centred = y - y.mean(axis=-1, keepdims=True)
+    tc = t - t.sum() / len(t)
+    centred = y - y.sum(axis=-1, keepdims=True) / y.shape[-1]
     slope = (centred @ tc) / float(tc @ tc)
     return centred - np.multiply.outer(slope, tc)
 
@@ -127,7 +143,7 @@ def piecewise_residuals(t: np.ndarray, y: np.ndarray, changes: list[Change]) -> 
     bounds = [0] + [c.index for c in changes] + [len(y)]
     parts = []
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        parts.append(line_residuals(t[lo:hi], y[lo:hi]) if hi - lo >= 3 else y[lo:hi] - y[lo:hi].mean())
+        parts.append(line_residuals(t[lo:hi], y[lo:hi]) if hi - lo >= 3 else y[lo:hi] - y[lo:hi].sum() / (hi - lo))
     return np.concatenate(parts)
 
 
@@ -162,10 +178,10 @@ def gains(t: np.ndarray, y: np.ndarray, min_segment: int) -> Gains:
 
     `y` may be 2-D (one series per row, all on the positions `t`)."""
     n = len(t)
-    tc = t - t.mean()
+    tc = t - t.sum() / n
     s2 = float(tc @ tc)
     y = np.atleast_2d(y)
-    mean = y.mean(axis=-1, keepdims=True)
+    mean = y.sum(axis=-1, keepdims=True) / n
     centred = y - mean
     slope = (centred @ tc)[:, None] / s2
     e = centred - slope * tc
@@ -200,17 +216,27 @@ def statistics(g: Gains, n: int, min_segment: int, after: int = 0) -> tuple[np.n
     points follow the segment)."""
     pen = slope_penalty(n)
     null = np.maximum(0.0, g.line - pen)
-    ages = n - np.arange(min_segment, n - min_segment + 1) + after
+    too_young, weight = _age_terms(n, min_segment, after)
     alt = np.stack([g.step, g.sloped_step - pen, g.hinge - pen]) - null[None, :, None]
     # a bend needs time to show: over fewer than `TREND_CHANGE_AGE` × min_segment periods it cannot
     # be told from a step, and a recent step is reported as what it is
-    alt[2][:, ages < TREND_CHANGE_AGE * min_segment] = -np.inf
-    weighted = alt * recency_weight(ages, min_segment)
+    alt[2][:, too_young] = -np.inf
+    weighted = alt * weight
     # the weight decides whether there is a change; where it is, is where the evidence peaks
     flat, flat_weighted = (a.transpose(1, 0, 2).reshape(a.shape[1], -1) for a in (alt, weighted))
     best = np.argmax(flat, axis=1)
     model, k = np.divmod(best, alt.shape[2])
     return flat_weighted.max(axis=1), k, model
+
+
+@lru_cache(maxsize=8192)
+def _age_terms(n: int, min_segment: int, after: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate of a segment of `n` points followed by `after` more: too young for a trend
+    change, and the recency weight (the same for every segment of this shape, so computed once)."""
+    ages = n - np.arange(min_segment, n - min_segment + 1) + after
+    too_young, weight = ages < TREND_CHANGE_AGE * min_segment, recency_weight(ages, min_segment)
+    too_young.flags.writeable = weight.flags.writeable = False
+    return too_young, weight
 
 
 def recency_weight(ages: np.ndarray, min_segment: int) -> np.ndarray:
@@ -283,9 +309,15 @@ def _critical_values(min_segment: int, alpha: float) -> tuple[np.ndarray, np.nda
 def critical_value(n: int, min_segment: int, alpha: float, rho: float = 0.0) -> float:
     """The statistic above which a series of `n` points is split (false-alarm probability `alpha`)
     when its noise's estimated persistence is `rho`: interpolated in log length and in ρ."""
-    lengths, critical = _critical_values(min_segment, round(alpha, 6))
-    by_rho = [float(np.interp(np.log(n), np.log(lengths), critical[:, c])) for c in range(len(PERSISTENCE_GRID))]
+    by_rho = _critical_by_rho(n, min_segment, round(alpha, 6))
     return float(np.interp(min(max(rho, 0.0), PERSISTENCE_GRID[-1]), PERSISTENCE_GRID, by_rho))
+
+
+@lru_cache(maxsize=4096)
+def _critical_by_rho(n: int, min_segment: int, alpha: float) -> list[float]:
+    """The critical values for `n` points at each persistence of the grid (interpolated in log length)."""
+    lengths, critical = _critical_values(min_segment, alpha)
+    return [float(np.interp(np.log(n), np.log(lengths), critical[:, c])) for c in range(len(PERSISTENCE_GRID))]
 
 
 _KINDS = ("level_shift", "level_shift", "trend_change")

@@ -12,7 +12,7 @@ does not depend on row order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
 
@@ -115,6 +115,9 @@ class _Prepared:
     first: int  # ordinal of row 0
     slices: np.ndarray  # names, sorted
     matrix: np.ndarray  # period × slice, NaN = no row
+    #: (period ordinal, top_n, sign) → that period's ranking: a period's ranking depends on its own
+    #: row only, so the successive windows that all show it share it
+    rankings: dict[tuple[int, int, int], PeriodRanking] = field(default_factory=dict, compare=False)
 
     def window(self, span: Span) -> np.ndarray:
         out = np.full((len(span), len(self.slices)), np.nan)
@@ -237,14 +240,16 @@ def _rankings(prepared: _Prepared, window, with_data, span: Span, grain: Grain, 
               sign: int) -> list[PeriodRanking]:
     rankings = []
     for row in np.flatnonzero(with_data):
-        values = window[row]
-        seen = np.flatnonzero(~np.isnan(values))
-        best = seen[_ranked(sign * values[seen])][:top_n]
-        rankings.append(
-            PeriodRanking(
-                date=period_start(grain, span.start + int(row)),
+        key = (span.start + int(row), top_n, sign)
+        ranking = prepared.rankings.get(key)
+        if ranking is None:
+            values = window[row]
+            seen = np.flatnonzero(~np.isnan(values))
+            best = seen[_ranked(sign * values[seen])][:top_n]
+            ranking = prepared.rankings[key] = PeriodRanking(
+                date=period_start(grain, key[0]),
                 slices=prepared.slices[best].tolist(),
                 values=values[best].tolist(),
             )
-        )
+        rankings.append(ranking)
     return rankings

@@ -46,6 +46,7 @@ from semsync.patterns.base import (
 )
 from semsync.patterns.changepoints import (
     Change,
+    median,
     GainsCache,
     critical_value,
     detect,
@@ -123,11 +124,13 @@ class _Line:
 
 
 def _line(t: np.ndarray, y: np.ndarray) -> _Line:
+    y_mean = y.sum() / len(y)  # = y.mean(), without its overhead
     if len(t) < 2:
-        return _Line(0.0, float(y.mean()))
-    tc = t - t.mean()
-    slope = float(tc @ (y - y.mean()) / (tc @ tc))
-    return _Line(slope, float(y.mean() - slope * t.mean()))
+        return _Line(0.0, float(y_mean))
+    t_mean = t.sum() / len(t)
+    tc = t - t_mean
+    slope = float(tc @ (y - y_mean) / (tc @ tc))
+    return _Line(slope, float(y_mean - slope * t_mean))
 
 
 def _weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
@@ -143,7 +146,7 @@ def _weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
     effect = np.zeros(7)
     for day in range(7):
         observed = deviation[(weekday == day) & ~np.isnan(deviation)]
-        effect[day] = np.median(observed) if len(observed) else 0.0
+        effect[day] = median(observed)[0] if len(observed) else 0.0
     return (effect - effect.mean())[weekday]
 
 
