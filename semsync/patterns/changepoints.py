@@ -80,9 +80,9 @@ def median(x: np.ndarray) -> np.ndarray:
     return np.array([part[half] if n % 2 else (part[half - 1] + part[half]) / 2.0])
 
 
-def _mad_sigma(x: np.ndarray) -> np.ndarray:
-    """σ from the median absolute deviation, along the last axis."""
-    centre = median(x)
+def _mad_sigma(x: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
+    """σ from the median absolute deviation, along the last axis (`centre`: the median, if known)."""
+    centre = median(x) if centre is None else centre
     return MAD_TO_SIGMA * median(np.abs(x - centre))[..., 0]
 
 
@@ -97,8 +97,9 @@ def noise_scale(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     long-run scale σ_d √((1 + ρ) / 2) / (1 − ρ), which keeps false alarms rare on such series.
     """
     d = np.diff(y, axis=-1)
-    centred = d - median(d)
-    bound = WINSOR * _mad_sigma(d)[..., None]
+    centre = median(d)
+    centred = d - centre
+    bound = WINSOR * _mad_sigma(d, centre)[..., None]
     clipped = np.clip(centred, -bound, bound)
     square = (clipped * clipped).sum(axis=-1)
     lagged = (clipped[..., 1:] * clipped[..., :-1]).sum(axis=-1)
@@ -118,8 +119,9 @@ def residual_scale(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     [0, `MAX_PERSISTENCE`]. Sums of persistent noise wander further than white noise does, so σ is
     the long-run scale s √((1 + ρ) / (1 − ρ)), which keeps false alarms rare on such series. The
     residuals' correlation estimates ρ about twice as precisely as differences do (`noise_scale`)."""
-    centred = e - median(e)
-    bound = WINSOR * _mad_sigma(e)[..., None]
+    centre = median(e)
+    centred = e - centre
+    bound = WINSOR * _mad_sigma(e, centre)[..., None]
     clipped = np.clip(centred, -bound, bound)
     clipped = clipped - clipped.sum(axis=-1, keepdims=True) / clipped.shape[-1]  # = .mean(), less overhead
     square = (clipped * clipped).sum(axis=-1)
@@ -173,35 +175,70 @@ class Gains:
     hinge_size: np.ndarray
 
 
-def gains(t: np.ndarray, y: np.ndarray, min_segment: int) -> Gains:
-    """The gains of every one-change model over the segment mean, O(n) for all k by suffix sums.
+@dataclass(frozen=True)
+class _PositionTerms:
+    """What `gains` computes from the positions alone (suffix sums of t and t², the models'
+    denominators): the same for every segment of n consecutive positions."""
 
-    `y` may be 2-D (one series per row, all on the positions `t`)."""
+    tc: np.ndarray
+    s2: float
+    ks: np.ndarray
+    tk: np.ndarray
+    q_mean: np.ndarray
+    q_step: np.ndarray
+    q_hinge: np.ndarray
+    fits_mean: np.ndarray  # where each denominator is not ~0
+    fits_step: np.ndarray
+    fits_hinge: np.ndarray
+
+
+def _position_terms(t: np.ndarray, min_segment: int) -> _PositionTerms:
     n = len(t)
     tc = t - t.sum() / n
     s2 = float(tc @ tc)
-    y = np.atleast_2d(y)
-    mean = y.sum(axis=-1, keepdims=True) / n
-    centred = y - mean
-    slope = (centred @ tc)[:, None] / s2
-    e = centred - slope * tc
     ks = np.arange(min_segment, n - min_segment + 1)
     r0 = (n - ks).astype(float)
-    rows = len(y)
-    # every suffix sum in one pass: tc, tc², then per series the centred values, e and e·tc
-    sums = _suffix(np.vstack([tc, tc * tc, centred, e, e * tc]))[:, ks]
+    sums = _suffix(np.vstack([tc, tc * tc]))[:, ks]
     r1, r2 = sums[0], sums[1]
-    c0, e0, e1 = sums[2 : 2 + rows], sums[2 + rows : 2 + 2 * rows], sums[2 + 2 * rows :]
     tk = tc[ks]
     q_mean = r0 - r0 * r0 / n
     q_step = q_mean - r1 * r1 / s2
     hx0, hx1 = r1 - tk * r0, r2 - tk * r1
     q_hinge = (r2 - 2 * tk * r1 + tk * tk * r0) - hx0 * hx0 / n - hx1 * hx1 / s2
+    return _PositionTerms(tc, s2, ks, tk, q_mean, q_step, q_hinge, q_mean > 1e-12, q_step > 1e-12, q_hinge > 1e-12)
+
+
+@lru_cache(maxsize=4096)
+def _consecutive_terms(n: int, min_segment: int) -> _PositionTerms:
+    """`_position_terms` of n consecutive positions: centred, they are the same numbers wherever
+    the segment starts (j − (n − 1)/2, exactly), so one computation serves every such segment."""
+    return _position_terms(np.arange(n, dtype=float), min_segment)
+
+
+def gains(t: np.ndarray, y: np.ndarray, min_segment: int) -> Gains:
+    """The gains of every one-change model over the segment mean, O(n) for all k by suffix sums.
+
+    `y` may be 2-D (one series per row, all on the positions `t`)."""
+    n = len(t)
+    if n > 1 and t[-1] - t[0] == n - 1 and float(t[0]).is_integer():  # consecutive periods: shared terms
+        terms = _consecutive_terms(n, min_segment)
+    else:
+        terms = _position_terms(t, min_segment)
+    tc, s2, ks, tk = terms.tc, terms.s2, terms.ks, terms.tk
+    y = np.atleast_2d(y)
+    mean = y.sum(axis=-1, keepdims=True) / n
+    centred = y - mean
+    slope = (centred @ tc)[:, None] / s2
+    e = centred - slope * tc
+    rows = len(y)
+    # every suffix sum in one pass: per series the centred values, e and e·tc
+    sums = _suffix(np.vstack([centred, e, e * tc]))[:, ks]
+    c0, e0, e1 = sums[:rows], sums[rows : 2 * rows], sums[2 * rows :]
     u_hinge = e1 - tk * e0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        step_size = np.where(q_mean > 1e-12, c0 / q_mean, 0.0)
-        sloped_size = np.where(q_step > 1e-12, e0 / q_step, 0.0)
-        hinge_size = np.where(q_hinge > 1e-12, u_hinge / q_hinge, 0.0)
+    # each size where its denominator is not ~0, else 0
+    step_size = np.divide(c0, terms.q_mean, out=np.zeros_like(c0), where=terms.fits_mean)
+    sloped_size = np.divide(e0, terms.q_step, out=np.zeros_like(e0), where=terms.fits_step)
+    hinge_size = np.divide(u_hinge, terms.q_hinge, out=np.zeros_like(u_hinge), where=terms.fits_hinge)
     line = slope[:, 0] ** 2 * s2
     return Gains(line, step_size * c0, line[:, None] + sloped_size * e0, line[:, None] + hinge_size * u_hinge,
                  step_size, sloped_size, hinge_size)
@@ -217,6 +254,16 @@ def statistics(g: Gains, n: int, min_segment: int, after: int = 0) -> tuple[np.n
     pen = slope_penalty(n)
     null = np.maximum(0.0, g.line - pen)
     too_young, weight = _age_terms(n, min_segment, after)
+    if len(g.line) == 1:  # one series (detection): the same numbers without the 3-D reshaping
+        alt = np.empty((3, g.step.shape[1]))
+        np.subtract(g.step[0], null[0], out=alt[0])
+        np.subtract(g.sloped_step[0] - pen, null[0], out=alt[1])
+        np.subtract(g.hinge[0] - pen, null[0], out=alt[2])
+        alt[2][too_young] = -np.inf
+        best = int(np.argmax(alt))
+        weighted = alt * weight
+        model, k = divmod(best, alt.shape[1])
+        return weighted.max()[None], np.array([k]), np.array([model])
     alt = np.stack([g.step, g.sloped_step - pen, g.hinge - pen]) - null[None, :, None]
     # a bend needs time to show: over fewer than `TREND_CHANGE_AGE` × min_segment periods it cannot
     # be told from a step, and a recent step is reported as what it is
