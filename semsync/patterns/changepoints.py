@@ -254,16 +254,6 @@ def statistics(g: Gains, n: int, min_segment: int, after: int = 0) -> tuple[np.n
     pen = slope_penalty(n)
     null = np.maximum(0.0, g.line - pen)
     too_young, weight = _age_terms(n, min_segment, after)
-    if len(g.line) == 1:  # one series (detection): the same numbers without the 3-D reshaping
-        alt = np.empty((3, g.step.shape[1]))
-        np.subtract(g.step[0], null[0], out=alt[0])
-        np.subtract(g.sloped_step[0] - pen, null[0], out=alt[1])
-        np.subtract(g.hinge[0] - pen, null[0], out=alt[2])
-        alt[2][too_young] = -np.inf
-        best = int(np.argmax(alt))
-        weighted = alt * weight
-        model, k = divmod(best, alt.shape[1])
-        return weighted.max()[None], np.array([k]), np.array([model])
     alt = np.stack([g.step, g.sloped_step - pen, g.hinge - pen]) - null[None, :, None]
     # a bend needs time to show: over fewer than `TREND_CHANGE_AGE` × min_segment periods it cannot
     # be told from a step, and a recent step is reported as what it is
@@ -391,6 +381,32 @@ def _scaled(wide: Gains, n: int, min_segment: int, sigma2: float) -> Gains:
                  wide.hinge[:, cut] / sigma2, wide.step_size, wide.sloped_step_size, wide.hinge_size)
 
 
+def _scaled_statistics(wide: Gains, n: int, min_segment: int, sigma2: float, after: int = 0) -> tuple[float, int, int]:
+    """`statistics(_scaled(wide, …))` of one series as (statistic, best candidate, best model): for
+    one row the same elementwise arithmetic in the same order (the scaling, then the penalties and
+    the null model; argmax model-major), without the intermediate arrays."""
+    if len(wide.line) != 1:
+        found = statistics(_scaled(wide, n, min_segment, sigma2), n, min_segment, after=after)
+        return float(found[0][0]), int(found[1][0]), int(found[2][0])
+    cut = slice(min_segment - MIN_EDGE, n - min_segment - MIN_EDGE + 1)
+    pen = slope_penalty(n)
+    null = np.maximum(0.0, wide.line / sigma2 - pen)[0]
+    too_young, weight = _age_terms(n, min_segment, after)
+    alt = np.empty((3, len(weight)))
+    np.divide(wide.step[0, cut], sigma2, out=alt[0])
+    alt[0] -= null
+    np.divide(wide.sloped_step[0, cut], sigma2, out=alt[1])
+    alt[1] -= pen
+    alt[1] -= null
+    np.divide(wide.hinge[0, cut], sigma2, out=alt[2])
+    alt[2] -= pen
+    alt[2] -= null
+    alt[2][too_young] = -np.inf
+    model, k = divmod(int(np.argmax(alt)), alt.shape[1])
+    alt *= weight
+    return float(alt.max()), k, model
+
+
 def top_statistic(
     t: np.ndarray, y: np.ndarray, *, sigma: float, min_segment: int, cache: GainsCache | None = None
 ) -> float:
@@ -398,7 +414,7 @@ def top_statistic(
     if len(y) < 2 * min_segment + 1:
         return 0.0
     wide = _segment_gains(t, y, 0, len(y), cache)
-    return float(statistics(_scaled(wide, len(y), min_segment, sigma * sigma), len(y), min_segment)[0][0])
+    return _scaled_statistics(wide, len(y), min_segment, sigma * sigma)[0]
 
 
 def detect(
@@ -428,9 +444,7 @@ def detect(
             continue
         # the candidates with `MIN_EDGE` points on either side serve `_refine`
         wide = _segment_gains(t, y, lo, hi, cache)
-        found_stats = statistics(_scaled(wide, hi - lo, min_segment, sigma2), hi - lo, min_segment,
-                                 after=len(y) - hi)
-        statistic, k, model = (int(a[0]) if i else float(a[0]) for i, a in enumerate(found_stats))
+        statistic, k, model = _scaled_statistics(wide, hi - lo, min_segment, sigma2, after=len(y) - hi)
         bar = first_critical if first_critical is not None and not found and (lo, hi) == (0, len(y)) else critical
         if statistic < bar:
             continue
