@@ -212,7 +212,11 @@ def _position_terms(t: np.ndarray, min_segment: int) -> _PositionTerms:
 def _consecutive_terms(n: int, min_segment: int) -> _PositionTerms:
     """`_position_terms` of n consecutive positions: centred, they are the same numbers wherever
     the segment starts (j − (n − 1)/2, exactly), so one computation serves every such segment."""
-    return _position_terms(np.arange(n, dtype=float), min_segment)
+    terms = _position_terms(np.arange(n, dtype=float), min_segment)
+    for value in vars(terms).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False  # shared by every caller
+    return terms
 
 
 def gains(t: np.ndarray, y: np.ndarray, min_segment: int) -> Gains:
@@ -220,8 +224,8 @@ def gains(t: np.ndarray, y: np.ndarray, min_segment: int) -> Gains:
 
     `y` may be 2-D (one series per row, all on the positions `t`)."""
     n = len(t)
-    if n > 1 and t[-1] - t[0] == n - 1 and float(t[0]).is_integer():  # consecutive periods: shared terms
-        terms = _consecutive_terms(n, min_segment)
+    if n > 1 and float(t[0]).is_integer() and t[-1] - t[0] == n - 1 and (np.diff(t) == 1).all():
+        terms = _consecutive_terms(n, min_segment)  # consecutive periods: shared terms
     else:
         terms = _position_terms(t, min_segment)
     tc, s2, ks, tk = terms.tc, terms.s2, terms.ks, terms.tk

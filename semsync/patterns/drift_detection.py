@@ -46,11 +46,11 @@ from semsync.patterns.base import (
 )
 from semsync.patterns.changepoints import (
     Change,
-    median,
     GainsCache,
     critical_value,
     detect,
     local_estimate,
+    median,
     noise_scale,
     piecewise_residuals,
     residual_scale,
@@ -248,10 +248,17 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
                 if shown < 2 * min_segment + 1:
                     break
                 earlier: GainsCache = {}
-                earlier_sigma, _, earlier_bar, _ = self._noise(t[:shown], y[:shown], min_segment, settings, earlier)
-                if earlier_sigma > 0 and top_statistic(
-                    t[:shown], y[:shown], sigma=earlier_sigma, min_segment=min_segment, cache=earlier
-                ) >= KEPT_EARLIER * earlier_bar:
+                earlier_sigma, _, earlier_bar, found = self._noise(t[:shown], y[:shown], min_segment, settings, earlier)
+                if not earlier_sigma > 0:
+                    continue
+                if found is not None and KEPT_EARLIER == 1.0:
+                    # detect, at this σ and bar, began with the whole window's best change: the top
+                    # statistic; it split there exactly when that reached the bar
+                    kept = bool(found)
+                else:
+                    kept = top_statistic(t[:shown], y[:shown], sigma=earlier_sigma, min_segment=min_segment,
+                                         cache=earlier) >= KEPT_EARLIER * earlier_bar
+                if kept:
                     first_critical = settings.keep_ratio * critical
                     break
         if first_critical is not None:
