@@ -145,7 +145,8 @@ def _weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
     weekday = (first_weekday + np.arange(len(values))) % 7
     effect = np.zeros(7)
     for day in range(7):
-        observed = deviation[(weekday == day) & ~np.isnan(deviation)]
+        same_day = deviation[(day - first_weekday) % 7 :: 7]  # every 7th position from the first such day
+        observed = same_day[~np.isnan(same_day)]
         effect[day] = median(observed)[0] if len(observed) else 0.0
     return (effect - effect.mean())[weekday]
 
