@@ -221,6 +221,7 @@ async def run(server: PostgresServer, pool: ProcessPoolExecutor) -> dict:
     for name in pattern_names():
         cells = "  ".join(f"{g.value} {by_pattern[(name, g.value)]:6.1f}" for g in GRAINS)
         print(f"  {name:<24} {cells}")
+    print(f"  {'all':<24} {sum(by_pattern.values()):.1f} CPU-s")
     copy_rate = await raw_copy_rate(scratch.admin_url, patterns["sample"])
     print(f"store within the pattern phase (sharing 2 cores with the analysis): "
           f"{patterns['results'] / patterns['store_s']:,.0f} results/s")

@@ -64,10 +64,26 @@ class Change:
     sloped: bool = False  # the model has a slope (a level shift on a line; a trend change always)
 
 
-def _mad_sigma(x: np.ndarray) -> np.ndarray:
-    """σ from the median absolute deviation, along the last axis."""
-    centre = np.median(x, axis=-1, keepdims=True)
-    return MAD_TO_SIGMA * np.median(np.abs(x - centre), axis=-1)
+def median(x: np.ndarray) -> np.ndarray:
+    """`np.median(x, axis=-1, keepdims=True)`, the same numbers: for one series (the detection's
+    case, called thousands of times per context) the order statistics are taken directly, without
+    `np.median`'s general-axis overhead."""
+    if x.ndim != 1 or len(x) == 0:
+        return np.median(x, axis=-1, keepdims=True)
+    n = len(x)
+    half = n // 2
+    kth = [half, n - 1] if n % 2 else [half - 1, half, n - 1]
+    part = np.partition(x, kth)
+    if np.isnan(part[-1]):
+        return np.array([np.nan])
+    # np.median's mean of the middle two: their sum, then divided by the count
+    return np.array([part[half] if n % 2 else (part[half - 1] + part[half]) / 2.0])
+
+
+def _mad_sigma(x: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
+    """σ from the median absolute deviation, along the last axis (`centre`: the median, if known)."""
+    centre = median(x) if centre is None else centre
+    return MAD_TO_SIGMA * median(np.abs(x - centre))[..., 0]
 
 
 def noise_scale(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,8 +97,9 @@ def noise_scale(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     long-run scale σ_d √((1 + ρ) / 2) / (1 − ρ), which keeps false alarms rare on such series.
     """
     d = np.diff(y, axis=-1)
-    centred = d - np.median(d, axis=-1, keepdims=True)
-    bound = WINSOR * _mad_sigma(d)[..., None]
+    centre = median(d)
+    centred = d - centre
+    bound = WINSOR * _mad_sigma(d, centre)[..., None]
     clipped = np.clip(centred, -bound, bound)
     square = (clipped * clipped).sum(axis=-1)
     lagged = (clipped[..., 1:] * clipped[..., :-1]).sum(axis=-1)
@@ -102,10 +119,11 @@ def residual_scale(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     [0, `MAX_PERSISTENCE`]. Sums of persistent noise wander further than white noise does, so σ is
     the long-run scale s √((1 + ρ) / (1 − ρ)), which keeps false alarms rare on such series. The
     residuals' correlation estimates ρ about twice as precisely as differences do (`noise_scale`)."""
-    centred = e - np.median(e, axis=-1, keepdims=True)
-    bound = WINSOR * _mad_sigma(e)[..., None]
+    centre = median(e)
+    centred = e - centre
+    bound = WINSOR * _mad_sigma(e, centre)[..., None]
     clipped = np.clip(centred, -bound, bound)
-    clipped = clipped - clipped.mean(axis=-1, keepdims=True)
+    clipped = clipped - clipped.sum(axis=-1, keepdims=True) / clipped.shape[-1]  # = .mean(), less overhead
     square = (clipped * clipped).sum(axis=-1)
     lagged = (clipped[..., 1:] * clipped[..., :-1]).sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -116,8 +134,8 @@ def residual_scale(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def line_residuals(t: np.ndarray, y: np.ndarray) -> np.ndarray:
     """`y` less its least-squares line (along the last axis)."""
-    tc = t - t.mean()
-    centred = y - y.mean(axis=-1, keepdims=True)
+    tc = t - t.sum() / len(t)
+    centred = y - y.sum(axis=-1, keepdims=True) / y.shape[-1]
     slope = (centred @ tc) / float(tc @ tc)
     return centred - np.multiply.outer(slope, tc)
 
@@ -127,7 +145,7 @@ def piecewise_residuals(t: np.ndarray, y: np.ndarray, changes: list[Change]) -> 
     bounds = [0] + [c.index for c in changes] + [len(y)]
     parts = []
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        parts.append(line_residuals(t[lo:hi], y[lo:hi]) if hi - lo >= 3 else y[lo:hi] - y[lo:hi].mean())
+        parts.append(line_residuals(t[lo:hi], y[lo:hi]) if hi - lo >= 3 else y[lo:hi] - y[lo:hi].sum() / (hi - lo))
     return np.concatenate(parts)
 
 
@@ -157,35 +175,74 @@ class Gains:
     hinge_size: np.ndarray
 
 
-def gains(t: np.ndarray, y: np.ndarray, min_segment: int) -> Gains:
-    """The gains of every one-change model over the segment mean, O(n) for all k by suffix sums.
+@dataclass(frozen=True)
+class _PositionTerms:
+    """What `gains` computes from the positions alone (suffix sums of t and t², the models'
+    denominators): the same for every segment of n consecutive positions."""
 
-    `y` may be 2-D (one series per row, all on the positions `t`)."""
+    tc: np.ndarray
+    s2: float
+    ks: np.ndarray
+    tk: np.ndarray
+    q_mean: np.ndarray
+    q_step: np.ndarray
+    q_hinge: np.ndarray
+    fits_mean: np.ndarray  # where each denominator is not ~0
+    fits_step: np.ndarray
+    fits_hinge: np.ndarray
+
+
+def _position_terms(t: np.ndarray, min_segment: int) -> _PositionTerms:
     n = len(t)
-    tc = t - t.mean()
+    tc = t - t.sum() / n
     s2 = float(tc @ tc)
-    y = np.atleast_2d(y)
-    mean = y.mean(axis=-1, keepdims=True)
-    centred = y - mean
-    slope = (centred @ tc)[:, None] / s2
-    e = centred - slope * tc
     ks = np.arange(min_segment, n - min_segment + 1)
     r0 = (n - ks).astype(float)
-    rows = len(y)
-    # every suffix sum in one pass: tc, tc², then per series the centred values, e and e·tc
-    sums = _suffix(np.vstack([tc, tc * tc, centred, e, e * tc]))[:, ks]
+    sums = _suffix(np.vstack([tc, tc * tc]))[:, ks]
     r1, r2 = sums[0], sums[1]
-    c0, e0, e1 = sums[2 : 2 + rows], sums[2 + rows : 2 + 2 * rows], sums[2 + 2 * rows :]
     tk = tc[ks]
     q_mean = r0 - r0 * r0 / n
     q_step = q_mean - r1 * r1 / s2
     hx0, hx1 = r1 - tk * r0, r2 - tk * r1
     q_hinge = (r2 - 2 * tk * r1 + tk * tk * r0) - hx0 * hx0 / n - hx1 * hx1 / s2
+    return _PositionTerms(tc, s2, ks, tk, q_mean, q_step, q_hinge, q_mean > 1e-12, q_step > 1e-12, q_hinge > 1e-12)
+
+
+@lru_cache(maxsize=4096)
+def _consecutive_terms(n: int, min_segment: int) -> _PositionTerms:
+    """`_position_terms` of n consecutive positions: centred, they are the same numbers wherever
+    the segment starts (j − (n − 1)/2, exactly), so one computation serves every such segment."""
+    terms = _position_terms(np.arange(n, dtype=float), min_segment)
+    for value in vars(terms).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False  # shared by every caller
+    return terms
+
+
+def gains(t: np.ndarray, y: np.ndarray, min_segment: int) -> Gains:
+    """The gains of every one-change model over the segment mean, O(n) for all k by suffix sums.
+
+    `y` may be 2-D (one series per row, all on the positions `t`)."""
+    n = len(t)
+    if n > 1 and float(t[0]).is_integer() and t[-1] - t[0] == n - 1 and (np.diff(t) == 1).all():
+        terms = _consecutive_terms(n, min_segment)  # consecutive periods: shared terms
+    else:
+        terms = _position_terms(t, min_segment)
+    tc, s2, ks, tk = terms.tc, terms.s2, terms.ks, terms.tk
+    y = np.atleast_2d(y)
+    mean = y.sum(axis=-1, keepdims=True) / n
+    centred = y - mean
+    slope = (centred @ tc)[:, None] / s2
+    e = centred - slope * tc
+    rows = len(y)
+    # every suffix sum in one pass: per series the centred values, e and e·tc
+    sums = _suffix(np.vstack([centred, e, e * tc]))[:, ks]
+    c0, e0, e1 = sums[:rows], sums[rows : 2 * rows], sums[2 * rows :]
     u_hinge = e1 - tk * e0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        step_size = np.where(q_mean > 1e-12, c0 / q_mean, 0.0)
-        sloped_size = np.where(q_step > 1e-12, e0 / q_step, 0.0)
-        hinge_size = np.where(q_hinge > 1e-12, u_hinge / q_hinge, 0.0)
+    # each size where its denominator is not ~0, else 0
+    step_size = np.divide(c0, terms.q_mean, out=np.zeros_like(c0), where=terms.fits_mean)
+    sloped_size = np.divide(e0, terms.q_step, out=np.zeros_like(e0), where=terms.fits_step)
+    hinge_size = np.divide(u_hinge, terms.q_hinge, out=np.zeros_like(u_hinge), where=terms.fits_hinge)
     line = slope[:, 0] ** 2 * s2
     return Gains(line, step_size * c0, line[:, None] + sloped_size * e0, line[:, None] + hinge_size * u_hinge,
                  step_size, sloped_size, hinge_size)
@@ -200,17 +257,27 @@ def statistics(g: Gains, n: int, min_segment: int, after: int = 0) -> tuple[np.n
     points follow the segment)."""
     pen = slope_penalty(n)
     null = np.maximum(0.0, g.line - pen)
-    ages = n - np.arange(min_segment, n - min_segment + 1) + after
+    too_young, weight = _age_terms(n, min_segment, after)
     alt = np.stack([g.step, g.sloped_step - pen, g.hinge - pen]) - null[None, :, None]
     # a bend needs time to show: over fewer than `TREND_CHANGE_AGE` × min_segment periods it cannot
     # be told from a step, and a recent step is reported as what it is
-    alt[2][:, ages < TREND_CHANGE_AGE * min_segment] = -np.inf
-    weighted = alt * recency_weight(ages, min_segment)
+    alt[2][:, too_young] = -np.inf
+    weighted = alt * weight
     # the weight decides whether there is a change; where it is, is where the evidence peaks
     flat, flat_weighted = (a.transpose(1, 0, 2).reshape(a.shape[1], -1) for a in (alt, weighted))
     best = np.argmax(flat, axis=1)
     model, k = np.divmod(best, alt.shape[2])
     return flat_weighted.max(axis=1), k, model
+
+
+@lru_cache(maxsize=8192)
+def _age_terms(n: int, min_segment: int, after: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate of a segment of `n` points followed by `after` more: too young for a trend
+    change, and the recency weight (the same for every segment of this shape, so computed once)."""
+    ages = n - np.arange(min_segment, n - min_segment + 1) + after
+    too_young, weight = ages < TREND_CHANGE_AGE * min_segment, recency_weight(ages, min_segment)
+    too_young.flags.writeable = weight.flags.writeable = False
+    return too_young, weight
 
 
 def recency_weight(ages: np.ndarray, min_segment: int) -> np.ndarray:
@@ -283,9 +350,15 @@ def _critical_values(min_segment: int, alpha: float) -> tuple[np.ndarray, np.nda
 def critical_value(n: int, min_segment: int, alpha: float, rho: float = 0.0) -> float:
     """The statistic above which a series of `n` points is split (false-alarm probability `alpha`)
     when its noise's estimated persistence is `rho`: interpolated in log length and in ρ."""
-    lengths, critical = _critical_values(min_segment, round(alpha, 6))
-    by_rho = [float(np.interp(np.log(n), np.log(lengths), critical[:, c])) for c in range(len(PERSISTENCE_GRID))]
+    by_rho = _critical_by_rho(n, min_segment, round(alpha, 6))
     return float(np.interp(min(max(rho, 0.0), PERSISTENCE_GRID[-1]), PERSISTENCE_GRID, by_rho))
+
+
+@lru_cache(maxsize=4096)
+def _critical_by_rho(n: int, min_segment: int, alpha: float) -> list[float]:
+    """The critical values for `n` points at each persistence of the grid (interpolated in log length)."""
+    lengths, critical = _critical_values(min_segment, alpha)
+    return [float(np.interp(np.log(n), np.log(lengths), critical[:, c])) for c in range(len(PERSISTENCE_GRID))]
 
 
 _KINDS = ("level_shift", "level_shift", "trend_change")
@@ -312,6 +385,32 @@ def _scaled(wide: Gains, n: int, min_segment: int, sigma2: float) -> Gains:
                  wide.hinge[:, cut] / sigma2, wide.step_size, wide.sloped_step_size, wide.hinge_size)
 
 
+def _scaled_statistics(wide: Gains, n: int, min_segment: int, sigma2: float, after: int = 0) -> tuple[float, int, int]:
+    """`statistics(_scaled(wide, …))` of one series as (statistic, best candidate, best model): for
+    one row the same elementwise arithmetic in the same order (the scaling, then the penalties and
+    the null model; argmax model-major), without the intermediate arrays."""
+    if len(wide.line) != 1:
+        found = statistics(_scaled(wide, n, min_segment, sigma2), n, min_segment, after=after)
+        return float(found[0][0]), int(found[1][0]), int(found[2][0])
+    cut = slice(min_segment - MIN_EDGE, n - min_segment - MIN_EDGE + 1)
+    pen = slope_penalty(n)
+    null = np.maximum(0.0, wide.line / sigma2 - pen)[0]
+    too_young, weight = _age_terms(n, min_segment, after)
+    alt = np.empty((3, len(weight)))
+    np.divide(wide.step[0, cut], sigma2, out=alt[0])
+    alt[0] -= null
+    np.divide(wide.sloped_step[0, cut], sigma2, out=alt[1])
+    alt[1] -= pen
+    alt[1] -= null
+    np.divide(wide.hinge[0, cut], sigma2, out=alt[2])
+    alt[2] -= pen
+    alt[2] -= null
+    alt[2][too_young] = -np.inf
+    model, k = divmod(int(np.argmax(alt)), alt.shape[1])
+    alt *= weight
+    return float(alt.max()), k, model
+
+
 def top_statistic(
     t: np.ndarray, y: np.ndarray, *, sigma: float, min_segment: int, cache: GainsCache | None = None
 ) -> float:
@@ -319,7 +418,7 @@ def top_statistic(
     if len(y) < 2 * min_segment + 1:
         return 0.0
     wide = _segment_gains(t, y, 0, len(y), cache)
-    return float(statistics(_scaled(wide, len(y), min_segment, sigma * sigma), len(y), min_segment)[0][0])
+    return _scaled_statistics(wide, len(y), min_segment, sigma * sigma)[0]
 
 
 def detect(
@@ -349,9 +448,7 @@ def detect(
             continue
         # the candidates with `MIN_EDGE` points on either side serve `_refine`
         wide = _segment_gains(t, y, lo, hi, cache)
-        found_stats = statistics(_scaled(wide, hi - lo, min_segment, sigma2), hi - lo, min_segment,
-                                 after=len(y) - hi)
-        statistic, k, model = (int(a[0]) if i else float(a[0]) for i, a in enumerate(found_stats))
+        statistic, k, model = _scaled_statistics(wide, hi - lo, min_segment, sigma2, after=len(y) - hi)
         bar = first_critical if first_critical is not None and not found and (lo, hi) == (0, len(y)) else critical
         if statistic < bar:
             continue

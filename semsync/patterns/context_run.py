@@ -45,7 +45,8 @@ class ContextAnalysisResult:
     records: list[tuple]
     #: "pattern analysis_date[/dimension]" → error type, for results that carry a typed error
     errors: dict[str, str] = field(default_factory=dict)
-    #: pattern name → seconds spent analysing (and serialising) its results
+    #: pattern name → CPU seconds this process spent analysing (and serialising) its results (not
+    #: the time spent waiting for a core, so comparable between a quiet and a busy machine)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -56,11 +57,11 @@ def analyse_context(job: ContextAnalysis) -> ContextAnalysisResult:
     errors: dict[str, str] = {}
     seconds: dict[str, float] = {}
     for name, settings in job.settings.items():
-        began = time.perf_counter()
+        began = time.process_time()
         for result in run_pattern(get_pattern(name), job.data, job.analysis_dates, job.grain, settings):
             records.append(result_record(result))
             if result.error is not None:
                 where = f"{result.analysis_date}{'/' + result.dimension_name if result.dimension_name else ''}"
                 errors[f"{name} {where}"] = result.error.type.value
-        seconds[name] = time.perf_counter() - began
+        seconds[name] = time.process_time() - began
     return ContextAnalysisResult(job.metric_id, job.grain, records, errors, seconds)

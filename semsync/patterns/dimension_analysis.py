@@ -12,7 +12,7 @@ does not depend on row order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
 
@@ -115,6 +115,9 @@ class _Prepared:
     first: int  # ordinal of row 0
     slices: np.ndarray  # names, sorted
     matrix: np.ndarray  # period × slice, NaN = no row
+    #: (period ordinal, top_n, sign) → that period's ranking: a period's ranking depends on its own
+    #: row only, so the successive windows that all show it share it
+    rankings: dict[tuple[int, int, int], PeriodRanking] = field(default_factory=dict, compare=False)
 
     def window(self, span: Span) -> np.ndarray:
         out = np.full((len(span), len(self.slices)), np.nan)
@@ -152,8 +155,9 @@ class DimensionAnalysis(Pattern[DimensionAnalysisSettings, DimensionAnalysisResu
         has_prior = bool(with_data[-2])
         seen = ~np.isnan(current_row) | ~np.isnan(prior_row)
         names = prepared.slices[seen]
-        current = np.nan_to_num(current_row[seen])
-        prior = np.nan_to_num(prior_row[seen]) if has_prior else np.full(len(names), np.nan)
+        # a slice without a row counts 0 (values are finite or NaN here: `checked_data` made ±inf NaN)
+        current = _zero_missing(current_row[seen])
+        prior = _zero_missing(prior_row[seen]) if has_prior else np.full(len(names), np.nan)
         current_share, prior_share = _shares(current), _shares(prior)
         sign = settings.direction.sign
         order = _ranked(sign * current)  # strongest first, in the metric's direction
@@ -202,6 +206,11 @@ class DimensionAnalysis(Pattern[DimensionAnalysisSettings, DimensionAnalysisResu
         return fields
 
 
+def _zero_missing(values: np.ndarray) -> np.ndarray:
+    """NaN → 0 (np.nan_to_num's result on values without ±inf, without its overhead)."""
+    return np.where(np.isnan(values), 0.0, values)
+
+
 def _ranked(values: np.ndarray) -> np.ndarray:
     """Positions by value, highest first; ties keep name order (the columns are sorted by name)."""
     return np.argsort(-values, kind="stable")
@@ -237,14 +246,16 @@ def _rankings(prepared: _Prepared, window, with_data, span: Span, grain: Grain, 
               sign: int) -> list[PeriodRanking]:
     rankings = []
     for row in np.flatnonzero(with_data):
-        values = window[row]
-        seen = np.flatnonzero(~np.isnan(values))
-        best = seen[_ranked(sign * values[seen])][:top_n]
-        rankings.append(
-            PeriodRanking(
-                date=period_start(grain, span.start + int(row)),
+        key = (span.start + int(row), top_n, sign)
+        ranking = prepared.rankings.get(key)
+        if ranking is None:
+            values = window[row]
+            seen = np.flatnonzero(~np.isnan(values))
+            best = seen[_ranked(sign * values[seen])][:top_n]
+            ranking = prepared.rankings[key] = PeriodRanking(
+                date=period_start(grain, key[0]),
                 slices=prepared.slices[best].tolist(),
                 values=values[best].tolist(),
             )
-        )
+        rankings.append(ranking)
     return rankings

@@ -50,6 +50,7 @@ from semsync.patterns.changepoints import (
     critical_value,
     detect,
     local_estimate,
+    median,
     noise_scale,
     piecewise_residuals,
     residual_scale,
@@ -123,11 +124,13 @@ class _Line:
 
 
 def _line(t: np.ndarray, y: np.ndarray) -> _Line:
+    y_mean = y.sum() / len(y)  # = y.mean(), without its overhead
     if len(t) < 2:
-        return _Line(0.0, float(y.mean()))
-    tc = t - t.mean()
-    slope = float(tc @ (y - y.mean()) / (tc @ tc))
-    return _Line(slope, float(y.mean() - slope * t.mean()))
+        return _Line(0.0, float(y_mean))
+    t_mean = t.sum() / len(t)
+    tc = t - t_mean
+    slope = float(tc @ (y - y_mean) / (tc @ tc))
+    return _Line(slope, float(y_mean - slope * t_mean))
 
 
 def _weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
@@ -142,8 +145,9 @@ def _weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
     weekday = (first_weekday + np.arange(len(values))) % 7
     effect = np.zeros(7)
     for day in range(7):
-        observed = deviation[(weekday == day) & ~np.isnan(deviation)]
-        effect[day] = np.median(observed) if len(observed) else 0.0
+        same_day = deviation[(day - first_weekday) % 7 :: 7]  # every 7th position from the first such day
+        observed = same_day[~np.isnan(same_day)]
+        effect[day] = median(observed)[0] if len(observed) else 0.0
     return (effect - effect.mean())[weekday]
 
 
@@ -245,10 +249,17 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
                 if shown < 2 * min_segment + 1:
                     break
                 earlier: GainsCache = {}
-                earlier_sigma, _, earlier_bar, _ = self._noise(t[:shown], y[:shown], min_segment, settings, earlier)
-                if earlier_sigma > 0 and top_statistic(
-                    t[:shown], y[:shown], sigma=earlier_sigma, min_segment=min_segment, cache=earlier
-                ) >= KEPT_EARLIER * earlier_bar:
+                earlier_sigma, _, earlier_bar, found = self._noise(t[:shown], y[:shown], min_segment, settings, earlier)
+                if not earlier_sigma > 0:
+                    continue
+                if found is not None and KEPT_EARLIER == 1.0:
+                    # detect, at this σ and bar, began with the whole window's best change: the top
+                    # statistic; it split there exactly when that reached the bar
+                    kept = bool(found)
+                else:
+                    kept = top_statistic(t[:shown], y[:shown], sigma=earlier_sigma, min_segment=min_segment,
+                                         cache=earlier) >= KEPT_EARLIER * earlier_bar
+                if kept:
                     first_critical = settings.keep_ratio * critical
                     break
         if first_critical is not None:

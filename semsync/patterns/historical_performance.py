@@ -21,7 +21,7 @@ year ago are 7, 28, 91 and 364 days; for weeks 4, 13 and 52 weeks; for months 3 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -162,18 +162,27 @@ class HistoricalPerformanceResult(AnalysisResult):
     trend_exception: TrendException | None = None
 
 
-class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPerformanceResult, PeriodGrid]):
+@dataclass(frozen=True)
+class _Prepared:
+    values: PeriodGrid
+    #: (period ordinal, position in its window capped at 2) → its PeriodMetric: from the third
+    #: position of a window on, a period's value, growth and acceleration depend on it and the two
+    #: periods before only, so the successive windows that list it share one
+    period_metrics: dict[tuple[int, int], PeriodMetric] = field(default_factory=dict, compare=False)
+
+
+class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPerformanceResult, _Prepared]):
     name: ClassVar[str] = "historical_performance"
     version: ClassVar[str] = "1.1"
     needs = frozenset({DataNeed.SERIES})
     settings_model = HistoricalPerformanceSettings
     result_model = HistoricalPerformanceResult
 
-    def prepare(self, data: PatternData, grain: Grain, settings, spans: list[Span]) -> PeriodGrid:
-        return PeriodGrid.from_frame(grain, data.series)
+    def prepare(self, data: PatternData, grain: Grain, settings, spans: list[Span]) -> _Prepared:
+        return _Prepared(PeriodGrid.from_frame(grain, data.series))
 
-    def evaluate(self, prepared: PeriodGrid, span: Span, grain: Grain, settings) -> dict[str, Any]:
-        values = prepared.window(span.start, span.end)
+    def evaluate(self, prepared: _Prepared, span: Span, grain: Grain, settings) -> dict[str, Any]:
+        values = prepared.values.window(span.start, span.end)
         present = np.flatnonzero(~np.isnan(values))
         if np.isnan(values[-1]):
             raise AnalysisError.missing_latest(grain, span.end)
@@ -194,7 +203,7 @@ class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPer
         current = float(values[-1])
         return {
             "num_periods": len(present),
-            **_growth(values, span, grain, settings.num_periods),
+            **_growth(values, span, grain, settings.num_periods, prepared.period_metrics),
             "current_trend": trends[-1],
             "previous_trend": trends[-2] if len(trends) > 1 else None,
             "direction": settings.direction.value,
@@ -207,7 +216,8 @@ class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPer
         }
 
 
-def _growth(values: np.ndarray, span: Span, grain: Grain, num_periods: int) -> dict[str, Any]:
+def _growth(values: np.ndarray, span: Span, grain: Grain, num_periods: int,
+            shared: dict[tuple[int, int], PeriodMetric]) -> dict[str, Any]:
     recent = values[-num_periods:]
     all_growth = percent_changes(values)
     growth = all_growth[-num_periods:]
@@ -215,15 +225,18 @@ def _growth(values: np.ndarray, span: Span, grain: Grain, num_periods: int) -> d
     acceleration[1:] = np.diff(all_growth)
     acceleration = acceleration[-num_periods:]
     first = len(values) - len(recent)
-    metrics = [
-        PeriodMetric(
-            date=period_start(grain, span.start + first + i),
-            value=recent[i],
-            pop_growth_percent=growth[i],
-            growth_acceleration=acceleration[i],
-        )
-        for i in range(len(recent))
-    ]
+    metrics = []
+    for i in range(len(recent)):
+        key = (span.start + first + i, min(first + i, 2))
+        metric = shared.get(key)
+        if metric is None:
+            metric = shared[key] = PeriodMetric(
+                date=period_start(grain, key[0]),
+                value=recent[i],
+                pop_growth_percent=growth[i],
+                growth_acceleration=acceleration[i],
+            )
+        metrics.append(metric)
     valid = growth[~np.isnan(growth)]
     first_value = recent[~np.isnan(recent)][0]
     stats = GrowthStats(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,7 @@ def to_date(value: np.datetime64) -> date:
     return value.astype("datetime64[D]").item()
 
 
+@lru_cache(maxsize=8192)  # every pattern asks it for the same dates
 def last_complete_ordinal(grain: Grain, analysis_date: date) -> int:
     """The ordinal of the last period complete when `analysis_date` begins (midnight UTC).
 

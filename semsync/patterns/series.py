@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
 def percent_change(new: float, old: float) -> float:
     """(new − old) / |old| × 100; NaN when `old` is 0 or either value is missing."""
-    if not (np.isfinite(new) and np.isfinite(old)) or old == 0:
+    if not (math.isfinite(new) and math.isfinite(old)) or old == 0:  # math: a scalar's test, cheaply
         return float("nan")
     return float((new - old) / abs(old) * 100.0)
 

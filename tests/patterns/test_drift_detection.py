@@ -173,3 +173,24 @@ def test_a_reported_step_stays_reported_on_later_dates():
             flickered += not all(found[found.index(True):])
     assert detected == 20
     assert flickered <= 5  # 5 today; a change found by a window up to 14 days earlier is kept
+
+
+def test_the_fast_paths_give_the_general_computations_numbers_exactly():
+    """The shortcuts that make a backfill cheaper (one series' median by partition, the position terms
+    of consecutive periods shared, one series' statistics in one array) change no result bit."""
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 8, 61, 180):
+        x = rng.normal(0, 1, n).round(1)  # ties, as real values have
+        assert changepoints.median(x).tobytes() == np.median(x, axis=-1, keepdims=True).tobytes()
+    assert np.isnan(changepoints.median(np.array([1.0, np.nan, 2.0]))[0])
+    y = rng.normal(0, 1, 90) + np.r_[np.zeros(60), np.full(30, 2.0)]
+    shared = changepoints._consecutive_terms(90, 2)
+    for lo in (0, 17, 250):  # consecutive positions anywhere: the general computation's numbers
+        alone = changepoints._position_terms(np.arange(lo, lo + 90, dtype=float), 2)
+        for name, value in vars(alone).items():
+            assert np.array_equal(value, getattr(shared, name)), name
+    wide = changepoints.gains(np.arange(90, dtype=float), y, changepoints.MIN_EDGE)
+    for after in (0, 5):
+        found = changepoints.statistics(changepoints._scaled(wide, 90, 7, 1.7), 90, 7, after=after)
+        assert changepoints._scaled_statistics(wide, 90, 7, 1.7, after=after) == (
+            float(found[0][0]), int(found[1][0]), int(found[2][0]))
