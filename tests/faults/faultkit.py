@@ -41,7 +41,7 @@ from semsync.contracts import (
 from semsync.db.session import Database
 from semsync.demo import demo_catalog, seed_warehouse
 from semsync.devstack import PostgresServer, create_scratch_database
-from semsync.partitions import Grain, MetricContext
+from semsync.partitions import Grain, MetricContext, partition_for_date
 from semsync.services import open_services
 from workflows.backfill import BackfillWorkflow
 
@@ -256,11 +256,7 @@ async def workflow_ids_of(client: Client, backfill_id: str) -> list[str]:
 
 
 def _period_start(grain: Grain, day: date) -> date:
-    if grain is Grain.DAY:
-        return day
-    if grain is Grain.WEEK:
-        return day - timedelta(days=day.weekday())
-    return day.replace(day=1)
+    return partition_for_date(grain, day).start
 
 
 @dataclass
