@@ -30,8 +30,36 @@ DEV_TEMPORAL_PORT = 7233
 DEV_UI_PORT = 8233
 
 
+_POSTGRES_SCHEMES = ("postgresql+asyncpg", "postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
+_LIBPQ_TLS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+
+
+def asyncpg_url(url: str) -> tuple[str, dict[str, str]]:
+    """`url` in the form semsync's driver takes (``postgresql+asyncpg://``), accepting the forms users
+    have (``postgresql://``, ``postgres://``), and the libpq TLS parameters taken out of its query.
+
+    Another database, or a string that is not a URL, is refused with a message naming what is expected.
+    """
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc and not parts.path:
+        raise ValueError("is not a database URL: expected postgresql://user:password@host:port/database")
+    if parts.scheme not in _POSTGRES_SCHEMES:
+        raise ValueError(f"names a {parts.scheme!r} database: semsync needs PostgreSQL "
+                         "(postgresql://user:password@host:port/database)")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    tls = {key: value for key, value in query if key in _LIBPQ_TLS}
+    rest = urlencode([(key, value) for key, value in query if key not in _LIBPQ_TLS])
+    return urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, rest, parts.fragment)), tls
+
+
 class DatabaseSettings(BaseModel):
-    """PostgreSQL: the app connects as a role that neither owns the tables nor bypasses RLS."""
+    """PostgreSQL: the app connects as a role that neither owns the tables nor bypasses RLS.
+
+    URLs may be given as ``postgresql://``, ``postgres://`` or ``postgresql+asyncpg://``; libpq's TLS
+    parameters in a URL's query (``?sslmode=require&sslrootcert=…``) become the TLS settings below.
+    """
 
     url: SecretStr = SecretStr(f"postgresql+asyncpg://semsync_app:semsync_app@127.0.0.1:{DEV_PG_PORT}/semsync")
     admin_url: SecretStr = SecretStr(
@@ -48,6 +76,19 @@ class DatabaseSettings(BaseModel):
     #: a client certificate and its key, for servers that authenticate clients by certificate
     sslcert: Path | None = None
     sslkey: Path | None = None
+
+    @model_validator(mode="after")
+    def _driver_urls(self) -> DatabaseSettings:
+        for name in ("url", "admin_url"):
+            try:
+                url, tls = asyncpg_url(getattr(self, name).get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"database {name} {exc}") from None
+            setattr(self, name, SecretStr(url))
+            for key, value in tls.items():  # an explicit setting wins over the URL's
+                if getattr(self, key) is None:
+                    setattr(self, key, value if key == "sslmode" else Path(value))
+        return self
 
 
 class TemporalSettings(BaseModel):
@@ -220,7 +261,8 @@ class Settings(BaseSettings):
         # Operators expect the conventional DATABASE_URL to work; the prefixed form wins if both are set.
         plain = os.environ.get("DATABASE_URL")
         if plain and not {"SEMSYNC_DATABASE__URL", "SEMSYNC_DATABASE__URL_FILE"} & set(os.environ):
-            self.database.url = SecretStr(plain)
+            self.database = DatabaseSettings.model_validate(self.database.model_dump() | {
+                "url": SecretStr(plain), "admin_url": self.database.admin_url})
         return self
 
 

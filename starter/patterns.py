@@ -46,11 +46,12 @@ def run(
     context: str = typer.Argument(..., help="tenant::metric::pattern, e.g. acme::revenue::forecasting"),
     grain: Grain = typer.Option(Grain.DAY, "--grain", "-g"),
     partitions: str = typer.Option(..., "--partitions", "-p", help="a key or an inclusive range A:B"),
+    allow_incomplete: bool = typer.Option(False, "--allow-incomplete", help="allow partitions not ended yet"),
 ) -> None:
     """Analyse every partition of the range (each as of the day after it ends) and store the results."""
     with reported_errors():
         parsed = MetricPatternContext.from_string(context)
-        keys = expand_range(grain, partitions)
+        keys = expand_range(grain, partitions, allow_incomplete=allow_incomplete)
         request = PatternRunRequest(tenant=parsed.tenant, metric_id=parsed.metric, pattern=parsed.pattern,
                                     grain=grain, start_partition=keys[0].key, end_partition=keys[-1].key)
         response: PatternRunResponse = run_with_services(lambda services: checked_run(services, request))

@@ -51,7 +51,7 @@ def run(
     grain: Grain = typer.Option(Grain.DAY, "--grain", "-g"),
     partitions: str = typer.Option(..., "--partitions", "-p", help="a key or an inclusive range A:B"),
     force_full: bool = typer.Option(False, "--force-full", help="FULL sync whatever the status says"),
-    allow_incomplete: bool = typer.Option(False, help="allow partitions that have not ended yet"),
+    allow_incomplete: bool = typer.Option(False, "--allow-incomplete", help="allow partitions that have not ended yet"),
 ) -> None:
     """Sync one context over one partition or a contiguous range of them."""
     with reported_errors():

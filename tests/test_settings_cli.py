@@ -1,0 +1,51 @@
+"""Settings as users write them: the usual PostgreSQL URL forms work; invalid settings are one line,
+exit 2, no traceback (the CLI run as a user runs it, `python -m starter`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from semsync.config import DatabaseSettings, asyncpg_url
+
+
+def starter(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SEMSYNC_") and k != "DATABASE_URL"}
+    return subprocess.run([sys.executable, "-m", "starter", *args], env=clean | env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+asyncpg"])
+def test_the_usual_url_forms_reach_the_database(test_database, scheme):
+    url = test_database.app_url.replace("postgresql+asyncpg", scheme, 1)
+    shown = starter("catalog", "show", DATABASE_URL=url)
+    assert shown.returncode == 0, shown.stderr
+    assert "Traceback" not in shown.stderr
+
+
+def test_libpq_tls_parameters_in_the_url_become_the_tls_settings():
+    settings = DatabaseSettings(url="postgres://u:p@db:5432/semsync?sslmode=verify-full&sslrootcert=/ca.pem&x=1")
+    assert settings.url.get_secret_value() == "postgresql+asyncpg://u:p@db:5432/semsync?x=1"
+    assert settings.sslmode == "verify-full" and str(settings.sslrootcert) == "/ca.pem"
+    assert asyncpg_url("postgresql://h/db") == ("postgresql+asyncpg://h/db", {})
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"DATABASE_URL": "mysql://u:secret-pw@h/db"}, "semsync needs PostgreSQL"),
+        ({"SEMSYNC_DATABASE__URL": "not a url"}, "is not a database URL"),
+        ({"SEMSYNC_SEMANTIC_LAYER__MAX_CONCURRENT_DIMENSIONS": "abc"},
+         "SEMSYNC_SEMANTIC_LAYER__MAX_CONCURRENT_DIMENSIONS: Input should be a valid integer"),
+        ({"SEMSYNC_WORKER__SYNC_CONCURRENCY": "0"}, "SEMSYNC_WORKER__SYNC_CONCURRENCY"),
+    ],
+)
+def test_an_invalid_setting_is_one_line_and_exit_2(env, says):
+    refused = starter("catalog", "show", **env)
+    assert refused.returncode == 2, refused.stderr
+    assert says in refused.stderr and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "secret-pw" not in refused.stderr
