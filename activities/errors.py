@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from temporalio.exceptions import ApplicationError
 
-from semsync.errors import SemsyncError
+from semsync.errors import SemsyncError, is_configuration_error
 from semsync.redaction import redact_chain
 
 
@@ -29,4 +29,7 @@ def as_application_errors() -> Iterator[None]:
         raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=not exc.retryable) from exc
     except Exception as exc:
         redact_chain(exc)
+        if is_configuration_error(exc):  # a wrong password or role: retrying cannot help
+            raise ApplicationError(f"the database refused semsync's role: {exc}", type="DatabaseConfigurationError",
+                                   non_retryable=True) from exc
         raise

@@ -92,3 +92,20 @@ class CatalogRequestError(CatalogServiceError):
     """The service rejected the request (4xx: bad credentials, forbidden, not found): retrying cannot help."""
 
     retryable = False
+
+
+#: SQLSTATE classes that a retry cannot fix: 28 invalid authorization (a wrong password, an unknown
+#: role), 3D invalid catalog name (no such database), 42501 insufficient privilege
+_CONFIGURATION_SQLSTATES = ("28", "3D", "42501")
+
+
+def is_configuration_error(exc: BaseException) -> bool:
+    """Whether `exc` (or its cause) is a database refusal that only a configuration change fixes."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_CONFIGURATION_SQLSTATES):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from semsync.config import get_settings
 from semsync.db.session import Database, ssl_connect_args
-from semsync.errors import SemsyncError
+from semsync.errors import SemsyncError, is_configuration_error
 from semsync.services import Services, open_services
 
 T = TypeVar("T")
@@ -67,5 +67,8 @@ def _reporting_database_errors(run: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(run())
     except (OSError, SQLAlchemyError) as exc:
         safe_url = make_url(url).render_as_string(hide_password=True)
-        err_console.print(f"[bold red]error[/]: cannot use the database {safe_url}: {type(exc).__name__}: {exc}")
-        raise typer.Exit(1) from None
+        configuration = is_configuration_error(exc)
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        err_console.print(f"[bold red]error[/]: cannot use the database {safe_url}: {reason}"
+                          + (" (check the role, password and database name)" if configuration else ""))
+        raise typer.Exit(2 if configuration else 1) from None

@@ -49,3 +49,38 @@ def test_an_invalid_setting_is_one_line_and_exit_2(env, says):
     assert says in refused.stderr and "Traceback" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert "secret-pw" not in refused.stderr
+
+
+def _wrong_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(password="not-the-password").render_as_string(hide_password=False)
+
+
+def test_a_wrong_database_password_is_a_configuration_error_exit_2(test_database):
+    refused = starter("catalog", "show", SEMSYNC_DATABASE__URL=_wrong_password(test_database.app_url))
+    assert refused.returncode == 2, refused.stderr
+    assert "password authentication failed" in refused.stderr and "check the role" in refused.stderr
+    assert "not-the-password" not in refused.stderr and "Traceback" not in refused.stderr
+
+
+async def test_a_wrong_database_password_is_non_retryable_in_activities(test_database):
+    from temporalio.exceptions import ApplicationError
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.sync import SyncActivities
+    from semsync.contracts import SemanticSyncRequest
+    from semsync.db.session import Database
+    from semsync.sources.registry import SourceRegistry
+    from semsync.sync import SemanticSyncService
+
+    database = Database.connect(_wrong_password(test_database.app_url), pool_size=1)
+    try:
+        service = SemanticSyncService(database.session_factory, SourceRegistry(database.engine))
+        with pytest.raises(ApplicationError) as raised:
+            await ActivityEnvironment().run(SyncActivities(service).plan_sync, SemanticSyncRequest(
+                tenant="acme", metric_id="revenue", grain="day", start_partition="2025-07-01"))
+    finally:
+        await database.dispose()
+    assert raised.value.non_retryable and raised.value.type == "DatabaseConfigurationError"
+    assert "not-the-password" not in str(raised.value)
