@@ -1,52 +1,39 @@
-"""Heartbeats for long activities: the domain's progress lines, and a keep-alive between them.
+"""Heartbeats: the domain's progress lines, and a keep-alive between them.
 
-`heartbeating()` gives a `ProgressCallback` for semsync's services: each progress line is sent
-as the heartbeat's details (visible in the Web UI as the activity's last heartbeat). A background
-task repeats the last line every `every` seconds, so a single long step (a big COPY, one slow
-semantic layer query) does not look like a dead worker; a worker killed mid-activity stops
-heartbeating and Temporal retries the activity elsewhere after the heartbeat timeout.
+`report_progress` is the `ProgressCallback` the activities hand to semsync's services: each progress
+line is sent as the heartbeat's details (the activity's last heartbeat in the Web UI).
+`KeepAliveInterceptor`, on every worker, repeats the activity's last line every few seconds, so a
+single long step (a big COPY, one slow semantic layer query) or a quick activity that reports nothing
+does not look like a dead worker, and every activity can carry a short heartbeat timeout: a worker
+killed mid-activity stops beating and Temporal retries the activity elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
+from contextvars import ContextVar
 from typing import Any
 
 from temporalio import activity
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from semsync.progress import ProgressCallback
-
 KEEP_ALIVE_S = 5.0
 
+#: the running activity's last progress line, shared with its keep-alive
+_LAST_LINE: ContextVar[list[str | None]] = ContextVar("semsync_last_progress_line")
 
-@asynccontextmanager
-async def heartbeating(every: float = KEEP_ALIVE_S) -> AsyncIterator[ProgressCallback]:
-    last = ["started"]
 
-    def progress(message: str) -> None:
-        last[0] = message
-        activity.heartbeat(message)
-
-    async def keep_alive() -> None:
-        while True:
-            await asyncio.sleep(every)
-            activity.heartbeat(last[0])
-
-    ticker = asyncio.create_task(keep_alive())
-    try:
-        yield progress
-    finally:
-        ticker.cancel()
-        with suppress(asyncio.CancelledError):
-            await ticker
+def report_progress(message: str) -> None:
+    """A `semsync.progress.ProgressCallback`: heartbeat `message`, and let the keep-alive repeat it."""
+    line = _LAST_LINE.get(None)
+    if line is not None:
+        line[0] = message
+    activity.heartbeat(message)
 
 
 class KeepAliveInterceptor(Interceptor):
-    """Gives every (non-local) activity of a worker the keep-alive heartbeat, so each can carry a short
-    heartbeat timeout: the quick ones too, not only those that report progress."""
+    """Gives every (non-local) activity of a worker the keep-alive heartbeat."""
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:  # noqa: A002
         return _KeepAlive(next)
@@ -58,11 +45,13 @@ class _KeepAlive(ActivityInboundInterceptor):
         if info.is_local or not info.heartbeat_timeout:
             return await super().execute_activity(input)
         every = min(KEEP_ALIVE_S, info.heartbeat_timeout.total_seconds() / 3)
+        line: list[str | None] = [None]
+        _LAST_LINE.set(line)
 
         async def keep_alive() -> None:
             while True:
                 await asyncio.sleep(every)
-                activity.heartbeat()
+                activity.heartbeat(*([line[0]] if line[0] is not None else []))
 
         ticker = asyncio.create_task(keep_alive())
         try:

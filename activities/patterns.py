@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 
 from activities.errors import as_application_errors
-from activities.heartbeat import heartbeating
+from activities.heartbeat import report_progress
 from activities.telemetry import count, error_type, request_context
 from semsync.contracts import ActivePatterns, ActivePatternsInput, PatternRunRequest, PatternRunResponse
 from semsync.observability import log_context
@@ -37,8 +37,7 @@ class PatternActivities:
         with request_context(request, pattern=request.pattern):
             try:
                 with as_application_errors():
-                    async with heartbeating() as progress:
-                        response = await self.service.run(request, progress)
+                    response = await self.service.run(request, report_progress)
             except Exception as exc:
                 count("semsync_pattern_runs", "pattern activity runs", status="failed", **labels)
                 activity.logger.warning("pattern run failed (%s): %s", error_type(exc), exc)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 
 from activities.errors import as_application_errors
-from activities.heartbeat import heartbeating
+from activities.heartbeat import report_progress
 from activities.telemetry import count, error_type, request_context
 from semsync.contracts import ComponentFailureInput, ComponentResult, SemanticSyncRequest, SyncComponentInput, SyncPlan
 
@@ -37,8 +37,7 @@ class SyncActivities:
         with request_context(work.request, dimension=work.plan.dimension):
             try:
                 with as_application_errors():
-                    async with heartbeating() as progress:
-                        result = await self.service.sync_component(work, progress)
+                    result = await self.service.sync_component(work, report_progress)
             except Exception as exc:
                 count("semsync_sync_component_failures", "failed sync component attempts and final failures",
                       error_type=error_type(exc), final="false", **labels)

@@ -24,6 +24,7 @@ from semsync.catalog.store import lookup_tenant
 from semsync.db.session import tenant_scope
 from semsync.partitions import Grain, MetricContext, partition_for_date
 from semsync.patterns import get_pattern
+from semsync.patterns.store import latest_results
 
 STATUS_COLOURS = {"on_track": "#2e7d32", "at_risk": "#f9a825", "off_track": "#c62828", "no_target": "#9e9e9e"}
 LEDGER_COLOURS = {"succeeded": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "running": "#1565c0"}
@@ -45,11 +46,9 @@ class ReportData:
 
 
 async def _latest(session: AsyncSession, params: dict, pattern: str) -> list[Any]:
-    return (await session.execute(text(
-        "SELECT analysis_date, dimension_name, run_result FROM pattern_results WHERE tenant_id = :t "
-        "AND metric_id = :m AND grain = :g AND pattern = :p AND version = :v AND error IS NULL AND analysis_date = "
-        "(SELECT max(analysis_date) FROM pattern_results WHERE tenant_id = :t AND metric_id = :m AND grain = :g "
-        " AND pattern = :p AND version = :v)"), params | {"p": pattern, "v": get_pattern(pattern).version})).all()
+    rows = await latest_results(session, tenant_id=params["t"], metric_id=params["m"], grain=params["g"],
+                                pattern=pattern, version=get_pattern(pattern).version)
+    return [row for row in rows if row.error is None]
 
 
 async def read_report_data(session_factory: async_sessionmaker[AsyncSession], context: MetricContext,

@@ -10,13 +10,13 @@ from datetime import date
 from typing import Any
 
 import typer
-from sqlalchemy import text
 
 from semsync.catalog.store import lookup_tenant
 from semsync.db.session import Database, tenant_scope
 from semsync.errors import NotFoundError
 from semsync.partitions import Grain, MetricContext
 from semsync.patterns import get_pattern, pattern_names
+from semsync.patterns.store import latest_results
 from starter.console import console, reported_errors, run_with_database
 
 
@@ -102,14 +102,8 @@ async def read_results(database: Database, context: MetricContext, grain: Grain,
     rows = []
     async with tenant_scope(database.session_factory, tenant_id) as session:
         for name in patterns:
-            rows += (await session.execute(text(
-                "SELECT pattern, version, analysis_date, dimension_name, error, run_result FROM pattern_results "
-                "WHERE tenant_id = :t AND metric_id = :m AND grain = :g AND pattern = :p AND version = :v "
-                "AND analysis_date = coalesce(CAST(:on AS date), (SELECT max(analysis_date) FROM pattern_results "
-                "  WHERE tenant_id = :t AND metric_id = :m AND grain = :g AND pattern = :p AND version = :v)) "
-                "ORDER BY dimension_name NULLS FIRST"),
-                {"t": tenant_id, "m": context.metric, "g": grain.value, "p": name, "v": get_pattern(name).version,
-                 "on": on})).all()
+            rows += await latest_results(session, tenant_id=tenant_id, metric_id=context.metric, grain=grain,
+                                         pattern=name, version=get_pattern(name).version, on=on)
     return rows
 
 

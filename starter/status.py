@@ -13,14 +13,15 @@ from datetime import UTC, datetime
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import text
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from semsync.contracts import SYNC_KIND, BackfillProgress, BackfillResult
-from semsync.db.session import Database, tenant_scope
+from semsync.backfill_plan import select_contexts
+from semsync.contracts import SYNC_KIND, BackfillProgress, BackfillResult, ContextSelector
+from semsync.db.session import Database
 from semsync.ledger import LedgerRow, read_ledger
-from semsync.partitions import FIRST_PARTITION, Grain, Partition, last_complete_partition
+from semsync.partitions import FIRST_PARTITION, Grain, Partition, last_complete_partition, partition_range
+from semsync.sync_plan import shift_periods
 from starter.backfill import print_result
 from starter.console import console, err_console, reported_errors, run_with_database
 from starter.orchestration import run_with_temporal
@@ -33,27 +34,17 @@ CELLS = {"succeeded": "■", "partial": "■", "failed": "■", "running": "■"
 def window(grain: Grain, count: int, now: datetime) -> list[Partition]:
     """The last `count` complete partitions of `grain` (none before the first partition)."""
     last = last_complete_partition(grain, now)
-    partitions = [last]
-    while len(partitions) < count and partitions[-1] > FIRST_PARTITION[grain]:
-        partitions.append(partitions[-1].prev())
-    return partitions[::-1]
+    return partition_range(max(shift_periods(grain, last, count - 1), FIRST_PARTITION[grain]), last)
 
 
 async def _ledger(database: Database, grain: Grain, kind: str | None, partitions: list[Partition],
                   tenant: str | None) -> tuple[list[str], list[LedgerRow]]:
-    async with database.session_factory() as session:
-        rows = (await session.execute(text("SELECT id, identifier FROM tenants ORDER BY identifier"))).all()
-    tenants = {r.identifier: r.id for r in rows if tenant is None or r.identifier == tenant}
-    contexts: list[str] = []
-    for identifier, tenant_id in tenants.items():
-        async with tenant_scope(database.session_factory, tenant_id) as session:
-            metrics = (await session.execute(
-                text("SELECT metric_id FROM metrics WHERE tenant_id = :t ORDER BY metric_id"), {"t": tenant_id}
-            )).scalars()
-            contexts += [f"{identifier}::{m}" for m in metrics]
+    """The active contexts (of one tenant, or all) and their ledger rows in the window."""
+    selected = await select_contexts(database.session_factory, ContextSelector(tenant=tenant))
+    tenants = {context.tenant: tenant_id for tenant_id, context in selected}
     ledger = await read_ledger(database.session_factory, tenants, grain, kind=kind,
                                first=partitions[0].start, last=partitions[-1].start)
-    return contexts, ledger
+    return [context.key for _, context in selected], ledger
 
 
 def health_map(grain: Grain, last: int, kind: str, tenant: str | None) -> None:

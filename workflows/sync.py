@@ -36,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
         SyncStatus,
         SyncWorkflowInput,
         SyncWorkflowResult,
-        pattern_workflow_id,
     )
     from workflows import search_attributes as sa
     from workflows.failures import describe
@@ -87,7 +86,8 @@ class SyncWorkflow:
                                     partitions=[p.key for p in request.partitions()], base=base,
                                     dimensions=dimensions, ledger_status=status)
         if request.run_patterns:
-            result.patterns_workflow_id, result.patterns_started = await self._start_patterns(request)
+            result.patterns_workflow_id = await self._start_patterns(request)
+            result.patterns_started = True  # started now, or an identical run already covers this sync
         sa.upsert(status="PARTIAL" if failed else SyncStatus.SUCCESS.value)
         return result
 
@@ -129,14 +129,13 @@ class SyncWorkflow:
         await self._ledger(request, LedgerStatus.FAILED, error=reason)
         sa.upsert(status=SyncStatus.FAILED.value)
 
-    async def _start_patterns(self, request: SyncWorkflowInput) -> tuple[str, bool]:
+    async def _start_patterns(self, request: SyncWorkflowInput) -> str:
         patterns = PatternWorkflowInput(
             tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
             start_partition=request.start_partition, end_partition=request.end_partition,
             patterns=request.patterns, backfill_id=request.backfill_id,
         )
-        workflow_id = patterns.workflow_id if request.patterns else pattern_workflow_id(
-            request.grain, request.span, request.context)
+        workflow_id = patterns.workflow_id
         try:
             await workflow.start_child_workflow(
                 PatternWorkflow.run, patterns, id=workflow_id,
@@ -146,5 +145,5 @@ class SyncWorkflow:
             )
         except WorkflowAlreadyStartedError:
             workflow.logger.info("pattern workflow %s already running: it covers this sync", workflow_id)
-        return workflow_id, True
+        return workflow_id
 

@@ -108,3 +108,24 @@ async def load_results(
             .order_by(table.analysis_date, table.dimension_name, table.version)
         )
         return [row[0] for row in rows.all()]
+
+
+_LATEST = """
+SELECT pattern, version, analysis_date, dimension_name, error, run_result FROM pattern_results
+WHERE tenant_id = :t AND metric_id = :m AND grain = :g AND pattern = :p AND version = :v
+  AND analysis_date = coalesce(CAST(:on AS date), (
+      SELECT max(analysis_date) FROM pattern_results
+      WHERE tenant_id = :t AND metric_id = :m AND grain = :g AND pattern = :p AND version = :v))
+ORDER BY dimension_name NULLS FIRST
+"""
+
+
+async def latest_results(
+    session: AsyncSession, *, tenant_id: int, metric_id: str, grain: Grain | str, pattern: str, version: str,
+    on: date | None = None,
+) -> list[Any]:
+    """The stored results of one pattern version at one analysis date (`on`, else the latest), one row per
+    dimension: ``pattern, version, analysis_date, dimension_name, error, run_result``. In the caller's
+    tenant scope."""
+    params = {"t": tenant_id, "m": metric_id, "g": Grain(grain).value, "p": pattern, "v": version, "on": on}
+    return list((await session.execute(text(_LATEST), params)).all())
