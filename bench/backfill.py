@@ -110,7 +110,7 @@ async def fresh_database(server, catalog: Catalog) -> str:
     await seed_warehouse(scratch.admin_url, until=date(2026, 6, 30))
     settings = Settings(database=DatabaseSettings(url=scratch.app_url))
     async with open_services(settings) as services:
-        await write_catalog(services.database.session_factory, catalog)
+        await write_catalog(services.catalog_database.session_factory, catalog)
     return scratch.app_url
 
 

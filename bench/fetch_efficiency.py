@@ -58,7 +58,9 @@ async def sync_days(server: PostgresServer, name: str, clock_for) -> dict[str, i
     scratch = await create_scratch_database(server, name)
     await seed_warehouse(scratch.admin_url, until=FIRST + timedelta(days=PARTITIONS + 30))
     db = Database.connect(scratch.app_url)
-    await write_catalog(db.session_factory, demo_catalog())
+    catalog_db = Database.connect(scratch.catalog_url, pool_size=1)
+    await write_catalog(catalog_db.session_factory, demo_catalog())
+    await catalog_db.dispose()
     source = CountingSource(SqlSource(db.engine))
     now = {"at": clock_for(FIRST)}
     service = SemanticSyncService(db.session_factory, source, clock=lambda: now["at"])

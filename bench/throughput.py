@@ -155,13 +155,13 @@ async def patterns_all(db: Database, catalog: Catalog, pool: ProcessPoolExecutor
             "results": results[0], "sample": sample, "pattern_seconds": pattern_seconds}
 
 
-async def isolated_store_rate(db: Database, batches: list[tuple[int, list[tuple]]]) -> float:
+async def isolated_store_rate(db: Database, catalog_db: Database, batches: list[tuple[int, list[tuple]]]) -> float:
     """The sample's results stored again, each tenant's for a new tenant with none yet, batch by batch
     as in the workload, with nothing else running: the store path's own rate, comparable with the
     raw COPY's."""
     originals = sorted({tenant_id for tenant_id, _ in batches})
     copies = [TenantDef(identifier=f"copy{t}", name=f"copy of {t}") for t in originals]
-    await write_catalog(db.session_factory, Catalog(tenants=copies), disable_missing=False)
+    await write_catalog(catalog_db.session_factory, Catalog(tenants=copies), disable_missing=False)
     new_id = {t: (await lookup_tenant(db.session_factory, f"copy{t}"))[0] for t in originals}
     stored = 0
     began = time.perf_counter()
@@ -203,8 +203,9 @@ async def run(server: PostgresServer, pool: ProcessPoolExecutor) -> dict:
     seeded = await seed_warehouse(scratch.admin_url, until=date(YEAR, 12, 31))
     print(f"seeded the demo warehouse through {YEAR}: {seeded}")
     db = Database.connect(scratch.app_url)
+    catalog_db = Database.connect(scratch.catalog_url, pool_size=2)
     catalog = bench_catalog()
-    await write_catalog(db.session_factory, catalog)
+    await write_catalog(catalog_db.session_factory, catalog)
     contexts = sum(len(t.metrics) for t in catalog.tenants)
 
     sync_s, rows, sync_by_grain = await sync_all(db, catalog)
@@ -212,8 +213,9 @@ async def run(server: PostgresServer, pool: ProcessPoolExecutor) -> dict:
           f" summed over {SYNC_CONCURRENCY} concurrent calls)")
     patterns = await patterns_all(db, catalog, pool)
     sample_size = sum(len(b) for _, b in patterns["sample"])
-    store_rate = await isolated_store_rate(db, patterns["sample"])
+    store_rate = await isolated_store_rate(db, catalog_db, patterns["sample"])
     await db.dispose()
+    await catalog_db.dispose()
     print(f"patterns: {patterns['analyse_s']:.1f}s wall with {WORKERS} processes; main process: "
           f"{patterns['read_s']:.1f}s reading, {patterns['store_s']:.1f}s storing {patterns['results']} results")
     print("analysis CPU seconds (in the workers) per pattern and grain:")

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, get_args
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -26,6 +26,7 @@ DEFAULT_HOME = (PROJECT_DIR / ".semsync") if PROJECT_DIR else Path.home() / ".se
 DEMO_CATALOG = Path(__file__).resolve().parent / "demo_catalog.yaml"
 
 DEV_PG_PORT = 55432
+DEV_CATALOG_ROLE = "semsync_catalog"
 DEV_TEMPORAL_PORT = 7233
 DEV_UI_PORT = 8233
 
@@ -66,6 +67,12 @@ class DatabaseSettings(BaseModel):
         f"postgresql+asyncpg://semsync_owner:semsync_owner@127.0.0.1:{DEV_PG_PORT}/semsync"
     )
     app_role: str = "semsync_app"
+    #: the role that writes the catalog (tenants, metrics, dimensions, targets, the context registry):
+    #: `catalog load|refresh|rotate-key` and the worker's discovery. The app role only reads tenants.
+    #: Unset: `url`'s server and database with the embedded stack's catalog role.
+    catalog_url: SecretStr | None = None
+    catalog_role: str = DEV_CATALOG_ROLE
+    _derived_catalog_url: bool = PrivateAttr(False)
     pool_size: int = 10
     #: TLS to PostgreSQL, as libpq names it: disable, allow, prefer, require, verify-ca, verify-full
     #: (None: asyncpg's default, `prefer` without verification). `require` with `sslrootcert` verifies
@@ -79,7 +86,15 @@ class DatabaseSettings(BaseModel):
 
     @model_validator(mode="after")
     def _driver_urls(self) -> DatabaseSettings:
-        for name in ("url", "admin_url"):
+        if self.catalog_url is None:
+            from urllib.parse import urlsplit, urlunsplit
+
+            parts = urlsplit(self.url.get_secret_value())
+            host = parts.netloc.rpartition("@")[2]
+            netloc = f"{DEV_CATALOG_ROLE}:{DEV_CATALOG_ROLE}@{host}"
+            self.catalog_url = SecretStr(urlunsplit(parts._replace(netloc=netloc)))
+            self._derived_catalog_url = True
+        for name in ("url", "admin_url", "catalog_url"):
             try:
                 url, tls = asyncpg_url(getattr(self, name).get_secret_value())
             except ValueError as exc:
@@ -168,6 +183,19 @@ class SemanticLayerSettings(BaseModel):
     requests_per_second: float = Field(0, ge=0)
 
 
+class SecretsSettings(BaseModel):
+    """The keys that encrypt the tenants' semantic layer secrets at rest (Fernet).
+
+    ``keys``: comma-separated Fernet keys (``python -m starter catalog new-key`` makes one); the first
+    encrypts, every one decrypts, so a key is rotated by putting the new one first, running
+    ``python -m starter catalog rotate-key``, then dropping the old one. Give every process (workers,
+    the CLI) the same keys, e.g. from a mounted file with ``SEMSYNC_SECRETS__KEYS_FILE``. Unset, the
+    embedded stack's key file ``$SEMSYNC_HOME/secrets.key`` is used (created on first use).
+    """
+
+    keys: SecretStr | None = None
+
+
 class CatalogSettings(BaseModel):
     """Where tenants and metrics come from: a YAML file (default) or the product's HTTP services."""
 
@@ -245,6 +273,7 @@ class Settings(BaseSettings):
     temporal: TemporalSettings = TemporalSettings()
     semantic_layer: SemanticLayerSettings = SemanticLayerSettings()
     catalog: CatalogSettings = CatalogSettings()
+    secrets: SecretsSettings = SecretsSettings()
     worker: WorkerSettings = WorkerSettings()
     schedules: ScheduleSettings = ScheduleSettings()
     #: the worker's log lines: `text` (readable) or `json` (one object a line, for a log pipeline)
@@ -261,8 +290,9 @@ class Settings(BaseSettings):
         # Operators expect the conventional DATABASE_URL to work; the prefixed form wins if both are set.
         plain = os.environ.get("DATABASE_URL")
         if plain and not {"SEMSYNC_DATABASE__URL", "SEMSYNC_DATABASE__URL_FILE"} & set(os.environ):
-            self.database = DatabaseSettings.model_validate(self.database.model_dump() | {
-                "url": SecretStr(plain), "admin_url": self.database.admin_url})
+            kept = self.database.model_dump(exclude={"catalog_url"} if self.database._derived_catalog_url else set())
+            self.database = DatabaseSettings.model_validate(kept | {"url": SecretStr(plain),
+                                                                     "admin_url": self.database.admin_url})
         return self
 
 

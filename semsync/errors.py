@@ -46,6 +46,10 @@ class NotSyncedError(InvalidInputError):
     """Work asked of data that was never synced (a pattern run before any sync of its grain)."""
 
 
+class ConfigurationError(SemsyncError):
+    """A setting that cannot work (a malformed or missing key, a refused role): fix it and run again."""
+
+
 class NotFoundError(SemsyncError, LookupError):
     """A tenant, metric or dimension that the catalog does not know."""
 

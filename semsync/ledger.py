@@ -20,6 +20,7 @@ from semsync.catalog.store import lookup_tenant
 from semsync.contracts import SYNC_KIND, LedgerEntry, LedgerStatus
 from semsync.db.session import tenant_scope
 from semsync.partitions import Grain, parse_partition
+from semsync.redaction import redact
 
 _UPSERT = """
 INSERT INTO partition_ledger AS l
@@ -50,7 +51,8 @@ async def record(
     async with tenant_scope(session_factory, tenant_id) as session:
         await session.execute(text(_UPSERT), {
             "tenant_id": tenant_id, "metric_id": entry.metric_id, "grain": grain.value, "kind": entry.kind,
-            "status": entry.status.value, "at": at, "rows": per_partition, "error": entry.error,
+            "status": entry.status.value, "at": at, "rows": per_partition,
+            "error": redact(entry.error) if entry.error else None,
             "workflow_id": entry.workflow_id, "keys": list(entry.partitions), "starts": starts,
         })
     return len(entry.partitions)

@@ -24,6 +24,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from semsync.redaction import redact
+
 #: the fields every semsync log line carries (None where a line has no such context); `dimension` names
 #: the component of a sync activity (None: the base series)
 CONTEXT_FIELDS = ("tenant", "metric", "grain", "partition", "pattern", "dimension")
@@ -102,7 +104,7 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return redact(json.dumps(line, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -117,6 +119,9 @@ class TextFormatter(logging.Formatter):
         where = " ".join(v for v in (names, getattr(record, "grain", None), getattr(record, "partition", None)) if v)
         record.context = f" [{where}]" if where else ""
         return super().formatMessage(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))  # the message and any traceback: no credential in a log
 
 
 def log_handler(log_format: str = "text") -> logging.Handler:

@@ -52,6 +52,8 @@ def pattern_process_pool(processes: int | None = None) -> ProcessPoolExecutor:
 class Services:
     settings: Settings
     database: Database
+    #: the catalog role's connection: only discovery writes the catalog
+    catalog_database: Database
     http: httpx.AsyncClient
     sources: SourceRegistry
     sync: SemanticSyncService
@@ -71,19 +73,22 @@ async def open_services(
     database = Database.connect(database_url or settings.database.url.get_secret_value(),
                                 pool_size=pool_size or settings.database.pool_size,
                                 connect_args=ssl_connect_args(settings.database))
+    catalog_database = Database.connect(settings.database.catalog_url.get_secret_value(), pool_size=2,
+                                        connect_args=ssl_connect_args(settings.database))
     http = httpx.AsyncClient(timeout=settings.semantic_layer.request_timeout_s)
     sources = SourceRegistry(database.engine, http, settings.semantic_layer)
     try:
         yield Services(
-            settings=settings, database=database, http=http, sources=sources,
+            settings=settings, database=database, catalog_database=catalog_database, http=http, sources=sources,
             sync=SemanticSyncService(database.session_factory, sources,
                                      max_concurrent_dimensions=settings.semantic_layer.max_concurrent_dimensions),
             patterns=PatternRunService(database.session_factory, executor=pattern_executor),
             ledger=Ledger(database.session_factory),
             planner=BackfillPlanner(database.session_factory),
-            discovery=Discovery(database.session_factory, settings.catalog, http),
+            discovery=Discovery(catalog_database.session_factory, settings.catalog, http),
         )
     finally:
         await sources.aclose()
         await http.aclose()
         await database.dispose()
+        await catalog_database.dispose()

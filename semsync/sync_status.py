@@ -14,6 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from semsync.redaction import redact
 from semsync.sync_plan import ComponentHistory, SyncStatus, SyncType
 
 HISTORY_LIMIT = 20
@@ -106,6 +107,7 @@ async def record_status(
     if status is SyncStatus.RUNNING:
         await session.execute(text(_MARK_RUNNING), keys)
         return
+    error = redact(error) if error else error  # a status row outlives the error: no credential in it
     event = json.dumps({
             "at": at.isoformat(), "status": status.value, "sync_type": sync_type.value,
             "start": start.isoformat(), "end": end.isoformat(), "records": records, "error": error,

@@ -2,7 +2,8 @@
 
 `load FILE` validates a catalog YAML and makes the catalog tables equal to it (a reload replaces
 the previous catalog; tenants missing from the file are marked sync-disabled, never deleted).
-`show` lists what the tables hold; secrets are never printed.
+`show` lists what the tables hold; secrets are never printed. The tenants' connections are stored
+encrypted (`semsync.encryption`): `new-key` prints a key, `rotate-key` re-encrypts with the first one.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from pathlib import Path
 import httpx
 import typer
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from semsync.catalog.file import read_catalog_file
-from semsync.catalog.models import Catalog, CubeConnection, MetricDef, SqlConnection, TenantDef
+from semsync.catalog.models import Catalog, CubeConnection, MetricDef, NoConnection, TenantDef
 from semsync.catalog.provider import provider_from_settings
-from semsync.catalog.store import CatalogWriteSummary, read_catalog, write_catalog
+from semsync.catalog.store import CatalogWriteSummary, read_catalog, reseal_connections, write_catalog
 from semsync.config import get_settings
+from semsync.encryption import new_key
+from semsync.redaction import redact
 from starter.console import console, reported_errors, run_with_database
 
 app = typer.Typer(no_args_is_help=True, help="Load and inspect the tenant and metric catalog.")
@@ -39,7 +41,8 @@ def load(file: Path = CatalogFile) -> None:
     """Validate FILE and write it into the catalog tables of SEMSYNC_DATABASE__URL."""
     with reported_errors():
         catalog = read_catalog_file(file)
-        summary: CatalogWriteSummary = run_with_database(lambda db: write_catalog(db.session_factory, catalog))
+        summary: CatalogWriteSummary = run_with_database(lambda db: write_catalog(db.session_factory, catalog),
+                                                         catalog_role=True)
     console.print(
         f"[green]✓[/] loaded {file}: {_counts(catalog)} "
         f"({summary.changed} rows written, {summary.removed} removed)"
@@ -62,7 +65,7 @@ def refresh() -> None:
         return catalog, await write_catalog(db.session_factory, catalog), getattr(provider, "problems", [])
 
     with reported_errors():
-        catalog, summary, problems = run_with_database(work)
+        catalog, summary, problems = run_with_database(work, catalog_role=True)
     console.print(
         f"[green]✓[/] loaded the {settings.catalog.provider} catalog: {_counts(catalog)} "
         f"({summary.changed} rows written, {summary.removed} removed)"
@@ -106,10 +109,28 @@ def _counts(catalog: Catalog) -> str:
 def _connection(tenant: TenantDef) -> str:
     layer = tenant.semantic_layer
     if isinstance(layer, CubeConnection):
-        return f"cube {layer.cube_api_url} ({layer.auth_type.value})"
-    if isinstance(layer, SqlConnection) and layer.database_url is not None:
-        return "sql " + make_url(layer.database_url.get_secret_value()).render_as_string(hide_password=True)
+        return f"cube {redact(layer.cube_api_url)} ({layer.auth_type.value})"
+    if isinstance(layer, NoConnection):
+        return "none (dropped from the catalog)"
+    if layer.database_url is not None:
+        return "sql " + redact(layer.database_url.get_secret_value())
     return "sql (semsync database)"
+
+
+@app.command("new-key")
+def new_key_command() -> None:
+    """Print a fresh key for SEMSYNC_SECRETS__KEYS (the tenants' connections are encrypted with it)."""
+    console.print(new_key(), highlight=False)
+
+
+@app.command("rotate-key")
+def rotate_key() -> None:
+    """Re-encrypt every tenant's connection with the first key of SEMSYNC_SECRETS__KEYS.
+
+    Rotation: put the new key first (``NEW,OLD``) on every process, run this, then drop the old key."""
+    with reported_errors():
+        count = run_with_database(lambda db: reseal_connections(db.session_factory), catalog_role=True)
+    console.print(f"[green]✓[/] {count} tenant connection(s) re-encrypted with the first key")
 
 
 def _source(metric: MetricDef) -> str:

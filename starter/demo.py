@@ -82,7 +82,7 @@ async def _demo(settings: Settings) -> tuple[BackfillResult, dict[str, int]]:
         counts = await seed_warehouse(database.admin_url.get_secret_value(), database.app_role)
         console.print(f"[green]✓[/] seeded the demo warehouse: {sum(counts.values()):,} rows")
     async with open_services(settings, pool_size=4) as services:
-        summary = await write_catalog(services.database.session_factory, read_catalog_file(DEMO_CATALOG_PATH))
+        summary = await write_catalog(services.catalog_database.session_factory, read_catalog_file(DEMO_CATALOG_PATH))
         console.print(f"[green]✓[/] demo catalog loaded ({summary.changed} rows written)")
         stack = DevStack.from_settings(settings)
         started = await asyncio.to_thread(stack.worker.start, {"SEMSYNC_HOME": str(settings.state_dir)})

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from semsync.config import DatabaseSettings, get_settings
 from semsync.db.migrate import apply_migrations
+from semsync.redaction import redact
 from starter.console import console, err_console
 
 
@@ -35,8 +36,8 @@ def migrate() -> None:
     shown = make_url(admin_url).render_as_string(hide_password=True)
     os.environ.update(libpq_ssl_environment(database))
     try:
-        apply_migrations(admin_url, database.app_role)
+        apply_migrations(admin_url, database.app_role, database.catalog_role)
     except (OSError, asyncpg.PostgresError, SQLAlchemyError) as exc:
-        err_console.print(f"[bold red]error[/]: migrating {shown} failed: {type(exc).__name__}: {exc}")
+        err_console.print(f"[bold red]error[/]: migrating {shown} failed: {type(exc).__name__}: {redact(str(exc))}")
         raise typer.Exit(1) from None
     console.print(f"[green]✓[/] {shown}: migrations applied (app role {database.app_role})")

@@ -14,6 +14,7 @@ from semsync.config import get_settings
 from semsync.contracts import SemanticSyncRequest, SemanticSyncResponse, SyncWorkflowInput, SyncWorkflowResult
 from semsync.errors import ContextError, PartitionRangeError
 from semsync.partitions import Grain, MetricContext, expand_range, parse_time_context_range
+from semsync.redaction import redact
 from starter.console import console, reported_errors, run_with_services
 from starter.orchestration import start_workflow
 from workflows.sync import SyncWorkflow
@@ -40,7 +41,7 @@ def print_components(response: SemanticSyncResponse | SyncWorkflowResult, title:
             c.dimension or "(base)", c.sync_type.value, f"{c.window_start}..{c.window_end}",
             ("[green]" if c.status.value == "SUCCESS" else "[red]") + c.status.value, str(c.rows_fetched),
             str(c.rows_inserted), str(c.rows_updated), str(c.rows_unchanged), str(c.rows_deleted),
-            str(c.rows_dropped_null), c.error or "",
+            str(c.rows_dropped_null), redact(c.error or ""),
         )
     console.print(table)
 

@@ -6,6 +6,7 @@ migrations applied, and each test that asks for `db` starts from empty tables.
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,6 +21,11 @@ from semsync.db.migrate import drop_database
 from semsync.db.models import Base
 from semsync.db.session import Database
 from semsync.devstack import SEARCH_ATTRIBUTES, PostgresServer, create_scratch_database, free_port
+from semsync.encryption import new_key
+
+# One key encrypts the tenants' connections for the whole session, its subprocesses included (CLI,
+# worker); a test of the key file default unsets it.
+os.environ.setdefault("SEMSYNC_SECRETS__KEYS", new_key())
 
 
 @pytest.fixture(scope="session")
@@ -42,10 +48,17 @@ class TestDatabase:
     name: str
     database: Database
     admin_engine: AsyncEngine
+    catalog_url: str
+    catalog_database: Database
 
     @property
     def session_factory(self) -> async_sessionmaker[AsyncSession]:
         return self.database.session_factory
+
+    @property
+    def catalog_session_factory(self) -> async_sessionmaker[AsyncSession]:
+        """The catalog role's sessions: what writes tenants, metrics, dimensions and targets."""
+        return self.catalog_database.session_factory
 
     async def create_tenant(self, identifier: str, name: str | None = None, semantic_layer: dict | None = None) -> int:
         import json
@@ -69,11 +82,14 @@ class TestDatabase:
 async def test_database(pg_server: PostgresServer) -> AsyncIterator[TestDatabase]:
     scratch = await create_scratch_database(pg_server, f"semsync_test_{uuid.uuid4().hex[:8]}")
     database = Database.connect(scratch.app_url)
+    catalog_database = Database.connect(scratch.catalog_url)
     admin_engine = create_async_engine(scratch.admin_url)
     yield TestDatabase(
-        scratch.app_url, scratch.admin_url, pg_server.superuser_url(), scratch.name, database, admin_engine
+        scratch.app_url, scratch.admin_url, pg_server.superuser_url(), scratch.name, database, admin_engine,
+        scratch.catalog_url, catalog_database,
     )
     await database.dispose()
+    await catalog_database.dispose()
     await admin_engine.dispose()
     await drop_database(pg_server.superuser_url(), scratch.name)
 

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from semsync.config import FILE_SUFFIX, Settings, TemporalSettings, get_settings
 from semsync.devstack import SEARCH_ATTRIBUTES
+from semsync.encryption import SecretBox
 from starter.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +88,7 @@ def test_every_semsync_variable_is_a_setting():
 
 def test_the_settings_in_the_compose_file_parse(monkeypatch, tmp_path):
     """The worker's and the setup's environment, with stand-in secret files, is a valid `Settings`."""
+    monkeypatch.delenv("SEMSYNC_SECRETS__KEYS", raising=False)  # the session's key (conftest): the file here
     for service in ("worker", "setup"):
         for name, value in environment(SERVICES[service]).items():
             if name.endswith(FILE_SUFFIX):
@@ -159,6 +161,10 @@ def test_make_secrets_writes_urls_that_match_the_roles(tmp_path):
     assert (admin_url.username, admin_url.password) == ("semsync_owner", files["semsync_owner_password"])
     assert app_url.host == admin_url.host == "postgres" and app_url.port == 5432 and app_url.database == "semsync"
     assert environment(SERVICES["worker"])["SEMSYNC_DATABASE__APP_ROLE"] == app_url.username
+    catalog_url = make_url(files["semsync_catalog_url"])
+    assert (catalog_url.username, catalog_url.password) == ("semsync_catalog", files["semsync_catalog_password"])
+    assert environment(SERVICES["worker"])["SEMSYNC_DATABASE__CATALOG_ROLE"] == catalog_url.username
+    SecretBox([files["semsync_secrets_keys"]])  # a valid Fernet key
     assert len(set(files.values())) == len(files)  # every password its own
     again = subprocess.run(["sh", str(ROOT / "deploy/make-secrets.sh")], env={"SECRETS_DIR": str(secrets),
                                                                             "PATH": "/usr/bin:/bin"})

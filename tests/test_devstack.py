@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from semsync.config import get_settings
 from semsync.devstack import SEARCH_ATTRIBUTES, DevStack, free_port
+from semsync.redaction import redact
 from starter.cli import app
 
 
@@ -50,7 +51,8 @@ def test_up_status_down(stack_env):
 
     result, output = invoke("dev", "status")
     assert result.exit_code == 0, output
-    assert stack.app_url() in output and stack.temporal.address in output and stack.temporal.ui_url in output
+    assert redact(stack.app_url()) in output and "app-pw" not in output
+    assert stack.temporal.address in output and stack.temporal.ui_url in output
     with urllib.request.urlopen(stack.temporal.ui_url, timeout=10) as response:
         assert response.status == 200
 

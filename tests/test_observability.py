@@ -45,7 +45,7 @@ async def warehouse(db):
     metric = MetricDef(id="revenue", label="Revenue", dimensions=[DimensionDef(id="region", member="region")],
                        source=SqlMetricSource(table="obs_wh.sales", value="sum(amount)", time_column="day",
                                               filters=[Filter(member="tenant", operator="equals", values=["acme"])]))
-    await write_catalog(db.session_factory, Catalog(tenants=[TenantDef(identifier="acme", name="Acme",
+    await write_catalog(db.catalog_session_factory, Catalog(tenants=[TenantDef(identifier="acme", name="Acme",
                                                                        metrics=[metric])]))
     return db
 

@@ -123,18 +123,66 @@ def _insert(table: str, tenant: int) -> tuple[str, dict]:
     return f"INSERT INTO {table} ({columns}) VALUES ({casts})", values
 
 
+#: written by the catalog role only (`catalog load`, discovery); the app role reads them
+CATALOG_TABLES = ("metrics", "metric_dimensions", "metric_targets")
+
+
 @pytest.mark.parametrize("table", TENANT_TABLES)
 async def test_each_tenant_table_isolates_tenants(db, table):
     a = await db.create_tenant("tenant_a")
     b = await db.create_tenant("tenant_b")
-    async with tenant_scope(db.session_factory, b) as s:
+    writer = db.catalog_session_factory if table in CATALOG_TABLES else db.session_factory
+    async with tenant_scope(writer, b) as s:
         await s.execute(text(_insert(table, b)[0]), _insert(table, b)[1])
-    async with tenant_scope(db.session_factory, a) as s:
+    async with tenant_scope(writer, a) as s:
         assert await s.scalar(text(f"SELECT count(*) FROM {table}")) == 0
         assert (await s.execute(text(f"UPDATE {table} SET tenant_id = tenant_id"))).rowcount == 0
         assert (await s.execute(text(f"DELETE FROM {table}"))).rowcount == 0
     with pytest.raises(DBAPIError, match="row-level security"):
-        async with tenant_scope(db.session_factory, a) as s:
+        async with tenant_scope(writer, a) as s:
             await s.execute(text(_insert(table, b)[0]), _insert(table, b)[1])
     async with tenant_scope(db.session_factory, b) as s:
         assert await s.scalar(text(f"SELECT count(*) FROM {table}")) == 1
+
+
+@pytest.mark.parametrize("table", CATALOG_TABLES)
+async def test_app_role_cannot_write_the_catalog_tables(db, table):
+    a = await db.create_tenant("tenant_a")
+    with pytest.raises(DBAPIError, match="permission denied"):
+        async with tenant_scope(db.session_factory, a) as s:
+            await s.execute(text(_insert(table, a)[0]), _insert(table, a)[1])
+
+
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO tenants (identifier, name) VALUES ('intruder', 'Intruder')",
+    "UPDATE tenants SET semantic_layer = '{\"type\": \"sql\", \"database_url\": \"postgresql://evil/x\"}'",
+    "UPDATE tenants SET sync_enabled = false",
+    "DELETE FROM tenants",
+])
+async def test_tenants_are_read_only_for_the_app_role(db, statement):
+    a = await db.create_tenant("tenant_a")
+    for scope in (None, a):  # neither outside a tenant scope nor inside its own
+        with pytest.raises(DBAPIError, match="permission denied for table tenants"):
+            if scope is None:
+                async with db.session_factory() as s, s.begin():
+                    await s.execute(text(statement))
+            else:
+                async with tenant_scope(db.session_factory, scope) as s:
+                    await s.execute(text(statement))
+
+
+async def test_inside_a_tenant_scope_the_app_role_sees_only_its_tenant_row(db):
+    a = await db.create_tenant("tenant_a")
+    b = await db.create_tenant("tenant_b")
+    async with db.session_factory() as s:  # resolving identifiers: every tenant
+        assert sorted((await s.execute(text("SELECT id FROM tenants"))).scalars()) == [a, b]
+    async with tenant_scope(db.session_factory, a) as s:
+        assert (await s.execute(text("SELECT id FROM tenants"))).scalars().all() == [a]
+
+
+async def test_the_catalog_role_writes_tenants_without_bypassing_rls(db):
+    async with db.catalog_session_factory() as s, s.begin():
+        await s.execute(text("INSERT INTO tenants (identifier, name) VALUES ('fresh', 'Fresh')"))
+        row = (await s.execute(text(
+            "SELECT r.rolsuper, r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user"))).one()
+    assert tuple(row) == (False, False)

@@ -152,7 +152,13 @@ class SqlConnection(_Strict):
     database_url: SecretStr | None = None
 
 
-SemanticLayerConnection = Annotated[CubeConnection | SqlConnection, Field(discriminator="type")]
+class NoConnection(_Strict):
+    """No semantic layer: a tenant dropped from the catalog keeps its data but none of its secrets."""
+
+    type: Literal["none"] = "none"
+
+
+SemanticLayerConnection = Annotated[CubeConnection | SqlConnection | NoConnection, Field(discriminator="type")]
 
 
 class TenantDef(_Strict):

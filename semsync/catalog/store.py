@@ -7,8 +7,13 @@ equals a fresh load and a failed load leaves the previous catalog in place. Rows
 not change are not rewritten. Tenants missing from the catalog are never deleted (their time series
 would go with them): they are marked sync-disabled, and discovery leaves them alone.
 
-Secrets (Cube token or signing key, database URL) are stored in clear in ``tenants.semantic_layer``,
-as the original product keeps them in its tenant config; the workers need them to query the layer.
+A tenant's semantic layer connection (Cube URL, token or signing key; a database URL) is stored
+encrypted (`semsync.encryption`): a dump of the tables reveals none of it. An unchanged connection
+keeps its stored token, so a reload rewrites nothing. A tenant dropped from the catalog keeps its data
+and loses its connection (``{"type": "none"}``).
+
+Writing needs the catalog role (``SEMSYNC_DATABASE__CATALOG_URL``): the app role the workers sync
+with only reads ``tenants``.
 
 `get_tenant` (or `lookup_tenant`, which adds the id) and `get_metric` are what the sync service calls
 per run: one query each.
@@ -18,15 +23,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from semsync.catalog.models import Catalog, MetricDef, TenantDef
+from semsync.catalog.models import Catalog, MetricDef, NoConnection, TenantDef
 from semsync.catalog.provider import CatalogProvider
 from semsync.db.session import TENANT_SETTING, tenant_scope
+from semsync.encryption import SecretBox
 from semsync.errors import CatalogError, UnknownMetricError, UnknownTenantError
 
 LOAD_HINT = "add it to the catalog and run `python -m starter catalog load FILE`"
@@ -44,7 +51,7 @@ class CatalogWriteSummary:
     changed: int
     #: metrics, dimensions and targets deleted because the catalog no longer has them
     removed: int
-    #: tenants in the tables but not in the catalog, now marked sync-disabled
+    #: tenants in the tables but not in the catalog, now marked sync-disabled (their connection erased)
     disabled_tenants: tuple[str, ...] = ()
 
 
@@ -58,13 +65,24 @@ def connection_json(connection: BaseModel) -> dict[str, Any]:
     return data
 
 
+@lru_cache(maxsize=1)
+def default_box() -> SecretBox:
+    """The keys of this process's settings (`SEMSYNC_SECRETS__KEYS`, else the embedded stack's key file)."""
+    from semsync.config import get_settings
+
+    return SecretBox.from_settings(get_settings())
+
+
 async def write_catalog(
-    session_factory: async_sessionmaker[AsyncSession], catalog: Catalog, *, disable_missing: bool = True
+    session_factory: async_sessionmaker[AsyncSession], catalog: Catalog, *, disable_missing: bool = True,
+    box: SecretBox | None = None,
 ) -> CatalogWriteSummary:
-    """Make the catalog tables equal `catalog`, in one transaction; idempotent."""
+    """Make the catalog tables equal `catalog`, in one transaction; idempotent. `session_factory`
+    connects as the catalog role; `box` encrypts the connections (default: `default_box()`)."""
     changed = removed = 0
+    box = box or default_box()
     async with session_factory() as session, session.begin():
-        tenant_ids, changed = await _upsert_tenants(session, catalog)
+        tenant_ids, changed = await _upsert_tenants(session, catalog, box)
         disabled: tuple[str, ...] = ()
         if disable_missing:
             disabled = await _disable_missing_tenants(session, list(tenant_ids))
@@ -85,8 +103,27 @@ async def write_catalog(
     )
 
 
-async def _upsert_tenants(session: AsyncSession, catalog: Catalog) -> tuple[dict[str, int], int]:
+async def _sealed_connections(session: AsyncSession, catalog: Catalog, box: SecretBox) -> list[str]:
+    """Each tenant's connection as stored: its stored token when the connection is unchanged and
+    sealed with the primary key (so a reload rewrites nothing), else freshly sealed."""
+    stored = dict((await session.execute(
+        text("SELECT identifier, semantic_layer FROM tenants WHERE identifier = ANY(CAST(:identifiers AS text[]))"),
+        {"identifiers": [t.identifier for t in catalog.tenants]},
+    )).all())
+    sealed = []
+    for tenant in catalog.tenants:
+        plain = connection_json(tenant.semantic_layer)
+        previous = stored.get(tenant.identifier)
+        if previous and box.is_current(previous) and box.open(previous, tenant=tenant.identifier) == plain:
+            sealed.append(json.dumps(previous))
+        else:
+            sealed.append(json.dumps(box.seal(plain)))
+    return sealed
+
+
+async def _upsert_tenants(session: AsyncSession, catalog: Catalog, box: SecretBox) -> tuple[dict[str, int], int]:
     tenants = catalog.tenants
+    layers = await _sealed_connections(session, catalog, box)
     result = await session.execute(
         text(
             "INSERT INTO tenants (identifier, name, sync_enabled, semantic_layer, pattern_settings) "
@@ -104,7 +141,7 @@ async def _upsert_tenants(session: AsyncSession, catalog: Catalog) -> tuple[dict
             "identifiers": [t.identifier for t in tenants],
             "names": [t.name for t in tenants],
             "enabled": [t.sync_enabled for t in tenants],
-            "layers": [json.dumps(connection_json(t.semantic_layer)) for t in tenants],
+            "layers": layers,
             "patterns": [json.dumps(t.patterns) for t in tenants],
         },
     )
@@ -118,12 +155,14 @@ async def _upsert_tenants(session: AsyncSession, catalog: Catalog) -> tuple[dict
 async def _disable_missing_tenants(session: AsyncSession, identifiers: list[str]) -> tuple[str, ...]:
     rows = await session.execute(
         text(
-            "UPDATE tenants SET sync_enabled = false, updated_at = now() "
-            "WHERE sync_enabled AND NOT (identifier = ANY(CAST(:identifiers AS text[]))) RETURNING identifier"
+            "UPDATE tenants t SET sync_enabled = false, semantic_layer = CAST(:none AS jsonb), updated_at = now() "
+            "FROM tenants old WHERE old.id = t.id "
+            "  AND (t.sync_enabled OR t.semantic_layer <> CAST(:none AS jsonb)) "
+            "  AND NOT (t.identifier = ANY(CAST(:identifiers AS text[]))) RETURNING t.identifier, old.sync_enabled"
         ),
-        {"identifiers": identifiers},
+        {"identifiers": identifiers, "none": json.dumps(NoConnection().model_dump())},
     )
-    return tuple(sorted(rows.scalars().all()))
+    return tuple(sorted(identifier for identifier, was_enabled in rows.all() if was_enabled))
 
 
 async def _write_tenant_metrics(session: AsyncSession, tenant_id: int, metrics: list[MetricDef]) -> tuple[int, int]:
@@ -198,14 +237,17 @@ _PRUNES = (
 _TENANT_COLUMNS = "id, identifier, name, sync_enabled, semantic_layer, pattern_settings"
 
 
-def _tenant_def(row: Any, metrics: list[MetricDef] | None = None) -> TenantDef:
+def _tenant_def(row: Any, metrics: list[MetricDef] | None = None, box: SecretBox | None = None) -> TenantDef:
     # A tenant registered without a connection (`{}`) uses the default: SQL over semsync's own database.
+    layer = row.semantic_layer or {"type": "sql"}
+    if set(layer) - {"type"}:  # a stored connection (sealed, or plain from before encryption)
+        layer = (box or default_box()).open(layer, tenant=row.identifier)
     try:
         return TenantDef(
             identifier=row.identifier,
             name=row.name,
             sync_enabled=row.sync_enabled,
-            semantic_layer=row.semantic_layer or {"type": "sql"},
+            semantic_layer=layer,
             patterns=row.pattern_settings,
             metrics=metrics or [],
         )
@@ -276,6 +318,25 @@ async def read_catalog(
             ).scalars()
             tenants.append(_tenant_def(row, [MetricDef.model_validate(d) for d in definitions]))
     return Catalog(tenants=tenants)
+
+
+async def reseal_connections(session_factory: async_sessionmaker[AsyncSession], box: SecretBox | None = None) -> int:
+    """Re-encrypt with the primary key every stored connection sealed with another key (or stored
+    plain, from before encryption), in one transaction; returns how many were rewritten."""
+    box = box or default_box()
+    async with session_factory() as session, session.begin():
+        rows = (await session.execute(
+            text("SELECT id, identifier, semantic_layer FROM tenants ORDER BY id FOR UPDATE"))).all()
+        stale = [row for row in rows
+                 if set(row.semantic_layer) - {"type"} and not box.is_current(row.semantic_layer)]
+        if stale:
+            await session.execute(
+                text("UPDATE tenants t SET semantic_layer = CAST(u.s AS jsonb), updated_at = now() "
+                     "FROM unnest(CAST(:ids AS integer[]), CAST(:layers AS text[])) AS u(i, s) WHERE t.id = u.i"),
+                {"ids": [row.id for row in stale],
+                 "layers": [json.dumps(box.seal(box.open(row.semantic_layer, tenant=row.identifier))) for row in stale]},
+            )
+    return len(stale)
 
 
 class DatabaseCatalog(CatalogProvider):

@@ -1,8 +1,10 @@
 """Create the roles and database semsync needs, and apply Alembic migrations.
 
-Roles: an *owner* role that owns the tables and runs migrations, and an *app* role (LOGIN,
-NOBYPASSRLS, not the owner) that the workers use, so that row-level security applies to it.
-In production a DBA may create both roles; :func:`apply_migrations` only needs the owner URL.
+Roles: an *owner* role that owns the tables and runs migrations; an *app* role (LOGIN, NOBYPASSRLS,
+not the owner) that the workers sync with, so that row-level security applies to it and it only
+reads ``tenants``; a *catalog* role (LOGIN, NOBYPASSRLS) that writes the catalog. In production a DBA
+may create the roles (the catalog role before migrating); :func:`apply_migrations` only needs the
+owner URL.
 """
 
 from __future__ import annotations
@@ -17,22 +19,26 @@ from alembic.config import Config
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def alembic_config(admin_url: str, app_role: str) -> Config:
+DEFAULT_CATALOG_ROLE = "semsync_catalog"
+
+
+def alembic_config(admin_url: str, app_role: str, catalog_role: str = DEFAULT_CATALOG_ROLE) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", admin_url.replace("%", "%%"))
     config.set_main_option("app_role", app_role)
+    config.set_main_option("catalog_role", catalog_role)
     return config
 
 
-def apply_migrations(admin_url: str, app_role: str) -> None:
+def apply_migrations(admin_url: str, app_role: str, catalog_role: str = DEFAULT_CATALOG_ROLE) -> None:
     """`alembic upgrade head` against `admin_url` (an async SQLAlchemy URL); safe to call twice."""
-    command.upgrade(alembic_config(admin_url, app_role), "head")
+    command.upgrade(alembic_config(admin_url, app_role, catalog_role), "head")
 
 
-async def apply_migrations_async(admin_url: str, app_role: str) -> None:
+async def apply_migrations_async(admin_url: str, app_role: str, catalog_role: str = DEFAULT_CATALOG_ROLE) -> None:
     # Alembic's env runs its own event loop; keep it off the caller's loop.
-    await asyncio.to_thread(apply_migrations, admin_url, app_role)
+    await asyncio.to_thread(apply_migrations, admin_url, app_role, catalog_role)
 
 
 def quote_ident(name: str) -> str:
@@ -45,12 +51,15 @@ def _quote_literal(value: str) -> str:
 
 
 async def ensure_roles_and_database(
-    superuser_dsn: str, *, database: str, owner: str, owner_password: str, app: str, app_password: str
+    superuser_dsn: str, *, database: str, owner: str, owner_password: str, app: str, app_password: str,
+    catalog: str = DEFAULT_CATALOG_ROLE, catalog_password: str = DEFAULT_CATALOG_ROLE,
 ) -> None:
-    """Create the owner and app roles and the database when absent (idempotent)."""
+    """Create the owner, app and catalog roles and the database when absent (idempotent)."""
     conn = await asyncpg.connect(superuser_dsn)
     try:
-        for role, password, extra in ((owner, owner_password, ""), (app, app_password, " NOBYPASSRLS")):
+        roles = ((owner, owner_password, ""), (app, app_password, " NOBYPASSRLS"),
+                 (catalog, catalog_password, " NOBYPASSRLS"))
+        for role, password, extra in roles:
             exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
             verb = "ALTER" if exists else "CREATE"
             await conn.execute(

@@ -22,6 +22,7 @@ from semsync.devstack.postgres import PostgresServer, temporary_postgres
 from semsync.devstack.processes import DevStackError, free_port, port_open
 from semsync.devstack.temporal import SEARCH_ATTRIBUTES, TemporalDevServer
 from semsync.devstack.worker import WorkerProcess
+from semsync.redaction import redact
 
 __all__ = [
     "SEARCH_ATTRIBUTES",
@@ -68,6 +69,8 @@ class DevStack:
     owner_password: str = "semsync_owner"
     app: str = "semsync_app"
     app_password: str = "semsync_app"
+    catalog: str = "semsync_catalog"
+    catalog_password: str = "semsync_catalog"
 
     @classmethod
     def from_settings(cls, settings) -> DevStack:
@@ -75,13 +78,15 @@ class DevStack:
 
         app_url = make_url(settings.database.url.get_secret_value())
         admin_url = make_url(settings.database.admin_url.get_secret_value())
+        catalog_url = make_url(settings.database.catalog_url.get_secret_value())
         host, _, port = settings.temporal.address.rpartition(":")
         ui_port = make_url_port(settings.temporal.ui_url)
         return cls(
             state_dir=settings.state_dir, pg_port=app_url.port or 5432, temporal_port=int(port), ui_port=ui_port,
             database=app_url.database or "semsync", owner=admin_url.username or "semsync_owner",
             owner_password=admin_url.password or "", app=app_url.username or "semsync_app",
-            app_password=app_url.password or "",
+            app_password=app_url.password or "", catalog=catalog_url.username or "semsync_catalog",
+            catalog_password=catalog_url.password or "",
         )
 
     @property
@@ -104,6 +109,10 @@ class DevStack:
     def admin_url(self) -> str:
         return f"postgresql+asyncpg://{self.owner}:{self.owner_password}@127.0.0.1:{self.pg_port}/{self.database}"
 
+    def catalog_url(self) -> str:
+        return (f"postgresql+asyncpg://{self.catalog}:{self.catalog_password}@127.0.0.1:{self.pg_port}/"
+                f"{self.database}")
+
     def up(self) -> list[str]:
         """Start what is not running, bootstrap the database, apply migrations; returns what it did."""
         import asyncio
@@ -116,8 +125,9 @@ class DevStack:
         asyncio.run(ensure_roles_and_database(
             self.postgres.superuser_url(), database=self.database, owner=self.owner,
             owner_password=self.owner_password, app=self.app, app_password=self.app_password,
+            catalog=self.catalog, catalog_password=self.catalog_password,
         ))
-        apply_migrations(self.admin_url(), self.app)
+        apply_migrations(self.admin_url(), self.app, self.catalog)
         done.append("database ready, migrations applied")
         if self.temporal.start():
             done.append(f"started Temporal on {self.temporal.address}")
@@ -137,7 +147,7 @@ class DevStack:
 
     def status(self) -> StackStatus:
         return StackStatus(
-            database_url=self.app_url(),
+            database_url=redact(self.app_url()),
             postgres_pid=self.postgres.pid(),
             postgres_reachable=port_open("127.0.0.1", self.pg_port),
             temporal_address=self.temporal.address,
@@ -164,6 +174,7 @@ class ScratchDatabase:
     name: str
     app_url: str
     admin_url: str
+    catalog_url: str
 
 
 async def create_scratch_database(server: PostgresServer, name: str) -> ScratchDatabase:
@@ -173,7 +184,7 @@ async def create_scratch_database(server: PostgresServer, name: str) -> ScratchD
     stack = DevStack(state_dir=server.data_dir, pg_port=server.port, temporal_port=0, ui_port=None, database=name)
     await ensure_roles_and_database(
         server.superuser_url(), database=name, owner=stack.owner, owner_password=stack.owner_password,
-        app=stack.app, app_password=stack.app_password,
+        app=stack.app, app_password=stack.app_password, catalog=stack.catalog, catalog_password=stack.catalog_password,
     )
-    await apply_migrations_async(stack.admin_url(), stack.app)
-    return ScratchDatabase(server, name, stack.app_url(), stack.admin_url())
+    await apply_migrations_async(stack.admin_url(), stack.app, stack.catalog)
+    return ScratchDatabase(server, name, stack.app_url(), stack.admin_url(), stack.catalog_url())

@@ -14,8 +14,9 @@ import httpx
 from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from semsync.catalog.models import CubeConnection, SqlConnection, TenantDef
+from semsync.catalog.models import CubeConnection, NoConnection, SqlConnection, TenantDef
 from semsync.config import SemanticLayerSettings
+from semsync.errors import CatalogError
 from semsync.sources.base import MetricSource
 from semsync.sources.sql import SqlSource
 
@@ -44,7 +45,10 @@ class SourceRegistry:
             self._sources[key] = self._build(connection)
         return self._sources[key]
 
-    def _build(self, connection: SqlConnection | CubeConnection) -> MetricSource:
+    def _build(self, connection: SqlConnection | CubeConnection | NoConnection) -> MetricSource:
+        if isinstance(connection, NoConnection):
+            raise CatalogError("the tenant has no semantic layer connection (it was dropped from the catalog): "
+                               "add it back to the catalog and load it", part="tenant")
         if isinstance(connection, CubeConnection):
             from semsync.sources.cube import CubeSource, rate_limiter
 

@@ -109,7 +109,7 @@ async def test_unreachable_database_exits_1(monkeypatch, tmp_path):
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 1, result.output
-    assert "cannot use the database postgresql+asyncpg://semsync_app:***@127.0.0.1:9/semsync" in result.output
+    assert "cannot use the database postgresql+asyncpg://semsync_catalog:***@127.0.0.1:9/semsync" in result.output
     assert "hunter2" not in result.output
 
 

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
 from sqlalchemy import text
 
 from semsync.catalog.file import parse_catalog
-from semsync.catalog.models import Catalog, CubeAuthType, CubeConnection
+from semsync.catalog.models import Catalog, CubeAuthType, CubeConnection, NoConnection
 from semsync.catalog.store import (
     DatabaseCatalog,
+    default_box,
     get_metric,
     get_tenant,
     lookup_tenant,
     read_catalog,
+    reseal_connections,
     write_catalog,
 )
 from semsync.db.session import tenant_scope
-from semsync.errors import UnknownMetricError, UnknownTenantError
+from semsync.encryption import SecretBox, new_key
+from semsync.errors import ConfigurationError, UnknownMetricError, UnknownTenantError
 
 CATALOG = """
 tenants:
@@ -59,7 +63,7 @@ async def table_contents(db) -> dict[str, list[tuple]]:
     """Every catalog row with its tenant's identifier (no timestamps or surrogate ids), read as the owner."""
     join = "JOIN tenants t ON t.id = x.tenant_id"
     queries = {
-        "tenants": "SELECT identifier, name, sync_enabled, semantic_layer::text, pattern_settings::text FROM tenants",
+        "tenants": "SELECT identifier, name, sync_enabled, semantic_layer, pattern_settings::text FROM tenants",
         "metrics": f"SELECT t.identifier, metric_id, label, definition::text, x.pattern_settings::text "
         f"FROM metrics x {join}",
         "metric_dimensions": f"SELECT t.identifier, metric_id, dimension_id, label, member "
@@ -68,11 +72,15 @@ async def table_contents(db) -> dict[str, list[tuple]]:
         f"target_lower_bound, yellow_buffer, red_buffer FROM metric_targets x {join}",
     }
     async with db.admin_engine.connect() as conn:
-        return {name: sorted(map(tuple, (await conn.execute(text(q))).all())) for name, q in queries.items()}
+        contents = {name: sorted(map(tuple, (await conn.execute(text(q))).all())) for name, q in queries.items()}
+    # the connections as they decrypt (each write of a changed connection seals it afresh)
+    contents["tenants"] = [(*row[:3], json.dumps(default_box().open(row[3], tenant=row[0])), row[4])
+                           for row in contents["tenants"]]
+    return contents
 
 
 async def test_load_writes_every_table(db):
-    summary = await write_catalog(db.session_factory, parse_catalog(CATALOG))
+    summary = await write_catalog(db.catalog_session_factory, parse_catalog(CATALOG))
     assert (summary.tenants, summary.metrics, summary.dimensions, summary.targets) == (3, 3, 3, 2)
     assert summary.changed == 3 + 3 + 3 + 2
     contents = await table_contents(db)
@@ -85,27 +93,27 @@ async def test_load_writes_every_table(db):
 
 async def test_reload_changes_nothing_and_equals_a_fresh_load(db):
     catalog = parse_catalog(CATALOG)
-    await write_catalog(db.session_factory, catalog)
+    await write_catalog(db.catalog_session_factory, catalog)
     first = await table_contents(db)
-    again = await write_catalog(db.session_factory, catalog)
+    again = await write_catalog(db.catalog_session_factory, catalog)
     assert again.changed == 0 and again.removed == 0
     assert await table_contents(db) == first
 
 
 async def test_reload_removes_what_the_catalog_dropped(db):
-    await write_catalog(db.session_factory, parse_catalog(CATALOG))
+    await write_catalog(db.catalog_session_factory, parse_catalog(CATALOG))
     smaller = CATALOG.replace("          - {id: channel, member: orders.channel}\n", "").replace(
         "          - {grain: month, target_date: 2025-08-01, target_value: 1100}\n", ""
     )
     data = parse_catalog(smaller).model_dump()
     data["tenants"][0]["metrics"] = [m for m in data["tenants"][0]["metrics"] if m["id"] != "orders"]
-    summary = await write_catalog(db.session_factory, Catalog.model_validate(data))
+    summary = await write_catalog(db.catalog_session_factory, Catalog.model_validate(data))
     # the orders metric with its region dimension, revenue's channel dimension and one target
     assert summary.removed == 4
     reloaded = await table_contents(db)
 
     await db.truncate()
-    await write_catalog(db.session_factory, Catalog.model_validate(data))
+    await write_catalog(db.catalog_session_factory, Catalog.model_validate(data))
     assert await table_contents(db) == reloaded
     acme = (await lookup_tenant(db.session_factory, "acme"))[0]
     with pytest.raises(UnknownMetricError, match="unknown metric 'orders' of tenant 'acme'"):
@@ -113,9 +121,9 @@ async def test_reload_removes_what_the_catalog_dropped(db):
 
 
 async def test_tenant_missing_from_the_catalog_is_disabled_not_deleted(db):
-    await write_catalog(db.session_factory, parse_catalog(CATALOG))
+    await write_catalog(db.catalog_session_factory, parse_catalog(CATALOG))
     only_acme = parse_catalog(CATALOG).model_copy(update={"tenants": parse_catalog(CATALOG).tenants[:1]})
-    summary = await write_catalog(db.session_factory, only_acme)
+    summary = await write_catalog(db.catalog_session_factory, only_acme)
     assert summary.disabled_tenants == ("globex",)
     globex = await get_tenant(db.session_factory, "globex")
     assert globex.sync_enabled is False
@@ -124,7 +132,7 @@ async def test_tenant_missing_from_the_catalog_is_disabled_not_deleted(db):
 
 
 async def test_secrets_round_trip(db):
-    await write_catalog(db.session_factory, parse_catalog(CATALOG))
+    await write_catalog(db.catalog_session_factory, parse_catalog(CATALOG))
     acme = await get_tenant(db.session_factory, "acme")
     assert isinstance(acme.semantic_layer, CubeConnection)
     assert acme.semantic_layer.auth_type is CubeAuthType.SECRET_KEY
@@ -133,12 +141,13 @@ async def test_secrets_round_trip(db):
     assert globex.semantic_layer.database_url.get_secret_value() == "postgresql+asyncpg://u:pw@host/db"
     async with db.admin_engine.connect() as conn:
         stored = await conn.scalar(text("SELECT semantic_layer::text FROM tenants WHERE identifier = 'acme'"))
-    assert "s3cr3t-key" in stored and "*****" not in stored
+    # encrypted at rest: a dump shows the connection's type and nothing else
+    assert "s3cr3t-key" not in stored and "cube_api_url" not in stored and json.loads(stored)["type"] == "cube"
 
 
 async def test_definitions_round_trip(db):
     catalog = parse_catalog(CATALOG)
-    await write_catalog(db.session_factory, catalog)
+    await write_catalog(db.catalog_session_factory, catalog)
     acme, tenant = await lookup_tenant(db.session_factory, "acme")
     assert acme == (await lookup_tenant(db.session_factory, "acme"))[0]
     assert tenant == catalog.tenants[0].model_copy(update={"metrics": []})
@@ -149,7 +158,7 @@ async def test_definitions_round_trip(db):
 
 
 async def test_metrics_of_one_tenant_are_invisible_in_another_tenants_scope(db):
-    await write_catalog(db.session_factory, parse_catalog(CATALOG))
+    await write_catalog(db.catalog_session_factory, parse_catalog(CATALOG))
     acme = (await lookup_tenant(db.session_factory, "acme"))[0]
     globex = (await lookup_tenant(db.session_factory, "globex"))[0]
     async with tenant_scope(db.session_factory, globex) as session:
@@ -163,7 +172,7 @@ async def test_metrics_of_one_tenant_are_invisible_in_another_tenants_scope(db):
 
 
 async def test_unknown_tenant_and_metric_are_clear(db):
-    await write_catalog(db.session_factory, parse_catalog(CATALOG))
+    await write_catalog(db.catalog_session_factory, parse_catalog(CATALOG))
     with pytest.raises(UnknownTenantError, match="unknown tenant 'umbrella'.*catalog load"):
         await get_tenant(db.session_factory, "umbrella")
     with pytest.raises(UnknownTenantError, match="unknown tenant 'umbrella'"):
@@ -179,3 +188,52 @@ async def test_tenant_registered_without_connection_defaults_to_sql(db):
     await db.create_tenant("bare")
     tenant = await get_tenant(db.session_factory, "bare")
     assert tenant.semantic_layer.type == "sql" and tenant.semantic_layer.database_url is None
+
+
+async def stored_layer(db, identifier: str) -> dict:
+    async with db.admin_engine.connect() as conn:
+        return await conn.scalar(text("SELECT semantic_layer FROM tenants WHERE identifier = :i"), {"i": identifier})
+
+
+async def test_a_dropped_tenant_keeps_no_secrets(db):
+    await write_catalog(db.catalog_session_factory, parse_catalog(CATALOG))
+    only_globex = parse_catalog(CATALOG).model_copy(update={"tenants": parse_catalog(CATALOG).tenants[1:2]})
+    summary = await write_catalog(db.catalog_session_factory, only_globex)
+    assert summary.disabled_tenants == ("acme",)  # initech was already disabled: erased, not reported
+    assert await stored_layer(db, "acme") == {"type": "none"} == await stored_layer(db, "initech")
+    acme = await get_tenant(db.session_factory, "acme")
+    assert isinstance(acme.semantic_layer, NoConnection) and acme.sync_enabled is False
+    # back in the catalog, it gets its connection again
+    await write_catalog(db.catalog_session_factory, parse_catalog(CATALOG))
+    assert (await get_tenant(db.session_factory, "acme")).semantic_layer.secret_key.get_secret_value() == "s3cr3t-key"
+
+
+async def test_key_rotation_reencrypts_and_the_old_key_can_then_go(db):
+    old_key, new = new_key(), new_key()
+    old = SecretBox([old_key])
+    await write_catalog(db.catalog_session_factory, parse_catalog(CATALOG), box=old)
+    sealed_before = await stored_layer(db, "acme")
+    rotating = SecretBox([new, old_key])
+    assert await reseal_connections(db.catalog_session_factory, rotating) == 3
+    assert await reseal_connections(db.catalog_session_factory, rotating) == 0  # idempotent
+    after = await stored_layer(db, "acme")
+    assert after != sealed_before
+    new_only = SecretBox([new])
+    assert new_only.open(after, tenant="acme")["secret_key"] == "s3cr3t-key"
+    with pytest.raises(ConfigurationError, match="key this process does not have.*SEMSYNC_SECRETS__KEYS"):
+        old.open(after, tenant="acme")
+
+
+async def test_a_connection_stored_before_encryption_reads_and_rotation_encrypts_it(db):
+    plain = {"type": "sql", "database_url": "postgresql+asyncpg://u:legacy-pw@host/db"}
+    await db.create_tenant("legacy", semantic_layer=plain)
+    tenant = await get_tenant(db.session_factory, "legacy")
+    assert tenant.semantic_layer.database_url.get_secret_value().endswith("legacy-pw@host/db")
+    assert await reseal_connections(db.catalog_session_factory) == 1
+    stored = await stored_layer(db, "legacy")
+    assert "legacy-pw" not in json.dumps(stored) and set(stored) == {"type", "fernet"}
+
+
+def test_a_malformed_key_is_one_clear_error():
+    with pytest.raises(ConfigurationError, match="not a Fernet key.*catalog new-key"):
+        SecretBox(["not-a-key"])

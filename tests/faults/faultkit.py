@@ -78,6 +78,7 @@ class FaultDatabase:
     app_url: str
     admin_url: str
     admin: AsyncEngine
+    catalog_url: str
 
     async def dispose(self) -> None:
         await self.admin.dispose()
@@ -86,12 +87,13 @@ class FaultDatabase:
 async def fresh_database(server: PostgresServer, catalog: Catalog | None = None) -> FaultDatabase:
     scratch = await create_scratch_database(server, f"semsync_fault_{uuid.uuid4().hex[:8]}")
     await seed_warehouse(scratch.admin_url, until=SEED_UNTIL)
-    database = Database.connect(scratch.app_url, pool_size=2)
+    database = Database.connect(scratch.catalog_url, pool_size=2)
     try:
         await write_catalog(database.session_factory, catalog or acme_catalog())
     finally:
         await database.dispose()
-    return FaultDatabase(scratch.name, scratch.app_url, scratch.admin_url, create_async_engine(scratch.admin_url))
+    return FaultDatabase(scratch.name, scratch.app_url, scratch.admin_url, create_async_engine(scratch.admin_url),
+                         scratch.catalog_url)
 
 
 def acme_catalog() -> Catalog:

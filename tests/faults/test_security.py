@@ -96,7 +96,7 @@ async def test_no_credential_reaches_a_history_a_result_or_the_log_and_tenants_s
             TenantDef(identifier="downco", name="Down Co", metrics=[cube_metric()], semantic_layer=CubeConnection(
                 cube_api_url=f"http://semsync:{url_password}@127.0.0.1:{free_port()}", token=SecretStr(down_token))),
         ])
-        app = Database.connect(database.app_url, pool_size=2)
+        app = Database.connect(database.catalog_url, pool_size=2)
         try:
             from semsync.catalog.store import write_catalog
 

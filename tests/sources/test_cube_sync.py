@@ -43,7 +43,7 @@ async def test_a_failure_on_a_later_page_leaves_the_window_untouched(db, cube):
     settings = SemanticLayerSettings(page_retry_initial_s=0.01, page_retry_max_s=0.05)
     revenue = MetricDef(id="revenue", label="Revenue",
                         source=CubeMetricSource(measure="orders.revenue", time_dimension="orders.created_at"))
-    await write_catalog(db.session_factory, Catalog(tenants=[
+    await write_catalog(db.catalog_session_factory, Catalog(tenants=[
         TenantDef(identifier="acme", name="Acme", semantic_layer=connection, metrics=[revenue])]))
     source = CubeSource(connection, page_size=200, settings=settings)
     service = SemanticSyncService(db.session_factory, OneSource(source))

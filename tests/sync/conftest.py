@@ -56,7 +56,7 @@ async def warehouse(db):
                  unnest(ARRAY['eu', 'us', 'apac']) r, unnest(ARRAY['web', 'mobile']) c"""))
         await conn.execute(text("GRANT USAGE ON SCHEMA test_wh TO semsync_app"))
         await conn.execute(text("GRANT SELECT ON ALL TABLES IN SCHEMA test_wh TO semsync_app"))
-    await write_catalog(db.session_factory, tenant_catalog("acme", "globex"))
+    await write_catalog(db.catalog_session_factory, tenant_catalog("acme", "globex"))
     return db
 
 

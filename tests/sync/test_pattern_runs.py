@@ -47,7 +47,7 @@ async def with_pattern_settings(db, settings: dict, tenant_settings: dict | None
     for tenant in catalog.tenants:
         metrics = [m.model_copy(update={"patterns": settings}) for m in tenant.metrics]
         tenants.append(tenant.model_copy(update={"metrics": metrics, "patterns": tenant_settings or {}}))
-    await write_catalog(db.session_factory, catalog.model_copy(update={"tenants": tenants}))
+    await write_catalog(db.catalog_session_factory, catalog.model_copy(update={"tenants": tenants}))
 
 
 async def test_catalog_settings_override_defaults(synced):

@@ -81,7 +81,7 @@ async def stack(test_database, temporal_env):
     await test_database.truncate()
     await seed_warehouse(test_database.admin_url, until=date(2025, 9, 30))
     catalog = demo_catalog()
-    await write_catalog(test_database.session_factory, Catalog(tenants=[*catalog.tenants, BROKEN]))
+    await write_catalog(test_database.catalog_session_factory, Catalog(tenants=[*catalog.tenants, BROKEN]))
     suffix = uuid.uuid4().hex[:8]
     settings = Settings(database=DatabaseSettings(url=test_database.app_url),
                         temporal=TemporalSettings(sync_task_queue=f"sync-{suffix}",

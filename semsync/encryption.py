@@ -1,0 +1,103 @@
+"""The tenants' semantic layer connections, encrypted at rest with Fernet (`cryptography`).
+
+A connection (Cube URL, token or signing key; a database URL with its password) is stored in
+``tenants.semantic_layer`` as ``{"type": "cube", "fernet": "gAAAA…"}``: the type stays readable for
+operators, everything else is one Fernet token, so a dump of the database reveals no secret and no
+URL. `SecretBox` holds the keys: the first encrypts, all decrypt (`MultiFernet`), which is how a key
+is rotated (see `semsync.config.SecretsSettings`).
+
+A row written before encryption (a plain JSON connection) still reads; the next catalog write or
+``python -m starter catalog rotate-key`` encrypts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from semsync.errors import ConfigurationError
+
+ENVELOPE = "fernet"
+KEY_FILE_NAME = "secrets.key"
+KEYS_SETTING = "SEMSYNC_SECRETS__KEYS"
+
+
+def new_key() -> str:
+    """A fresh Fernet key (urlsafe base64 of 32 random bytes)."""
+    return Fernet.generate_key().decode()
+
+
+def _fernet(key: str) -> Fernet:
+    try:
+        return Fernet(key.strip().encode())
+    except (ValueError, TypeError):
+        raise ConfigurationError(
+            f"{KEYS_SETTING}: a key is not a Fernet key (32 url-safe base64-encoded bytes); "
+            "`python -m starter catalog new-key` prints one"
+        ) from None
+
+
+class SecretBox:
+    """Encrypts and decrypts connection JSON with the configured keys."""
+
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise ConfigurationError(f"{KEYS_SETTING} has no key")
+        self._primary = _fernet(keys[0])
+        self._all = MultiFernet([self._primary, *(_fernet(k) for k in keys[1:])])
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SecretBox:
+        """The keys of `settings.secrets.keys`, else the embedded stack's key file (created 0600 if absent)."""
+        configured = settings.secrets.keys
+        if configured is not None:
+            return cls([k for k in configured.get_secret_value().split(",") if k.strip()])
+        return cls([dev_key(Path(settings.state_dir) / KEY_FILE_NAME)])
+
+    def seal(self, connection: dict[str, Any]) -> dict[str, Any]:
+        """`connection` (plain JSON with secrets in clear) as stored: its type and one Fernet token."""
+        token = self._primary.encrypt(json.dumps(connection, sort_keys=True).encode()).decode()
+        return {"type": connection.get("type", "sql"), ENVELOPE: token}
+
+    def open(self, stored: dict[str, Any], *, tenant: str) -> dict[str, Any]:
+        """The plain connection of a stored value (a legacy plain value is returned as it is)."""
+        if ENVELOPE not in stored:
+            return stored
+        try:
+            return json.loads(self._all.decrypt(stored[ENVELOPE].encode()))
+        except InvalidToken:
+            raise ConfigurationError(
+                f"tenant {tenant!r}: its semantic layer secrets were encrypted with a key this process "
+                f"does not have; give every process the same {KEYS_SETTING}"
+            ) from None
+
+    def is_current(self, stored: dict[str, Any]) -> bool:
+        """Whether `stored` is sealed with the primary key (nothing to re-encrypt)."""
+        if ENVELOPE not in stored:
+            return False
+        try:
+            self._primary.decrypt(stored[ENVELOPE].encode())
+        except InvalidToken:
+            return False
+        return True
+
+
+def dev_key(path: Path) -> str:
+    """The key in `path`, created (mode 0600) on first use: the embedded stack's default."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = new_key()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(key + "\n")
+    return key
