@@ -334,7 +334,8 @@ async def reseal_connections(session_factory: async_sessionmaker[AsyncSession], 
                 text("UPDATE tenants t SET semantic_layer = CAST(u.s AS jsonb), updated_at = now() "
                      "FROM unnest(CAST(:ids AS integer[]), CAST(:layers AS text[])) AS u(i, s) WHERE t.id = u.i"),
                 {"ids": [row.id for row in stale],
-                 "layers": [json.dumps(box.seal(box.open(row.semantic_layer, tenant=row.identifier))) for row in stale]},
+                 "layers": [json.dumps(box.seal(box.open(row.semantic_layer, tenant=row.identifier)))
+                            for row in stale]},
             )
     return len(stale)
 
