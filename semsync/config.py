@@ -195,6 +195,27 @@ class SecretsSettings(BaseModel):
 
     keys: SecretStr | None = None
 
+    @field_validator("keys")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        import base64
+        import binascii
+
+        if value is None:
+            return None
+        keys = [k.strip() for k in value.get_secret_value().split(",") if k.strip()]
+        for position, key in enumerate(keys, 1):
+            try:
+                valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+            except (binascii.Error, ValueError):
+                valid = False
+            if not valid:
+                raise ValueError(f"key {position} is not a Fernet key (32 url-safe base64-encoded bytes): "
+                                 "`python -m starter catalog new-key` prints one")
+        if not keys:
+            raise ValueError("has no key")
+        return value
+
 
 class CatalogSettings(BaseModel):
     """Where tenants and metrics come from: a YAML file (default) or the product's HTTP services."""

@@ -13,7 +13,9 @@ from semsync.config import DatabaseSettings, asyncpg_url
 
 
 def starter(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SEMSYNC_") and k != "DATABASE_URL"}
+    # the session's encryption key stays (conftest): rows the tests wrote decrypt in the subprocess
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith("SEMSYNC_") and k != "DATABASE_URL" or k == "SEMSYNC_SECRETS__KEYS"}
     return subprocess.run([sys.executable, "-m", "starter", *args], env=clean | env, capture_output=True,
                           text=True, timeout=120)
 
@@ -38,6 +40,8 @@ def test_libpq_tls_parameters_in_the_url_become_the_tls_settings():
     [
         ({"DATABASE_URL": "mysql://u:secret-pw@h/db"}, "semsync needs PostgreSQL"),
         ({"SEMSYNC_DATABASE__URL": "not a url"}, "is not a database URL"),
+        ({"SEMSYNC_SECRETS__KEYS": "not-a-fernet-key"}, "SEMSYNC_SECRETS__KEYS: key 1 is not a Fernet key"),
+        ({"SEMSYNC_DATABASE__CATALOG_URL": "mysql://u:secret-pw@h/db"}, "semsync needs PostgreSQL"),
         ({"SEMSYNC_SEMANTIC_LAYER__MAX_CONCURRENT_DIMENSIONS": "abc"},
          "SEMSYNC_SEMANTIC_LAYER__MAX_CONCURRENT_DIMENSIONS: Input should be a valid integer"),
         ({"SEMSYNC_WORKER__SYNC_CONCURRENCY": "0"}, "SEMSYNC_WORKER__SYNC_CONCURRENCY"),
