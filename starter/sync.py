@@ -33,14 +33,14 @@ def print_response(response: SemanticSyncResponse) -> None:
 def print_components(response: SemanticSyncResponse | SyncWorkflowResult, title: str) -> None:
     table = Table(title=title)
     for column in ("component", "type", "window", "status", "fetched", "inserted", "updated", "unchanged",
-                   "deleted", "dropped", "error"):
+                   "deleted", "dropped", "null slice", "error"):
         table.add_column(column)
     for c in [response.base, *response.dimensions]:
         table.add_row(
             c.dimension or "(base)", c.sync_type.value, f"{c.window_start}..{c.window_end}",
             ("[green]" if c.status.value == "SUCCESS" else "[red]") + c.status.value, str(c.rows_fetched),
             str(c.rows_inserted), str(c.rows_updated), str(c.rows_unchanged), str(c.rows_deleted),
-            str(c.rows_dropped_null), c.error or "",
+            str(c.rows_dropped_null), str(c.null_slice_rows), c.error or "",
         )
     console.print(table)
 
