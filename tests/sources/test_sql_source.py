@@ -89,7 +89,7 @@ async def test_null_dimension_values_are_one_slice_and_the_slices_sum_to_the_bas
     assert totals == pytest.approx({d: v for d, _, v in base.rows})
 
 
-async def test_a_null_value_is_dropped_and_counted_not_stored_as_zero(engines):
+async def test_a_null_value_is_dropped_and_counted(engines):
     async with engines["sqlite"].begin() as conn:
         await conn.execute(text("INSERT INTO sales VALUES ('2025-05-31', 'eu', 'web', NULL)"))
     result = await SqlSource(engines["sqlite"]).fetch(
