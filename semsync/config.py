@@ -9,6 +9,7 @@ Every secret setting may instead come from a mounted file: ``SEMSYNC_DATABASE__U
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, get_args
@@ -16,6 +17,8 @@ from typing import Any, get_args
 from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from semsync.partitions.grains import DEFAULT_FIRST_DATE
 
 #: the project's own folder when semsync runs from a checkout (an editable install), else None
 _CHECKOUT = Path(__file__).resolve().parent.parent
@@ -217,6 +220,14 @@ class SecretsSettings(BaseModel):
         return value
 
 
+class PartitionSettings(BaseModel):
+    """The calendar semsync syncs."""
+
+    #: the first day with history: each grain's first partition is the first one wholly on or after
+    #: it (2025-07-01: 2025-07-01, 2025-W27, 2025-07); ranges before it are refused
+    first_date: date = DEFAULT_FIRST_DATE
+
+
 class CatalogSettings(BaseModel):
     """Where tenants and metrics come from: a YAML file (default) or the product's HTTP services."""
 
@@ -297,6 +308,7 @@ class Settings(BaseSettings):
     secrets: SecretsSettings = SecretsSettings()
     worker: WorkerSettings = WorkerSettings()
     schedules: ScheduleSettings = ScheduleSettings()
+    partitions: PartitionSettings = PartitionSettings()
     #: the worker's log lines: `text` (readable) or `json` (one object a line, for a log pipeline)
     log_format: str = Field("text", pattern="^(text|json)$")
 

@@ -41,7 +41,7 @@ from semsync.db.session import tenant_scope
 from semsync.db.window_replace import lock_component, replace_window, uncovered
 from semsync.errors import SemsyncError, TenantSyncDisabledError
 from semsync.progress import ProgressCallback, report
-from semsync.sources.base import MetricSource
+from semsync.sources.base import NULL_SLICE, MetricSource
 from semsync.sync_plan import ComponentHistory, advance_settled, plan_component
 from semsync.sync_status import load_histories, newer_windows, record_status
 
@@ -132,6 +132,8 @@ class SemanticSyncService:
                 rows = fetched.rows if (start, end) == (plan.start, plan.end) else [
                     row for row in fetched.rows if start <= row[0] <= end]
                 counts = await replace_window(session, **component, start=start, end=end, rows=rows)
+                if plan.dimension is not None and fetched.null_slices:
+                    result.null_slice_rows += sum(1 for row in rows if row[1] == NULL_SLICE and start <= row[0] <= end)
                 result.rows_inserted += counts.inserted
                 result.rows_updated += counts.updated
                 result.rows_unchanged += counts.unchanged

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -39,10 +39,10 @@ from semsync.contracts import (
 )
 from semsync.errors import PartitionRangeError
 from semsync.partitions import (
-    FIRST_PARTITION,
     Grain,
     MetricContext,
     expand_range,
+    first_partitions,
     last_complete_partition,
     partition_for_date,
 )
@@ -51,8 +51,10 @@ from starter.orchestration import run_with_temporal
 from workflows.backfill import BackfillWorkflow
 
 
-def grain_ranges(grain: Grain | None, all_grains: bool, spec: str | None, *, now: datetime) -> list[GrainRange]:
-    """The ranges per grain: a key range for one grain, or one date range mapped to every grain."""
+def grain_ranges(grain: Grain | None, all_grains: bool, spec: str | None, *, now: datetime,
+                 first_date: date) -> list[GrainRange]:
+    """The ranges per grain: a key range for one grain, or one date range mapped to every grain,
+    none before the first partitions of `first_date` (the ``partitions.first_date`` setting)."""
     if grain is not None and all_grains:
         raise PartitionRangeError("give --grain or --all-grains, not both", part="grain")
     if grain is None and not all_grains:
@@ -61,16 +63,17 @@ def grain_ranges(grain: Grain | None, all_grains: bool, spec: str | None, *, now
         if spec is None:
             raise PartitionRangeError("--grain needs --partition-range (e.g. 2025-07-01:2025-07-31)",
                                       part="range start")
-        partitions = expand_range(grain, spec, now=now)
+        partitions = expand_range(grain, spec, now=now, first_date=first_date)
         return [GrainRange(grain=grain, first=partitions[0].key, last=partitions[-1].key)]
     ranges = []
+    firsts = first_partitions(first_date)
     for each in Grain:
         last = last_complete_partition(each, now)
         if spec is None:
-            first = FIRST_PARTITION[each]
+            first = firsts[each]
         else:
-            days = expand_range(Grain.DAY, spec, now=now, allow_incomplete=True)
-            first = max(partition_for_date(each, days[0].start), FIRST_PARTITION[each])
+            days = expand_range(Grain.DAY, spec, now=now, allow_incomplete=True, first_date=first_date)
+            first = max(partition_for_date(each, days[0].start), firsts[each])
             last = min(partition_for_date(each, days[-1].start), last)
         if first <= last:
             ranges.append(GrainRange(grain=each, first=first.key, last=last.key))
@@ -127,7 +130,8 @@ def backfill(
     with reported_errors():
         if context and tenant:
             raise PartitionRangeError("give --context or --tenant, not both", part="context")
-        ranges = grain_ranges(grain, all_grains, partition_range, now=datetime.now(UTC))
+        ranges = grain_ranges(grain, all_grains, partition_range, now=datetime.now(UTC),
+                              first_date=settings.partitions.first_date)
         selector = ContextSelector(tenant=tenant, contexts=[MetricContext.from_string(c).key for c in context])
         request = BackfillInput(
             backfill_id=backfill_id or "pending", ranges=ranges, selector=selector, mode=mode,

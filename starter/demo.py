@@ -96,7 +96,8 @@ async def _demo(settings: Settings) -> tuple[BackfillResult, dict[str, int]]:
             id=f"discovery/demo-{datetime.now(UTC):%Y%m%dT%H%M%S}", task_queue=settings.temporal.sync_task_queue)
         console.print(f"[green]✓[/] discovery: {found.diff.summary()}")
         now = datetime.now(UTC)
-        request = BackfillInput(backfill_id="pending", ranges=grain_ranges(None, True, None, now=now),
+        ranges = grain_ranges(None, True, None, now=now, first_date=settings.partitions.first_date)
+        request = BackfillInput(backfill_id="pending", ranges=ranges,
                                 pattern_task_queue=settings.temporal.pattern_task_queue, max_concurrency=4)
         request.backfill_id = "demo-" + default_backfill_id(request)
         try:

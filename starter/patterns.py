@@ -51,7 +51,8 @@ def run(
     """Analyse every partition of the range (each as of the day after it ends) and store the results."""
     with reported_errors():
         parsed = MetricPatternContext.from_string(context)
-        keys = expand_range(grain, partitions, allow_incomplete=allow_incomplete)
+        keys = expand_range(grain, partitions, allow_incomplete=allow_incomplete,
+                            first_date=get_settings().partitions.first_date)
         request = PatternRunRequest(tenant=parsed.tenant, metric_id=parsed.metric, pattern=parsed.pattern,
                                     grain=grain, start_partition=keys[0].key, end_partition=keys[-1].key)
         response: PatternRunResponse = run_with_services(lambda services: checked_run(services, request))

@@ -8,7 +8,7 @@ status, with the counts per status.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import typer
 from rich.table import Table
@@ -17,10 +17,13 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from semsync.backfill_plan import select_contexts
+from semsync.config import get_settings
 from semsync.contracts import SYNC_KIND, BackfillProgress, BackfillResult, ContextSelector
 from semsync.db.session import Database
+from semsync.errors import PartitionRangeError
 from semsync.ledger import LedgerRow, read_ledger
-from semsync.partitions import FIRST_PARTITION, Grain, Partition, last_complete_partition, partition_range
+from semsync.partitions import Grain, Partition, first_partitions, last_complete_partition, partition_range
+from semsync.partitions.grains import FIRST_DATE_SETTING
 from semsync.sync_plan import shift_periods
 from starter.backfill import print_result
 from starter.console import console, err_console, reported_errors, run_with_database
@@ -31,10 +34,13 @@ STYLES = {"succeeded": "green", "partial": "yellow", "failed": "red", "running":
 CELLS = {"succeeded": "■", "partial": "■", "failed": "■", "running": "■", None: "·"}
 
 
-def window(grain: Grain, count: int, now: datetime) -> list[Partition]:
-    """The last `count` complete partitions of `grain` (none before the first partition)."""
-    last = last_complete_partition(grain, now)
-    return partition_range(max(shift_periods(grain, last, count - 1), FIRST_PARTITION[grain]), last)
+def window(grain: Grain, count: int, now: datetime, first_date: date) -> list[Partition]:
+    """The last `count` complete partitions of `grain` (none before the first partition of `first_date`)."""
+    last, first = last_complete_partition(grain, now), first_partitions(first_date)[grain]
+    if last < first:
+        raise PartitionRangeError(f"no {grain} partition is complete yet: the first is {first} "
+                                  f"({FIRST_DATE_SETTING}={first_date.isoformat()})", part="range end")
+    return partition_range(max(shift_periods(grain, last, count - 1), first), last)
 
 
 async def _ledger(database: Database, grain: Grain, kind: str | None, partitions: list[Partition],
@@ -48,7 +54,7 @@ async def _ledger(database: Database, grain: Grain, kind: str | None, partitions
 
 
 def health_map(grain: Grain, last: int, kind: str, tenant: str | None) -> None:
-    partitions = window(grain, last, datetime.now(UTC))
+    partitions = window(grain, last, datetime.now(UTC), get_settings().partitions.first_date)
     contexts, ledger = run_with_database(lambda db: _ledger(db, grain, kind, partitions, tenant))
     cells = {(f"{r.tenant}::{r.metric_id}", r.partition_key): r.status for r in ledger}
     counts = Counter(cells.get((c, p.key)) for c in contexts for p in partitions)

@@ -34,14 +34,14 @@ def print_response(response: SemanticSyncResponse) -> None:
 def print_components(response: SemanticSyncResponse | SyncWorkflowResult, title: str) -> None:
     table = Table(title=title)
     for column in ("component", "type", "window", "status", "fetched", "inserted", "updated", "unchanged",
-                   "deleted", "dropped", "error"):
+                   "deleted", "dropped", "null slice", "error"):
         table.add_column(column)
     for c in [response.base, *response.dimensions]:
         table.add_row(
             c.dimension or "(base)", c.sync_type.value, f"{c.window_start}..{c.window_end}",
             ("[green]" if c.status.value == "SUCCESS" else "[red]") + c.status.value, str(c.rows_fetched),
             str(c.rows_inserted), str(c.rows_updated), str(c.rows_unchanged), str(c.rows_deleted),
-            str(c.rows_dropped_null), redact(c.error or ""),
+            str(c.rows_dropped_null), str(c.null_slice_rows), redact(c.error or ""),
         )
     console.print(table)
 
@@ -57,7 +57,8 @@ def run(
     """Sync one context over one partition or a contiguous range of them."""
     with reported_errors():
         metric_context = MetricContext.from_string(context)
-        keys = expand_range(grain, partitions, allow_incomplete=allow_incomplete)
+        keys = expand_range(grain, partitions, allow_incomplete=allow_incomplete,
+                            first_date=get_settings().partitions.first_date)
         request = SemanticSyncRequest(
             tenant=metric_context.tenant, metric_id=metric_context.metric, grain=grain,
             start_partition=keys[0].key, end_partition=keys[-1].key, force_full_sync=force_full,
@@ -77,7 +78,8 @@ def time_context_span(grain: Grain, partition: str | None, partition_range: str 
         raise PartitionRangeError('give --partition "KEY|CONTEXT" or --partition-range "A|CONTEXT:B|CONTEXT"',
                                   part="range start")
     partitions, context = parse_time_context_range(grain, partition or partition_range,
-                                                   allow_incomplete=allow_incomplete)
+                                                   allow_incomplete=allow_incomplete,
+                                                   first_date=get_settings().partitions.first_date)
     if not isinstance(context, shape):
         wanted = "tenant::metric" if shape is MetricContext else "tenant::metric::pattern"
         raise ContextError(f"context {context} is not a {wanted} context", part="context", value=str(context))

@@ -10,12 +10,15 @@ from hypothesis import strategies as st
 
 from semsync.errors import PartitionKeyError, PartitionRangeError
 from semsync.partitions import (
+    DEFAULT_FIRST_DATE,
     FIRST_PARTITION,
     Grain,
     Partition,
     expand_range,
+    first_partitions,
     last_complete_partition,
     parse_partition,
+    parse_time_context_range,
     partition_for_date,
     partition_range,
 )
@@ -81,6 +84,47 @@ def test_first_partitions() -> None:
         Grain.MONTH: "2025-07",
     }
     assert FIRST_PARTITION[Grain.WEEK].start == date(2025, 7, 7)
+    assert first_partitions(DEFAULT_FIRST_DATE) == FIRST_PARTITION
+
+
+@pytest.mark.parametrize(
+    ("first_date", "keys"),
+    [
+        # a Monday and a first of the month: the partitions holding it
+        (date(2024, 1, 1), ("2024-01-01", "2024-W01", "2024-01")),
+        # mid-week and mid-month: the first whole week and month after it (a partial one would be
+        # synced with only some of its days)
+        (date(2024, 1, 17), ("2024-01-17", "2024-W04", "2024-02")),
+        (date(2024, 12, 31), ("2024-12-31", "2025-W01", "2025-01")),
+    ],
+)
+def test_first_partitions_of_a_configured_first_date(first_date: date, keys: tuple[str, str, str]) -> None:
+    firsts = first_partitions(first_date)
+    assert tuple(firsts[grain].key for grain in (Grain.DAY, Grain.WEEK, Grain.MONTH)) == keys
+    assert all(p.start >= first_date and p.prev().start < first_date for p in firsts.values())
+
+
+@pytest.mark.parametrize(
+    ("grain", "spec"), [(Grain.DAY, "2024-03-01:2024-03-31"), (Grain.WEEK, "2024-W10:2024-W12"),
+                        (Grain.MONTH, "2024-01:2025-06")],
+)
+def test_a_range_before_the_default_first_partition_needs_the_first_date_setting(grain: Grain, spec: str) -> None:
+    with pytest.raises(PartitionRangeError, match="before the first") as refused:
+        expand_range(grain, spec, now=NOW)
+    assert refused.value.part == "range start"
+    assert "SEMSYNC_PARTITIONS__FIRST_DATE=2025-07-01" in str(refused.value) and "\n" not in str(refused.value)
+    partitions = expand_range(grain, spec, now=NOW, first_date=date(2024, 1, 1))
+    assert [partitions[0].key, partitions[-1].key] == spec.split(":")
+    # a 2-D range is checked alike
+    context_spec = ":".join(f"{end}|acme::revenue" for end in spec.split(":"))
+    with pytest.raises(PartitionRangeError, match="SEMSYNC_PARTITIONS__FIRST_DATE"):
+        parse_time_context_range(grain, context_spec, now=NOW)
+    assert parse_time_context_range(grain, context_spec, now=NOW, first_date=date(2024, 1, 1))[0] == partitions
+
+
+def test_a_later_first_date_refuses_what_the_default_accepts() -> None:
+    with pytest.raises(PartitionRangeError, match="before the first week partition 2025-W31 .*=2025-08-01"):
+        expand_range(Grain.WEEK, "2025-W27:2025-W28", now=NOW, first_date=date(2025, 8, 1))
 
 
 @pytest.mark.parametrize(

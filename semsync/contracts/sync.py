@@ -47,7 +47,10 @@ class ComponentResult(_Result):
     rows_updated: int = 0
     rows_unchanged: int = 0
     rows_deleted: int = 0
+    #: rows the source returned with a null value (not stored)
     rows_dropped_null: int = 0
+    #: rows stored in the null slice (`semsync.sources.base.NULL_SLICE`): a null dimension value
+    null_slice_rows: int = 0
     #: dates of the window left as an overlapping sync that fetched later had stored them
     dates_kept_from_later_fetch: int = 0
     error: str | None = None
@@ -63,7 +66,7 @@ class ComponentResult(_Result):
     @computed_field
     @property
     def rows_skipped(self) -> int:
-        """Fetched rows that needed no write (unchanged) or were dropped (null value or slice)."""
+        """Fetched rows that needed no write (unchanged) or were dropped (null value)."""
         return self.rows_unchanged + self.rows_dropped_null
 
 
@@ -105,6 +108,11 @@ class _SyncTotals(_Result):
     @property
     def rows_skipped(self) -> int:
         return self.base.rows_skipped + sum(d.rows_skipped for d in self.dimensions)
+
+    @computed_field
+    @property
+    def null_slice_rows(self) -> int:
+        return sum(d.null_slice_rows for d in self.dimensions)
 
 
 class SemanticSyncResponse(_SyncTotals):

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from semsync.errors import SourceRequestError
-from semsync.sources.base import SourceRow
+from semsync.sources.base import NULL_SLICE, SourceRow
 
 STAGE = "semsync_stage_rows"
 
@@ -145,9 +145,12 @@ async def replace_window(
     """
     keys = {(row[0], row[1]) for row in rows}
     if len(keys) != len(rows):
+        null_dates = [row[0] for row in rows if row[1] == NULL_SLICE]
+        hint = (f" (a real {NULL_SLICE!r} value and a null value fall in the same slice)"
+                if len(null_dates) != len(set(null_dates)) else "")
         raise SourceRequestError(
             f"the source returned {len(rows) - len(keys)} duplicate rows for {metric_id}"
-            f"{'/' + dimension_name if dimension_name else ''}: one value per date and slice is expected"
+            f"{'/' + dimension_name if dimension_name else ''}: one value per date and slice is expected{hint}"
         )
     await lock_component(session, tenant_id=tenant_id, metric_id=metric_id, grain=grain,
                          dimension_name=dimension_name)

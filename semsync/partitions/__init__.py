@@ -1,6 +1,7 @@
 """Time partitions, metric contexts and the keys and ranges that name them.
 
-- `grains`: `Grain`, `Partition`, `FIRST_PARTITION`, the partition of a date or an instant;
+- `grains`: `Grain`, `Partition`, the first partitions (`first_partitions` of the configured first
+  date; `FIRST_PARTITION` of the default one), the partition of a date or an instant;
 - `keys`: strict parsing of ``2025-07-01`` / ``2025-W27`` / ``2025-07``;
 - `ranges`: ``START:END`` ranges checked against what can be synced;
 - `contexts`: ``tenant::metric[::pattern]``;
@@ -11,9 +12,11 @@ Weeks are Monday-based and keyed ``%Y-W%W`` by their Monday; see `semsync.partit
 
 from semsync.partitions.contexts import MetricContext, MetricPatternContext, parse_context
 from semsync.partitions.grains import (
+    DEFAULT_FIRST_DATE,
     FIRST_PARTITION,
     Grain,
     Partition,
+    first_partitions,
     last_complete_partition,
     partition_for_date,
 )
@@ -26,6 +29,7 @@ from semsync.partitions.time_contexts import (
 )
 
 __all__ = [
+    "DEFAULT_FIRST_DATE",
     "FIRST_PARTITION",
     "Grain",
     "MetricContext",
@@ -33,6 +37,7 @@ __all__ = [
     "Partition",
     "TimeContextKey",
     "expand_range",
+    "first_partitions",
     "last_complete_partition",
     "parse_context",
     "parse_partition",

@@ -150,9 +150,28 @@ def last_complete_partition(grain: Grain | str, instant: datetime) -> Partition:
     return partition_for_date(grain, instant.date()).prev()
 
 
-FIRST_PARTITION: dict[Grain, Partition] = {
-    Grain.DAY: Partition(Grain.DAY, date(2025, 7, 1)),
-    Grain.WEEK: Partition(Grain.WEEK, date(2025, 7, 7)),  # 2025-W27
-    Grain.MONTH: Partition(Grain.MONTH, date(2025, 7, 1)),
-}
-"""The earliest partition of each grain that semsync syncs: nothing before it exists upstream."""
+DEFAULT_FIRST_DATE = date(2025, 7, 1)
+"""The first day semsync syncs unless ``SEMSYNC_PARTITIONS__FIRST_DATE`` says otherwise (the design doc's)."""
+
+FIRST_DATE_SETTING = "SEMSYNC_PARTITIONS__FIRST_DATE"
+
+
+def first_partitions(first_date: date) -> dict[Grain, Partition]:
+    """The earliest partition of each grain that semsync syncs when history starts on `first_date`.
+
+    Each grain's first partition is the first one that lies wholly on or after `first_date` (as a
+    Dagster partition set's ``start_date``): a week or month that began before it would be synced
+    with only part of its days. From 2025-07-01 (a Tuesday): ``2025-07-01``, ``2025-W27`` (Monday
+    2025-07-07) and ``2025-07``.
+    """
+    if isinstance(first_date, datetime) or not isinstance(first_date, date):
+        raise TypeError(f"first_date must be a date, not {type(first_date).__name__}")
+    firsts = {}
+    for grain in Grain:
+        partition = partition_for_date(grain, first_date)
+        firsts[grain] = partition if partition.start == first_date else partition.next()
+    return firsts
+
+
+FIRST_PARTITION: dict[Grain, Partition] = first_partitions(DEFAULT_FIRST_DATE)
+"""The default first partitions (from `DEFAULT_FIRST_DATE`): 2025-07-01, 2025-W27, 2025-07."""

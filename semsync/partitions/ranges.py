@@ -1,7 +1,8 @@
 """Partition ranges: ``START:END`` (inclusive) or a single key, checked against what can be synced.
 
-A range may not be reversed, may not start before `FIRST_PARTITION` of its grain and, unless the
-caller allows incomplete partitions, may not end after the last partition that is complete at `now`.
+A range may not be reversed, may not start before the first partition of its grain (the
+``first_date`` setting, see `first_partitions`; default 2025-07-01) and, unless the caller allows
+incomplete partitions, may not end after the last partition that is complete at `now`.
 Range errors are `PartitionRangeError` with ``part`` ``"range start"``, ``"range end"``,
 ``"separator"`` or ``"grain"`` and ``value`` the range spec; a malformed end keeps the key error's
 type and ``part`` (e.g. ``"month"``) and says which end it is.
@@ -14,11 +15,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from semsync.errors import InvalidInputError, PartitionRangeError
-from semsync.partitions.grains import FIRST_PARTITION, Grain, Partition, as_grain, last_complete_partition
+from semsync.partitions.grains import (
+    DEFAULT_FIRST_DATE,
+    FIRST_DATE_SETTING,
+    Grain,
+    Partition,
+    as_grain,
+    first_partitions,
+    last_complete_partition,
+)
 from semsync.partitions.keys import parse_partition
 
 _RANGE_SEPARATOR = re.compile(r"(?<!:):(?!:)")
@@ -81,17 +90,21 @@ def partitions_between(grain: Grain | str, start_key: str, end_key: str | None =
 
 
 def checked_range(
-    first: Partition, last: Partition, spec: str, *, now: datetime | None, allow_incomplete: bool
+    first: Partition, last: Partition, spec: str, *, now: datetime | None, allow_incomplete: bool,
+    first_date: date = DEFAULT_FIRST_DATE,
 ) -> list[Partition]:
-    """`partition_range(first, last)` once the range is known to be in order and syncable at `now`."""
+    """`partition_range(first, last)` once the range is known to be in order and syncable at `now`,
+    with history starting on `first_date`."""
     grain = first.grain
     if last < first:
         raise PartitionRangeError(
             f"{grain} range {spec!r}: end {last} is before start {first}", part="range end", value=spec
         )
-    if first < FIRST_PARTITION[grain]:
+    earliest = first_partitions(first_date)[grain]
+    if first < earliest:
         raise PartitionRangeError(
-            f"{grain} range {spec!r}: {first} is before the first {grain} partition {FIRST_PARTITION[grain]}",
+            f"{grain} range {spec!r}: {first} is before the first {grain} partition {earliest} "
+            f"(set by {FIRST_DATE_SETTING}={first_date.isoformat()}; an earlier date allows earlier partitions)",
             part="range start",
             value=spec,
         )
@@ -109,11 +122,13 @@ def checked_range(
 
 
 def expand_range(
-    grain: Grain | str, spec: str, *, now: datetime | None = None, allow_incomplete: bool = False
+    grain: Grain | str, spec: str, *, now: datetime | None = None, allow_incomplete: bool = False,
+    first_date: date = DEFAULT_FIRST_DATE,
 ) -> list[Partition]:
     """The partitions of range `spec` (``A:B`` inclusive, or a single key ``A``), in order.
 
-    `now` (default: the current time; naive = UTC) decides which partitions are complete.
+    `now` (default: the current time; naive = UTC) decides which partitions are complete;
+    `first_date` (the ``partitions.first_date`` setting) which are the first.
     """
     grain = as_grain(grain)
     ends = split_range(spec)
@@ -123,4 +138,4 @@ def expand_range(
         if len(ends) == 2
         else first
     )
-    return checked_range(first, last, spec, now=now, allow_incomplete=allow_incomplete)
+    return checked_range(first, last, spec, now=now, allow_incomplete=allow_incomplete, first_date=first_date)

@@ -9,13 +9,13 @@ same context. Errors: `PartitionKeyError` for the partition side (``part`` ``"se
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
 from semsync.errors import ContextError, InvalidInputError, PartitionKeyError, PartitionRangeError
 from semsync.partitions.contexts import MetricContext, MetricPatternContext, parse_context
-from semsync.partitions.grains import Grain, Partition, as_grain
+from semsync.partitions.grains import DEFAULT_FIRST_DATE, Grain, Partition, as_grain
 from semsync.partitions.keys import parse_partition
 from semsync.partitions.ranges import checked_range, parse_range_end, split_range
 
@@ -72,11 +72,13 @@ def parse_time_context_key(grain: Grain | str, text: str) -> TimeContextKey:
 
 
 def parse_time_context_range(
-    grain: Grain | str, spec: str, *, now: datetime | None = None, allow_incomplete: bool = False
+    grain: Grain | str, spec: str, *, now: datetime | None = None, allow_incomplete: bool = False,
+    first_date: date = DEFAULT_FIRST_DATE,
 ) -> tuple[list[Partition], MetricContext | MetricPatternContext]:
     """The partitions and the shared context of ``KEY:KEY`` (inclusive) or a single time context key.
 
-    Checked like `semsync.partitions.expand_range`: in order, not before the first partition and,
+    Checked like `semsync.partitions.expand_range`: in order, not before the first partition (of
+    `first_date`) and,
     unless `allow_incomplete`, not after the last complete one at `now` (default: the current time).
     """
     grain = as_grain(grain)
@@ -92,6 +94,6 @@ def parse_time_context_range(
                 value=spec,
             )
     partitions = checked_range(
-        first.partition, last.partition, spec, now=now, allow_incomplete=allow_incomplete
+        first.partition, last.partition, spec, now=now, allow_incomplete=allow_incomplete, first_date=first_date
     )
     return partitions, first.context

@@ -35,8 +35,9 @@ given, and the metric's filters. Cube's ``week`` is the ISO week starting Monday
   cannot help), except 408 and 429; 5xx, 408, 429, timeouts and connection errors →
   `SourceUnavailableError`. Cube reports a data source it cannot reach as a 400 "orchestrator error";
   such a 400 whose message names a connection failure is retryable too.
-- **Nulls.** A row with a null value, or a null slice when grouped by a dimension, is dropped and
-  counted in `FetchResult.dropped_nulls`.
+- **Nulls.** A row with a null value is dropped and counted in `FetchResult.dropped_nulls`; a row
+  whose dimension value is null is kept in the slice `NULL_SLICE` (counted in
+  `FetchResult.null_slices`), so that the slices sum to the base series.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.partitions import Grain
 from semsync.progress import ProgressCallback, report
 from semsync.redaction import redact
-from semsync.sources.base import FetchResult, MetricSource, SourceRow
+from semsync.sources.base import FetchResult, MetricSource, SourceRow, slice_of
 
 LOAD_PATH = "/cubejs-api/v1/load"
 CONTINUE_WAIT = "Continue wait"
@@ -131,18 +132,23 @@ def build_query(
 
 def parse_rows(
     data: list[dict[str, Any]], source: CubeMetricSource, grain: Grain, dimension: DimensionDef | None
-) -> tuple[list[SourceRow], int]:
-    """Cube's `data` rows as source rows, and how many were dropped for a null value or slice."""
+) -> tuple[list[SourceRow], int, int]:
+    """Cube's `data` rows as source rows, how many were dropped for a null value (or time), and how
+    many were put in the null slice."""
     time_key = f"{source.time_dimension}.{Grain(grain).value}"
     rows: list[SourceRow] = []
-    dropped = 0
+    dropped = null_slices = 0
     for item in data:
         value = item.get(source.measure)
-        slice_ = item.get(dimension.member) if dimension is not None else None
         stamp = item.get(time_key) or item.get(source.time_dimension)
-        if value is None or (dimension is not None and slice_ is None) or stamp is None:
+        if value is None or stamp is None:
             dropped += 1
             continue
+        slice_: str | None = None
+        if dimension is not None:
+            member_value = item.get(dimension.member)
+            null_slices += member_value is None
+            slice_ = slice_of(member_value)
         try:
             period = date.fromisoformat(str(stamp)[:10])
             number = float(value)
@@ -150,8 +156,8 @@ def parse_rows(
             raise SourceRequestError(
                 f"Cube returned an unreadable row for {source.measure}: {item!r} ({exc})"
             ) from None
-        rows.append((period, None if slice_ is None else str(slice_), number))
-    return rows, dropped
+        rows.append((period, slice_, number))
+    return rows, dropped, null_slices
 
 
 class CubeSource(MetricSource):
@@ -210,9 +216,10 @@ class CubeSource(MetricSource):
             if offset and data and data[0] == first_of_page:
                 raise SourceRequestError(f"Cube ignores `offset`: cannot page through {source.measure}")
             first_of_page = data[0] if data else None
-            rows, dropped = parse_rows(data, source, grain, dimension)
+            rows, dropped, null_slices = parse_rows(data, source, grain, dimension)
             result.rows.extend(rows)
             result.dropped_nulls += dropped
+            result.null_slices += null_slices
             received += len(data)
             report(progress, f"page {page}: {received} rows")
             if len(data) < self.page_size:

@@ -7,6 +7,9 @@ refused with a clear, non-retryable error until its period arithmetic is added a
 
 One query per fetch; `progress` hears before it is sent and when its rows are back.
 
+Rows of a null dimension value come back as the slice `NULL_SLICE` (mapped here, after the query,
+so that a real ``(null)`` value is never summed into it); rows of a null value are dropped and counted.
+
 Errors: PostgreSQL reports a SQLSTATE; connection, resource, shutdown and serialisation classes
 (08, 53, 57, 40, 58) are retryable, anything else (a bad column, a bad expression) is not.
 
@@ -28,7 +31,7 @@ from semsync.catalog.models import DimensionDef, Filter, FilterOperator, MetricD
 from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.partitions import Grain
 from semsync.progress import ProgressCallback, report
-from semsync.sources.base import FetchResult, MetricSource
+from semsync.sources.base import NULL_SLICE, FetchResult, MetricSource, slice_of
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _OPERATORS = {
@@ -156,14 +159,23 @@ class SqlSource(MetricSource):
         for period, slice_, value in rows:
             if isinstance(period, str):  # SQLite returns dates as text
                 period = date.fromisoformat(period)
-            if value is None or (dimension is not None and slice_ is None):
+            if value is None:
                 result.dropped_nulls += 1
-            else:
-                result.rows.append((period, slice_, value))
-        dropped = f", {result.dropped_nulls} dropped for a null value or slice" if result.dropped_nulls else ""
-        report(progress, f"{len(result.rows)} rows{dropped}")
+                continue
+            if dimension is not None:
+                result.null_slices += slice_ is None
+                slice_ = slice_of(slice_)
+            result.rows.append((period, slice_, value))
+        report(progress, f"{len(result.rows)} rows{_counts(result)}")
         return result
 
     async def aclose(self) -> None:
         if self._owns_engine:
             await self.engine.dispose()
+
+
+def _counts(result: FetchResult) -> str:
+    """``", 3 in the null slice, 2 dropped for a null value"``, or nothing."""
+    null_slices = f", {result.null_slices} in the null slice {NULL_SLICE}" if result.null_slices else ""
+    dropped = f", {result.dropped_nulls} dropped for a null value" if result.dropped_nulls else ""
+    return null_slices + dropped

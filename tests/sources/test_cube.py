@@ -23,6 +23,7 @@ from semsync.catalog.models import (
 from semsync.config import SemanticLayerSettings
 from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.partitions import Grain
+from semsync.sources.base import NULL_SLICE
 from semsync.sources.cube import ContinueWaitExpiredError, CubeSource
 
 REVENUE = MetricDef(
@@ -120,15 +121,15 @@ async def test_week_and_month_grains(cube: FakeCube, grain: Grain, stamps: list[
     assert result.rows == [(period, None, 5.5) for period in periods]
 
 
-async def test_null_values_and_null_slices_are_dropped_and_counted(cube: FakeCube) -> None:
+async def test_a_null_value_is_dropped_and_a_null_slice_kept_as_one_slice(cube: FakeCube) -> None:
     cube.rows = [
         {"orders.created_at.day": "2025-07-01T00:00:00.000", "orders.region": "EU", "orders.revenue": "1"},
         {"orders.created_at.day": "2025-07-01T00:00:00.000", "orders.region": None, "orders.revenue": "2"},
         {"orders.created_at.day": "2025-07-02T00:00:00.000", "orders.region": "EU", "orders.revenue": None},
     ]
     result = await fetch(token_source(cube), Grain.DAY, REGION)
-    assert result.rows == [(date(2025, 7, 1), "EU", 1.0)]
-    assert result.dropped_nulls == 2
+    assert result.rows == [(date(2025, 7, 1), "EU", 1.0), (date(2025, 7, 1), NULL_SLICE, 2.0)]
+    assert (result.dropped_nulls, result.null_slices) == (1, 1)
 
 
 async def test_pages_through_results_larger_than_a_page(cube: FakeCube) -> None:

@@ -18,6 +18,8 @@ from datetime import date
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from semsync.catalog.models import (
     Catalog,
@@ -37,7 +39,7 @@ from semsync.demo import demo_catalog, seed_warehouse
 from semsync.devstack import PostgresServer, ScratchDatabase, create_scratch_database, free_port
 from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.partitions import Grain
-from semsync.sources.base import FetchResult
+from semsync.sources.base import NULL_SLICE, FetchResult
 from semsync.sources.cube import CubeSource
 from semsync.sources.cube_model import catalog_cube_model, cube_model
 from semsync.sources.sql import SqlSource
@@ -95,6 +97,21 @@ COMPARED_ORDERS = MetricDef(
     dimensions=[DimensionDef(id="channel", member="channel")],
 )
 
+#: orders by region where a third of the rows have no region: a null dimension value
+NULL_REGION_ORDERS = MetricDef(
+    id="orders_with_unknown_regions",
+    label="Orders, some without a region",
+    source=SqlMetricSource(table="warehouse.null_region_facts", time_column="day", value="sum(orders)"),
+    dimensions=[DimensionDef(id="region", member="region")],
+)
+_NULL_REGION_DDL = """
+    CREATE TABLE warehouse.null_region_facts (day date NOT NULL, region text, orders integer NOT NULL);
+    INSERT INTO warehouse.null_region_facts
+    SELECT d::date, r, (extract(doy FROM d) + length(coalesce(r, '')) * 7)::integer
+    FROM generate_series(DATE '2024-12-01', DATE '2025-02-28', INTERVAL '1 day') d,
+         unnest(ARRAY['eu', 'us', NULL]) r;
+    GRANT SELECT ON warehouse.null_region_facts TO semsync_app"""
+
 
 @dataclass
 class Sources:
@@ -108,6 +125,11 @@ class Sources:
 async def warehouse(pg_server: PostgresServer) -> AsyncIterator[ScratchDatabase]:
     scratch = await create_scratch_database(pg_server, f"semsync_cube_{uuid.uuid4().hex[:8]}")
     await seed_warehouse(scratch.admin_url, until=UNTIL)
+    engine = create_async_engine(scratch.admin_url)
+    async with engine.begin() as conn:
+        for statement in _NULL_REGION_DDL.split(";"):
+            await conn.execute(text(statement))
+    await engine.dispose()
     yield scratch
     await drop_database(pg_server.superuser_url(), scratch.name)
 
@@ -119,7 +141,7 @@ def cube_server(warehouse: ScratchDatabase) -> Iterator[tuple[CubeServer, Catalo
         cube_api_url=f"http://127.0.0.1:{port}", auth_type=CubeAuthType.SECRET_KEY, secret_key=secret
     )
     files, cube_catalog = catalog_cube_model(demo_catalog(), connection)
-    files.update(cube_model([SLOW_REVENUE, FILTERED_ORDERS, COMPARED_ORDERS]).files("extra"))
+    files.update(cube_model([SLOW_REVENUE, FILTERED_ORDERS, COMPARED_ORDERS, NULL_REGION_ORDERS]).files("extra"))
     # Cube reads the warehouse as the app role, over TCP, like the SQL source; it answers
     # "Continue wait" when a query runs longer than a second
     with CubeServer(files, warehouse.app_url, api_secret=secret, port=port, continue_wait_s=1) as server:
@@ -157,7 +179,7 @@ def _assert_same(case: tuple, sql: FetchResult, cube: FetchResult) -> None:
         if not math.isclose(sql_values[key], cube_values[key], rel_tol=1e-9, abs_tol=1e-12)
     ]
     assert not mismatched, f"{case}: {len(mismatched)} values differ, e.g. {mismatched[:3]}"
-    assert sql.dropped_nulls == cube.dropped_nulls, case
+    assert (sql.dropped_nulls, sql.null_slices) == (cube.dropped_nulls, cube.null_slices), case
 
 
 def _tenant(catalog: Catalog, identifier: str) -> TenantDef:
@@ -261,3 +283,19 @@ async def test_equality_and_presence_filters_mean_the_same_in_both_sources(sourc
 
 async def test_comparison_filters_mean_the_same_in_both_sources(sources: Sources) -> None:
     await _compare_filtered(sources, COMPARED_ORDERS)
+
+
+async def test_null_dimension_values_are_one_slice_in_both_sources_and_sum_to_the_base(sources: Sources) -> None:
+    cube_metric = cube_model([NULL_REGION_ORDERS]).metrics[0]
+    window = (date(2024, 12, 1), date(2025, 2, 28))
+    for grain in Grain:
+        base = await sources.cube.fetch(cube_metric, grain, *window)
+        cube = await sources.cube.fetch(cube_metric, grain, *window, cube_metric.dimension("region"))
+        sql = await sources.sql.fetch(NULL_REGION_ORDERS, grain, *window, NULL_REGION_ORDERS.dimension("region"))
+        _assert_same((NULL_REGION_ORDERS.id, grain, "region"), sql, cube)
+        assert {s for _, s, _ in cube.rows} == {"eu", "us", NULL_SLICE}
+        assert cube.null_slices == len(base.rows) > 0
+        totals: dict[date, float] = {}
+        for day, _, value in cube.rows:
+            totals[day] = totals.get(day, 0.0) + value
+        assert totals == {day: value for day, _, value in base.rows}, grain
