@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from semsync.config import FILE_SUFFIX, Settings, TemporalSettings, get_settings
 from semsync.devstack import SEARCH_ATTRIBUTES
-from semsync.encryption import SecretBox
+from semsync.encryption import SecretBox, new_key
 from starter.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,8 @@ def test_the_settings_in_the_compose_file_parse(monkeypatch, tmp_path):
         for name, value in environment(SERVICES[service]).items():
             if name.endswith(FILE_SUFFIX):
                 secret = tmp_path / Path(value).name
-                secret.write_text("postgresql+asyncpg://u:p@postgres:5432/semsync\n")
+                stand_in = new_key() if "KEYS" in name else "postgresql+asyncpg://u:p@postgres:5432/semsync"
+                secret.write_text(stand_in + "\n")
                 value = str(secret)
             monkeypatch.setenv(name, value)
         settings = Settings()

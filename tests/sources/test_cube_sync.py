@@ -92,7 +92,7 @@ async def cube_service(db, cube):
     revenue = MetricDef(id="revenue", label="Revenue",
                         source=CubeMetricSource(measure="orders.revenue", time_dimension="orders.created_at"),
                         dimensions=[DimensionDef(id="region", member="orders.region")])
-    await write_catalog(db.session_factory, Catalog(tenants=[
+    await write_catalog(db.catalog_session_factory, Catalog(tenants=[
         TenantDef(identifier="acme", name="Acme", semantic_layer=connection, metrics=[revenue])]))
     source = CubeSource(connection)
     yield SemanticSyncService(db.session_factory, OneSource(source))
