@@ -183,14 +183,19 @@ async def follow(client: Client, backfill_id: str) -> BackfillResult:
                 pass  # between runs of a continue-as-new
             await asyncio.sleep(1.0)
         result = await handle.result()
-        bar.update(task, total=result.progress.partitions_planned, completed=result.progress.partitions_done)
+        done = result.progress
+        bar.update(task, total=done.partitions_planned, completed=done.partitions_done,
+                   description=f"partitions ({done.state}, {done.chunks_failed} failed)")
         query = (f"SemsyncBackfill = '{backfill_id}' AND WorkflowType = 'PatternWorkflow' "
                  "AND ExecutionStatus = 'Running'")
-        patterns = bar.add_task("pattern runs still running", total=None)
+        # the pattern runs the syncs started outlive them (ABANDON): count down the ones still running
+        started = done.patterns_started
+        patterns = bar.add_task("pattern runs", total=started or None)
         while (count := (await client.count_workflows(query)).count) > 0:
-            bar.update(patterns, description=f"pattern runs still running: {count}")
+            bar.update(patterns, description=f"pattern runs ({count} running)",
+                       completed=max(started - count, 0) if started else None)
             await asyncio.sleep(1.0)
-        bar.update(patterns, description="pattern runs: all done", total=1, completed=1)
+        bar.update(patterns, description="pattern runs (all done)", total=started or 1, completed=started or 1)
     return result
 
 
