@@ -24,7 +24,11 @@ CATALOG = """
 tenants:
   - identifier: acme
     name: Acme Inc.
-    semantic_layer: {type: cube, cube_api_url: "http://127.0.0.1:4000", auth_type: SECRET_KEY, secret_key: s3cr3t-key}
+    semantic_layer:
+      type: cube
+      cube_api_url: "http://127.0.0.1:4000"
+      auth_type: SECRET_KEY
+      secret_key: s3cr3t-key-of-32-bytes-for-hs256
     metrics:
       - id: revenue
         label: Revenue
@@ -128,12 +132,12 @@ async def test_secrets_round_trip(db):
     acme = await get_tenant(db.session_factory, "acme")
     assert isinstance(acme.semantic_layer, CubeConnection)
     assert acme.semantic_layer.auth_type is CubeAuthType.SECRET_KEY
-    assert acme.semantic_layer.secret_key.get_secret_value() == "s3cr3t-key"
+    assert acme.semantic_layer.secret_key.get_secret_value() == "s3cr3t-key-of-32-bytes-for-hs256"
     globex = await get_tenant(db.session_factory, "globex")
     assert globex.semantic_layer.database_url.get_secret_value() == "postgresql+asyncpg://u:pw@host/db"
     async with db.admin_engine.connect() as conn:
         stored = await conn.scalar(text("SELECT semantic_layer::text FROM tenants WHERE identifier = 'acme'"))
-    assert "s3cr3t-key" in stored and "*****" not in stored
+    assert "s3cr3t-key-of-32-bytes-for-hs256" in stored and "*****" not in stored
 
 
 async def test_definitions_round_trip(db):
