@@ -23,7 +23,6 @@ from pydantic import ValidationError
 
 from semsync.catalog.models import IDENTIFIER, MetricDef, TenantDef
 from semsync.errors import CatalogError, NotFoundError
-from semsync.patterns.registry import get_pattern, pattern_names
 
 #: keys whose value names an entry of a list (tenants by identifier, metrics/dimensions by id)
 _ENTRY_KEYS = ("identifier", "id", "metric_id", "dimension_id")
@@ -70,8 +69,14 @@ def pattern_settings_errors(patterns: Any, loc: tuple[int | str, ...] = ()) -> l
     in pydantic's form: a pattern that is not registered, a setting its settings model does not
     have, a value it does not accept, and `direction` (the metric's, for all its patterns).
     What is not a mapping is left to the models' own validation."""
+    if not patterns or not isinstance(patterns, Mapping):
+        return []
+    # The registry imports the analysis stack (pandas, scipy, statsmodels: over a second); a catalog
+    # without pattern settings, and the CLI commands that read one, do without it.
+    from semsync.patterns.registry import get_pattern, pattern_names
+
     errors: list[dict[str, Any]] = []
-    for name, overrides in (patterns.items() if isinstance(patterns, Mapping) else ()):
+    for name, overrides in patterns.items():
         if not isinstance(name, str) or not isinstance(overrides, Mapping):
             continue
         where = (*loc, name)
