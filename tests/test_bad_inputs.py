@@ -156,6 +156,10 @@ CASES = [
             "patterns.performance_status.threshold_ratio: Input should be less than 1", command="load"),
     catalog("catalog-short-jwt-secret", TENANT + CUBE % "not-32-bytes",
             "semantic_layer.secret_key: cannot sign HS256 JWTs with this key: The HMAC key is 12 bytes long"),
+    catalog("catalog-impossible-date", METRIC + "        targets: [{grain: month, target_date: 2025-13-01, "
+            "target_value: 1}]\n", "catalog.yaml:8:47: invalid YAML: '2025-13-01' is not a date"),
+    cli("report-out-no-directory", "report", "acme::revenue", "-o", "/nonexistent/dir/report.html",
+        says="the directory '/nonexistent/dir' does not exist"),
     # -- names the database does not know
     cli("tenant-unknown", "sync", "run", "initech::revenue", "-p", "2025-07-01", says="unknown tenant 'initech'",
         db=True),
@@ -163,6 +167,11 @@ CASES = [
     cli("results-tenant-unknown", "results", "initech::revenue", says="unknown tenant 'initech'", db=True),
     cli("pattern-run-tenant-unknown", "patterns", "run", "initech::revenue::forecasting", "-p", "2025-07-01",
         says="unknown tenant 'initech'", db=True),
+    cli("backfill-tenant-unknown", "backfill", "-g", "day", "-p", "2025-07-01:2025-07-31", "-t", "initech",
+        "--dry-run", says="unknown tenant 'initech'", db=True),
+    cli("report-tenant-unknown", "report", "initech::revenue", "-o", "{dir}/report.html",
+        says="unknown tenant 'initech'", db=True),
+    cli("status-tenant-unknown", "status", "--tenant", "initech", says="unknown tenant 'initech'", db=True),
 ]
 
 

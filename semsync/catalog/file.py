@@ -87,7 +87,8 @@ class DuplicateKeyError(yaml.constructor.ConstructorError):
 
 
 class _CatalogLoader(yaml.SafeLoader):
-    """PyYAML's SafeLoader, refusing a mapping that repeats a key instead of keeping the last value."""
+    """PyYAML's SafeLoader, refusing a mapping that repeats a key instead of keeping the last value,
+    and reporting an impossible date like any other YAML error (at its line)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         first: dict[Any, yaml.Node] = {}
@@ -103,6 +104,17 @@ class _CatalogLoader(yaml.SafeLoader):
                 raise DuplicateKeyError("while constructing a mapping", earlier.start_mark,
                                         f"duplicate key {key!r}", key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        # a date-shaped value that is no date (2025-13-01) fails in `datetime`, not as a YAML error
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a date ({exc})", node.start_mark) from None
+
+
+_CatalogLoader.add_constructor("tag:yaml.org,2002:timestamp", _CatalogLoader.construct_yaml_timestamp)
 
 
 def _load_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:

@@ -232,3 +232,10 @@ def test_a_signing_key_hs256_cannot_use_is_refused_without_showing_it(tmp_path, 
 def test_a_signing_key_of_32_bytes_is_accepted(tmp_path):
     path = write(tmp_path, VALID.replace(", token: tok}", f", auth_type: SECRET_KEY, secret_key: {'k' * 32}}}"))
     assert read_catalog_file(path).tenants[0].semantic_layer.secret_key.get_secret_value() == "k" * 32
+
+
+def test_a_date_that_does_not_exist_is_a_yaml_error_at_its_line(tmp_path):
+    path = write(tmp_path, VALID.replace("dimensions: [{id: region, member: region}]",
+                                         "targets: [{grain: month, target_date: 2025-02-30, target_value: 1}]"))
+    assert str(error_of(path)) == (f"{path}:15:47: invalid YAML: '2025-02-30' is not a date "
+                                   "(day is out of range for month)")
