@@ -86,6 +86,12 @@ CASES = [
             SEMSYNC_TEMPORAL__TLS="maybe"),
     setting("setting-secret-file-missing", "SEMSYNC_DATABASE__URL_FILE: cannot read /nonexistent/url",
             SEMSYNC_DATABASE__URL_FILE="/nonexistent/url"),
+    Bad("setting-temporal-not-an-address", ("sync", "start", "--partition", "2025-07-01|acme::revenue"),
+        says="cannot use Temporal at not an address: invalid target URL",
+        env={"SEMSYNC_TEMPORAL__ADDRESS": "not an address"}),
+    Bad("setting-temporal-tls-file-missing", ("sync", "start", "--partition", "2025-07-01|acme::revenue"),
+        says="No such file or directory: '/nonexistent/ca.pem'",
+        env={"SEMSYNC_TEMPORAL__TLS": "true", "SEMSYNC_TEMPORAL__TLS_SERVER_CA": "/nonexistent/ca.pem"}),
     # -- contexts, partition keys and ranges
     cli("context-one-part", "sync", "run", "acme", "-p", "2025-07-01", says="expected tenant::metric"),
     cli("context-bad-character", "sync", "run", "acme::rev enue", "-p", "2025-07-01", says="contains ' '"),
