@@ -6,8 +6,8 @@ Most rows fail before the CLI connects to anything: the database and Temporal ad
 closed port, so a row that reaches for either fails with exit 1 instead of passing. Rows marked `db`
 run against the session's test database (a tenant `acme` without metrics).
 
-The CLI takes about two seconds to start (it imports the analysis stack), so the rows selected in a
-session run together, a few at a time, the first time a row's result is asked for.
+The CLI takes half a second to start (two for the commands that import the analysis stack), so the
+rows selected in a session run together, a few at a time, the first time a row's result is asked for.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 
 #: an address nothing listens on: a row that tries the database or Temporal fails fast, exit 1
 CLOSED = "127.0.0.1:1"
-#: click's usage errors: usage, hint and a boxed message
+#: Typer's usage errors: the usage, a hint and the message in a box
 USAGE_LINES = 6
 
 
