@@ -92,6 +92,9 @@ CASES = [
     Bad("setting-temporal-tls-file-missing", ("sync", "start", "--partition", "2025-07-01|acme::revenue"),
         says="No such file or directory: '/nonexistent/ca.pem'",
         env={"SEMSYNC_TEMPORAL__TLS": "true", "SEMSYNC_TEMPORAL__TLS_SERVER_CA": "/nonexistent/ca.pem"}),
+    Bad("setting-catalog-service-not-a-url", ("catalog", "refresh"), says="SEMSYNC_CATALOG__TENANTS_URL 'notaurl' "
+        "is not an http(s) URL", env={"SEMSYNC_CATALOG__PROVIDER": "http", "SEMSYNC_CATALOG__TENANTS_URL": "notaurl",
+                                      "SEMSYNC_CATALOG__METRICS_URL": "https://metrics.internal"}),
     # -- contexts, partition keys and ranges
     cli("context-one-part", "sync", "run", "acme", "-p", "2025-07-01", says="expected tenant::metric"),
     cli("context-bad-character", "sync", "run", "acme::rev enue", "-p", "2025-07-01", says="contains ' '"),

@@ -270,6 +270,10 @@ def _check_settings(product: FakeServices, client: httpx.AsyncClient) -> None:
     incomplete = settings.model_copy(update={"client_secret": None})
     with pytest.raises(CatalogError, match="SEMSYNC_CATALOG__CLIENT_SECRET"):
         provider_from_settings(incomplete, http_client=client)
+    for name, url in (("tenants_url", "tenants.internal/api"), ("metrics_url", "ftp://metrics"),
+                      ("token_url", "https://")):
+        with pytest.raises(CatalogError, match=f"SEMSYNC_CATALOG__{name.upper()} '.*' is not an http"):
+            provider_from_settings(settings.model_copy(update={name: url}), http_client=client)
 
 
 async def test_metric_filters_are_kept_and_unreadable_ones_refuse_the_metric(product):
