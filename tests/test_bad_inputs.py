@@ -132,6 +132,10 @@ CASES = [
         says="unknown pattern 'seasonality'"),
     cli("status-bad-tenant", "status", "--tenant", "ac me", says="tenant 'ac me' contains ' '"),
     cli("status-unknown-kind", "status", "--kind", "seasonality", says="--kind 'seasonality': expected sync or"),
+    cli("demo-seed-before-start", "demo", "seed", "--until", "2019-01-01", says="--until 2019-01-01 is before the "
+        "demo's data begins"),
+    cli("demo-seed-not-a-date", "demo", "seed", "--until", "2025-13-01", says="'2025-13-01' does not match the "
+        "formats '%Y-%m-%d'", max_lines=USAGE_LINES),
     # -- backfill options
     cli("backfill-no-grain", "backfill", "-p", "2025-07-01:2025-07-31", says="give --grain GRAIN"),
     cli("backfill-grain-and-all-grains", "backfill", "--all-grains", "-g", "day", "-p", "2025-07-01:2025-07-31",
