@@ -17,8 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.store import get_metric, lookup_tenant
+from semsync.catalog.validation import stored_settings_error
 from semsync.contracts import PatternRunRequest, PatternRunResponse
 from semsync.db.session import tenant_scope
+from semsync.errors import InvalidInputError
 from semsync.patterns import analysis_date_for, get_pattern, pattern_names
 from semsync.patterns.catalog_settings import pattern_overrides
 from semsync.patterns.context_run import ContextAnalysis, analyse_context
@@ -71,7 +73,11 @@ class PatternRunService:
         metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
         # defaults, then the tenant's overrides, then the metric's, and the metric's direction
         overrides = pattern_overrides(tenant, metric, pattern.name)
-        settings = pattern.settings(overrides)  # invalid catalog settings fail here, before any read
+        try:
+            settings = pattern.settings(overrides)  # invalid catalog settings fail here, before any read
+        except InvalidInputError as exc:
+            # `catalog load` refuses such settings; a catalog stored before it did gets one line too
+            raise stored_settings_error(tenant, metric, pattern.name) or exc from None
         dates = [analysis_date_for(p) for p in partitions]
         report(progress, f"{pattern.name}: reading data for {len(dates)} analysis dates")
         data = await self.organiser.read_for(pattern, tenant_id, metric.id, request.grain, dates, overrides)

@@ -18,10 +18,13 @@ def _settings_or_exit() -> None:
             where = f"setting {variable}" if error["loc"] else "settings"
             print(f"error: invalid {where}: {message}{shown}", file=sys.stderr)
         sys.exit(2)
+    except ValueError as exc:  # a settings source that cannot be read, e.g. a missing *_FILE secret
+        print(f"error: invalid settings: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 _settings_or_exit()
 
-from starter.cli import app  # noqa: E402
+from starter.cli import app_for  # noqa: E402
 
-app(prog_name="python -m starter")
+app_for(sys.argv[1:])(prog_name="python -m starter")

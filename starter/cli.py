@@ -2,27 +2,66 @@
 
 Sub-commands live in one module each; this one only assembles them and turns semsync's typed
 input errors into a clear message and a non-zero exit.
+
+`python -m starter` assembles only the command it runs (`app_for`): the other commands' modules
+are not imported, so a command that needs neither the analysis stack (pandas, scipy, statsmodels;
+about a second and a half) nor Temporal's workflows starts without them. `app` is every command.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Sequence
+
 import typer
 
-from starter import backfill, catalog, demo, dev, migrate, patterns, report, results, schedules, status, sync
+#: command name → (module, attribute): a Typer sub-app (a group) or a function (a command), in help order
+COMMANDS: dict[str, tuple[str, str]] = {
+    "dev": ("starter.dev", "app"),
+    "catalog": ("starter.catalog", "app"),
+    "demo": ("starter.demo", "app"),
+    "sync": ("starter.sync", "app"),
+    "patterns": ("starter.patterns", "app"),
+    "schedules": ("starter.schedules", "app"),
+    "backfill": ("starter.backfill", "backfill"),
+    "status": ("starter.status", "status"),
+    "pause": ("starter.backfill", "pause"),
+    "resume": ("starter.backfill", "resume"),
+    "cancel": ("starter.backfill", "cancel"),
+    "discover": ("starter.schedules", "discover"),
+    "results": ("starter.results", "results"),
+    "report": ("starter.report", "report"),
+    "migrate": ("starter.migrate", "migrate"),
+}
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="semsync operator CLI.")
-app.add_typer(dev.app, name="dev")
-app.add_typer(catalog.app, name="catalog")
-app.add_typer(demo.app, name="demo")
-app.add_typer(sync.app, name="sync")
-app.add_typer(patterns.app, name="patterns")
-app.add_typer(schedules.app, name="schedules")
-app.command("backfill")(backfill.backfill)
-app.command("status")(status.status)
-app.command("pause")(backfill.pause)
-app.command("resume")(backfill.resume)
-app.command("cancel")(backfill.cancel)
-app.command("discover")(schedules.discover)
-app.command("results")(results.results)
-app.command("report")(report.report)
-app.command("migrate")(migrate.migrate)
+
+def build(names: Sequence[str] = tuple(COMMANDS)) -> typer.Typer:
+    """The CLI with the commands `names` (all of them by default)."""
+    app = typer.Typer(no_args_is_help=True, add_completion=False, help="semsync operator CLI.")
+    app.callback()(_group)  # a group even with one command (Typer would make a lone command the program)
+    for name in names:
+        module, attribute = COMMANDS[name]
+        target = getattr(importlib.import_module(module), attribute)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    return app
+
+
+def _group() -> None:
+    pass
+
+
+def app_for(args: Sequence[str]) -> typer.Typer:
+    """The CLI for `python -m starter ARGS`: only the command named first, if it names one (the
+    help and a misspelt command need them all)."""
+    return build([args[0]]) if args and args[0] in COMMANDS else build()
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `from starter.cli import app` (the tests) assembles every command, once
+    if name == "app":
+        globals()["app"] = app = build()
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

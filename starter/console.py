@@ -6,10 +6,13 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -17,7 +20,9 @@ from semsync.config import get_settings
 from semsync.db.session import Database, ssl_connect_args
 from semsync.errors import SemsyncError, is_configuration_error
 from semsync.redaction import redact
-from semsync.services import Services, open_services
+
+if TYPE_CHECKING:  # the composition root imports the analysis stack: only the commands that run it pay
+    from semsync.services import Services
 
 T = TypeVar("T")
 
@@ -29,12 +34,25 @@ err_console = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 @contextmanager
 def reported_errors() -> Iterator[None]:
-    """Print a semsync error as one clear line and exit 2 (bad input) or 1 (anything retryable)."""
+    """Print a semsync error as one clear line and exit 2 (bad input) or 1 (anything retryable).
+
+    An input model refusing a value the command built it from (`ContextSelector(tenant=…)`, a
+    backfill id) is bad input too: one line with pydantic's messages, exit 2."""
     try:
         yield
     except SemsyncError as exc:
-        err_console.print(f"[bold red]error[/]: {type(exc).__name__}: {redact(str(exc))}")
+        err_console.print(f"[bold red]error[/]: {type(exc).__name__}: {escape(redact(str(exc)))}")
         raise typer.Exit(1 if exc.retryable else 2) from None
+    except ValidationError as exc:
+        problems = "; ".join(_problem(error) for error in exc.errors(include_url=False))
+        err_console.print(f"[bold red]error[/]: invalid {exc.title}: {escape(problems)}")
+        raise typer.Exit(2) from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    if error["type"] == "value_error":  # our validators' messages name the field and the value
+        return str(error["ctx"]["error"])
+    return f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
 
 
 def run_with_database(work: Callable[[Database], Awaitable[T]], *, catalog_role: bool = False) -> T:
@@ -55,6 +73,8 @@ def run_with_database(work: Callable[[Database], Awaitable[T]], *, catalog_role:
 
 def run_with_services(work: Callable[[Services], Awaitable[T]]) -> T:
     """Run `work` with the composition root's services (`semsync.services`), errors as `run_with_database`."""
+
+    from semsync.services import open_services
 
     async def run() -> T:
         async with open_services(get_settings(), pool_size=4) as services:

@@ -18,6 +18,7 @@ from semsync.config import Settings, get_settings
 from semsync.contracts import BackfillInput, BackfillResult, DiscoveryInput
 from semsync.db.session import tenant_scope
 from semsync.demo import DEMO_CATALOG_PATH, EVENTS, seed_warehouse, write_demo_catalog
+from semsync.demo.warehouse import START as DEMO_START
 from semsync.demo.warehouse import asyncpg_dsn
 from semsync.devstack import DevStack, DevStackError
 from semsync.services import open_services
@@ -38,6 +39,9 @@ def seed(
 ) -> None:
     """(Re)create the `warehouse` schema in the semsync database, readable by the app role."""
     database = get_settings().database
+    if until is not None and until.date() < DEMO_START:
+        err_console.print(f"[bold red]error[/]: --until {until.date()} is before the demo's data begins ({DEMO_START})")
+        raise typer.Exit(2)
     started = time.perf_counter()
     try:
         counts = asyncio.run(seed_warehouse(

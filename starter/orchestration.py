@@ -20,6 +20,10 @@ from workflows.failures import describe
 T = TypeVar("T")
 
 
+class _TemporalSettingsError(Exception):
+    """Settings the client cannot connect with at all: a configuration error, exit 2."""
+
+
 async def connect() -> Client:
     """The CLI's client: TLS and API key as the settings say (`semsync.temporal_client`)."""
     return await connect_temporal(get_settings())
@@ -30,10 +34,18 @@ def run_with_temporal(work: Callable[[Client], Awaitable[T]]) -> T:
     address = get_settings().temporal.address
 
     async def run() -> T:
-        return await work(await connect())
+        try:
+            client = await connect()
+        except (OSError, ValueError) as exc:  # an address that is none, a TLS file that cannot be read
+            raise _TemporalSettingsError(str(exc)) from None
+        return await work(client)
 
     try:
         return asyncio.run(run())
+    except _TemporalSettingsError as exc:
+        err_console.print(f"[bold red]error[/]: cannot use Temporal at {address}: {exc} "
+                          "(check the SEMSYNC_TEMPORAL__ settings)")
+        raise typer.Exit(2) from None
     except RuntimeError as exc:
         if "Failed client connect" not in str(exc) and "connect" not in str(exc).lower():
             raise

@@ -51,6 +51,7 @@ def run(
     """Analyse every partition of the range (each as of the day after it ends) and store the results."""
     with reported_errors():
         parsed = MetricPatternContext.from_string(context)
+        get_pattern(parsed.pattern)  # an unknown pattern is refused before the database
         keys = expand_range(grain, partitions, allow_incomplete=allow_incomplete,
                             first_date=get_settings().partitions.first_date)
         request = PatternRunRequest(tenant=parsed.tenant, metric_id=parsed.metric, pattern=parsed.pattern,

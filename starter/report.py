@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from semsync.errors import InvalidInputError
 from semsync.partitions import Grain, MetricContext
 from semsync.report import read_report_data, render_report
 from starter.console import console, reported_errors, run_with_database
@@ -21,6 +22,9 @@ def report(
     history, the dimension shares and the partition health, as one self-contained HTML page."""
     with reported_errors():
         metric_context = MetricContext.from_string(context)
+        if not out.parent.is_dir() or out.is_dir():  # refused before the reading, not after it
+            raise InvalidInputError(f"--out {str(out)!r}: " + ("is a directory" if out.is_dir() else
+                                    f"the directory {str(out.parent)!r} does not exist"), part="out", value=str(out))
         data = run_with_database(lambda db: read_report_data(db.session_factory, metric_context, grain,
                                                              now=datetime.now(UTC)))
     if not data.series:

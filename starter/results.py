@@ -13,7 +13,7 @@ import typer
 
 from semsync.catalog.store import lookup_tenant
 from semsync.db.session import Database, tenant_scope
-from semsync.errors import NotFoundError
+from semsync.errors import InvalidInputError
 from semsync.partitions import Grain, MetricContext
 from semsync.patterns import get_pattern, pattern_names
 from semsync.patterns.store import latest_results
@@ -120,7 +120,7 @@ def results(
         try:
             day = date.fromisoformat(on) if on else None
         except ValueError:
-            raise NotFoundError(f"--date {on!r} is not a date (YYYY-MM-DD)") from None
+            raise InvalidInputError(f"--date {on!r} is not a date (YYYY-MM-DD)", part="date", value=on) from None
         rows = run_with_database(lambda db: read_results(db, metric_context, grain, names, day))
     if not rows:
         console.print(f"no {grain.value} pattern results for {context}"

@@ -20,7 +20,7 @@ from semsync.backfill_plan import select_contexts
 from semsync.config import get_settings
 from semsync.contracts import SYNC_KIND, BackfillProgress, BackfillResult, ContextSelector
 from semsync.db.session import Database
-from semsync.errors import PartitionRangeError
+from semsync.errors import InvalidInputError, PartitionRangeError
 from semsync.ledger import LedgerRow, read_ledger
 from semsync.partitions import Grain, Partition, first_partitions, last_complete_partition, partition_range
 from semsync.partitions.grains import FIRST_DATE_SETTING
@@ -44,18 +44,18 @@ def window(grain: Grain, count: int, now: datetime, first_date: date) -> list[Pa
 
 
 async def _ledger(database: Database, grain: Grain, kind: str | None, partitions: list[Partition],
-                  tenant: str | None) -> tuple[list[str], list[LedgerRow]]:
+                  selector: ContextSelector) -> tuple[list[str], list[LedgerRow]]:
     """The active contexts (of one tenant, or all) and their ledger rows in the window."""
-    selected = await select_contexts(database.session_factory, ContextSelector(tenant=tenant))
+    selected = await select_contexts(database.session_factory, selector)
     tenants = {context.tenant: tenant_id for tenant_id, context in selected}
     ledger = await read_ledger(database.session_factory, tenants, grain, kind=kind,
                                first=partitions[0].start, last=partitions[-1].start)
     return [context.key for _, context in selected], ledger
 
 
-def health_map(grain: Grain, last: int, kind: str, tenant: str | None) -> None:
+def health_map(grain: Grain, last: int, kind: str, selector: ContextSelector) -> None:
     partitions = window(grain, last, datetime.now(UTC), get_settings().partitions.first_date)
-    contexts, ledger = run_with_database(lambda db: _ledger(db, grain, kind, partitions, tenant))
+    contexts, ledger = run_with_database(lambda db: _ledger(db, grain, kind, partitions, selector))
     cells = {(f"{r.tenant}::{r.metric_id}", r.partition_key): r.status for r in ledger}
     counts = Counter(cells.get((c, p.key)) for c in contexts for p in partitions)
     table = Table(title=f"partition health: {kind} · {grain.value} · {partitions[0].key} … {partitions[-1].key}",
@@ -109,6 +109,12 @@ def backfill_status(backfill_id: str) -> None:
                   f"{p.chunks_failed} failed; {p.rows_fetched:,} rows fetched; {p.elapsed_s:.0f}s elapsed{eta}")
 
 
+def _pattern_names() -> list[str]:
+    from semsync.patterns import pattern_names  # the analysis stack, only when --kind names a pattern
+
+    return pattern_names()
+
+
 def status(
     backfill_id: str | None = typer.Argument(None, help="a backfill's id; none: the partition health map"),
     grain: Grain = typer.Option(Grain.DAY, "--grain", "-g"),
@@ -121,4 +127,8 @@ def status(
         if backfill_id is not None:
             backfill_status(backfill_id)
             return
-        health_map(grain, last or {Grain.DAY: 60, Grain.WEEK: 26, Grain.MONTH: 12}[grain], kind, tenant)
+        if kind != SYNC_KIND and kind not in _pattern_names():
+            raise InvalidInputError(f"--kind {kind!r}: expected {SYNC_KIND} or a pattern "
+                                    f"({', '.join(_pattern_names())})", part="kind", value=kind)
+        selector = ContextSelector(tenant=tenant)  # a malformed --tenant is refused before the database
+        health_map(grain, last or {Grain.DAY: 60, Grain.WEEK: 26, Grain.MONTH: 12}[grain], kind, selector)

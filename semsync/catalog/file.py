@@ -17,7 +17,10 @@ Format (every field as in :mod:`semsync.catalog.models`)::
 
 Every problem is reported as a CatalogError naming the file, the entry and the field, e.g.
 ``catalog.yaml:14: tenants[1] (globex) metrics[2] (revenue) source.value: Field required``;
-a YAML syntax error names the file, line and column.
+a YAML syntax error names the file, line and column, and a key repeated in one mapping (which
+YAML parsers otherwise resolve silently, the last one winning) names both lines. Pattern settings
+are checked against the patterns themselves: a pattern or setting that does not exist, or a value
+it refuses, is reported like any other field.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pydantic import ValidationError
 
 from semsync.catalog.models import Catalog
 from semsync.catalog.provider import CatalogProvider, sync_enabled
-from semsync.catalog.validation import catalog_error
+from semsync.catalog.validation import catalog_error, catalog_pattern_errors
 from semsync.errors import CatalogError
 
 
@@ -67,18 +70,64 @@ def parse_catalog(text: str, *, source: str = "<catalog>") -> Catalog:
             f"{source}: expected a mapping with `tenants:` at the top level, found {type(data).__name__}",
             part="file",
         )
+    # the models' errors and the pattern settings' errors are reported together, in one message
+    errors: list[Any] = []
     try:
-        return Catalog.model_validate(data)
+        catalog = Catalog.model_validate(data)
     except ValidationError as exc:
-        raise catalog_error(exc, data, source=source, root_node=root) from None
+        errors = exc.errors()
+    errors += catalog_pattern_errors(data)
+    if errors:
+        raise catalog_error(errors, data, source=source, root_node=root)
+    return catalog
+
+
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping that names one key twice."""
+
+
+class _CatalogLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing a mapping that repeats a key instead of keeping the last value,
+    and reporting an impossible date like any other YAML error (at its line)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults`: keys written next to a merge override it, as YAML means
+            key = self.construct_object(key_node, deep=True)
+            try:
+                earlier = first.setdefault(key, key_node)
+            except TypeError:
+                continue  # an unhashable key: SafeLoader's own error follows
+            if earlier is not key_node:
+                raise DuplicateKeyError("while constructing a mapping", earlier.start_mark,
+                                        f"duplicate key {key!r}", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        # a date-shaped value that is no date (2025-13-01) fails in `datetime`, not as a YAML error
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a date ({exc})", node.start_mark) from None
+
+
+_CatalogLoader.add_constructor("tag:yaml.org,2002:timestamp", _CatalogLoader.construct_yaml_timestamp)
 
 
 def _load_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     """The document and its node tree (for line numbers), or a CatalogError at the offending line."""
-    loader = yaml.SafeLoader(text)
+    loader = _CatalogLoader(text)
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
+    except DuplicateKeyError as exc:
+        line = exc.problem_mark.line + 1
+        raise CatalogError(
+            f"{source}:{line}: {exc.problem} (first at line {exc.context_mark.line + 1})", part="yaml", value=line
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source

@@ -83,6 +83,8 @@ class HttpCatalog(CatalogProvider):
                 "the http catalog needs SEMSYNC_CATALOG__TENANTS_URL and SEMSYNC_CATALOG__METRICS_URL",
                 part="catalog settings",
             )
+        for name in ("tenants_url", "metrics_url", "token_url"):
+            _check_service_url(name, getattr(settings, name))
         auth = None
         if settings.token_url:
             if not settings.client_id or settings.client_secret is None:
@@ -196,6 +198,20 @@ class HttpCatalog(CatalogProvider):
             return response.json()
         except ValueError:
             raise CatalogUnavailableError(f"{what} answered {response.status_code} without JSON") from None
+
+
+def _check_service_url(name: str, url: str | None) -> None:
+    """A service URL that can never be called (no http(s) scheme, no host) is a configuration error,
+    refused before any request: no retry makes `notaurl/tenants/all` reachable."""
+    if url is None:
+        return
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise CatalogError(f"SEMSYNC_CATALOG__{name.upper()} {url!r} is not an http(s) URL "
+                           "(e.g. https://tenants.internal/api)", part="catalog settings", value=url)
 
 
 def connection_from_config(config: Any) -> CubeConnection:

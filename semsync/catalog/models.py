@@ -11,7 +11,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+import jwt
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from semsync.partitions.contexts import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
 
@@ -129,12 +130,34 @@ class CubeAuthType(StrEnum):
     SECRET_KEY = "SECRET_KEY"
 
 
+#: how the Cube source signs its JWTs with a tenant's `secret_key` (Cube's default, HS256)
+CUBE_JWT_ALGORITHM = "HS256"
+
+
 class CubeConnection(_Strict):
     type: Literal["cube"] = "cube"
     cube_api_url: str = Field(description="base URL, e.g. http://127.0.0.1:4000 (the /cubejs-api/v1 prefix is added)")
     auth_type: CubeAuthType = CubeAuthType.TOKEN
     token: SecretStr | None = None
     secret_key: SecretStr | None = None
+
+    @field_validator("secret_key")
+    @classmethod
+    def _signing_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # PyJWT would sign with a short key and print an InsecureKeyLengthWarning on every token:
+        # its own check (RFC 7518 §3.2: HS256 needs 32 bytes) refuses the key here, where the
+        # catalog names the tenant and the line. The key itself is never part of the message.
+        if value is None or info.data.get("auth_type") is not CubeAuthType.SECRET_KEY:
+            return value
+        algorithm = jwt.get_algorithm_by_name(CUBE_JWT_ALGORITHM)
+        try:
+            problem = algorithm.check_key_length(algorithm.prepare_key(value.get_secret_value()))
+        except jwt.InvalidKeyError as exc:
+            problem = str(exc)
+        if problem:
+            raise ValueError(f"cannot sign {CUBE_JWT_ALGORITHM} JWTs with this key: {problem} "
+                             "Generate one with `openssl rand -hex 32`.")
+        return value
 
     @model_validator(mode="after")
     def _credentials(self) -> CubeConnection:

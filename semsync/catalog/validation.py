@@ -5,38 +5,50 @@ operator needs ``catalog.yaml: tenants[1] (globex) metrics[2] (revenue) source.v
 the file, the entry by position and by its identifier, and the field. The raw input is walked along
 each location to find the identifiers and to drop the discriminator tags pydantic inserts for
 tagged unions (``'sql'`` above). With the YAML node tree at hand the line of the entry is added too.
+
+Pattern settings (a tenant's or a metric's ``patterns:``) are checked here against the pattern
+registry, after the models: the catalog models hold them as plain mappings, so that an override
+stored by an older semsync still reads (and is refused, in one line, where it is used:
+`stored_settings_error`). Their errors take the same form, e.g.
+``catalog.yaml:21: tenants[0] (acme) metrics[1] (revenue) patterns.forecasting.min_periods: ...``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from semsync.catalog.models import IDENTIFIER
-from semsync.errors import CatalogError
+from semsync.catalog.models import IDENTIFIER, MetricDef, TenantDef
+from semsync.errors import CatalogError, NotFoundError
 
 #: keys whose value names an entry of a list (tenants by identifier, metrics/dimensions by id)
 _ENTRY_KEYS = ("identifier", "id", "metric_id", "dimension_id")
 #: errors shown in one CatalogError; more are summarised as a count
 MAX_ERRORS = 20
 _IDENTIFIER_RULE = "1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+#: fields whose value is a secret: never kept as the error's `value`
+_SECRET_FIELDS = ("token", "secret_key", "database_url", "client_secret")
+#: the error type of the checks made here (pydantic's own types for the rest)
+_RULE = "catalog_rule"
 
 
 def catalog_error(
-    exc: ValidationError,
+    exc: ValidationError | Sequence[Mapping[str, Any]],
     data: Any,
     *,
     source: str,
     root_node: yaml.Node | None = None,
 ) -> CatalogError:
-    """A CatalogError with one line per validation error, each naming `source`, entry and field."""
+    """A CatalogError with one line per validation error, each naming `source`, entry and field.
+
+    `exc` is pydantic's error or a list of errors in its form (``type``, ``loc``, ``msg``, ``input``)."""
     lines: list[str] = []
     first_part: str | None = None
     first_value: object = None
-    errors = exc.errors()
+    errors = exc.errors() if isinstance(exc, ValidationError) else list(exc)
     for err in errors[:MAX_ERRORS]:
         path, line = describe_location(err["loc"], data, root_node)
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
@@ -45,10 +57,80 @@ def catalog_error(
         lines.append(f"{where}: {path or '(top level)'}: {_message(err)}")
         if first_part is None:
             first_part = path
-            first_value = None if err["type"] == "missing" else err.get("input")
+            secret = path.rsplit(".", 1)[-1] in _SECRET_FIELDS
+            first_value = None if err["type"] == "missing" or secret else err.get("input")
     if len(errors) > MAX_ERRORS:
         lines.append(f"... and {len(errors) - MAX_ERRORS} more errors")
     return CatalogError("\n".join(lines), part=first_part, value=first_value)
+
+
+def pattern_settings_errors(patterns: Any, loc: tuple[int | str, ...] = ()) -> list[dict[str, Any]]:
+    """What the patterns refuse in a tenant's or metric's `patterns` (located at `loc`), as errors
+    in pydantic's form: a pattern that is not registered, a setting its settings model does not
+    have, a value it does not accept, and `direction` (the metric's, for all its patterns).
+    What is not a mapping is left to the models' own validation."""
+    if not patterns or not isinstance(patterns, Mapping):
+        return []
+    # The registry imports the analysis stack (pandas, scipy, statsmodels: over a second); a catalog
+    # without pattern settings, and the CLI commands that read one, do without it.
+    from semsync.patterns.registry import get_pattern, pattern_names
+
+    errors: list[dict[str, Any]] = []
+    for name, overrides in patterns.items():
+        if not isinstance(name, str) or not isinstance(overrides, Mapping):
+            continue
+        where = (*loc, name)
+        try:
+            model = get_pattern(name).settings_model
+        except NotFoundError:
+            errors.append(_rule(where, name, f"unknown pattern {name!r}; known patterns are "
+                                             f"{', '.join(pattern_names())}"))
+            continue
+        if "direction" in overrides:
+            errors.append(_rule((*where, "direction"), overrides["direction"],
+                                "`direction` is the metric's, for all its patterns: set it on the metric"))
+        try:
+            model.model_validate({key: value for key, value in overrides.items() if key != "direction"})
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                err_loc = (*where, *err["loc"])
+                if err["type"] == "extra_forbidden":
+                    known = ", ".join(field for field in model.model_fields if field != "direction")
+                    errors.append(_rule(err_loc, err["input"], f"unknown setting of {name}; its settings are {known}"))
+                else:
+                    errors.append({**err, "loc": err_loc})
+    return errors
+
+
+def catalog_pattern_errors(data: Any) -> list[dict[str, Any]]:
+    """`pattern_settings_errors` of every tenant and metric of raw catalog input (as given to
+    `Catalog.model_validate`, whose own errors cover what is not a mapping), located in it."""
+    errors: list[dict[str, Any]] = []
+    for i, tenant in _mappings(data, "tenants"):
+        errors += pattern_settings_errors(tenant.get("patterns"), ("tenants", i, "patterns"))
+        for j, metric in _mappings(tenant, "metrics"):
+            errors += pattern_settings_errors(metric.get("patterns"), ("tenants", i, "metrics", j, "patterns"))
+    return errors
+
+
+def _mappings(data: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
+    items = data.get(key) if isinstance(data, dict) else None
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def stored_settings_error(tenant: TenantDef, metric: MetricDef, pattern_name: str) -> CatalogError | None:
+    """One line for `pattern_name`'s settings overrides of a catalog stored before they were
+    checked (by an older semsync), or None if they are valid."""
+    problems: list[str] = []
+    for where, patterns in ((f"tenant {tenant.identifier!r}", tenant.patterns),
+                            (f"tenant {tenant.identifier!r} metric {metric.id!r}", metric.patterns)):
+        if pattern_name in patterns:
+            for err in pattern_settings_errors({pattern_name: patterns[pattern_name]}, ("patterns",)):
+                problems.append(f"{where} {describe_location(err['loc'], None)[0]}: {_message(err)}")
+    if not problems:
+        return None
+    return CatalogError("; ".join(problems) + "; correct the catalog and reload it with "
+                        "`python -m starter catalog load FILE`", part="patterns", value=pattern_name)
 
 
 def describe_location(
@@ -103,6 +185,10 @@ def _yaml_child(ynode: yaml.Node | None, element: int | str) -> yaml.Node | None
             if getattr(key_node, "value", None) == element:
                 return value_node
     return None
+
+
+def _rule(loc: tuple[int | str, ...], value: Any, message: str) -> dict[str, Any]:
+    return {"type": _RULE, "loc": loc, "msg": message, "input": value}
 
 
 def _message(err: Any) -> str:

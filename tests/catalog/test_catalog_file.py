@@ -142,3 +142,100 @@ def test_not_a_catalog(tmp_path, content, expected):
 def test_missing_file(tmp_path):
     error = error_of(tmp_path / "nope.yaml")
     assert str(error) == f"{tmp_path / 'nope.yaml'}: catalog file not found"
+
+
+def test_a_repeated_key_is_refused_with_both_lines(tmp_path):
+    path = write(tmp_path, VALID.replace("    name: Globex\n", "    name: Globex\n    name: Globex Corp\n"))
+    error = error_of(path)
+    assert str(error) == f"{path}:11: duplicate key 'name' (first at line 10)"
+    assert error.part == "yaml"
+
+
+def test_keys_next_to_a_yaml_merge_override_it(tmp_path):
+    content = VALID.replace("tenants:\n", "x-cube: &cube {type: sql}\ntenants:\n").replace(
+        "    name: Globex\n", "    name: Globex\n    semantic_layer: {<<: *cube, type: sql}\n")
+    error = error_of(write(tmp_path, content))
+    assert "x-cube: unknown field" in str(error) and "duplicate" not in str(error)
+
+
+PATTERNS = VALID.replace("    name: Acme\n", """\
+    name: Acme
+    patterns:
+      performance_status: {threshold_ratio: 0.1}
+      forecasting: {min_periods: 14, aggregation: mean}
+""").replace("        dimensions: [{id: region, member: region}]\n", """\
+        dimensions: [{id: region, member: region}]
+        patterns:
+          dimension_analysis:
+            top_n: 3
+""")
+
+
+def test_pattern_settings_are_read(tmp_path):
+    catalog = read_catalog_file(write(tmp_path, PATTERNS))
+    assert catalog.tenants[0].patterns["forecasting"] == {"min_periods": 14, "aggregation": "mean"}
+    assert catalog.tenants[1].metric("revenue").patterns == {"dimension_analysis": {"top_n": 3}}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("performance_status:", "performance_stats:"),
+         ":5: tenants[0] (acme) patterns.performance_stats: unknown pattern 'performance_stats'; known patterns are "
+         "dimension_analysis, drift_detection, forecasting, historical_performance, performance_status"),
+        (("threshold_ratio: 0.1", "threshold: 0.1"),
+         ":5: tenants[0] (acme) patterns.performance_status.threshold: unknown setting of performance_status; "
+         "its settings are lookback_day, lookback_week, lookback_month, threshold_ratio, hold_steady_ratio, "
+         "min_streak_periods"),
+        (("min_periods: 14", "min_periods: many"),
+         ":6: tenants[0] (acme) patterns.forecasting.min_periods: "
+         "Input should be a valid integer, unable to parse string as an integer"),
+        (("aggregation: mean", "aggregation: median"),
+         ":6: tenants[0] (acme) patterns.forecasting.aggregation: Input should be 'sum', 'mean' or 'last'"),
+        (("top_n: 3", "top_n: 0"),
+         ":21: tenants[1] (globex) metrics[0] (revenue) patterns.dimension_analysis.top_n: "
+         "Input should be greater than or equal to 1"),
+        (("top_n: 3", "direction: lower_is_better"),
+         ":21: tenants[1] (globex) metrics[0] (revenue) patterns.dimension_analysis.direction: `direction` is the "
+         "metric's, for all its patterns: set it on the metric"),
+        (("top_n: 3", "[3]"), ":21: tenants[1] (globex) metrics[0] (revenue) patterns.dimension_analysis: "
+                              "Input should be a valid dictionary"),
+    ],
+)
+def test_pattern_settings_that_the_patterns_refuse(tmp_path, change, expected):
+    path = write(tmp_path, PATTERNS.replace(*change))
+    assert str(error_of(path)) == f"{path}{expected}"
+
+
+def test_pattern_settings_errors_come_with_the_other_errors(tmp_path):
+    content = PATTERNS.replace("top_n: 3", "top_n: -1").replace("label: Revenue\n        source: {type: sql",
+                                                                 "source: {type: sql")
+    lines = str(error_of(write(tmp_path, content))).splitlines()
+    assert [line.split(": ", 2)[1] for line in lines] == [
+        "tenants[1] (globex) metrics[0] (revenue) label",
+        "tenants[1] (globex) metrics[0] (revenue) patterns.dimension_analysis.top_n",
+    ]
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("short", "The HMAC key is 5 bytes long, which is below the minimum recommended length of 32 bytes"),
+    ('""', "HMAC key must not be empty"),
+])
+def test_a_signing_key_hs256_cannot_use_is_refused_without_showing_it(tmp_path, key, expected):
+    path = write(tmp_path, VALID.replace(", token: tok}", f", auth_type: SECRET_KEY, secret_key: {key}}}"))
+    error = error_of(path)
+    assert str(error).startswith(f"{path}:4: tenants[0] (acme) semantic_layer.secret_key: "
+                                 f"cannot sign HS256 JWTs with this key: {expected}")
+    assert error.value is None
+
+
+def test_a_signing_key_of_32_bytes_is_accepted(tmp_path):
+    path = write(tmp_path, VALID.replace(", token: tok}", f", auth_type: SECRET_KEY, secret_key: {'k' * 32}}}"))
+    assert read_catalog_file(path).tenants[0].semantic_layer.secret_key.get_secret_value() == "k" * 32
+
+
+def test_a_date_that_does_not_exist_is_a_yaml_error_at_its_line(tmp_path):
+    path = write(tmp_path, VALID.replace("dimensions: [{id: region, member: region}]",
+                                         "targets: [{grain: month, target_date: 2025-02-30, target_value: 1}]"))
+    assert str(error_of(path)) == (f"{path}:15:47: invalid YAML: '2025-02-30' is not a date "
+                                   "(day is out of range for month)")

@@ -38,9 +38,13 @@ def metric(metric_id: str, dims: tuple[str, ...] = ()) -> dict[str, Any]:
     }
 
 
+def signing_key(n: int) -> str:
+    return f"key-{n}-".ljust(32, "x")  # HS256 needs 32 bytes
+
+
 def cube_config(n: int) -> dict[str, Any]:
     return {"cube_connection_config": {"cube_api_url": f"http://cube-{n}.local", "cube_auth_type": "SECRET_KEY",
-                                       "cube_auth_secret_key": f"key-{n}", "cube_auth_token": None},
+                                       "cube_auth_secret_key": signing_key(n), "cube_auth_token": None},
             "enable_story_generation": True}
 
 
@@ -150,7 +154,7 @@ async def test_loads_sync_enabled_tenants_across_pages_with_one_token(product):
     assert [t.identifier for t in catalog.tenants] == ["tenant_1", "tenant_2", "tenant_4", "tenant_5"]
     acme = catalog.tenants[0]
     assert acme.semantic_layer == CubeConnection(
-        cube_api_url="http://cube-1.local", auth_type=CubeAuthType.SECRET_KEY, secret_key=SecretStr("key-1")
+        cube_api_url="http://cube-1.local", auth_type=CubeAuthType.SECRET_KEY, secret_key=SecretStr(signing_key(1))
     )
     assert [m.id for m in acme.metrics] == ["revenue", "orders", "margin"]
     revenue = acme.metric("revenue")
@@ -266,6 +270,10 @@ def _check_settings(product: FakeServices, client: httpx.AsyncClient) -> None:
     incomplete = settings.model_copy(update={"client_secret": None})
     with pytest.raises(CatalogError, match="SEMSYNC_CATALOG__CLIENT_SECRET"):
         provider_from_settings(incomplete, http_client=client)
+    for name, url in (("tenants_url", "tenants.internal/api"), ("metrics_url", "ftp://metrics"),
+                      ("token_url", "https://")):
+        with pytest.raises(CatalogError, match=f"SEMSYNC_CATALOG__{name.upper()} '.*' is not an http"):
+            provider_from_settings(settings.model_copy(update={name: url}), http_client=client)
 
 
 async def test_metric_filters_are_kept_and_unreadable_ones_refuse_the_metric(product):
@@ -285,3 +293,15 @@ async def test_metric_filters_are_kept_and_unreadable_ones_refuse_the_metric(pro
         ("orders.status", "equals", ["paid", "shipped"]), ("orders.amount", "gt", ["0"])
     ]
     assert any("broken_orders" in p and "operator" in p for p in catalog.problems)
+
+
+async def test_a_signing_key_too_short_for_hs256_skips_the_tenant_without_showing_the_key(product):
+    product.configs["2"]["cube_connection_config"]["cube_auth_secret_key"] = "short-key-2"
+    async with httpx.AsyncClient() as client:
+        http_catalog = make_catalog(client, product.url)
+        catalog = await http_catalog.load()
+    assert "tenant_2" not in [t.identifier for t in catalog.tenants]
+    [problem] = http_catalog.problems
+    assert problem.startswith("tenant 'tenant_2' (id 2): tenant/config cube_connection_config: secret_key: "
+                              "cannot sign HS256 JWTs with this key: The HMAC key is 11 bytes long")
+    assert "short-key-2" not in problem

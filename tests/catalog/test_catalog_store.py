@@ -28,7 +28,11 @@ CATALOG = """
 tenants:
   - identifier: acme
     name: Acme Inc.
-    semantic_layer: {type: cube, cube_api_url: "http://127.0.0.1:4000", auth_type: SECRET_KEY, secret_key: s3cr3t-key}
+    semantic_layer:
+      type: cube
+      cube_api_url: "http://127.0.0.1:4000"
+      auth_type: SECRET_KEY
+      secret_key: s3cr3t-key-of-32-bytes-for-hs256
     metrics:
       - id: revenue
         label: Revenue
@@ -136,7 +140,7 @@ async def test_secrets_round_trip(db):
     acme = await get_tenant(db.session_factory, "acme")
     assert isinstance(acme.semantic_layer, CubeConnection)
     assert acme.semantic_layer.auth_type is CubeAuthType.SECRET_KEY
-    assert acme.semantic_layer.secret_key.get_secret_value() == "s3cr3t-key"
+    assert acme.semantic_layer.secret_key.get_secret_value() == "s3cr3t-key-of-32-bytes-for-hs256"
     globex = await get_tenant(db.session_factory, "globex")
     assert globex.semantic_layer.database_url.get_secret_value() == "postgresql+asyncpg://u:pw@host/db"
     async with db.admin_engine.connect() as conn:
@@ -205,7 +209,8 @@ async def test_a_dropped_tenant_keeps_no_secrets(db):
     assert isinstance(acme.semantic_layer, NoConnection) and acme.sync_enabled is False
     # back in the catalog, it gets its connection again
     await write_catalog(db.catalog_session_factory, parse_catalog(CATALOG))
-    assert (await get_tenant(db.session_factory, "acme")).semantic_layer.secret_key.get_secret_value() == "s3cr3t-key"
+    back = await get_tenant(db.session_factory, "acme")
+    assert back.semantic_layer.secret_key.get_secret_value() == "s3cr3t-key-of-32-bytes-for-hs256"
 
 
 async def test_key_rotation_reencrypts_and_the_old_key_can_then_go(db):
@@ -219,7 +224,7 @@ async def test_key_rotation_reencrypts_and_the_old_key_can_then_go(db):
     after = await stored_layer(db, "acme")
     assert after != sealed_before
     new_only = SecretBox([new])
-    assert new_only.open(after, tenant="acme")["secret_key"] == "s3cr3t-key"
+    assert new_only.open(after, tenant="acme")["secret_key"] == "s3cr3t-key-of-32-bytes-for-hs256"
     with pytest.raises(ConfigurationError, match="key this process does not have.*SEMSYNC_SECRETS__KEYS"):
         old.open(after, tenant="acme")
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from semsync.catalog.store import read_catalog, write_catalog
-from semsync.errors import InvalidInputError, NotFoundError
+from semsync.errors import CatalogError, InvalidInputError, NotFoundError
 from semsync.partitions import Grain
 from semsync.pattern_runs import PatternRunRequest, PatternRunService
 from semsync.sync import SemanticSyncRequest
@@ -79,3 +79,21 @@ async def test_catalog_settings_override_defaults(synced):
 async def test_unknown_pattern_is_a_typed_error(synced):
     with pytest.raises(NotFoundError, match="unknown pattern 'seasonality'"):
         await PatternRunService(synced.session_factory).run(run_request("seasonality"))
+
+
+async def test_settings_stored_before_the_catalog_checked_them_are_refused_in_one_line(synced):
+    # `catalog load` refuses these now; a catalog written by an older semsync may still hold them
+    await with_pattern_settings(synced, {"forecasting": {"min_periods": "many", "no_such_setting": 1}},
+                                tenant_settings={"forecasting": {"damped_trend": "sometimes"}})
+    with pytest.raises(CatalogError) as refused:
+        await PatternRunService(synced.session_factory).run(run_request("forecasting"))
+    assert str(refused.value) == (
+        "tenant 'acme' patterns.forecasting.damped_trend: Input should be a valid boolean, unable to interpret "
+        "input; tenant 'acme' metric 'revenue' patterns.forecasting.min_periods: Input should be a valid integer, "
+        "unable to parse string as an integer; tenant 'acme' metric 'revenue' patterns.forecasting.no_such_setting: "
+        "unknown setting of forecasting; its settings are lookback_day, lookback_week, lookback_month, "
+        "refit_every_day, refit_every_week, refit_every_month, min_periods, seasonal, damped_trend, aggregation, "
+        "threshold_ratio; correct the catalog and reload it with `python -m starter catalog load FILE`"
+    )
+    # the other patterns of the metric are not held up by the forecasting settings
+    assert (await PatternRunService(synced.session_factory).run(run_request("drift_detection"))).results_stored
