@@ -36,6 +36,7 @@ DEV_UI_PORT = 8233
 
 _POSTGRES_SCHEMES = ("postgresql+asyncpg", "postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 _LIBPQ_TLS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 def asyncpg_url(url: str) -> tuple[str, dict[str, str]]:
@@ -49,6 +50,11 @@ def asyncpg_url(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     if not parts.scheme or not parts.netloc and not parts.path:
         raise ValueError("is not a database URL: expected postgresql://user:password@host:port/database")
+    try:
+        parts.port  # noqa: B018 (parses it)
+    except ValueError:
+        raise ValueError(f"has a port that is not a number ({parts.netloc.rpartition('@')[2]!r}): expected "
+                         "postgresql://user:password@host:port/database") from None
     if parts.scheme not in _POSTGRES_SCHEMES:
         raise ValueError(f"names a {parts.scheme!r} database: semsync needs PostgreSQL "
                          "(postgresql://user:password@host:port/database)")
@@ -106,6 +112,13 @@ class DatabaseSettings(BaseModel):
             for key, value in tls.items():  # an explicit setting wins over the URL's
                 if getattr(self, key) is None:
                     setattr(self, key, value if key == "sslmode" else Path(value))
+        # the URL's TLS parameters get the checks the settings get
+        if self.sslmode is not None and self.sslmode not in _SSLMODES:
+            raise ValueError(f"sslmode {self.sslmode!r} is none of {', '.join(_SSLMODES)}")
+        for key in ("sslrootcert", "sslcert", "sslkey"):
+            path = getattr(self, key)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{key} {str(path)!r} is no readable file")
         return self
 
 

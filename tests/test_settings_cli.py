@@ -21,17 +21,19 @@ def starter(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+asyncpg"])
-def test_the_usual_url_forms_reach_the_database(test_database, scheme):
-    url = test_database.app_url.replace("postgresql+asyncpg", scheme, 1)
+def test_the_usual_url_forms_reach_the_database(db, scheme):
+    url = db.app_url.replace("postgresql+asyncpg", scheme, 1)
     shown = starter("catalog", "show", DATABASE_URL=url)
     assert shown.returncode == 0, shown.stderr
     assert "Traceback" not in shown.stderr
 
 
-def test_libpq_tls_parameters_in_the_url_become_the_tls_settings():
-    settings = DatabaseSettings(url="postgres://u:p@db:5432/semsync?sslmode=verify-full&sslrootcert=/ca.pem&x=1")
+def test_libpq_tls_parameters_in_the_url_become_the_tls_settings(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("a CA bundle\n")
+    settings = DatabaseSettings(url=f"postgres://u:p@db:5432/semsync?sslmode=verify-full&sslrootcert={ca}&x=1")
     assert settings.url.get_secret_value() == "postgresql+asyncpg://u:p@db:5432/semsync?x=1"
-    assert settings.sslmode == "verify-full" and str(settings.sslrootcert) == "/ca.pem"
+    assert settings.sslmode == "verify-full" and settings.sslrootcert == ca
     assert asyncpg_url("postgresql://h/db") == ("postgresql+asyncpg://h/db", {})
 
 
@@ -40,6 +42,10 @@ def test_libpq_tls_parameters_in_the_url_become_the_tls_settings():
     [
         ({"DATABASE_URL": "mysql://u:secret-pw@h/db"}, "semsync needs PostgreSQL"),
         ({"SEMSYNC_DATABASE__URL": "not a url"}, "is not a database URL"),
+        ({"DATABASE_URL": "postgresql://u:secret-pw@h:notaport/db"}, "has a port that is not a number"),
+        ({"DATABASE_URL": "postgresql://u:secret-pw@h/db?sslmode=bogus"}, "sslmode 'bogus' is none of"),
+        ({"DATABASE_URL": "postgresql://u:secret-pw@h/db?sslrootcert=/no/ca.pem"},
+         "sslrootcert '/no/ca.pem' is no readable file"),
         ({"SEMSYNC_SECRETS__KEYS": "not-a-fernet-key"}, "SEMSYNC_SECRETS__KEYS: key 1 is not a Fernet key"),
         ({"SEMSYNC_DATABASE__CATALOG_URL": "mysql://u:secret-pw@h/db"}, "semsync needs PostgreSQL"),
         ({"SEMSYNC_SEMANTIC_LAYER__MAX_CONCURRENT_DIMENSIONS": "abc"},

@@ -253,11 +253,19 @@ def _tenant_def(row: Any, metrics: list[MetricDef] | None = None, box: SecretBox
         )
     except ValidationError as exc:
         raise CatalogError(
-            f"tenant {row.identifier!r}: the stored catalog entry is invalid ({exc.errors()[0]['msg']}); "
+            f"tenant {row.identifier!r}: the stored catalog entry is invalid ({_first_problem(exc)}); "
             f"reload it with `python -m starter catalog load FILE`",
             part="tenant",
             value=row.identifier,
         ) from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """A validation error's first problem as one phrase (no pydantic prefix, never the input's value)."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {message}" if where else message
 
 
 async def get_tenant(session_factory: async_sessionmaker[AsyncSession], identifier: str) -> TenantDef:
@@ -298,7 +306,14 @@ async def get_metric(session_factory: async_sessionmaker[AsyncSession], tenant_i
         raise UnknownTenantError(f"unknown tenant id {tenant_id}: {LOAD_HINT}")
     if row.definition is None:
         raise UnknownMetricError(f"unknown metric {metric_id!r} of tenant {row.identifier!r}: {LOAD_HINT}")
-    return MetricDef.model_validate(row.definition)
+    try:
+        return MetricDef.model_validate(row.definition)
+    except ValidationError as exc:
+        raise CatalogError(
+            f"metric {metric_id!r} of tenant {row.identifier!r}: the stored definition is invalid "
+            f"({_first_problem(exc)}); reload the catalog with `python -m starter catalog load FILE`",
+            part="metric", value=metric_id,
+        ) from None
 
 
 async def read_catalog(

@@ -54,7 +54,14 @@ import jwt
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from semsync.catalog.models import CubeAuthType, CubeConnection, CubeMetricSource, DimensionDef, MetricDef
+from semsync.catalog.models import (
+    CUBE_JWT_ALGORITHM,
+    CubeAuthType,
+    CubeConnection,
+    CubeMetricSource,
+    DimensionDef,
+    MetricDef,
+)
 from semsync.config import SemanticLayerSettings
 from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.partitions import Grain
@@ -334,7 +341,7 @@ class CubeSource(MetricSource):
             issued = int(now)
             expires = issued + self.settings.jwt_ttl_s
             self._jwt = jwt.encode(
-                {"iat": issued, "exp": expires}, conn.secret_key.get_secret_value(), algorithm="HS256"
+                {"iat": issued, "exp": expires}, conn.secret_key.get_secret_value(), algorithm=CUBE_JWT_ALGORITHM
             )
             self._jwt_expires = expires
         return self._jwt

@@ -22,7 +22,7 @@ from semsync.catalog.store import (
 )
 from semsync.db.session import tenant_scope
 from semsync.encryption import SecretBox, new_key
-from semsync.errors import ConfigurationError, UnknownMetricError, UnknownTenantError
+from semsync.errors import CatalogError, ConfigurationError, UnknownMetricError, UnknownTenantError
 
 CATALOG = """
 tenants:
@@ -242,3 +242,21 @@ async def test_a_connection_stored_before_encryption_reads_and_rotation_encrypts
 def test_a_malformed_key_is_one_clear_error():
     with pytest.raises(ConfigurationError, match="not a Fernet key.*catalog new-key"):
         SecretBox(["not-a-key"])
+
+
+async def test_an_invalid_stored_entry_is_one_line_with_the_reload_hint(db):
+    await write_catalog(db.catalog_session_factory, parse_catalog(CATALOG))
+    async with db.admin_engine.begin() as conn:  # as an older semsync or a hand edit left them
+        await conn.execute(text("UPDATE metrics SET definition = definition - 'source' WHERE metric_id = 'revenue'"))
+        await conn.execute(text(
+            "UPDATE tenants SET semantic_layer = '{\"type\": \"cube\", \"cube_api_url\": \"http://c\", "
+            "\"auth_type\": \"SECRET_KEY\", \"secret_key\": \"short-key\"}' WHERE identifier = 'acme'"))
+    with pytest.raises(CatalogError) as tenant_error:
+        await get_tenant(db.session_factory, "acme")
+    message = str(tenant_error.value)
+    assert "tenant 'acme': the stored catalog entry is invalid" in message and "catalog load" in message
+    assert "Value error" not in message and "short-key" not in message and "\n" not in message
+    globex = (await lookup_tenant(db.session_factory, "globex"))[0]
+    with pytest.raises(CatalogError, match=r"metric 'revenue' of tenant 'globex': the stored definition is "
+                                           r"invalid \(source: Field required\); reload"):
+        await get_metric(db.session_factory, globex, "revenue")
