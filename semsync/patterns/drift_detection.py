@@ -4,8 +4,8 @@ Binary segmentation over piecewise models (`semsync.patterns.changepoints`): a c
 shift* (two levels, or a line with a jump) or a *trend change* (a line that bends without a jump),
 models compared by residual sum of squares with a slope paying its way, so that a fitted trend
 cannot swallow a step. A change is accepted when its statistic beats a critical value simulated so
-that a series without change raises a false alarm with probability `false_alarm_rate`, for the
-series' length and the persistence of its noise. Each change is reported with the first period of
+that a window without change raises a false alarm with probability `false_alarm_rate`, for the
+window's length and the persistence of its noise. Each change is reported with the first period of
 the new regime, its size re-estimated between its neighbouring changes (level units for a shift,
 per period for a trend change), size relative to the level before, direction and z-score. The
 metric is *drifting* when the latest change is within the last `recent_periods` periods (default
@@ -22,10 +22,11 @@ show). The statistic of a real but modest change wanders about the critical valu
 moves, so a window's own detection alone would report it on some dates and not on others. A date
 therefore also looks at the changes the windows of the previous `keep_periods` dates found by
 themselves (each window's own detection, read from the data before this window, so a date gives
-the same answer alone as in a backfill): such a change stays reported, at the date it was first
-found, while this window still shows it there, its statistic at least `keep_ratio` × the critical
-value. The false-alarm rate of a window's own detection is set lower than the bench's bar for a
-date (0.25 %) so that what the memory adds stays within it.
+the same answer alone as in a backfill): such a change stays reported, at the date the earliest of
+those windows gave it, while this window still shows it there, its statistic at least `keep_ratio`
+× the critical value. A window's own false-alarm rate is 0.25 % by default, so that with what the
+memory adds a date of a change-free series reports a change less than 1 % of the time
+(`bench/pattern_accuracy.py`, white, weekday and AR(1) noise).
 """
 
 from __future__ import annotations
@@ -265,8 +266,8 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
         """The window's own changes and those the windows of the previous `keep_periods` dates found
         that this window still shows at their date (statistic ≥ `keep_ratio` × the critical value).
 
-        The earlier windows are visited oldest first, so a change keeps the date it was first found
-        with: a change of this window's own within `SAME_CHANGE` × `min_segment` of it is the same
+        The earlier windows are visited oldest first, so a change keeps the date the earliest of them
+        gave it: a change of this window's own within `SAME_CHANGE` × `min_segment` of it is the same
         change, moved to the earlier date when the data there show it (once); one within
         `min_segment` is the same change as this window dates it."""
         min_segment = settings.min_segment(grain)
