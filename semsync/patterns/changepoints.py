@@ -366,7 +366,7 @@ _KINDS = ("level_shift", "level_shift", "trend_change")
 
 GainsCache = dict[tuple[int, int], Gains]
 """The gains of segments [lo, hi) of one series (with `MIN_EDGE`): they do not depend on σ or on the
-critical value, so the passes over one series (`detect` at several bars, `top_statistic`) share them."""
+critical value, so the passes over one series (`detect` at several bars, `change_near`) share them."""
 
 
 def _segment_gains(t: np.ndarray, y: np.ndarray, lo: int, hi: int, cache: GainsCache | None) -> Gains:
@@ -411,16 +411,6 @@ def _scaled_statistics(wide: Gains, n: int, min_segment: int, sigma2: float, aft
     return float(alt.max()), k, model
 
 
-def top_statistic(
-    t: np.ndarray, y: np.ndarray, *, sigma: float, min_segment: int, cache: GainsCache | None = None
-) -> float:
-    """The statistic of the best single change in the whole of `y` (0 when too short)."""
-    if len(y) < 2 * min_segment + 1:
-        return 0.0
-    wide = _segment_gains(t, y, 0, len(y), cache)
-    return _scaled_statistics(wide, len(y), min_segment, sigma * sigma)[0]
-
-
 def detect(
     t: np.ndarray,
     y: np.ndarray,
@@ -429,14 +419,12 @@ def detect(
     min_segment: int,
     critical: float,
     max_changes: int = 10,
-    first_critical: float | None = None,
     cache: GainsCache | None = None,
 ) -> list[Change]:
     """Binary segmentation: split where the statistic beats `critical`, then search both parts again.
 
     Every segment is held to the critical value of the whole series: the maximum over a part's
     fewer candidates is smaller, so a part never gets a looser test than the whole had.
-    `first_critical`, when given, replaces `critical` for the first split of the whole series.
     `cache` shares the segments' gains between passes over the same `t`, `y`.
     """
     found: list[Change] = []
@@ -449,14 +437,47 @@ def detect(
         # the candidates with `MIN_EDGE` points on either side serve `_refine`
         wide = _segment_gains(t, y, lo, hi, cache)
         statistic, k, model = _scaled_statistics(wide, hi - lo, min_segment, sigma2, after=len(y) - hi)
-        bar = first_critical if first_critical is not None and not found and (lo, hi) == (0, len(y)) else critical
-        if statistic < bar:
+        if statistic < critical:
             continue
         split, size = _refine(wide, hi - lo, model, min_segment + k, min_segment)
         split += lo
         found.append(Change(split, _KINDS[model], statistic, size, sloped=model > 0))
         pending += [(lo, split), (split, hi)]
     return sorted(found, key=lambda c: c.index)
+
+
+def change_near(
+    t: np.ndarray,
+    y: np.ndarray,
+    *,
+    lo: int,
+    hi: int,
+    near: int,
+    tolerance: int,
+    sigma: float,
+    min_segment: int,
+    cache: GainsCache | None = None,
+) -> Change | None:
+    """The best change within `tolerance` positions of `near` in the segment [lo, hi) of `y`, scored
+    as `detect` scores that segment's candidates (its statistic, recency weight included), or None
+    when no candidate with `min_segment` points on either side is there."""
+    n = hi - lo
+    first, last = max(near - tolerance, lo + min_segment), min(near + tolerance, hi - min_segment)
+    if n < 2 * min_segment + 1 or first > last:
+        return None
+    wide = _segment_gains(t, y, lo, hi, cache)
+    sigma2 = sigma * sigma
+    columns = slice(first - lo - MIN_EDGE, last - lo - MIN_EDGE + 1)  # the gains have `MIN_EDGE` columns
+    pen = slope_penalty(n)
+    null = max(0.0, float(wide.line[0]) / sigma2 - pen)
+    ages = len(y) - np.arange(first, last + 1)
+    alt = np.stack([wide.step[0, columns] / sigma2 - null, wide.sloped_step[0, columns] / sigma2 - pen - null,
+                    wide.hinge[0, columns] / sigma2 - pen - null])
+    alt[2][ages < TREND_CHANGE_AGE * min_segment] = -np.inf
+    model, column = divmod(int(np.argmax(alt)), alt.shape[1])
+    score = float((alt * recency_weight(ages, min_segment)).max())
+    size = (wide.step_size, wide.sloped_step_size, wide.hinge_size)[model][0, columns][column]
+    return Change(first + column, _KINDS[model], score, float(size), sloped=model > 0)
 
 
 def _refine(g: Gains, n: int, model: int, split: int, min_segment: int) -> tuple[int, float]:

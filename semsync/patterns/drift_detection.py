@@ -4,8 +4,8 @@ Binary segmentation over piecewise models (`semsync.patterns.changepoints`): a c
 shift* (two levels, or a line with a jump) or a *trend change* (a line that bends without a jump),
 models compared by residual sum of squares with a slope paying its way, so that a fitted trend
 cannot swallow a step. A change is accepted when its statistic beats a critical value simulated so
-that a series without change raises a false alarm with probability `false_alarm_rate`, for the
-series' length and the persistence of its noise. Each change is reported with the first period of
+that a window without change raises a false alarm with probability `false_alarm_rate`, for the
+window's length and the persistence of its noise. Each change is reported with the first period of
 the new regime, its size re-estimated between its neighbouring changes (level units for a shift,
 per period for a trend change), size relative to the level before, direction and z-score. The
 metric is *drifting* when the latest change is within the last `recent_periods` periods (default
@@ -18,13 +18,20 @@ the one simulated for that ρ, so that neither a weekly rhythm nor persistent no
 
 From one date to the next: a recent step is dated where its evidence peaks (a step seen 3 days
 after it is dated 3 days ago, as a level shift: a trend change needs 2 × `min_segment` periods to
-show), and a change that a window ending up to `keep_periods` periods earlier found (recomputed
-inside this window) stays reported while its statistic is above `keep_ratio` × the critical
-value, so that a borderline change does not come and go.
+show). The statistic of a real but modest change wanders about the critical value as the window
+moves, so a window's own detection alone would report it on some dates and not on others. A date
+therefore also looks at the changes the windows of the previous `keep_periods` dates found by
+themselves (each window's own detection, read from the data before this window, so a date gives
+the same answer alone as in a backfill): such a change stays reported, at the date the earliest of
+those windows gave it, while this window still shows it there, its statistic at least `keep_ratio`
+× the critical value. A window's own false-alarm rate is 0.25 % by default, so that with what the
+memory adds a date of a change-free series reports a change less than 1 % of the time
+(`bench/pattern_accuracy.py`, white, weekday and AR(1) noise).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
@@ -44,9 +51,12 @@ from semsync.patterns.base import (
     ResultModel,
     Span,
 )
+from semsync.patterns.changepoint_table import ALPHA
 from semsync.patterns.changepoints import (
+    MIN_EDGE,
     Change,
     GainsCache,
+    change_near,
     critical_value,
     detect,
     local_estimate,
@@ -54,15 +64,16 @@ from semsync.patterns.changepoints import (
     noise_scale,
     piecewise_residuals,
     residual_scale,
-    top_statistic,
 )
-from semsync.patterns.periods import PeriodGrid, period_start
+from semsync.patterns.periods import PeriodGrid, ordinal, period_start
 
-#: an earlier window, recomputed inside this one, counts as having found a change from this share of
-#: its critical value: it lacks the periods before this window, so it is not exactly what was seen then
-KEPT_EARLIER = 1.0
 #: the changes that σ is estimated around are those beyond this many times the critical value
 PROVISIONAL_FACTOR = 3.0
+#: a change an earlier window found and one this window finds within this many × `min_segment`
+#: periods of it are one change, dated where it was first found while the data there still show it
+SAME_CHANGE = 3
+#: an earlier window's change is looked for in this window within this many periods of its date
+KEPT_TOLERANCE = MIN_EDGE
 
 
 class DriftDetectionSettings(PatternSettings):
@@ -73,13 +84,13 @@ class DriftDetectionSettings(PatternSettings):
     min_segment_day: int = Field(7, ge=2)
     min_segment_week: int = Field(4, ge=2)
     min_segment_month: int = Field(3, ge=2)
-    #: probability of reporting a change on a series without one
-    false_alarm_rate: float = Field(0.005, gt=0, le=0.2)
+    #: probability that a window's own detection reports a change on a series without one
+    false_alarm_rate: float = Field(ALPHA, gt=0, le=0.2)
     recent_periods: int | None = Field(None, ge=1)
     max_changes: int = Field(10, ge=1)
-    #: a change found in a window ending up to `keep_periods` periods earlier is kept while its
-    #: statistic stays above `keep_ratio` × the critical value
-    keep_periods: int = Field(14, ge=0)
+    #: a change that the window of one of the previous `keep_periods` dates found stays reported while
+    #: this window's statistic at its date is at least `keep_ratio` × the critical value
+    keep_periods: int = Field(30, ge=0)
     keep_ratio: float = Field(0.5, gt=0, le=1)
     #: daily series: take out the weekday pattern before looking for changes
     remove_weekly_pattern: bool = True
@@ -151,18 +162,74 @@ def _weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
     return (effect - effect.mean())[weekday]
 
 
-class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, PeriodGrid]):
+@dataclass(frozen=True)
+class _Detection:
+    """One window's own detection: its values on their positions, noise and changes."""
+
+    present: np.ndarray  # positions (from the window's start) that have a value
+    t: np.ndarray
+    y: np.ndarray  # the values there, weekday-adjusted for daily series
+    sigma: float
+    persistence: float
+    critical: float
+    changes: list[Change]
+    cache: GainsCache  # the segments' gains, shared by every pass over this window
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    grid: PeriodGrid
+    #: per window end: the ordinals at which that window's own detection found a change (filled as
+    #: the dates of a call are evaluated, so a backfill detects each window once)
+    found: dict[int, tuple[int, ...]]
+
+
+class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prepared]):
     name: ClassVar[str] = "drift_detection"
-    version: ClassVar[str] = "2.0"
+    version: ClassVar[str] = "2.1"
     needs = frozenset({DataNeed.SERIES})
     settings_model = DriftDetectionSettings
     result_model = DriftDetectionResult
 
-    def prepare(self, data: PatternData, grain: Grain, settings, spans: list[Span]) -> PeriodGrid:
-        return PeriodGrid.from_frame(grain, data.series)
+    def data_range(self, analysis_dates: Iterable[date], grain, settings=None) -> tuple[date, date, date]:
+        """As for any pattern, but from `keep_periods` periods earlier: a date also reads the windows
+        of the previous dates, whose changes it keeps."""
+        grain, settings = Grain(grain), self.settings(settings)
+        start, end, targets_end = super().data_range(analysis_dates, grain, settings)
+        return period_start(grain, ordinal(grain, start) - settings.keep_periods), end, targets_end
 
-    def evaluate(self, prepared: PeriodGrid, span: Span, grain: Grain, settings) -> dict[str, Any]:
-        values = prepared.window(span.start, span.end)
+    def prepare(self, data: PatternData, grain: Grain, settings, spans: list[Span]) -> _Prepared:
+        return _Prepared(PeriodGrid.from_frame(grain, data.series), {})
+
+    def evaluate(self, prepared: _Prepared, span: Span, grain: Grain, settings) -> dict[str, Any]:
+        window = self._detection(prepared, span, grain, settings)
+        prepared.found[span.end] = self._ordinals(window, span)
+        changes = self._kept(prepared, window, span, grain, settings) if window.sigma > 0 else []
+        t, y = window.t, window.y
+        latest = len(span) - 1
+        bounds = [0] + [c.index for c in changes] + [len(y)]
+        shifts = [
+            self._shift(t, y, change, bounds[i], bounds[i + 2], latest, span, grain)
+            for i, change in enumerate(changes)
+        ]
+        last_regime = _line(t[bounds[-2] :], y[bounds[-2] :])
+        recent = settings.recent_periods or 2 * settings.min_segment(grain)
+        return {
+            "num_periods": len(window.present),
+            "shifts": shifts,
+            "latest_shift": shifts[-1] if shifts else None,
+            "is_drifting": bool(shifts and shifts[-1].periods_ago < recent),
+            "current_level": last_regime.at(t[-1]),
+            "current_slope": last_regime.slope,
+            "noise_sigma": window.sigma,
+            "noise_autocorrelation": window.persistence,
+            "critical_z": float(np.sqrt(window.critical)),
+            "false_alarm_rate": settings.false_alarm_rate,
+        }
+
+    def _detection(self, prepared: _Prepared, span: Span, grain: Grain, settings) -> _Detection:
+        """The window's own detection (raises `AnalysisError` when it cannot be analysed)."""
+        values = prepared.grid.window(span.start, span.end)
         if np.isnan(values[-1]):
             raise AnalysisError.missing_latest(grain, span.end)
         present = np.flatnonzero(~np.isnan(values))
@@ -173,28 +240,64 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
         if grain is Grain.DAY and settings.remove_weekly_pattern and len(present) >= 21:
             values = values - _weekly_pattern(values, period_start(grain, span.start).weekday())
         t, y = present.astype(float), values[present]
-        alpha = settings.false_alarm_rate
-        latest = len(values) - 1
-        changes, sigma, persistence, critical = self._changes(t, y, values, present, min_segment, settings)
-        bounds = [0] + [c.index for c in changes] + [len(y)]
-        shifts = [
-            self._shift(t, y, change, bounds[i], bounds[i + 2], latest, span, grain)
-            for i, change in enumerate(changes)
-        ]
-        last_regime = _line(t[bounds[-2] :], y[bounds[-2] :])
-        recent = settings.recent_periods or 2 * min_segment
-        return {
-            "num_periods": len(present),
-            "shifts": shifts,
-            "latest_shift": shifts[-1] if shifts else None,
-            "is_drifting": bool(shifts and shifts[-1].periods_ago < recent),
-            "current_level": last_regime.at(t[-1]),
-            "current_slope": last_regime.slope,
-            "noise_sigma": sigma,
-            "noise_autocorrelation": persistence,
-            "critical_z": float(np.sqrt(critical)),
-            "false_alarm_rate": alpha,
-        }
+        cache: GainsCache = {}
+        sigma, rho, critical, changes = self._noise(t, y, min_segment, settings, cache)
+        if not sigma > 0:
+            changes = []
+        elif changes is None:
+            changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
+                             max_changes=settings.max_changes, cache=cache)
+        return _Detection(present, t, y, sigma, rho, critical, changes, cache)
+
+    @staticmethod
+    def _ordinals(window: _Detection, span: Span) -> tuple[int, ...]:
+        return tuple(span.start + int(window.present[c.index]) for c in window.changes)
+
+    def _found(self, prepared: _Prepared, span: Span, grain: Grain, settings) -> tuple[int, ...]:
+        """The ordinals of the changes the window `span` found by itself (none if it has no result)."""
+        if span.end not in prepared.found:
+            try:
+                prepared.found[span.end] = self._ordinals(self._detection(prepared, span, grain, settings), span)
+            except AnalysisError:
+                prepared.found[span.end] = ()
+        return prepared.found[span.end]
+
+    def _kept(self, prepared: _Prepared, window: _Detection, span: Span, grain: Grain, settings) -> list[Change]:
+        """The window's own changes and those the windows of the previous `keep_periods` dates found
+        that this window still shows at their date (statistic ≥ `keep_ratio` × the critical value).
+
+        The earlier windows are visited oldest first, so a change keeps the date the earliest of them
+        gave it: a change of this window's own within `SAME_CHANGE` × `min_segment` of it is the same
+        change, moved to the earlier date when the data there show it (once); one within
+        `min_segment` is the same change as this window dates it."""
+        min_segment = settings.min_segment(grain)
+        t, y, n = window.t, window.y, len(window.y)
+        bar = settings.keep_ratio * window.critical
+        changes = list(window.changes)
+        settled: set[int] = set()  # indices of changes dated by an earlier window
+        seen: set[int] = set()
+        for back in range(settings.keep_periods, 0, -1):
+            earlier = Span(span.start - back, span.end - back)
+            for found in self._found(prepared, earlier, grain, settings):
+                position = found - span.start
+                if position <= 0 or found in seen:
+                    continue
+                seen.add(found)
+                k = int(np.searchsorted(window.present, position))
+                nearest = min(changes, key=lambda c: abs(c.index - k), default=None)
+                distance = abs(nearest.index - k) if nearest is not None else n
+                if distance <= min_segment or (distance <= SAME_CHANGE * min_segment and nearest.index in settled):
+                    continue
+                others = [c for c in changes if c is not nearest] if distance <= SAME_CHANGE * min_segment else changes
+                lo = max([0] + [c.index for c in others if c.index <= k])
+                hi = min([n] + [c.index for c in others if c.index > k])
+                kept = change_near(t, y, lo=lo, hi=hi, near=k, tolerance=KEPT_TOLERANCE, sigma=window.sigma,
+                                   min_segment=min_segment, cache=window.cache)
+                if kept is None or kept.score < bar:
+                    continue
+                changes = sorted([*others, kept], key=lambda c: c.index)
+                settled.add(kept.index)
+        return changes
 
     @staticmethod
     def _noise(t, y, min_segment, settings, cache: GainsCache) -> tuple[float, float, float, list[Change] | None]:
@@ -224,48 +327,6 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, Perio
                 critical = critical_value(len(y), min_segment, alpha, rho)
                 changes = None
         return sigma, rho, critical, changes
-
-    def _changes(self, t, y, values, present, min_segment, settings):
-        """The changes in the window, their noise scale σ, its persistence ρ and the critical value.
-
-        A change found in a window ending up to `keep_periods` periods earlier (inside this one,
-        as that window saw it) is kept while its statistic stays above `keep_ratio` × the critical
-        value, so that a borderline change does not come and go from one day to the next. Only the
-        window's own values are read."""
-        cache: GainsCache = {}  # the segments' gains, shared by every pass over this window
-        sigma, rho, critical, changes = self._noise(t, y, min_segment, settings, cache)
-        if not sigma > 0:
-            return [], sigma, rho, critical
-        if changes is None:
-            changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
-                             max_changes=settings.max_changes, cache=cache)
-        if changes:  # the whole window's best change beats the critical value: nothing to keep
-            return changes, sigma, rho, critical
-        first_critical = None
-        statistic = top_statistic(t, y, sigma=sigma, min_segment=min_segment, cache=cache)
-        if settings.keep_ratio * critical <= statistic < critical:
-            for back in range(1, settings.keep_periods + 1):
-                shown = int(np.searchsorted(present, len(values) - back))  # values up to `back` periods ago
-                if shown < 2 * min_segment + 1:
-                    break
-                earlier: GainsCache = {}
-                earlier_sigma, _, earlier_bar, found = self._noise(t[:shown], y[:shown], min_segment, settings, earlier)
-                if not earlier_sigma > 0:
-                    continue
-                if found is not None and KEPT_EARLIER == 1.0:
-                    # detect, at this σ and bar, began with the whole window's best change: the top
-                    # statistic; it split there exactly when that reached the bar
-                    kept = bool(found)
-                else:
-                    kept = top_statistic(t[:shown], y[:shown], sigma=earlier_sigma, min_segment=min_segment,
-                                         cache=earlier) >= KEPT_EARLIER * earlier_bar
-                if kept:
-                    first_critical = settings.keep_ratio * critical
-                    break
-        if first_critical is not None:
-            changes = detect(t, y, sigma=sigma, min_segment=min_segment, critical=critical,
-                             max_changes=settings.max_changes, first_critical=first_critical, cache=cache)
-        return changes, sigma, rho, critical
 
     @staticmethod
     def _shift(t, y, change: Change, lo: int, hi: int, latest: int, span: Span, grain: Grain) -> Shift:

@@ -15,6 +15,7 @@ of Hyndman et al. (2008), identical to `ETSResults.get_prediction` (checked in t
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -165,11 +166,35 @@ class ErrorCalibration:
     z_95: np.ndarray  # the two-sided 95 % quantile for the spread's small-sample error (Student t)
 
 
+#: the initial states count as forgotten once their weight in the level and trend is below 1/e:
+#: one time constant of the states' memory
+FORGOTTEN = math.exp(-1.0)
+
+
+def converged_after(fit: EtsFit, limit: int) -> int:
+    """The periods after which the level and trend have forgotten their initial values (their weight
+    below `FORGOTTEN`: one time constant), at most `limit`.
+
+    The heuristic initial trend comes from the first few periods, so it is far less certain than the
+    trend the states settle on; with a small β the states take months to forget it. A forecast from
+    an origin before then errs by the initialisation, not as the forecasts from the end of the sample
+    do. In error-correction form the initial (level, trend) is carried by the powers of the discount
+    matrix D = F − g w' (Hyndman et al. 2008, ch. 3), D = [[1 − α, φ(1 − α)], [−β, φ(1 − β)]]."""
+    discount = np.array([[1.0 - fit.alpha, fit.phi * (1.0 - fit.alpha)], [-fit.beta, fit.phi * (1.0 - fit.beta)]])
+    weight = np.eye(2)
+    for k in range(1, limit + 1):
+        weight = discount @ weight
+        if np.abs(weight).max() < FORGOTTEN:
+            return k
+    return limit
+
+
 def calibrate_errors(fit: EtsFit, states: EtsStates, y: np.ndarray, weights: ForecastWeights) -> ErrorCalibration:
-    """Rolling-origin errors over the fitted sample `y`: from every origin (after a burn-in of two
-    seasons) forecast up to half the sample ahead, compare with what came, and divide the mean
-    squared error of each horizon (and of the running sums of errors, for period totals) by the
-    model's variance for it. Beyond half the sample the last ratio holds.
+    """Rolling-origin errors over the fitted sample `y`: from every origin after a burn-in (two
+    seasons, and the states' time to forget their initial values, `converged_after`, at most a
+    third of the sample) forecast up to half the rest ahead, compare with what came, and divide the
+    mean squared error of each horizon (and of the running sums of errors, for period totals) by the
+    model's variance for it. Beyond that reach the spread grows as it did over its second half.
 
     The model's variance assumes its own structure is right; these errors show how far the
     forecasts really stray on this series (a trend that bends, a season that drifts), so intervals
@@ -177,7 +202,7 @@ def calibrate_errors(fit: EtsFit, states: EtsStates, y: np.ndarray, weights: For
     n = len(y)
     horizon = len(weights.variance)
     m = fit.seasonal_periods
-    first = max(2 * m, 10)
+    first = max(2 * m, 10, converged_after(fit, limit=n // 3))
     reach = min(horizon, max((n - first) // 2, 1))
     ones = np.ones(horizon)
     if n - first < 4:

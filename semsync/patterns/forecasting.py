@@ -18,7 +18,8 @@ means within `threshold_ratio` of the target on the metric's good side (`directi
 carried forward from the last value.
 
 Intervals and long projections are calibrated on the series itself (`semsync.patterns.ets.
-calibrate_errors`): rolling-origin errors over the fitted sample give, per horizon, the mean error
+calibrate_errors`): rolling-origin errors over the fitted sample (from origins where the states have
+forgotten their heuristic initial values) give, per horizon, the mean error
 (added to the forecasts, so that a damped trend does not under-project a sustained trend's long
 totals) and the spread of the h-step errors and of their running sums (the interval widths of
 points and of period totals, with a Student t quantile for the number of windows behind them).
@@ -172,7 +173,7 @@ class _Prepared:
 
 class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
     name: ClassVar[str] = "forecasting"
-    version: ClassVar[str] = "2.0"
+    version: ClassVar[str] = "2.1"
     needs = frozenset({DataNeed.SERIES, DataNeed.FUTURE_TARGETS})
     settings_model = ForecastingSettings
     result_model = ForecastingResult

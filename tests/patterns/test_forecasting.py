@@ -48,7 +48,7 @@ def test_beats_seasonal_naive_and_intervals_cover(seed):
         total += len(actual)
         assert 90 <= len(actual) <= 92  # to the end of the quarter
     assert np.mean(ours) < np.mean(naive)
-    assert 0.93 <= covered / total <= 0.99  # 0.948–0.978 today
+    assert 0.93 <= covered / total <= 0.98  # 0.945–0.973 today
 
 
 def test_the_model_agrees_with_statsmodels_and_the_calibration_is_bounded():
@@ -173,6 +173,19 @@ def test_year_to_date_counts_from_the_year_start_when_the_lookback_is_shorter():
     actual = series[pd.to_datetime(series["date"]) >= "2025-01-01"]["value"].sum()
     assert year.actual_to_date == pytest.approx(actual) and year.periods_elapsed == 273
     assert year.target_value == 550.0 * 365
+
+
+def test_the_calibration_starts_once_the_states_forgot_their_initial_values():
+    """The heuristic initial trend comes from the first few periods; with a small β the states take
+    months to forget it, and forecasts from those origins err by the initialisation (daily year totals
+    were covered 97 % of the time, too wide): the rolling origins start one time constant later."""
+
+    def fit(alpha: float, beta: float, phi: float) -> ets.EtsFit:
+        return ets.EtsFit(alpha, beta, 0.0, phi, 0, 1.0, 0.0, 0.0, np.zeros(0), 365)
+
+    slow, quick = ets.converged_after(fit(0.03, 0.005, 0.98), 121), ets.converged_after(fit(0.3, 0.05, 0.98), 121)
+    assert 35 <= slow <= 55 and quick <= 15  # 44 and 13 today
+    assert ets.converged_after(fit(0.001, 0.0, 1.0), 121) == 121  # never within a third of the sample
 
 
 def test_intervals_cover_period_totals_on_trending_series():
