@@ -13,10 +13,8 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from semsync.db.models import MetricDimensionalTimeSeries, MetricTarget, MetricTimeSeries
 from semsync.db.session import tenant_scope
 from semsync.errors import InvalidInputError
 from semsync.partitions import Grain
@@ -102,35 +100,32 @@ class PatternDataOrganiser:
 
     @staticmethod
     async def _series(session, tenant_id, metric_id, grain, start, end) -> pd.DataFrame:
-        table = MetricTimeSeries
-        rows = await session.execute(
-            select(table.date, table.value)
-            .where(table.tenant_id == tenant_id, table.metric_id == metric_id, table.grain == grain.value,
-                   table.date.between(start, end))
-            .order_by(table.date)
-        )
-        return pd.DataFrame(rows.all(), columns=SERIES_COLUMNS)
+        rows = await _fetch(session, "SELECT date, value FROM metric_time_series WHERE tenant_id = $1 "
+                            "AND metric_id = $2 AND grain = $3 AND date BETWEEN $4 AND $5 ORDER BY date",
+                            tenant_id, metric_id, grain.value, start, end)
+        return pd.DataFrame(rows, columns=SERIES_COLUMNS)
 
     @staticmethod
     async def _targets(session, tenant_id, metric_id, grain, start, end) -> pd.DataFrame:
-        table = MetricTarget
-        rows = await session.execute(
-            select(table.target_date, table.target_value, table.target_upper_bound, table.target_lower_bound,
-                   table.yellow_buffer, table.red_buffer)
-            .where(table.tenant_id == tenant_id, table.metric_id == metric_id, table.grain == grain.value,
-                   table.target_date.between(start, end))
-            .order_by(table.target_date)
-        )
-        return pd.DataFrame(rows.all(), columns=TARGET_COLUMNS)
+        rows = await _fetch(session, "SELECT target_date, target_value, target_upper_bound, target_lower_bound, "
+                            "yellow_buffer, red_buffer FROM metric_targets WHERE tenant_id = $1 AND metric_id = $2 "
+                            "AND grain = $3 AND target_date BETWEEN $4 AND $5 ORDER BY target_date",
+                            tenant_id, metric_id, grain.value, start, end)
+        return pd.DataFrame(rows, columns=TARGET_COLUMNS)
 
     @staticmethod
     async def _dimensional(session, tenant_id, metric_id, grain, start, end, dimension_name) -> pd.DataFrame:
-        table = MetricDimensionalTimeSeries
-        query = select(table.date, table.dimension_name, table.dimension_slice, table.value).where(
-            table.tenant_id == tenant_id, table.metric_id == metric_id, table.grain == grain.value,
-            table.date.between(start, end),
-        )
-        if dimension_name is not None:
-            query = query.where(table.dimension_name == dimension_name)
-        rows = await session.execute(query.order_by(table.dimension_name, table.date, table.dimension_slice))
-        return pd.DataFrame(rows.all(), columns=DIMENSIONAL_COLUMNS)
+        rows = await _fetch(session, "SELECT date, dimension_name, dimension_slice, value "
+                            "FROM metric_dimensional_time_series WHERE tenant_id = $1 AND metric_id = $2 "
+                            "AND grain = $3 AND date BETWEEN $4 AND $5 AND ($6::text IS NULL OR dimension_name = $6) "
+                            "ORDER BY dimension_name, date, dimension_slice",
+                            tenant_id, metric_id, grain.value, start, end, dimension_name)
+        return pd.DataFrame(rows, columns=DIMENSIONAL_COLUMNS)
+
+
+async def _fetch(session: AsyncSession, query: str, *args: Any) -> list[Any]:
+    """Rows of `query` as the driver returns them (tuples), in the session's transaction and tenant
+    scope: a year of dimensional rows reads without building a SQLAlchemy row for each."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return await raw.driver_connection.fetch(query, *args)
