@@ -157,8 +157,7 @@ def _weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
     kernel = np.ones(7)
     sums = np.convolve(np.where(missing, 0.0, values), kernel, mode="same")
     counts = np.convolve((~missing).astype(float), kernel, mode="same")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        deviation = values - np.where(counts >= 5, sums / counts, np.nan)
+    deviation = values - np.divide(sums, counts, out=np.full(len(values), np.nan), where=counts >= 5)
     weekday = (first_weekday + np.arange(len(values))) % 7
     effect = np.zeros(7)
     for day in range(7):
@@ -284,9 +283,11 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
         changes = list(window.changes)
         settled: set[int] = set()  # indices of changes dated by an earlier window
         seen: set[int] = set()
+        memo = prepared.found
         for back in range(settings.keep_periods(grain), 0, -1):
-            earlier = Span(span.start - back, span.end - back)
-            for found in self._found(prepared, earlier, grain, settings):
+            end = span.end - back
+            earlier = memo[end] if end in memo else self._found(prepared, Span(span.start - back, end), grain, settings)
+            for found in earlier:
                 position = found - span.start
                 if position <= 0 or found in seen:
                     continue
