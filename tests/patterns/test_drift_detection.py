@@ -213,3 +213,19 @@ def test_the_fast_paths_give_the_general_computations_numbers_exactly():
         found = changepoints.statistics(changepoints._scaled(wide, 90, 7, 1.7), 90, 7, after=after)
         assert changepoints._scaled_statistics(wide, 90, 7, 1.7, after=after) == (
             float(found[0][0]), int(found[1][0]), int(found[2][0]))
+
+
+def test_a_change_is_scored_near_a_given_date_as_detection_scores_it():
+    """What keeps an earlier window's change: the best candidate within a tolerance of its date, with
+    the statistic `detect` gives it (the same gains, penalties and recency weight)."""
+    t = np.arange(N, dtype=float)
+    y = 100 + np.random.default_rng(9).normal(0, 1.0, N) + np.r_[np.zeros(90), np.full(N - 90, 3.0)]
+    found = changepoints.detect(t, y, sigma=1.0, min_segment=7, critical=10.0)
+    assert [c.index for c in found] == [90]
+    for near in (88, 90, 92):
+        kept = changepoints.change_near(t, y, lo=0, hi=N, near=near, tolerance=2, sigma=1.0, min_segment=7)
+        assert (kept.index, kept.kind, kept.score) == (90, "level_shift", pytest.approx(found[0].score))
+    assert changepoints.change_near(t, y, lo=0, hi=N, near=3, tolerance=2, sigma=1.0, min_segment=7) is None
+    # before the step, in its own segment, nothing to keep: far below half the critical value (7.6)
+    before = changepoints.change_near(t, y, lo=0, hi=90, near=40, tolerance=2, sigma=1.0, min_segment=7)
+    assert before.score < 2.0  # 0.53 today
