@@ -103,8 +103,8 @@ def noise_scale(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     clipped = np.clip(centred, -bound, bound)
     square = (clipped * clipped).sum(axis=-1)
     lagged = (clipped[..., 1:] * clipped[..., :-1]).sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(square > 0, lagged / square, -0.5)
+    # lagged / square where square > 0, else −0.5 (np.divide's `where`: no division by zero to silence)
+    r = np.divide(lagged, square, out=np.full(np.shape(square), -0.5), where=square > 0)
     rho = np.clip(1.0 + 2.0 * r, 0.0, MAX_PERSISTENCE)
     sigma_d = np.sqrt(square / d.shape[-1] / _WINSOR_MEAN_SQUARE)
     return sigma_d * np.sqrt((1.0 + rho) / 2.0) / (1.0 - rho), rho
@@ -126,8 +126,8 @@ def residual_scale(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     clipped = clipped - clipped.sum(axis=-1, keepdims=True) / clipped.shape[-1]  # = .mean(), less overhead
     square = (clipped * clipped).sum(axis=-1)
     lagged = (clipped[..., 1:] * clipped[..., :-1]).sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = np.clip(np.where(square > 0, lagged / square, 0.0), 0.0, MAX_PERSISTENCE)
+    correlation = np.divide(lagged, square, out=np.zeros(np.shape(square)), where=square > 0)
+    rho = np.clip(correlation, 0.0, MAX_PERSISTENCE)
     scale = np.sqrt(square / e.shape[-1] / _WINSOR_MEAN_SQUARE)
     return scale * np.sqrt((1.0 + rho) / (1.0 - rho)), rho
 

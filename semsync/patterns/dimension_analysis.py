@@ -165,21 +165,25 @@ class DimensionAnalysis(Pattern[DimensionAnalysisSettings, DimensionAnalysisResu
         by_value = _ranked(current)  # largest first, whatever the direction
         prior_by_value = _ranked(prior) if has_prior else None
         average = float(current.mean())
+        # Python floats and strings for the per-slice fields: the same values, cheaper to index and validate
+        now, before = current.tolist(), prior.tolist()
+        share, prior_shares = current_share.tolist(), prior_share.tolist()
+        labels = [str(name) for name in names.tolist()]
         slices = [
             SliceComparison(
-                slice=str(names[i]),
+                slice=labels[i],
                 rank=rank + 1,
-                current_value=current[i],
-                prior_value=prior[i],
-                absolute_change=current[i] - prior[i],
-                change_percent=percent_change(current[i], prior[i]),
-                current_share_percent=current_share[i],
-                prior_share_percent=prior_share[i],
-                share_change_percent=current_share[i] - prior_share[i],
-                difference_from_average=current[i] - average,
-                difference_from_average_percent=percent_change(current[i], average),
+                current_value=now[i],
+                prior_value=before[i],
+                absolute_change=now[i] - before[i],
+                change_percent=percent_change(now[i], before[i]),
+                current_share_percent=share[i],
+                prior_share_percent=prior_shares[i],
+                share_change_percent=share[i] - prior_shares[i],
+                difference_from_average=now[i] - average,
+                difference_from_average_percent=percent_change(now[i], average),
             )
-            for rank, i in enumerate(order)
+            for rank, i in enumerate(order.tolist())
         ]
         top, bottom = order[: settings.top_n], order[::-1][: settings.top_n]
         fields: dict[str, Any] = {

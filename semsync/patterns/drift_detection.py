@@ -20,13 +20,13 @@ From one date to the next: a recent step is dated where its evidence peaks (a st
 after it is dated 3 days ago, as a level shift: a trend change needs 2 × `min_segment` periods to
 show). The statistic of a real but modest change wanders about the critical value as the window
 moves, so a window's own detection alone would report it on some dates and not on others. A date
-therefore also looks at the changes the windows of the previous `keep_periods` dates found by
-themselves (each window's own detection, read from the data before this window, so a date gives
-the same answer alone as in a backfill): such a change stays reported, at the date the earliest of
-those windows gave it, while this window still shows it there, its statistic at least `keep_ratio`
-× the critical value. A window's own false-alarm rate is 0.25 % by default, so that with what the
-memory adds a date of a change-free series reports a change less than 1 % of the time
-(`bench/pattern_accuracy.py`, white, weekday and AR(1) noise).
+therefore also looks at the changes that the windows of the previous `keep_periods_<grain>` dates
+(60 days, 26 weeks, 12 months) found by themselves (each window's own detection, read from the data
+before this window, so a date gives the same answer alone as in a backfill): such a change stays
+reported, at the date the earliest of those windows gave it, while this window still shows it
+there, its statistic at least `keep_ratio` × the critical value. A window's own false-alarm rate is
+0.25 % by default, so that with what the memory adds a date of a change-free series reports a
+change about 1 % of the time or less (`bench/pattern_accuracy.py`: white, weekday and AR(1) noise).
 """
 
 from __future__ import annotations
@@ -69,8 +69,9 @@ from semsync.patterns.periods import PeriodGrid, ordinal, period_start
 
 #: the changes that σ is estimated around are those beyond this many times the critical value
 PROVISIONAL_FACTOR = 3.0
-#: a change an earlier window found and one this window finds within this many × `min_segment`
-#: periods of it are one change, dated where it was first found while the data there still show it
+#: a change an earlier window found and a level shift this window finds within this many ×
+#: `min_segment` periods of it are one change, dated where it was first found while the data there
+#: still show it
 SAME_CHANGE = 3
 #: an earlier window's change is looked for in this window within this many periods of its date
 KEPT_TOLERANCE = MIN_EDGE
@@ -88,15 +89,20 @@ class DriftDetectionSettings(PatternSettings):
     false_alarm_rate: float = Field(ALPHA, gt=0, le=0.2)
     recent_periods: int | None = Field(None, ge=1)
     max_changes: int = Field(10, ge=1)
-    #: a change that the window of one of the previous `keep_periods` dates found stays reported while
-    #: this window's statistic at its date is at least `keep_ratio` × the critical value
-    keep_periods: int = Field(30, ge=0)
+    #: a change that the window of one of the previous `keep_periods_<grain>` dates found stays
+    #: reported while this window's statistic at its date is at least `keep_ratio` × the critical value
+    keep_periods_day: int = Field(60, ge=0)
+    keep_periods_week: int = Field(26, ge=0)
+    keep_periods_month: int = Field(12, ge=0)
     keep_ratio: float = Field(0.5, gt=0, le=1)
     #: daily series: take out the weekday pattern before looking for changes
     remove_weekly_pattern: bool = True
 
     def min_segment(self, grain: Grain) -> int:
         return getattr(self, f"min_segment_{grain.value}")
+
+    def keep_periods(self, grain: Grain) -> int:
+        return getattr(self, f"keep_periods_{grain.value}")
 
 
 class Shift(ResultModel):
@@ -151,8 +157,7 @@ def _weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
     kernel = np.ones(7)
     sums = np.convolve(np.where(missing, 0.0, values), kernel, mode="same")
     counts = np.convolve((~missing).astype(float), kernel, mode="same")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        deviation = values - np.where(counts >= 5, sums / counts, np.nan)
+    deviation = values - np.divide(sums, counts, out=np.full(len(values), np.nan), where=counts >= 5)
     weekday = (first_weekday + np.arange(len(values))) % 7
     effect = np.zeros(7)
     for day in range(7):
@@ -192,11 +197,11 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
     result_model = DriftDetectionResult
 
     def data_range(self, analysis_dates: Iterable[date], grain, settings=None) -> tuple[date, date, date]:
-        """As for any pattern, but from `keep_periods` periods earlier: a date also reads the windows
-        of the previous dates, whose changes it keeps."""
+        """As for any pattern, but from `keep_periods_<grain>` periods earlier: a date also reads the
+        windows of the previous dates, whose changes it keeps."""
         grain, settings = Grain(grain), self.settings(settings)
         start, end, targets_end = super().data_range(analysis_dates, grain, settings)
-        return period_start(grain, ordinal(grain, start) - settings.keep_periods), end, targets_end
+        return period_start(grain, ordinal(grain, start) - settings.keep_periods(grain)), end, targets_end
 
     def prepare(self, data: PatternData, grain: Grain, settings, spans: list[Span]) -> _Prepared:
         return _Prepared(PeriodGrid.from_frame(grain, data.series), {})
@@ -263,22 +268,26 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
         return prepared.found[span.end]
 
     def _kept(self, prepared: _Prepared, window: _Detection, span: Span, grain: Grain, settings) -> list[Change]:
-        """The window's own changes and those the windows of the previous `keep_periods` dates found
-        that this window still shows at their date (statistic ≥ `keep_ratio` × the critical value).
+        """The window's own changes and those that the windows of the previous `keep_periods_<grain>`
+        dates found and this window still shows at their date (statistic ≥ `keep_ratio` × the
+        critical value).
 
         The earlier windows are visited oldest first, so a change keeps the date the earliest of them
-        gave it: a change of this window's own within `SAME_CHANGE` × `min_segment` of it is the same
-        change, moved to the earlier date when the data there show it (once); one within
-        `min_segment` is the same change as this window dates it."""
+        gave it: a level shift of this window's own within `SAME_CHANGE` × `min_segment` of it is the
+        same change, moved to the earlier date when the data there show it (once); one within
+        `min_segment` is the same change as this window dates it. A trend change keeps this window's
+        date: a bend is dated better the more of it a window sees."""
         min_segment = settings.min_segment(grain)
         t, y, n = window.t, window.y, len(window.y)
         bar = settings.keep_ratio * window.critical
         changes = list(window.changes)
         settled: set[int] = set()  # indices of changes dated by an earlier window
         seen: set[int] = set()
-        for back in range(settings.keep_periods, 0, -1):
-            earlier = Span(span.start - back, span.end - back)
-            for found in self._found(prepared, earlier, grain, settings):
+        memo = prepared.found
+        for back in range(settings.keep_periods(grain), 0, -1):
+            end = span.end - back
+            earlier = memo[end] if end in memo else self._found(prepared, Span(span.start - back, end), grain, settings)
+            for found in earlier:
                 position = found - span.start
                 if position <= 0 or found in seen:
                     continue
@@ -286,9 +295,13 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
                 k = int(np.searchsorted(window.present, position))
                 nearest = min(changes, key=lambda c: abs(c.index - k), default=None)
                 distance = abs(nearest.index - k) if nearest is not None else n
-                if distance <= min_segment or (distance <= SAME_CHANGE * min_segment and nearest.index in settled):
+                if distance <= min_segment:  # the same change, dated by this window
+                    settled.add(nearest.index)
                     continue
-                others = [c for c in changes if c is not nearest] if distance <= SAME_CHANGE * min_segment else changes
+                same = distance <= SAME_CHANGE * min_segment
+                if same and (nearest.index in settled or nearest.kind != "level_shift"):
+                    continue
+                others = [c for c in changes if c is not nearest] if same else changes
                 lo = max([0] + [c.index for c in others if c.index <= k])
                 hi = min([n] + [c.index for c in others if c.index > k])
                 kept = change_near(t, y, lo=lo, hi=hi, near=k, tolerance=KEPT_TOLERANCE, sigma=window.sigma,

@@ -38,11 +38,16 @@ def run_start(values: np.ndarray, end: int) -> int:
 
 def meets_target(
     values: np.ndarray | float, targets: np.ndarray | float, threshold_ratio: np.ndarray | float, sign: int = 1
-) -> np.ndarray:
+) -> np.ndarray | bool:
     """On track: value ≥ target − ratio × |target| for a higher-is-better metric (`sign` +1), value ≤
     target + ratio × |target| for a lower-is-better one (`sign` −1); |target| so that a negative
     target is met the same way. A value computed as exactly the threshold counts as on track despite
-    rounding; a NaN value or target is not on track."""
+    rounding; a NaN value or target is not on track. Scalars give a bool (the same arithmetic, without
+    numpy's per-call overhead: forecasting asks this of two numbers per period and date)."""
+    if isinstance(values, float) and isinstance(targets, float) and isinstance(threshold_ratio, float):
+        threshold = targets - sign * threshold_ratio * abs(targets)
+        # max(1.0, NaN) is 1.0 where np.maximum gives NaN; either way a NaN threshold is not met
+        return sign * values >= sign * threshold - 1e-9 * max(1.0, abs(threshold))
     targets = np.asarray(targets, dtype=float)
     threshold = targets - sign * np.asarray(threshold_ratio, dtype=float) * np.abs(targets)
     tolerance = 1e-9 * np.maximum(1.0, np.abs(threshold))

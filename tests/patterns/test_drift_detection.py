@@ -171,7 +171,7 @@ def flickering_steps(keep_periods: int) -> tuple[int, int]:
         data = PatternData("m", series=pd.DataFrame({"date": days, "value": values}))
         dates = [days[N] + timedelta(days=i) for i in range(1, 91)]
         found = [any(s.kind == "level_shift" and abs((s.date - days[N]).days) <= 14 for s in r.shifts)
-                 for r in DRIFT.analyze_many(data, dates, "day", {"keep_periods": keep_periods})]
+                 for r in DRIFT.analyze_many(data, dates, "day", {"keep_periods_day": keep_periods})]
         if any(found):
             detected += 1
             flickered += not all(found[found.index(True):])
@@ -180,8 +180,8 @@ def flickering_steps(keep_periods: int) -> tuple[int, int]:
 
 def test_a_reported_step_stays_reported_on_later_dates():
     """A 1σ step's statistic wanders about the critical value as the window moves; the changes that
-    the previous 30 dates' windows found are kept while this window still shows them."""
-    detected, flickered = flickering_steps(30)
+    the previous 60 dates' windows found are kept while this window still shows them."""
+    detected, flickered = flickering_steps(60)
     assert detected >= 18 and flickered <= 2  # 19 and 1 today (5 with the old in-window keep of 14 days)
     assert flickering_steps(0)[1] >= 8  # 11 of 19 without the memory
 
@@ -189,8 +189,8 @@ def test_a_reported_step_stays_reported_on_later_dates():
 def test_a_date_reads_the_windows_of_the_previous_dates():
     analysis = date(2025, 7, 2)
     start, end, _ = DRIFT.data_range([analysis], "day")
-    assert (start, end) == (analysis - timedelta(days=N + 30), analysis - timedelta(days=1))
-    assert DRIFT.data_range([analysis], "day", {"keep_periods": 0})[0] == analysis - timedelta(days=N)
+    assert (start, end) == (analysis - timedelta(days=N + 60), analysis - timedelta(days=1))
+    assert DRIFT.data_range([analysis], "day", {"keep_periods_day": 0})[0] == analysis - timedelta(days=N)
     assert DRIFT.window(analysis, "day").start == analysis - timedelta(days=N)  # what the result reports
 
 
@@ -213,3 +213,19 @@ def test_the_fast_paths_give_the_general_computations_numbers_exactly():
         found = changepoints.statistics(changepoints._scaled(wide, 90, 7, 1.7), 90, 7, after=after)
         assert changepoints._scaled_statistics(wide, 90, 7, 1.7, after=after) == (
             float(found[0][0]), int(found[1][0]), int(found[2][0]))
+
+
+def test_a_change_is_scored_near_a_given_date_as_detection_scores_it():
+    """What keeps an earlier window's change: the best candidate within a tolerance of its date, with
+    the statistic `detect` gives it (the same gains, penalties and recency weight)."""
+    t = np.arange(N, dtype=float)
+    y = 100 + np.random.default_rng(9).normal(0, 1.0, N) + np.r_[np.zeros(90), np.full(N - 90, 3.0)]
+    found = changepoints.detect(t, y, sigma=1.0, min_segment=7, critical=10.0)
+    assert [c.index for c in found] == [90]
+    for near in (88, 90, 92):
+        kept = changepoints.change_near(t, y, lo=0, hi=N, near=near, tolerance=2, sigma=1.0, min_segment=7)
+        assert (kept.index, kept.kind, kept.score) == (90, "level_shift", pytest.approx(found[0].score))
+    assert changepoints.change_near(t, y, lo=0, hi=N, near=3, tolerance=2, sigma=1.0, min_segment=7) is None
+    # before the step, in its own segment, nothing to keep: far below half the critical value (7.6)
+    before = changepoints.change_near(t, y, lo=0, hi=90, near=40, tolerance=2, sigma=1.0, min_segment=7)
+    assert before.score < 2.0  # 0.53 today
