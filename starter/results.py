@@ -89,7 +89,11 @@ def drift_detection(r: dict) -> list[str]:
         return ["[bold]no drift[/]" + (f" (noise σ {_num(r.get('noise_sigma'))})" if r.get("noise_sigma") else "")]
     return [f"[bold]{latest['kind'].replace('_', ' ')} {latest['direction']}[/] on {latest['date']} "
             f"({_num(latest.get('size_percent'), ' %')}, z {_num(latest.get('z_score'))}); "
-            f"{len(r.get('shifts') or [])} changes in the window"]
+            f"{_count(len(r.get('shifts') or []), 'change')} in the window"]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 FORMATS = {"performance_status": performance_status, "historical_performance": historical_performance,
