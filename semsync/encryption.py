@@ -51,12 +51,12 @@ class SecretBox:
         self._all = MultiFernet([self._primary, *(_fernet(k) for k in keys[1:])])
 
     @classmethod
-    def from_settings(cls, settings: Any) -> SecretBox:
-        """The keys of `settings.secrets.keys`, else the embedded stack's key file (created 0600 if absent)."""
-        configured = settings.secrets.keys
-        if configured is not None:
-            return cls([k for k in configured.get_secret_value().split(",") if k.strip()])
-        return cls([dev_key(Path(settings.state_dir) / KEY_FILE_NAME)])
+    def configured(cls, keys: str | None, state_dir: Path) -> SecretBox:
+        """`keys` (comma-separated, `SEMSYNC_SECRETS__KEYS`), else the embedded stack's key file in
+        `state_dir` (created 0600 if absent)."""
+        if keys is not None:
+            return cls([k for k in keys.split(",") if k.strip()])
+        return cls([dev_key(state_dir / KEY_FILE_NAME)])
 
     def seal(self, connection: dict[str, Any]) -> dict[str, Any]:
         """`connection` (plain JSON with secrets in clear) as stored: its type and one Fernet token."""

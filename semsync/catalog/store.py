@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -65,12 +66,19 @@ def connection_json(connection: BaseModel) -> dict[str, Any]:
     return data
 
 
-@lru_cache(maxsize=1)
 def default_box() -> SecretBox:
     """The keys of this process's settings (`SEMSYNC_SECRETS__KEYS`, else the embedded stack's key file)."""
     from semsync.config import get_settings
 
-    return SecretBox.from_settings(get_settings())
+    settings = get_settings()
+    keys = settings.secrets.keys.get_secret_value() if settings.secrets.keys is not None else None
+    return _box(keys, settings.state_dir)
+
+
+@lru_cache(maxsize=4)
+def _box(keys: str | None, state_dir: Path) -> SecretBox:
+    # one box per configuration: settings re-read (e.g. after `get_settings.cache_clear()`) are followed
+    return SecretBox.configured(keys, state_dir)
 
 
 async def write_catalog(

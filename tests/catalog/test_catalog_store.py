@@ -260,3 +260,13 @@ async def test_an_invalid_stored_entry_is_one_line_with_the_reload_hint(db):
     with pytest.raises(CatalogError, match=r"metric 'revenue' of tenant 'globex': the stored definition is "
                                            r"invalid \(source: Field required\); reload"):
         await get_metric(db.session_factory, globex, "revenue")
+
+
+def test_without_keys_the_dev_stack_key_file_is_made_once_and_kept_private(tmp_path):
+    first = SecretBox.configured(None, tmp_path)
+    key_file = tmp_path / "secrets.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    sealed = first.seal({"type": "sql", "database_url": "postgresql://u:pw@h/db"})
+    again = SecretBox.configured(None, tmp_path)  # another process: the same file, the same key
+    assert again.open(sealed, tenant="t")["database_url"] == "postgresql://u:pw@h/db"
+    assert SecretBox.configured(new_key(), tmp_path).is_current(sealed) is False
