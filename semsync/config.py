@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, get_args
 
-from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -81,7 +81,6 @@ class DatabaseSettings(BaseModel):
     #: Unset: `url`'s server and database with the embedded stack's catalog role.
     catalog_url: SecretStr | None = None
     catalog_role: str = DEV_CATALOG_ROLE
-    _derived_catalog_url: bool = PrivateAttr(False)
     pool_size: int = 10
     #: TLS to PostgreSQL, as libpq names it: disable, allow, prefer, require, verify-ca, verify-full
     #: (None: asyncpg's default, `prefer` without verification). `require` with `sslrootcert` verifies
@@ -93,17 +92,22 @@ class DatabaseSettings(BaseModel):
     sslcert: Path | None = None
     sslkey: Path | None = None
 
+    @property
+    def catalog_connection_url(self) -> str:
+        """`catalog_url`, else `url`'s server and database with the embedded stack's catalog role."""
+        if self.catalog_url is not None:
+            return self.catalog_url.get_secret_value()
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self.url.get_secret_value())
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{DEV_CATALOG_ROLE}:{DEV_CATALOG_ROLE}@{host}"))
+
     @model_validator(mode="after")
     def _driver_urls(self) -> DatabaseSettings:
-        if self.catalog_url is None:
-            from urllib.parse import urlsplit, urlunsplit
-
-            parts = urlsplit(self.url.get_secret_value())
-            host = parts.netloc.rpartition("@")[2]
-            netloc = f"{DEV_CATALOG_ROLE}:{DEV_CATALOG_ROLE}@{host}"
-            self.catalog_url = SecretStr(urlunsplit(parts._replace(netloc=netloc)))
-            self._derived_catalog_url = True
         for name in ("url", "admin_url", "catalog_url"):
+            if getattr(self, name) is None:
+                continue
             try:
                 url, tls = asyncpg_url(getattr(self, name).get_secret_value())
             except ValueError as exc:
@@ -336,9 +340,8 @@ class Settings(BaseSettings):
         # Operators expect the conventional DATABASE_URL to work; the prefixed form wins if both are set.
         plain = os.environ.get("DATABASE_URL")
         if plain and not {"SEMSYNC_DATABASE__URL", "SEMSYNC_DATABASE__URL_FILE"} & set(os.environ):
-            kept = self.database.model_dump(exclude={"catalog_url"} if self.database._derived_catalog_url else set())
-            self.database = DatabaseSettings.model_validate(kept | {"url": SecretStr(plain),
-                                                                     "admin_url": self.database.admin_url})
+            self.database = DatabaseSettings.model_validate(self.database.model_dump() | {
+                "url": SecretStr(plain), "admin_url": self.database.admin_url})
         return self
 
 

@@ -73,7 +73,7 @@ async def open_services(
     database = Database.connect(database_url or settings.database.url.get_secret_value(),
                                 pool_size=pool_size or settings.database.pool_size,
                                 connect_args=ssl_connect_args(settings.database))
-    catalog_database = Database.connect(settings.database.catalog_url.get_secret_value(), pool_size=2,
+    catalog_database = Database.connect(settings.database.catalog_connection_url, pool_size=2,
                                         connect_args=ssl_connect_args(settings.database))
     http = httpx.AsyncClient(timeout=settings.semantic_layer.request_timeout_s)
     sources = SourceRegistry(database.engine, http, settings.semantic_layer)

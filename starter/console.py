@@ -59,7 +59,7 @@ def run_with_database(work: Callable[[Database], Awaitable[T]], *, catalog_role:
     """Run `work` against the configured database (as the catalog role: `catalog_role`, which writes
     the catalog); an unreachable database exits 1 with the URL shown, a refused role exits 2."""
     settings = get_settings().database
-    url = (settings.catalog_url if catalog_role else settings.url).get_secret_value()
+    url = settings.catalog_connection_url if catalog_role else settings.url.get_secret_value()
 
     async def run() -> T:
         database = Database.connect(url, pool_size=4, connect_args=ssl_connect_args(settings))

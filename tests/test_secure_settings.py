@@ -195,6 +195,20 @@ def certificates(tmp_path_factory) -> Path:
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 
 
+async def relay_to(host: str, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy bytes both ways between a client's stream and a new connection to host:port until both end."""
+    up_reader, up_writer = await asyncio.open_connection(host, port)
+
+    async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        sink.close()
+
+    await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+
 @pytest.fixture
 async def tls_postgres(test_database, certificates):
     """PostgreSQL's TLS front door, for the test database (the embedded build has no TLS): answers the
@@ -213,16 +227,7 @@ async def tls_postgres(test_database, certificates):
             await writer.drain()
             await writer.start_tls(context)
             handshakes.append(writer.get_extra_info("ssl_object").version())
-            up_reader, up_writer = await asyncio.open_connection(upstream.host, upstream.port)
-
-            async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-                with contextlib.suppress(OSError):
-                    while data := await source.read(65536):
-                        sink.write(data)
-                        await sink.drain()
-                sink.close()
-
-            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+            await relay_to(upstream.host, upstream.port, reader, writer)
         writer.close()
 
     server = await asyncio.start_server(relay, "127.0.0.1", 0)
@@ -283,16 +288,7 @@ async def tls_temporal(temporal_env, certificates):
     async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, ssl.SSLError):
             handshakes.append(writer.get_extra_info("ssl_object").getpeercert()["subject"][0][0][1])
-            up_reader, up_writer = await asyncio.open_connection(host, int(port))
-
-            async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-                with contextlib.suppress(OSError):
-                    while data := await source.read(65536):
-                        sink.write(data)
-                        await sink.drain()
-                sink.close()
-
-            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+            await relay_to(host, int(port), reader, writer)
         writer.close()
 
     server = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=context)

@@ -248,7 +248,7 @@ _TENANT_COLUMNS = "id, identifier, name, sync_enabled, semantic_layer, pattern_s
 def _tenant_def(row: Any, metrics: list[MetricDef] | None = None, box: SecretBox | None = None) -> TenantDef:
     # A tenant registered without a connection (`{}`) uses the default: SQL over semsync's own database.
     layer = row.semantic_layer or {"type": "sql"}
-    if set(layer) - {"type"}:  # a stored connection (sealed, or plain from before encryption)
+    if _has_connection(layer):
         layer = (box or default_box()).open(layer, tenant=row.identifier)
     try:
         return TenantDef(
@@ -266,6 +266,12 @@ def _tenant_def(row: Any, metrics: list[MetricDef] | None = None, box: SecretBox
             part="tenant",
             value=row.identifier,
         ) from None
+
+
+def _has_connection(stored: dict[str, Any]) -> bool:
+    """Whether a stored connection holds more than its type (sealed, or plain from before encryption);
+    `{"type": "sql"}` (the semsync database) and `{"type": "none"}` (a dropped tenant) hold nothing."""
+    return bool(set(stored) - {"type"})
 
 
 def _first_problem(exc: ValidationError) -> str:
@@ -351,7 +357,7 @@ async def reseal_connections(session_factory: async_sessionmaker[AsyncSession], 
         rows = (await session.execute(
             text("SELECT id, identifier, semantic_layer FROM tenants ORDER BY id FOR UPDATE"))).all()
         stale = [row for row in rows
-                 if set(row.semantic_layer) - {"type"} and not box.is_current(row.semantic_layer)]
+                 if _has_connection(row.semantic_layer) and not box.is_current(row.semantic_layer)]
         if stale:
             await session.execute(
                 text("UPDATE tenants t SET semantic_layer = CAST(u.s AS jsonb), updated_at = now() "

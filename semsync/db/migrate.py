@@ -16,10 +16,11 @@ import asyncpg
 from alembic import command
 from alembic.config import Config
 
+from semsync.config import DEV_CATALOG_ROLE as DEFAULT_CATALOG_ROLE
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-DEFAULT_CATALOG_ROLE = "semsync_catalog"
 
 
 def alembic_config(admin_url: str, app_role: str, catalog_role: str = DEFAULT_CATALOG_ROLE) -> Config:

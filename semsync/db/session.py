@@ -46,6 +46,13 @@ def ssl_connect_args(settings: DatabaseSettings) -> dict[str, Any]:
     return {"ssl": context}
 
 
+async def driver_connection(session: AsyncSession) -> Any:
+    """The driver's (asyncpg's) connection under `session`, in its transaction and tenant scope: for
+    COPY and for reading rows without building a SQLAlchemy row for each."""
+    connection = await session.connection()
+    return (await connection.get_raw_connection()).driver_connection
+
+
 def create_engine(url: str, *, pool_size: int = 10, connect_args: dict[str, Any] | None = None) -> AsyncEngine:
     """The async engine; `connect_args` go to `asyncpg.connect` (e.g. `ssl_connect_args(settings)`)."""
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,

@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from semsync.db.session import driver_connection
 from semsync.errors import SourceRequestError
 from semsync.sources.base import NULL_SLICE, SourceRow
 
@@ -99,9 +100,8 @@ async def _stage_rows(session: AsyncSession, rows: list[SourceRow]) -> None:
     await session.execute(text(f"CREATE INDEX IF NOT EXISTS {DIFF}_key ON {DIFF} (date, slice)"))
     await session.execute(text(f"TRUNCATE {STAGE}, {DIFF}"))
     if rows:
-        connection = await session.connection()
-        raw = await connection.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(STAGE, records=rows, columns=["date", "slice", "value"])
+        driver = await driver_connection(session)
+        await driver.copy_records_to_table(STAGE, records=rows, columns=["date", "slice", "value"])
 
 
 async def lock_component(session: AsyncSession, *, tenant_id: int, metric_id: str, grain: str,

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from semsync.config import DEV_CATALOG_ROLE
 from semsync.devstack.postgres import PostgresServer, temporary_postgres
 from semsync.devstack.processes import DevStackError, free_port, port_open
 from semsync.devstack.temporal import SEARCH_ATTRIBUTES, TemporalDevServer
@@ -69,8 +70,8 @@ class DevStack:
     owner_password: str = "semsync_owner"
     app: str = "semsync_app"
     app_password: str = "semsync_app"
-    catalog: str = "semsync_catalog"
-    catalog_password: str = "semsync_catalog"
+    catalog: str = DEV_CATALOG_ROLE
+    catalog_password: str = DEV_CATALOG_ROLE
 
     @classmethod
     def from_settings(cls, settings) -> DevStack:
@@ -78,14 +79,14 @@ class DevStack:
 
         app_url = make_url(settings.database.url.get_secret_value())
         admin_url = make_url(settings.database.admin_url.get_secret_value())
-        catalog_url = make_url(settings.database.catalog_url.get_secret_value())
+        catalog_url = make_url(settings.database.catalog_connection_url)
         host, _, port = settings.temporal.address.rpartition(":")
         ui_port = make_url_port(settings.temporal.ui_url)
         return cls(
             state_dir=settings.state_dir, pg_port=app_url.port or 5432, temporal_port=int(port), ui_port=ui_port,
             database=app_url.database or "semsync", owner=admin_url.username or "semsync_owner",
             owner_password=admin_url.password or "", app=app_url.username or "semsync_app",
-            app_password=app_url.password or "", catalog=catalog_url.username or "semsync_catalog",
+            app_password=app_url.password or "", catalog=catalog_url.username or DEV_CATALOG_ROLE,
             catalog_password=catalog_url.password or "",
         )
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from semsync.db.session import tenant_scope
+from semsync.db.session import driver_connection, tenant_scope
 from semsync.errors import InvalidInputError
 from semsync.partitions import Grain
 from semsync.patterns.base import DataNeed, Pattern, PatternData
@@ -124,8 +124,6 @@ class PatternDataOrganiser:
 
 
 async def _fetch(session: AsyncSession, query: str, *args: Any) -> list[Any]:
-    """Rows of `query` as the driver returns them (tuples), in the session's transaction and tenant
-    scope: a year of dimensional rows reads without building a SQLAlchemy row for each."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return await raw.driver_connection.fetch(query, *args)
+    """Rows of `query` as the driver returns them (tuples): a year of dimensional rows reads without
+    building a SQLAlchemy row for each."""
+    return await (await driver_connection(session)).fetch(query, *args)

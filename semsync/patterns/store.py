@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.db.models import PatternResult
-from semsync.db.session import tenant_scope
+from semsync.db.session import driver_connection, tenant_scope
 from semsync.partitions import Grain
 from semsync.patterns.base import AnalysisResult
 
@@ -83,9 +83,7 @@ async def write_records(session: AsyncSession, tenant_id: int, records: list[tup
     returns how many rows were inserted or changed."""
     await session.execute(text(_CREATE_STAGE))
     await session.execute(text(f"DELETE FROM {STAGE}"))  # empty already unless staged twice in one transaction
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(STAGE, records=records, columns=_STAGE_COLUMNS)
+    await (await driver_connection(session)).copy_records_to_table(STAGE, records=records, columns=_STAGE_COLUMNS)
     return (await session.execute(text(_UPSERT), {"tenant_id": tenant_id})).rowcount
 
 
