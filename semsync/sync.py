@@ -87,8 +87,11 @@ class SemanticSyncService:
     async def plan(self, request: SemanticSyncRequest) -> SyncPlan:
         """Each component's sync type and window, base series first. Unknown or disabled tenants and
         unknown metrics raise typed, non-retryable errors before anything is written."""
-        partitions = request.partitions()
         tenant_id, _, metric = await self._tenant_and_metric(request)
+        return await self._plan(request, tenant_id, metric)
+
+    async def _plan(self, request: SemanticSyncRequest, tenant_id: int, metric: MetricDef) -> SyncPlan:
+        partitions = request.partitions()
         async with tenant_scope(self.session_factory, tenant_id) as session:
             histories = await load_histories(session, tenant_id, metric.id, request.grain.value)
         names: list[str | None] = [None, *(d.id for d in metric.dimensions)]
@@ -104,9 +107,14 @@ class SemanticSyncService:
     ) -> ComponentResult:
         """Fetch and write one component; raises the source's or database's error on failure (the
         component is then left RUNNING with its previous data and status untouched)."""
+        _, tenant, metric = await self._tenant_and_metric(work.request)
+        return await self._sync_component(work, tenant, metric, progress)
+
+    async def _sync_component(
+        self, work: SyncComponentInput, tenant: TenantDef, metric: MetricDef, progress: ProgressCallback | None
+    ) -> ComponentResult:
         request, plan = work.request, work.plan
         began = time.perf_counter()
-        _, tenant, metric = await self._tenant_and_metric(request)
         dimension = metric.dimension(plan.dimension) if plan.dimension else None
         source = await self.sources.source_for(tenant)
         status_keys = _status_keys(work.tenant_id, request, plan)
@@ -160,12 +168,14 @@ class SemanticSyncService:
         non-retryable errors; source and write failures are recorded and reported in the response
         (base failure → ``success`` False; dimensions after a failed base are not attempted)."""
         started_at = self.clock()
-        plan = await self.plan(request)
+        # the catalog read once for the whole sync (each component's activity reads its own)
+        tenant_id, tenant, metric = await self._tenant_and_metric(request)
+        plan = await self._plan(request, tenant_id, metric)
 
         async def isolated(component: ComponentPlan) -> ComponentResult:
             work = SyncComponentInput(request=request, tenant_id=plan.tenant_id, plan=component)
             try:
-                return await self.sync_component(work)
+                return await self._sync_component(work, tenant, metric, None)
             except Exception as exc:  # noqa: BLE001 - isolation: the error is recorded, not lost
                 await self.record_component_failure(ComponentFailureInput(
                     request=request, tenant_id=plan.tenant_id, plan=component, error=error_text(exc),

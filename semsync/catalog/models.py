@@ -7,6 +7,8 @@ sources (Cube, SQL) and the sync service. A metric definition says where its val
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Hashable, Iterable
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -19,6 +21,11 @@ from semsync.partitions.contexts import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGT
 #: the identifier rule of contexts (`semsync.partitions.contexts`): tenant and metric ids become context parts
 IDENTIFIER = rf"^{IDENTIFIER_PATTERN}$"
 
+
+
+def _repeated(keys: Iterable[Hashable]) -> list:
+    """The keys that occur more than once, sorted (linear: a metric can carry thousands of targets)."""
+    return sorted(k for k, n in Counter(keys).items() if n > 1)
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -103,8 +110,7 @@ class MetricDef(_Strict):
 
     @model_validator(mode="after")
     def _unique_dimensions(self) -> MetricDef:
-        ids = [d.id for d in self.dimensions]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = _repeated(d.id for d in self.dimensions)
         if dupes:
             raise ValueError(f"duplicate dimension ids: {', '.join(dupes)}")
         return self
@@ -112,8 +118,7 @@ class MetricDef(_Strict):
     @model_validator(mode="after")
     def _unique_targets(self) -> MetricDef:
         # (grain, target_date) is the targets table's key: two values for one period cannot both hold.
-        keys = [(t.grain, t.target_date) for t in self.targets]
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        dupes = _repeated((t.grain, t.target_date) for t in self.targets)
         if dupes:
             raise ValueError("duplicate targets: " + ", ".join(f"{g} {d.isoformat()}" for g, d in dupes))
         return self
@@ -195,8 +200,7 @@ class TenantDef(_Strict):
 
     @model_validator(mode="after")
     def _unique_metrics(self) -> TenantDef:
-        ids = [m.id for m in self.metrics]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = _repeated(m.id for m in self.metrics)
         if dupes:
             raise ValueError(f"duplicate metric ids: {', '.join(dupes)}")
         return self
@@ -213,8 +217,7 @@ class Catalog(_Strict):
 
     @model_validator(mode="after")
     def _unique_tenants(self) -> Catalog:
-        ids = [t.identifier for t in self.tenants]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = _repeated(t.identifier for t in self.tenants)
         if dupes:
             raise ValueError(f"duplicate tenant identifiers: {', '.join(dupes)}")
         return self
