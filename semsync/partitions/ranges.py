@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
@@ -85,8 +86,15 @@ def partition_range(first: Partition, last: Partition) -> list[Partition]:
 def partitions_between(grain: Grain | str, start_key: str, end_key: str | None = None) -> list[Partition]:
     """The partitions from key `start_key` to `end_key` (default: `start_key` alone), inclusive, unchecked
     against the calendar (a service syncs what it is asked; the CLI and backfills check with `expand_range`)."""
+    return list(_partitions_between(as_grain(grain), start_key, end_key))
+
+
+@lru_cache(maxsize=1024)
+def _partitions_between(grain: Grain, start_key: str, end_key: str | None) -> tuple[Partition, ...]:
+    # Partitions are immutable: a request's span is expanded by its validation, its planning and its
+    # response, so a year of days is built once rather than for each of them.
     first = parse_partition(grain, start_key)
-    return partition_range(first, parse_partition(grain, end_key) if end_key else first)
+    return tuple(partition_range(first, parse_partition(grain, end_key) if end_key else first))
 
 
 def checked_range(
