@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import TypeVar
 
 from semsync.errors import InvalidInputError, PartitionRangeError

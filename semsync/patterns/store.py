@@ -29,9 +29,12 @@ _STAGE_COLUMNS = ["metric_id", "pattern", "version", "grain", "analysis_date", "
                   "analysis_window", "error", "run_result"]
 
 _CREATE_STAGE = (
-    f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (metric_id text, pattern text, version text, grain text, "
+    f"CREATE TEMP TABLE {STAGE} (metric_id text, pattern text, version text, grain text, "
     "analysis_date date, dimension_name text, analysis_window text, error text, run_result text) "
-    "ON COMMIT DELETE ROWS"
+    "ON COMMIT DELETE ROWS; "
+    # The staged JSON is read once, by the upsert: compressing it on the way in (a document is 1-6 KB)
+    # and decompressing it on the way out cost a third of the store's database time, measured.
+    f"ALTER TABLE {STAGE} ALTER analysis_window SET STORAGE EXTERNAL, ALTER run_result SET STORAGE EXTERNAL"
 )
 # each JSON text is parsed once, as a COPY into the table would
 _UPSERT = f"""
@@ -81,8 +84,11 @@ async def store_records(
 async def write_records(session: AsyncSession, tenant_id: int, records: list[tuple]) -> int:
     """Stage `records` (distinct keys) and upsert them in the caller's transaction and tenant scope;
     returns how many rows were inserted or changed."""
-    await session.execute(text(_CREATE_STAGE))
-    await session.execute(text(f"DELETE FROM {STAGE}"))  # empty already unless staged twice in one transaction
+    # the table lives as long as the pooled connection, its rows one transaction
+    if (await session.execute(text(f"SELECT to_regclass('pg_temp.{STAGE}') IS NULL"))).scalar():
+        await (await driver_connection(session)).execute(_CREATE_STAGE)
+    else:
+        await session.execute(text(f"DELETE FROM {STAGE}"))  # empty already unless staged twice in one transaction
     await (await driver_connection(session)).copy_records_to_table(STAGE, records=records, columns=_STAGE_COLUMNS)
     return (await session.execute(text(_UPSERT), {"tenant_id": tenant_id})).rowcount
 
