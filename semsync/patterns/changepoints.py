@@ -503,15 +503,20 @@ def _refine(g: Gains, n: int, model: int, split: int, min_segment: int) -> tuple
     return column + MIN_EDGE, float(sizes[column])
 
 
-def local_estimate(t: np.ndarray, y: np.ndarray, change: Change, lo: int, hi: int) -> float:
+def local_estimate(
+    t: np.ndarray, y: np.ndarray, change: Change, lo: int, hi: int, cache: GainsCache | None = None
+) -> float:
     """The size of `change` re-estimated on its neighbourhood [lo, hi) between adjacent changes,
-    with the change's own model."""
+    with the change's own model. `cache`: the segments' gains of `detect` on the same `t`, `y`
+    (a size at split k is the same number whatever the fewest points the candidates leave)."""
     k = change.index - lo
     n = hi - lo
     if k < 1 or n - k < 1 or n < 4:
         return change.size
-    g = gains(t[lo:hi], y[lo:hi], 1)
-    column = k - 1  # with min_segment 1 the candidates are k = 1 … n − 1
+    if MIN_EDGE <= k <= n - MIN_EDGE:
+        g, column = _segment_gains(t, y, lo, hi, cache), k - MIN_EDGE
+    else:
+        g, column = gains(t[lo:hi], y[lo:hi], 1), k - 1  # with min_segment 1 the candidates are k = 1 … n − 1
     if change.kind == "trend_change":
         return float(g.hinge_size[0, column])
     return float((g.sloped_step_size if change.sloped else g.step_size)[0, column])
