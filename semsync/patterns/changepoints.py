@@ -190,6 +190,8 @@ class _PositionTerms:
     fits_mean: np.ndarray  # where each denominator is not ~0
     fits_step: np.ndarray
     fits_hinge: np.ndarray
+    #: every denominator is not ~0 (the usual case): the sizes are plain quotients
+    fits_all: bool
 
 
 def _position_terms(t: np.ndarray, min_segment: int) -> _PositionTerms:
@@ -205,7 +207,8 @@ def _position_terms(t: np.ndarray, min_segment: int) -> _PositionTerms:
     q_step = q_mean - r1 * r1 / s2
     hx0, hx1 = r1 - tk * r0, r2 - tk * r1
     q_hinge = (r2 - 2 * tk * r1 + tk * tk * r0) - hx0 * hx0 / n - hx1 * hx1 / s2
-    return _PositionTerms(tc, s2, ks, tk, q_mean, q_step, q_hinge, q_mean > 1e-12, q_step > 1e-12, q_hinge > 1e-12)
+    fits = q_mean > 1e-12, q_step > 1e-12, q_hinge > 1e-12
+    return _PositionTerms(tc, s2, ks, tk, q_mean, q_step, q_hinge, *fits, all(f.all() for f in fits))
 
 
 @lru_cache(maxsize=4096)
@@ -228,21 +231,25 @@ def gains(t: np.ndarray, y: np.ndarray, min_segment: int) -> Gains:
         terms = _consecutive_terms(n, min_segment)  # consecutive periods: shared terms
     else:
         terms = _position_terms(t, min_segment)
-    tc, s2, ks, tk = terms.tc, terms.s2, terms.ks, terms.tk
+    tc, s2, tk = terms.tc, terms.s2, terms.tk
     y = np.atleast_2d(y)
-    mean = y.sum(axis=-1, keepdims=True) / n
-    centred = y - mean
-    slope = (centred @ tc)[:, None] / s2
-    e = centred - slope * tc
     rows = len(y)
-    # every suffix sum in one pass: per series the centred values, e and e·tc
-    sums = _suffix(np.vstack([centred, e, e * tc]))[:, ks]
+    mean = y.sum(axis=-1, keepdims=True) / n
+    # per series the centred values, e and e·tc, in one array for one pass of suffix sums
+    stacked = np.empty((3 * rows, n))
+    centred = np.subtract(y, mean, out=stacked[:rows])
+    slope = (centred @ tc)[:, None] / s2
+    e = np.subtract(centred, slope * tc, out=stacked[rows : 2 * rows])
+    np.multiply(e, tc, out=stacked[2 * rows :])
+    sums = _suffix(stacked)[:, min_segment : n - min_segment + 1]  # at the candidates k (`terms.ks`)
     c0, e0, e1 = sums[:rows], sums[rows : 2 * rows], sums[2 * rows :]
     u_hinge = e1 - tk * e0
-    # each size where its denominator is not ~0, else 0
-    step_size = np.divide(c0, terms.q_mean, out=np.zeros_like(c0), where=terms.fits_mean)
-    sloped_size = np.divide(e0, terms.q_step, out=np.zeros_like(e0), where=terms.fits_step)
-    hinge_size = np.divide(u_hinge, terms.q_hinge, out=np.zeros_like(u_hinge), where=terms.fits_hinge)
+    if terms.fits_all:
+        step_size, sloped_size, hinge_size = c0 / terms.q_mean, e0 / terms.q_step, u_hinge / terms.q_hinge
+    else:  # each size where its denominator is not ~0, else 0
+        step_size = np.divide(c0, terms.q_mean, out=np.zeros_like(c0), where=terms.fits_mean)
+        sloped_size = np.divide(e0, terms.q_step, out=np.zeros_like(e0), where=terms.fits_step)
+        hinge_size = np.divide(u_hinge, terms.q_hinge, out=np.zeros_like(u_hinge), where=terms.fits_hinge)
     line = slope[:, 0] ** 2 * s2
     return Gains(line, step_size * c0, line[:, None] + sloped_size * e0, line[:, None] + hinge_size * u_hinge,
                  step_size, sloped_size, hinge_size)
@@ -496,15 +503,20 @@ def _refine(g: Gains, n: int, model: int, split: int, min_segment: int) -> tuple
     return column + MIN_EDGE, float(sizes[column])
 
 
-def local_estimate(t: np.ndarray, y: np.ndarray, change: Change, lo: int, hi: int) -> float:
+def local_estimate(
+    t: np.ndarray, y: np.ndarray, change: Change, lo: int, hi: int, cache: GainsCache | None = None
+) -> float:
     """The size of `change` re-estimated on its neighbourhood [lo, hi) between adjacent changes,
-    with the change's own model."""
+    with the change's own model. `cache`: the segments' gains of `detect` on the same `t`, `y`
+    (a size at split k is the same number whatever the fewest points the candidates leave)."""
     k = change.index - lo
     n = hi - lo
     if k < 1 or n - k < 1 or n < 4:
         return change.size
-    g = gains(t[lo:hi], y[lo:hi], 1)
-    column = k - 1  # with min_segment 1 the candidates are k = 1 … n − 1
+    if MIN_EDGE <= k <= n - MIN_EDGE:
+        g, column = _segment_gains(t, y, lo, hi, cache), k - MIN_EDGE
+    else:
+        g, column = gains(t[lo:hi], y[lo:hi], 1), k - 1  # with min_segment 1 the candidates are k = 1 … n − 1
     if change.kind == "trend_change":
         return float(g.hinge_size[0, column])
     return float((g.sloped_step_size if change.sloped else g.step_size)[0, column])

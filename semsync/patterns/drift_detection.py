@@ -214,7 +214,7 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
         latest = len(span) - 1
         bounds = [0] + [c.index for c in changes] + [len(y)]
         shifts = [
-            self._shift(t, y, change, bounds[i], bounds[i + 2], latest, span, grain)
+            self._shift(window, change, bounds[i], bounds[i + 2], latest, span, grain)
             for i, change in enumerate(changes)
         ]
         last_regime = _line(t[bounds[-2] :], y[bounds[-2] :])
@@ -342,8 +342,9 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
         return sigma, rho, critical, changes
 
     @staticmethod
-    def _shift(t, y, change: Change, lo: int, hi: int, latest: int, span: Span, grain: Grain) -> Shift:
-        size = local_estimate(t, y, change, lo, hi)
+    def _shift(window: _Detection, change: Change, lo: int, hi: int, latest: int, span: Span, grain: Grain) -> Shift:
+        t, y = window.t, window.y
+        size = local_estimate(t, y, change, lo, hi, cache=window.cache)
         k = change.index
         before, after = _line(t[lo:k], y[lo:k]), _line(t[k:hi], y[k:hi])
         # a level shift on flat levels is measured from the mean before it, a sloped one from the line

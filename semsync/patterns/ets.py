@@ -66,19 +66,25 @@ def fit_ets(y: np.ndarray, *, seasonal_periods: int, damped: bool) -> EtsFit:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = model.fit(disp=False)
+        # the parameters alone: a full `ETSResults` (likelihood, standardised errors, …) costs a fifth
+        # of the fit, and only the one-step predictions are needed, for the sum of squares
+        params = model.fit(disp=False, return_params=True)
+    predicted, _ = model.smooth(params, return_raw=True)
+    named = dict(zip(model.param_names, params.tolist(), strict=True))
     fit = EtsFit(
-        alpha=float(result.smoothing_level),
-        beta=float(result.smoothing_trend),
-        gamma=float(result.smoothing_seasonal) if seasonal else 0.0,
-        phi=float(result.damping_trend) if damped else 1.0,
+        alpha=named["smoothing_level"],
+        beta=named["smoothing_trend"],
+        gamma=named["smoothing_seasonal"] if seasonal else 0.0,
+        phi=named["damping_trend"] if damped else 1.0,
         seasonal_periods=seasonal_periods if seasonal else 0,
         # the sample's mean squared error understates the error of estimated parameters and initial
         # states: divide the sum of squares by the degrees of freedom left, not by n
-        sigma2=float(result.sse) / max(len(y) - _parameter_count(seasonal_periods if seasonal else 0, damped), 1),
-        initial_level=float(result.initial_level),
-        initial_trend=float(result.initial_trend),
-        initial_seasonal=np.asarray(result.initial_seasonal, dtype=float) if seasonal else np.zeros(0),
+        sigma2=float(np.sum((y - predicted) ** 2))
+        / max(len(y) - _parameter_count(seasonal_periods if seasonal else 0, damped), 1),
+        # heuristic initialisation: the initial states are the model's, held during the fit
+        initial_level=float(model.initial_level),
+        initial_trend=float(model.initial_trend),
+        initial_seasonal=np.asarray(model.initial_seasonal, dtype=float) if seasonal else np.zeros(0),
         nobs=len(y),
     )
     numbers = [fit.alpha, fit.beta, fit.gamma, fit.phi, fit.sigma2, fit.initial_level, fit.initial_trend]
