@@ -213,35 +213,38 @@ def _compare(names: np.ndarray, current_rows: np.ndarray, prior_rows: np.ndarray
         gaps[:, 2] = gaps[:, 0] - gaps[:, 1]
     # Python values for the models, NaN → None in bulk
     labels = names.tolist()
-    ranked_tables = finite_or_none_list(np.take_along_axis(table, order[:, :, None], axis=1))
-    currents, priors = finite_or_none_list(current), finite_or_none_list(prior)
-    shares, prior_shares = finite_or_none_list(share), finite_or_none_list(prior_share)
+    per_period = zip(
+        ends.tolist(), has_prior.tolist(), order.tolist(), prior_order.tolist(),
+        by_value[:, [0, -1]].tolist(), prior_by_value[:, [0, -1]].tolist(),
+        finite_or_none_list(np.take_along_axis(table, order[:, :, None], axis=1)),
+        finite_or_none_list(current), finite_or_none_list(prior),
+        finite_or_none_list(share), finite_or_none_list(prior_share), finite_or_none_list(gaps),
+        strict=True,
+    )
     comparisons = {}
-    for row, end in enumerate(ends.tolist()):
-        ranked, ranked_before = order[row].tolist(), prior_order[row].tolist()
-        now, before = currents[row], priors[row]
+    for end, known_prior, ranked, ranked_before, extremes, prior_extremes, table_rows, now, before, shares, \
+            prior_shares, top_two in per_period:
         slices, values = [], []  # strongest first
-        for rank, (i, compared) in enumerate(zip(ranked, ranked_tables[row], strict=True), 1):
-            slices.append(SliceComparison.trusted(slice=labels[i], rank=rank, **dict(zip(_COMPARED, compared))))
-            values.append(SliceValue.trusted(slice=labels[i], value=now[i], share_percent=shares[row][i]))
-        largest, smallest = by_value[row, 0], by_value[row, -1]
-        prior_largest, prior_smallest = (prior_by_value[row, 0], prior_by_value[row, -1]) if has_prior[row] else (None, None)
+        for rank, (i, compared) in enumerate(zip(ranked, table_rows, strict=True), 1):
+            slices.append(SliceComparison.trusted(slice=labels[i], rank=rank,
+                                                  **dict(zip(_COMPARED, compared, strict=True))))
+            values.append(SliceValue.trusted(slice=labels[i], value=now[i], share_percent=shares[i]))
+        previous = prior_extremes if known_prior else (None, None)
         fields: dict[str, Any] = {
             "slices": slices,
             "top_slices": values[:top_n],
             "bottom_slices": values[::-1][:top_n],
-            "largest_slice": _share(labels, shares[row], prior_shares[row], largest, prior_largest),
-            "smallest_slice": _share(labels, shares[row], prior_shares[row], smallest, prior_smallest),
+            "largest_slice": _share(labels, shares, prior_shares, extremes[0], previous[0]),
+            "smallest_slice": _share(labels, shares, prior_shares, extremes[1], previous[1]),
         }
-        if has_prior[row]:
+        if known_prior:
             fields["new_strongest_slice"] = _leader_change(labels, now, before, ranked[0], ranked_before[0])
             fields["new_weakest_slice"] = _leader_change(labels, now, before, ranked[-1], ranked_before[-1])
-        if len(names) >= 2:
+        if len(ranked) >= 2:
             a, b = ranked[0], ranked[1]
-            gap, prior_gap, change = finite_or_none_list(gaps[row])
             fields["top_two_comparison"] = TopTwoComparison.trusted(
                 slice_a=labels[a], slice_b=labels[b], value_a=now[a], value_b=now[b],
-                gap_percent=gap, prior_gap_percent=prior_gap, gap_change_percent=change,
+                gap_percent=top_two[0], prior_gap_percent=top_two[1], gap_change_percent=top_two[2],
             )
         comparisons[end] = fields
     return comparisons
