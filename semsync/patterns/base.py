@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,12 @@ def finite_or_none(value: float | None) -> float | None:
 
 Number = Annotated[float | None, AfterValidator(finite_or_none)]
 """A float field of a result: NaN and ±inf become None."""
+
+
+def finite_or_none_list(values: np.ndarray) -> list:
+    """`finite_or_none` of every element of a float array at once, as a (nested) list of Python floats
+    and None: the values of `ResultModel.trusted` fields computed in bulk."""
+    return np.where(np.isfinite(values), values, None).tolist()
 
 
 class DataNeed(StrEnum):
@@ -126,6 +132,24 @@ class ResultModel(BaseModel):
     """Base of every result and nested finding: strict keys, JSON-safe numbers (`Number`)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def trusted(cls, **fields: Any) -> Self:
+        """The model of `fields` without validation, for findings built by the thousand from values
+        known to be of their fields' types: Python ints, strs, dates, models, and floats already
+        finite or None (`finite_or_none_list`). Validating costs several times more than computing
+        such a finding; `model_construct` skips validation but not its per-field alias and default
+        handling, which costs more still. Every field is given, in the fields' order, so the model
+        equals (and serialises as) the validated one."""
+        if fields.keys() != cls.__pydantic_fields__.keys():
+            raise TypeError(f"{cls.__name__}.trusted takes every field: {sorted(cls.__pydantic_fields__)}")
+        model = cls.__new__(cls)
+        _set = object.__setattr__
+        _set(model, "__dict__", fields)
+        _set(model, "__pydantic_fields_set__", set(fields))
+        _set(model, "__pydantic_extra__", None)
+        _set(model, "__pydantic_private__", None)
+        return model
 
 
 class AnalysisResult(ResultModel):

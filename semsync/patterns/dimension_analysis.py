@@ -12,7 +12,7 @@ does not depend on row order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
 
@@ -31,9 +31,10 @@ from semsync.patterns.base import (
     PatternSettings,
     ResultModel,
     Span,
+    finite_or_none_list,
 )
 from semsync.patterns.periods import as_datetime64, ordinals, period_start
-from semsync.patterns.series import percent_change
+from semsync.patterns.series import elementwise_percent_change
 
 
 class DimensionAnalysisSettings(PatternSettings):
@@ -112,19 +113,12 @@ class DimensionAnalysisResult(AnalysisResult):
 
 @dataclass(frozen=True)
 class _Prepared:
-    first: int  # ordinal of row 0
-    slices: np.ndarray  # names, sorted
-    matrix: np.ndarray  # period × slice, NaN = no row
-    #: (period ordinal, top_n, sign) → that period's ranking: a period's ranking depends on its own
-    #: row only, so the successive windows that all show it share it
-    rankings: dict[tuple[int, int, int], PeriodRanking] = field(default_factory=dict, compare=False)
-
-    def window(self, span: Span) -> np.ndarray:
-        out = np.full((len(span), len(self.slices)), np.nan)
-        lo, hi = max(span.start, self.first), min(span.end, self.first + len(self.matrix) - 1)
-        if lo <= hi:
-            out[lo - span.start : hi - span.start + 1] = self.matrix[lo - self.first : hi - self.first + 1]
-        return out
+    #: latest period ordinal → the comparison fields of the windows that end with it (only where
+    #: that period has slice values): they depend on the latest period and the prior one only
+    comparisons: dict[int, dict[str, Any]]
+    #: period ordinal → its ranking (only periods with slice values): a period's ranking depends on
+    #: its own row only, so the successive windows that all show it share it
+    rankings: dict[int, PeriodRanking]
 
 
 class DimensionAnalysis(Pattern[DimensionAnalysisSettings, DimensionAnalysisResult, _Prepared]):
@@ -136,78 +130,124 @@ class DimensionAnalysis(Pattern[DimensionAnalysisSettings, DimensionAnalysisResu
     per_dimension = True
 
     def prepare(self, data: PatternData, grain: Grain, settings, spans: list[Span]) -> _Prepared:
+        """The comparisons and rankings of every window of `spans`, each computed with numpy for all
+        of them at once rather than window by window."""
         frame = data.dimensional
-        if frame is None or len(frame) == 0:
-            return _Prepared(0, np.array([], dtype=object), np.empty((0, 0)))
+        if frame is None or len(frame) == 0 or not spans:
+            return _Prepared({}, {})
         ords = ordinals(grain, as_datetime64(frame["date"]))
         slice_names, columns = np.unique(frame["dimension_slice"].astype(str).to_numpy(), return_inverse=True)
         first = int(ords.min())
         matrix = np.full((int(ords.max()) - first + 1, len(slice_names)), np.nan)
         matrix[ords - first, columns] = pd.to_numeric(frame["value"]).to_numpy(dtype=float)
-        return _Prepared(first, slice_names, matrix)
+
+        def rows(periods: np.ndarray) -> np.ndarray:  # the rows of `periods`, NaN outside the data
+            out = np.full((len(periods), len(slice_names)), np.nan)
+            inside = (periods >= first) & (periods < first + len(matrix))
+            out[inside] = matrix[periods[inside] - first]
+            return out
+
+        names = np.array([str(name) for name in slice_names.tolist()], dtype=object)
+        sign = settings.direction.sign
+        ends = np.unique([span.end for span in spans])
+        shown = np.arange(min(span.start for span in spans), ends[-1] + 1)
+        return _Prepared(
+            _comparisons(names, rows(ends), rows(ends - 1), ends, settings.top_n, sign),
+            _rankings(names, rows(shown), int(shown[0]), grain, settings.top_n, sign),
+        )
 
     def evaluate(self, prepared: _Prepared, span: Span, grain: Grain, settings) -> dict[str, Any]:
-        window = prepared.window(span)
-        with_data = ~np.isnan(window).all(axis=1)
-        if not with_data[-1]:
+        comparison = prepared.comparisons.get(span.end)
+        if comparison is None:
             raise AnalysisError.insufficient("slice values for the latest period", 1, 0)
-        current_row, prior_row = window[-1], window[-2]
-        has_prior = bool(with_data[-2])
-        seen = ~np.isnan(current_row) | ~np.isnan(prior_row)
-        names = prepared.slices[seen]
-        # a slice without a row counts 0 (values are finite or NaN here: `checked_data` made ±inf NaN)
-        current = _zero_missing(current_row[seen])
-        prior = _zero_missing(prior_row[seen]) if has_prior else np.full(len(names), np.nan)
-        current_share, prior_share = _shares(current), _shares(prior)
-        sign = settings.direction.sign
-        order = _ranked(sign * current)  # strongest first, in the metric's direction
-        prior_order = _ranked(sign * prior) if has_prior else None
-        by_value = _ranked(current)  # largest first, whatever the direction
-        prior_by_value = _ranked(prior) if has_prior else None
-        average = float(current.mean())
-        # Python floats and strings for the per-slice fields: the same values, cheaper to index and validate
-        now, before = current.tolist(), prior.tolist()
-        share, prior_shares = current_share.tolist(), prior_share.tolist()
-        labels = [str(name) for name in names.tolist()]
-        slices = [
-            SliceComparison(
-                slice=labels[i],
-                rank=rank + 1,
-                current_value=now[i],
-                prior_value=before[i],
-                absolute_change=now[i] - before[i],
-                change_percent=percent_change(now[i], before[i]),
-                current_share_percent=share[i],
-                prior_share_percent=prior_shares[i],
-                share_change_percent=share[i] - prior_shares[i],
-                difference_from_average=now[i] - average,
-                difference_from_average_percent=percent_change(now[i], average),
-            )
-            for rank, i in enumerate(order.tolist())
-        ]
-        top, bottom = order[: settings.top_n], order[::-1][: settings.top_n]
+        rankings = [prepared.rankings[p] for p in range(span.start, span.end + 1) if p in prepared.rankings]
+        return {"num_periods": len(rankings), **comparison, "historical_rankings": rankings}
+
+
+def _comparisons(names: np.ndarray, current_rows: np.ndarray, prior_rows: np.ndarray, ends: np.ndarray,
+                 top_n: int, sign: int) -> dict[int, dict[str, Any]]:
+    """Latest period → its comparison with the prior one, for the `ends` with slice values."""
+    with_latest = ~np.isnan(current_rows).all(axis=1)
+    current_rows, prior_rows, ends = current_rows[with_latest], prior_rows[with_latest], ends[with_latest]
+    # a comparison covers the slices seen in either period. The periods that see the same slices are
+    # compared together: on their (periods × slices) arrays each row-wise numpy operation gives, bit
+    # for bit, what it gives on one period's row (a sum over other columns, even of zeros, might not)
+    seen = ~np.isnan(current_rows) | ~np.isnan(prior_rows)
+    patterns, group = np.unique(seen, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    comparisons: dict[int, dict[str, Any]] = {}
+    for g, pattern in enumerate(patterns):
+        at, columns = np.flatnonzero(group == g), np.flatnonzero(pattern)
+        comparisons |= _compare(names[columns], current_rows[np.ix_(at, columns)], prior_rows[np.ix_(at, columns)],
+                                ends[at], top_n, sign)
+    return comparisons
+
+
+_COMPARED = ("current_value", "prior_value", "absolute_change", "change_percent", "current_share_percent",
+             "prior_share_percent", "share_change_percent", "difference_from_average",
+             "difference_from_average_percent")
+
+
+def _compare(names: np.ndarray, current_rows: np.ndarray, prior_rows: np.ndarray, ends: np.ndarray,
+             top_n: int, sign: int) -> dict[int, dict[str, Any]]:
+    """`_comparisons` of periods that see the same slices (`names`): one row of the arrays each."""
+    has_prior = ~np.isnan(prior_rows).all(axis=1)
+    # a slice without a row counts 0 (values are finite or NaN here: `checked_data` made ±inf NaN)
+    current = _zero_missing(current_rows)
+    prior = np.where(has_prior[:, None], _zero_missing(prior_rows), np.nan)
+    share, prior_share = _shares(current), _shares(prior)
+    average = current.mean(axis=1, keepdims=True)
+    order = _ranked(sign * current)  # strongest first, in the metric's direction
+    prior_order = _ranked(sign * prior)
+    by_value = _ranked(current)  # largest first, whatever the direction
+    prior_by_value = _ranked(prior)
+    table = np.stack([current, prior, current - prior, elementwise_percent_change(current, prior), share,
+                      prior_share, share - prior_share, current - average,
+                      elementwise_percent_change(current, average)], axis=-1)  # period × slice × _COMPARED
+    rows = np.arange(len(ends))
+    gaps = np.full((len(ends), 3), np.nan)  # the top two: gap, prior gap, change
+    if len(names) >= 2:
+        a, b = order[:, 0], order[:, 1]
+        gaps[:, 0] = elementwise_percent_change(current[rows, a], current[rows, b])
+        gaps[:, 1] = elementwise_percent_change(prior[rows, a], prior[rows, b])
+        gaps[:, 2] = gaps[:, 0] - gaps[:, 1]
+    # Python values for the models, NaN → None in bulk
+    labels = names.tolist()
+    per_period = zip(
+        ends.tolist(), has_prior.tolist(), order.tolist(), prior_order.tolist(),
+        by_value[:, [0, -1]].tolist(), prior_by_value[:, [0, -1]].tolist(),
+        finite_or_none_list(np.take_along_axis(table, order[:, :, None], axis=1)),
+        finite_or_none_list(current), finite_or_none_list(prior),
+        finite_or_none_list(share), finite_or_none_list(prior_share), finite_or_none_list(gaps),
+        strict=True,
+    )
+    comparisons = {}
+    for end, known_prior, ranked, ranked_before, extremes, prior_extremes, table_rows, now, before, shares, \
+            prior_shares, top_two in per_period:
+        slices, values = [], []  # strongest first
+        for rank, (i, compared) in enumerate(zip(ranked, table_rows, strict=True), 1):
+            slices.append(SliceComparison.trusted(slice=labels[i], rank=rank,
+                                                  **dict(zip(_COMPARED, compared, strict=True))))
+            values.append(SliceValue.trusted(slice=labels[i], value=now[i], share_percent=shares[i]))
+        previous = prior_extremes if known_prior else (None, None)
         fields: dict[str, Any] = {
-            "num_periods": int(np.count_nonzero(with_data)),
             "slices": slices,
-            "top_slices": [SliceValue(slice=str(names[i]), value=current[i], share_percent=current_share[i])
-                           for i in top],
-            "bottom_slices": [SliceValue(slice=str(names[i]), value=current[i], share_percent=current_share[i])
-                              for i in bottom],
-            "largest_slice": _share(names, current_share, prior_share, by_value[0], prior_by_value, first=True),
-            "smallest_slice": _share(names, current_share, prior_share, by_value[-1], prior_by_value, first=False),
-            "historical_rankings": _rankings(prepared, window, with_data, span, grain, settings.top_n, sign),
+            "top_slices": values[:top_n],
+            "bottom_slices": values[::-1][:top_n],
+            "largest_slice": _share(labels, shares, prior_shares, extremes[0], previous[0]),
+            "smallest_slice": _share(labels, shares, prior_shares, extremes[1], previous[1]),
         }
-        if prior_order is not None:
-            fields["new_strongest_slice"] = _leader_change(names, current, prior, order[0], prior_order[0])
-            fields["new_weakest_slice"] = _leader_change(names, current, prior, order[-1], prior_order[-1])
-        if len(order) >= 2:
-            a, b = order[0], order[1]
-            gap, prior_gap = percent_change(current[a], current[b]), percent_change(prior[a], prior[b])
-            fields["top_two_comparison"] = TopTwoComparison(
-                slice_a=str(names[a]), slice_b=str(names[b]), value_a=current[a], value_b=current[b],
-                gap_percent=gap, prior_gap_percent=prior_gap, gap_change_percent=gap - prior_gap,
+        if known_prior:
+            fields["new_strongest_slice"] = _leader_change(labels, now, before, ranked[0], ranked_before[0])
+            fields["new_weakest_slice"] = _leader_change(labels, now, before, ranked[-1], ranked_before[-1])
+        if len(ranked) >= 2:
+            a, b = ranked[0], ranked[1]
+            fields["top_two_comparison"] = TopTwoComparison.trusted(
+                slice_a=labels[a], slice_b=labels[b], value_a=now[a], value_b=now[b],
+                gap_percent=top_two[0], prior_gap_percent=top_two[1], gap_change_percent=top_two[2],
             )
-        return fields
+        comparisons[end] = fields
+    return comparisons
 
 
 def _zero_missing(values: np.ndarray) -> np.ndarray:
@@ -216,50 +256,52 @@ def _zero_missing(values: np.ndarray) -> np.ndarray:
 
 
 def _ranked(values: np.ndarray) -> np.ndarray:
-    """Positions by value, highest first; ties keep name order (the columns are sorted by name)."""
-    return np.argsort(-values, kind="stable")
+    """Positions by value along the last axis, highest first; ties keep name order (the columns are
+    sorted by name), NaN last."""
+    return np.argsort(-values, axis=-1, kind="stable")
 
 
 def _shares(values: np.ndarray) -> np.ndarray:
-    total = values.sum()
-    if not np.isfinite(total) or total == 0:
-        return np.full(len(values), np.nan)
-    return values / total * 100.0
+    """Each value's percentage of its row's total (NaN in a row whose total is 0 or not finite)."""
+    total = values.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = values / total * 100.0
+    return np.where(np.isfinite(total) & (total != 0), shares, np.nan)
 
 
-def _share(names, current_share, prior_share, position, prior_order, *, first: bool) -> SliceShare:
-    previous = None if prior_order is None else (prior_order[0] if first else prior_order[-1])
-    return SliceShare(
-        slice=str(names[position]),
-        share_percent=current_share[position],
-        previous_slice=None if previous is None else str(names[previous]),
-        previous_share_percent=None if previous is None else prior_share[previous],
+def _share(labels: list[str], shares: list, prior_shares: list, position: int, previous: int | None) -> SliceShare:
+    return SliceShare.trusted(
+        slice=labels[position],
+        share_percent=shares[position],
+        previous_slice=None if previous is None else labels[previous],
+        previous_share_percent=None if previous is None else prior_shares[previous],
     )
 
 
-def _leader_change(names, current, prior, now: int, before: int) -> LeaderChange | None:
+def _leader_change(labels: list[str], current: list, prior: list, now: int, before: int) -> LeaderChange | None:
     if now == before:
         return None
-    return LeaderChange(
-        current_slice=str(names[now]), current_value=current[now],
-        previous_slice=str(names[before]), previous_value=prior[before],
+    return LeaderChange.trusted(
+        current_slice=labels[now], current_value=current[now],
+        previous_slice=labels[before], previous_value=prior[before],
     )
 
 
-def _rankings(prepared: _Prepared, window, with_data, span: Span, grain: Grain, top_n: int,
-              sign: int) -> list[PeriodRanking]:
-    rankings = []
-    for row in np.flatnonzero(with_data):
-        key = (span.start + int(row), top_n, sign)
-        ranking = prepared.rankings.get(key)
-        if ranking is None:
-            values = window[row]
-            seen = np.flatnonzero(~np.isnan(values))
-            best = seen[_ranked(sign * values[seen])][:top_n]
-            ranking = prepared.rankings[key] = PeriodRanking(
-                date=period_start(grain, key[0]),
-                slices=prepared.slices[best].tolist(),
-                values=values[best].tolist(),
+def _rankings(names: np.ndarray, rows: np.ndarray, first: int, grain: Grain, top_n: int,
+              sign: int) -> dict[int, PeriodRanking]:
+    """Period ordinal (`first` + row) → the top `top_n` slices of its row, for the rows with values."""
+    counts = np.count_nonzero(~np.isnan(rows), axis=1).tolist()
+    best = _ranked(sign * rows)[:, :top_n]  # the missing slices (NaN) last
+    labels = names.tolist()
+    rankings = {}
+    for row, (count, positions, values) in enumerate(
+        zip(counts, best.tolist(), np.take_along_axis(rows, best, axis=1).tolist(), strict=True)
+    ):
+        if count:
+            shown = min(count, top_n)
+            rankings[first + row] = PeriodRanking.trusted(
+                date=period_start(grain, first + row),
+                slices=[labels[i] for i in positions[:shown]],
+                values=values[:shown],
             )
-        rankings.append(ranking)
     return rankings

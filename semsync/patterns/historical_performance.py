@@ -219,11 +219,12 @@ class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPer
 def _growth(values: np.ndarray, span: Span, grain: Grain, num_periods: int,
             shared: dict[tuple[int, int], PeriodMetric]) -> dict[str, Any]:
     recent = values[-num_periods:]
-    all_growth = percent_changes(values)
-    growth = all_growth[-num_periods:]
-    acceleration = np.full(len(values), np.nan)
-    acceleration[1:] = np.diff(all_growth)
-    acceleration = acceleration[-num_periods:]
+    # the growth and acceleration of the recent periods need the two values before them, not the window
+    tail = values[-(num_periods + 2) :]
+    growth = percent_changes(tail)
+    acceleration = np.full(len(tail), np.nan)
+    acceleration[1:] = np.diff(growth)
+    growth, acceleration = growth[-num_periods:], acceleration[-num_periods:]
     first = len(values) - len(recent)
     metrics = []
     for i in range(len(recent)):
@@ -255,24 +256,22 @@ def _trends(
 ) -> list[TrendInfo]:
     """The chart's segments classified, adjacent segments of one type merged into one trend."""
     bounds = [s.start for s in chart.segments] + [len(observed)]
-    merged: list[list] = []  # [start, end, type]
+    merged: list[list] = []  # [start, end, type, least-squares fit of start:end]
     previous: TrendType | None = None
     previous_fit: _Fit | None = None
     for start, end in zip(bounds[:-1], bounds[1:], strict=True):
         fit = _least_squares(present[start:end].astype(float), observed[start:end])
         kind = _trend_type(observed[start:end], fit, previous, previous_fit, settings)
         if merged and merged[-1][2] is kind:
-            merged[-1][1] = end
+            first = merged[-1][0]
+            merged[-1][1:] = [end, kind, _least_squares(present[first:end].astype(float), observed[first:end])]
         else:
-            merged.append([start, end, kind])
+            merged.append([start, end, kind, fit])
         # what a following segment is compared with: the whole trend so far, not its last piece
-        first = merged[-1][0]
-        previous, previous_fit = kind, _least_squares(present[first:end].astype(float), observed[first:end])
+        previous, previous_fit = kind, merged[-1][3]
     trends = []
-    for start, end, kind in merged:
-        points = observed[start:end]
-        fit = _least_squares(present[start:end].astype(float), points)
-        changes = percent_changes(points)[1:]
+    for start, end, kind, fit in merged:
+        changes = percent_changes(observed[start:end])[1:]
         changes = changes[~np.isnan(changes)]
         trends.append(
             TrendInfo(

@@ -114,8 +114,17 @@ class PerformanceStatusResult(AnalysisResult):
 
 @dataclass(frozen=True)
 class _Prepared:
-    values: PeriodGrid
-    targets: dict[str, PeriodGrid]
+    """Per period from `first` to the last of any window: a period's status depends on its own value,
+    target and buffers only, so each period's is computed once for every window that shows it."""
+
+    first: int
+    values: np.ndarray
+    targets: np.ndarray
+    yellow: np.ndarray  # the buffers as fractions of |target| (`_buffers`)
+    red: np.ndarray
+    codes: np.ndarray  # `_status_codes`
+    upper_bounds: PeriodGrid
+    lower_bounds: PeriodGrid
 
 
 class PerformanceStatus(Pattern[PerformanceStatusSettings, PerformanceStatusResult, _Prepared]):
@@ -131,18 +140,25 @@ class PerformanceStatus(Pattern[PerformanceStatusSettings, PerformanceStatusResu
         for column in TARGET_COLUMNS:
             has = frame is not None and column in frame.columns
             targets[column] = PeriodGrid.from_frame(grain, frame if has else None, column)
-        return _Prepared(PeriodGrid.from_frame(grain, data.series), targets)
+        first = min((span.start for span in spans), default=0)
+        last = max((span.end for span in spans), default=first - 1)
+        values = PeriodGrid.from_frame(grain, data.series).window(first, last)
+        target_values = targets["target_value"].window(first, last)
+        yellow, red = _buffers(targets["yellow_buffer"].window(first, last), targets["red_buffer"].window(first, last),
+                               settings.threshold_ratio)
+        codes = _status_codes(values, target_values, yellow, red, settings.direction.sign)
+        return _Prepared(first, values, target_values, yellow, red, codes, targets["target_upper_bound"],
+                         targets["target_lower_bound"])
 
     def evaluate(self, prepared: _Prepared, span: Span, grain: Grain, settings) -> dict[str, Any]:
-        values = prepared.values.window(span.start, span.end)
-        targets = prepared.targets["target_value"].window(span.start, span.end)
+        window = slice(span.start - prepared.first, span.end - prepared.first + 1)
+        values, targets, codes = prepared.values[window], prepared.targets[window], prepared.codes[window]
         observed = int(np.count_nonzero(~np.isnan(values)))
         current = values[-1]
         if np.isnan(current):
             raise AnalysisError.missing_latest(grain, span.end)
-        yellow, red = _buffers(prepared, span, settings.threshold_ratio)
+        yellow, red = prepared.yellow[window.stop - 1], prepared.red[window.stop - 1]
         sign = settings.direction.sign
-        codes = _status_codes(values, targets, yellow, red, sign)
         status = _CODES[int(codes[-1])]
         target = targets[-1]
         last = len(values) - 1
@@ -152,10 +168,10 @@ class PerformanceStatus(Pattern[PerformanceStatusSettings, PerformanceStatusResu
             "direction": settings.direction.value,
             "current_value": current,
             "target_value": target,
-            "target_threshold": target - sign * yellow[-1] * abs(target),
-            "at_risk_threshold": target - sign * red[-1] * abs(target) if red[-1] > yellow[-1] else None,
-            "target_upper_bound": prepared.targets["target_upper_bound"].value_at(span.end),
-            "target_lower_bound": prepared.targets["target_lower_bound"].value_at(span.end),
+            "target_threshold": target - sign * yellow * abs(target),
+            "at_risk_threshold": target - sign * red * abs(target) if red > yellow else None,
+            "target_upper_bound": prepared.upper_bounds.value_at(span.end),
+            "target_lower_bound": prepared.lower_bounds.value_at(span.end),
             "current_status_duration_periods": last - run_start(codes, last) + 1,
         }
         # gap: how far the value is on the wrong side of the target; over-performance: the right side
@@ -193,11 +209,10 @@ class PerformanceStatus(Pattern[PerformanceStatusSettings, PerformanceStatusResu
         return fields
 
 
-def _buffers(prepared: _Prepared, span: Span, threshold_ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per period of the window: the yellow and red buffers as fractions of |target| (the yellow one
+def _buffers(yellow: np.ndarray, red: np.ndarray, threshold_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per period: the yellow and red buffers (percent) as fractions of |target| (the yellow one
     `threshold_ratio` where a target has none; the red one the yellow one where it has none)."""
-    yellow = prepared.targets["yellow_buffer"].window(span.start, span.end) / 100.0
-    red = prepared.targets["red_buffer"].window(span.start, span.end) / 100.0
+    yellow, red = yellow / 100.0, red / 100.0
     yellow = np.where(np.isnan(yellow), threshold_ratio, yellow)
     red = np.where(np.isnan(red), yellow, np.maximum(red, yellow))
     return yellow, red

@@ -14,6 +14,13 @@ def percent_change(new: float, old: float) -> float:
     return float((new - old) / abs(old) * 100.0)
 
 
+def elementwise_percent_change(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """`percent_change` of each element (the arrays broadcast), bit for bit."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        change = (new - old) / np.abs(old) * 100.0
+    return np.where(np.isfinite(new) & np.isfinite(old) & (old != 0), change, np.nan)
+
+
 def percent_changes(values: np.ndarray) -> np.ndarray:
     """Period-over-period % change of each position (NaN at 0, after a gap or from 0)."""
     out = np.full(len(values), np.nan)

@@ -10,6 +10,7 @@ recomputed from there (a segment lasts at least `consecutive_signals` points).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,10 +42,8 @@ class ControlChart:
 
 def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start positions and lengths of the runs of equal values."""
-    change = np.flatnonzero(values[1:] != values[:-1]) + 1
-    starts = np.concatenate(([0], change))
-    lengths = np.diff(np.concatenate((starts, [len(values)])))
-    return starts, lengths
+    bounds = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1], [True])))
+    return bounds[:-1], bounds[1:] - bounds[:-1]
 
 
 def control_chart(
@@ -68,12 +67,13 @@ def control_chart(
         half = len(base) // 2  # ≥ 2: a segment starts with ≥ consecutive_signals points
         first, second = base[:half].sum() / half, base[half : 2 * half].sum() / half
         slope = (second - first) / half
-        moving_range = float(np.abs(np.diff(base[: 2 * half])).sum()) / (2 * half - 1)
-        slope_se = moving_range / D2 * np.sqrt(2.0 / half) / half
+        moving_range = float(np.abs(base[1 : 2 * half] - base[: 2 * half - 1]).sum()) / (2 * half - 1)
+        slope_se = moving_range / D2 * math.sqrt(2.0 / half) / half
         positions = np.arange(start, n)
         line = first + slope * (positions - (start + (half - 1) / 2.0))
+        high, low = line + multiplier * moving_range, line - multiplier * moving_range
         rest = y[start:]
-        outside = (rest > line + multiplier * moving_range) | (rest < line - multiplier * moving_range)
+        outside = (rest > high) | (rest < low)
         side = np.sign(rest - line)
         run_starts, run_lengths = _runs(side)
         long_run = (run_lengths >= run_length) & (side[run_starts] != 0)
@@ -89,8 +89,8 @@ def control_chart(
             end = start + int(first[np.argmax(changed)])
         width = end - start
         centre[start:end] = line[:width]
-        upper[start:end] = line[:width] + multiplier * moving_range
-        lower[start:end] = line[:width] - multiplier * moving_range
+        upper[start:end] = high[:width]
+        lower[start:end] = low[:width]
         signal[start:end] = signals[:width]
         segments.append(Segment(start, float(slope), float(line[0]), float(slope_se)))
         if end == n:

@@ -12,6 +12,8 @@ import pytest
 from semsync.errors import InvalidInputError, NotFoundError
 from semsync.partitions import Grain, Partition
 from semsync.patterns import ErrorType, PatternData, analysis_date_for, get_pattern, pattern_names, run_pattern
+from semsync.patterns.base import finite_or_none_list
+from semsync.patterns.dimension_analysis import SliceShare
 
 ALL = ["dimension_analysis", "drift_detection", "forecasting", "historical_performance", "performance_status"]
 
@@ -124,3 +126,14 @@ def test_dimension_analysis_runs_once_per_dimension():
         ("plan", 1), ("plan", 2), ("region", 1), ("region", 2)]
     with pytest.raises(InvalidInputError, match="once per dimension"):
         get_pattern("dimension_analysis").analyze(data, date(2025, 8, 1), "day")
+
+
+def test_a_trusted_finding_equals_the_validated_one():
+    share, previous = finite_or_none_list(np.array([12.5, np.nan]))
+    fields = {"slice": "eu", "share_percent": share, "previous_slice": "us", "previous_share_percent": previous}
+    trusted, validated = SliceShare.trusted(**fields), SliceShare(**fields | {"previous_share_percent": np.inf})
+    assert trusted == validated and trusted.previous_share_percent is None
+    assert trusted.model_dump_json() == validated.model_dump_json()
+    assert trusted.model_fields_set == validated.model_fields_set
+    with pytest.raises(TypeError, match="every field"):
+        SliceShare.trusted(slice="eu", share_percent=1.0)
