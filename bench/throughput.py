@@ -2,23 +2,27 @@
 
 On a fresh embedded PostgreSQL: the demo warehouse seeded through 2025; 100 contexts made from the
 demo metrics (20 tenants × 5 of the 6 demo metrics, tenant k reading demo tenant k mod 3's rows and
-leaving out metric k mod 6), each with its 3 dimensions, targets and settings; then
+leaving out metric k mod 6), each with its 3 dimensions, targets and settings; then, as the worker
+runs a backfill (each sync's pattern run starts when that sync is done, while the next syncs run):
   sync     – each context × grain synced for every partition of 2025 (one FULL window per call),
              `SYNC_CONCURRENCY` calls at a time;
-  patterns – the catalog read once (`PatternSettingsTable`); per context × grain one read of all five
-             patterns' data, the analysis in a `ProcessPoolExecutor` with one process per core
-             (`semsync.patterns.context_run.analyse_context`), the records stored as they come back
+  patterns – as each context × grain's sync finishes: the catalog read once per tenant
+             (`PatternSettingsTable`), one read of all five patterns' data, the analysis in the
+             worker's pattern process pool (`pattern_process_pool`, one process per core;
+             `semsync.patterns.context_run.analyse_context`), the records stored as they come back
              (`semsync.patterns.store.store_records`: COPY + one upsert) while the pool works on.
   copy     – the reference: the same stored rows (a sample of `COPY_SAMPLE`) COPYed raw into an empty
              table with pattern_results' columns, primary key and unique key.
 
 Last line: `throughput: contexts=100 rows=… results=… sync_s=… analyse_s=… store_s=… total_s=…
-store_ratio=…` where analyse_s is the pattern phase's wall time (analysis in the pool, reads and
-stores in the main process overlapping it), store_s the time the main process spent storing within
-it, and store_ratio = the store path's rate ÷ the raw COPY's, both measured alone after the phase on
-the same `COPY_SAMPLE` results (the store path re-stores them for a new tenant, in the batches the
-workload stored them in; within the phase the store shares the 2 cores with the analysis, so its
-rate there is not comparable with an idle COPY's; the table shows both).
+store_ratio=…` where total_s is the wall time from the first sync to the last result stored, sync_s
+the time until the last sync finished, analyse_s the pattern work's wall time from the first synced
+context to the last result stored (the two overlap, as in the worker), store_s the time the main
+process spent storing within it, and store_ratio = the store path's rate ÷ the raw COPY's, both
+measured alone afterwards on the same `COPY_SAMPLE` results (the store path re-stores them for a new
+tenant, in the batches the workload stored them in; within the run the store shares the 2 cores with
+the analysis and the syncs, so its rate there is not comparable with an idle COPY's; the table shows
+both).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from semsync.patterns.catalog_settings import PatternSettingsTable  # noqa: E402
 from semsync.patterns.context_run import ContextAnalysis, analyse_context  # noqa: E402
 from semsync.patterns.data import PatternDataOrganiser  # noqa: E402
 from semsync.patterns.store import store_records  # noqa: E402
+from semsync.services import pattern_process_pool  # noqa: E402
 from semsync.sources.sql import SqlSource  # noqa: E402
 from semsync.sync import SemanticSyncRequest, SemanticSyncService  # noqa: E402
 
@@ -249,7 +254,7 @@ async def run(server: PostgresServer, pool: ProcessPoolExecutor) -> dict:
 
 
 def main() -> None:
-    with temporary_postgres() as server, ProcessPoolExecutor(max_workers=WORKERS) as pool:
+    with temporary_postgres() as server, pattern_process_pool(WORKERS) as pool:
         r = asyncio.run(run(server, pool))
     print(f"throughput: contexts={r['contexts']} rows={r['rows']} results={r['results']} sync_s={r['sync_s']:.1f} "
           f"analyse_s={r['analyse_s']:.1f} store_s={r['store_s']:.1f} total_s={r['total_s']:.1f} "
