@@ -153,11 +153,17 @@ async def contents(engine) -> dict[str, str]:
             for table, cols in tables.items()}
 
 
-async def test_a_backfill_of_all_grains_equals_the_warehouse_and_analyses_every_partition(
-        stack, temporal_env, test_database):
+@pytest.fixture(scope="module")
+async def acme_backfill(stack, temporal_env) -> BackfillResult:
+    """acme's backfill of every grain, run once for the tests that read what it stored."""
     settings, _ = stack
-    result = await run_backfill(temporal_env.client, settings, ranges=RANGES,
-                                selector=ContextSelector(tenant="acme"), max_concurrency=4)
+    return await run_backfill(temporal_env.client, settings, ranges=RANGES, selector=ContextSelector(tenant="acme"),
+                              max_concurrency=4)
+
+
+async def test_a_backfill_of_all_grains_equals_the_warehouse_and_analyses_every_partition(
+        acme_backfill, test_database):
+    result = acme_backfill
     acme = next(t for t in demo_catalog().tenants if t.identifier == "acme")
     assert result.progress.state == "completed" and not result.failures
     assert result.progress.chunks_succeeded == len(acme.metrics) * 3  # one child per context and grain
@@ -193,7 +199,7 @@ def _period(grain: Grain):
     return {Grain.DAY: timedelta(days=0), Grain.WEEK: timedelta(days=6), Grain.MONTH: timedelta(days=30)}[grain]
 
 
-async def test_a_second_identical_backfill_changes_no_row(stack, temporal_env, test_database):
+async def test_a_second_identical_backfill_changes_no_row(stack, acme_backfill, temporal_env, test_database):
     settings, _ = stack
     before = await contents(test_database.admin_engine)
     again = await run_backfill(temporal_env.client, settings, ranges=RANGES, selector=ContextSelector(tenant="acme"),
@@ -362,7 +368,7 @@ async def test_the_worker_process_serves_both_queues_and_stops_gracefully_on_sig
 
 
 async def test_results_show_what_the_patterns_found_and_unsynced_data_is_refused(
-        stack, test_database, monkeypatch):
+        stack, acme_backfill, test_database, monkeypatch):
     monkeypatch.setenv("SEMSYNC_DATABASE__URL", test_database.app_url)
     get_settings.cache_clear()
     try:
@@ -388,7 +394,8 @@ ARTIFACTS = Path(os.environ.get("SEMSYNC_TEST_ARTIFACTS") or Path(__file__).reso
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (Debian's `chromium`; .ci/run installs it)")
-async def test_the_report_page_loads_in_a_real_browser_without_errors(stack, test_database, monkeypatch, tmp_path):
+async def test_the_report_page_loads_in_a_real_browser_without_errors(stack, acme_backfill, test_database, monkeypatch,
+                                                                      tmp_path):
     monkeypatch.setenv("SEMSYNC_DATABASE__URL", test_database.app_url)
     get_settings.cache_clear()
     page = tmp_path / "report.html"
