@@ -71,7 +71,7 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
         processes = settings.worker.pattern_processes or os.cpu_count() or 1
         workers.append(Worker(
             client, task_queue=settings.temporal.pattern_task_queue, workflows=[PatternWorkflow],
-            activities=[patterns.active_patterns, patterns.run_pattern, ledger.record_ledger],
+            activities=[patterns.active_patterns, patterns.run_pattern, patterns.run_patterns, ledger.record_ledger],
             max_concurrent_activities=settings.worker.pattern_concurrency or processes * 2,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
             interceptors=[KeepAliveInterceptor()], max_cached_workflows=settings.worker.max_cached_workflows,

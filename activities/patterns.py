@@ -13,7 +13,14 @@ from temporalio import activity
 from activities.errors import as_application_errors
 from activities.heartbeat import report_progress
 from activities.telemetry import count, error_type, request_context
-from semsync.contracts import ActivePatterns, ActivePatternsInput, PatternRunRequest, PatternRunResponse
+from semsync.contracts import (
+    ActivePatterns,
+    ActivePatternsInput,
+    PatternBatchRequest,
+    PatternBatchResponse,
+    PatternRunRequest,
+    PatternRunResponse,
+)
 from semsync.observability import log_context
 
 if TYPE_CHECKING:
@@ -47,4 +54,30 @@ class PatternActivities:
             count("semsync_pattern_results_stored", "pattern results upserted", response.results_stored, **labels)
             activity.logger.info("pattern %s %s: %d results stored, %d with a typed error", response.pattern,
                                  response.version, response.results_stored, len(response.errors))
+            return response
+
+    @activity.defn
+    async def run_patterns(self, request: PatternBatchRequest) -> PatternBatchResponse:
+        """Analyse several patterns of one `tenant::metric` context over a partition range in one read,
+        one analysis job and one store; a pattern that fails does so alone, in its outcome."""
+        with request_context(request):
+            try:
+                with as_application_errors():
+                    response = await self.service.run_batch(request, report_progress)
+            except Exception as exc:
+                count("semsync_pattern_runs", "pattern activity runs", status="failed", pattern="all",
+                      grain=request.grain.value)
+                activity.logger.warning("pattern run failed (%s): %s", error_type(exc), exc)
+                raise
+            for outcome in response.outcomes:
+                labels = {"pattern": outcome.pattern, "grain": request.grain.value}
+                status = ("failed" if not outcome.succeeded else
+                          "result_errors" if outcome.results_with_error else "succeeded")
+                count("semsync_pattern_runs", "pattern activity runs", status=status, **labels)
+                count("semsync_pattern_results_stored", "pattern results upserted", outcome.results_stored, **labels)
+                if outcome.succeeded:
+                    activity.logger.info("pattern %s: %d results stored, %d with a typed error", outcome.pattern,
+                                         outcome.results_stored, outcome.results_with_error)
+                else:
+                    activity.logger.warning("pattern %s failed: %s", outcome.pattern, outcome.error)
             return response

@@ -10,7 +10,8 @@ endpoint), with the SDK's labels (namespace, task_queue, activity_type) added:
   (final="false": Temporal retries it) and a component recorded FAILED after its last attempt
   (final="true");
 - `semsync_pattern_runs` (pattern, grain, status: succeeded, result_errors, failed): pattern activity
-  runs; result_errors means stored, with some dates carrying a typed error such as insufficient_data;
+  runs, one per pattern of a batch (a batch that fails as a whole counts once, pattern="all");
+  result_errors means stored, with some dates carrying a typed error such as insufficient_data;
   `semsync_pattern_results_stored` (pattern, grain): results upserted.
 
 Every line logged inside an activity carries its tenant, metric, grain and partition (span)

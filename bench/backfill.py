@@ -48,7 +48,7 @@ from semsync.contracts import (  # noqa: E402
     BackfillInput,
     ContextSelector,
     GrainRange,
-    PatternRunRequest,
+    PatternBatchRequest,
     PatternWorkflowResult,
     SemanticSyncRequest,
     pattern_workflow_id,
@@ -56,7 +56,6 @@ from semsync.contracts import (  # noqa: E402
 from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
 from semsync.devstack import SEARCH_ATTRIBUTES, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import MetricContext, partitions_between  # noqa: E402
-from semsync.patterns import pattern_names  # noqa: E402
 from semsync.services import Services, open_services, pattern_process_pool  # noqa: E402
 from workflows.backfill import BackfillWorkflow  # noqa: E402
 
@@ -146,7 +145,8 @@ async def on_temporal(env, url: str, executor, ranges: list[GrainRange], context
 
 
 async def direct(url: str, executor, ranges: list[GrainRange], contexts: list[MetricContext]) -> dict[str, float]:
-    """The backfill's domain work without Temporal: per (context, grain) a sync, then the five patterns."""
+    """The backfill's domain work without Temporal: per (context, grain) a sync, then the five patterns
+    in one batch, as PatternWorkflow runs them."""
     settings = Settings(database=DatabaseSettings(url=url))
     spent = {"sync_s": 0.0, "patterns_s": 0.0}
     async with open_services(settings, pattern_executor=executor) as services:
@@ -160,9 +160,9 @@ async def direct(url: str, executor, ranges: list[GrainRange], contexts: list[Me
                                                       end_partition=grain_range.last))
                 spent["sync_s"] += time.perf_counter() - began
                 began = time.perf_counter()
-                await asyncio.gather(*(s.patterns.run(PatternRunRequest(
-                    tenant=context.tenant, metric_id=context.metric, pattern=name, grain=grain_range.grain,
-                    start_partition=grain_range.first, end_partition=grain_range.last)) for name in pattern_names()))
+                await s.patterns.run_batch(PatternBatchRequest(
+                    tenant=context.tenant, metric_id=context.metric, grain=grain_range.grain,
+                    start_partition=grain_range.first, end_partition=grain_range.last))
                 spent["patterns_s"] += time.perf_counter() - began
 
         began = time.perf_counter()

@@ -11,24 +11,34 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from concurrent.futures import Executor
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from semsync.catalog.models import MetricDef, TenantDef
 from semsync.catalog.store import get_metric, lookup_tenant
 from semsync.catalog.validation import stored_settings_error
-from semsync.contracts import PatternRunRequest, PatternRunResponse
+from semsync.contracts import (
+    PatternBatchRequest,
+    PatternBatchResponse,
+    PatternOutcome,
+    PatternRunRequest,
+    PatternRunResponse,
+)
 from semsync.db.session import tenant_scope
-from semsync.errors import InvalidInputError
+from semsync.errors import InvalidInputError, SemsyncError
 from semsync.patterns import analysis_date_for, get_pattern, pattern_names
+from semsync.patterns.base import Pattern, PatternSettings
 from semsync.patterns.catalog_settings import pattern_overrides
-from semsync.patterns.context_run import ContextAnalysis, analyse_context
+from semsync.patterns.context_run import ContextAnalysis, ContextAnalysisResult, analyse_context
 from semsync.patterns.data import PatternDataOrganiser
 from semsync.patterns.store import store_records
 from semsync.progress import ProgressCallback, report
 
-__all__ = ["PatternRunRequest", "PatternRunResponse", "PatternRunService"]
+__all__ = ["PatternBatchRequest", "PatternBatchResponse", "PatternRunRequest", "PatternRunResponse",
+           "PatternRunService"]
 
 
 class PatternRunService:
@@ -44,6 +54,9 @@ class PatternRunService:
         while discovery has recorded none for the metric."""
         tenant_id, _ = await lookup_tenant(self.session_factory, tenant)
         await get_metric(self.session_factory, tenant_id, metric_id)  # UnknownMetricError
+        return await self._active(tenant_id, metric_id)
+
+    async def _active(self, tenant_id: int, metric_id: str) -> list[str]:
         async with tenant_scope(self.session_factory, tenant_id) as session:
             rows = (await session.execute(
                 text("SELECT pattern, is_active FROM metric_pattern_contexts "
@@ -65,30 +78,77 @@ class PatternRunService:
                 {"t": tenant_id, "m": request.metric_id, "g": request.grain.value,
                  "end": request.partitions()[-1].end})
 
+    async def run_batch(self, request: PatternBatchRequest,
+                        progress: ProgressCallback | None = None) -> PatternBatchResponse:
+        """Several patterns of one metric context as one run: the catalog read once, one read of the
+        data they all need, one job for the executor, one store. A pattern whose settings are invalid
+        or whose analysis raises fails alone (its outcome carries the error, none of its results are
+        stored); a failure to read or store fails the batch."""
+        began = time.perf_counter()
+        partitions = request.partitions()
+        tenant_id, tenant = await lookup_tenant(self.session_factory, request.tenant)
+        metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
+        names = request.patterns if request.patterns is not None else await self._active(tenant_id, metric.id)
+        settings, failed = {}, {}
+        for name in names:
+            try:
+                pattern = get_pattern(name)
+                settings[name] = self._settings(pattern, tenant, metric)
+            except SemsyncError as exc:
+                failed[name] = f"{type(exc).__name__}: {exc}"
+        dates = [analysis_date_for(p) for p in partitions]
+        records: list[tuple] = []
+        analysed = None
+        if settings:
+            report(progress, f"{', '.join(settings)}: reading data for {len(dates)} analysis dates")
+            data = await self.organiser.read_for_patterns([(get_pattern(n), s) for n, s in settings.items()],
+                                                          tenant_id, metric.id, request.grain, dates)
+            report(progress, f"analysing {len(dates)} dates")
+            analysed = await self._analyse(ContextAnalysis(metric.id, request.grain, dates, data, settings,
+                                                           isolate_failures=True))
+            failed |= analysed.failures
+            records = analysed.records
+            report(progress, f"storing {len(records)} results")
+            await store_records(self.session_factory, tenant_id, records)
+        stored = Counter(record[1] for record in {record[:6]: record for record in records}.values())
+        with_error = Counter(where.split(" ", 1)[0] for where in (analysed.errors if analysed else {}))
+        outcomes = [PatternOutcome(pattern=name, succeeded=name not in failed, error=failed.get(name),
+                                   results_stored=stored[name], results_with_error=with_error[name])
+                    for name in names]
+        return PatternBatchResponse(tenant=request.tenant, tenant_id=tenant_id, metric_id=metric.id,
+                                    grain=request.grain, partitions=[p.key for p in partitions], outcomes=outcomes,
+                                    duration_s=time.perf_counter() - began)
+
+    @staticmethod
+    def _settings(pattern: Pattern, tenant: TenantDef, metric: MetricDef) -> PatternSettings:
+        """The pattern's defaults, then the tenant's overrides, then the metric's, and its direction."""
+        overrides = pattern_overrides(tenant, metric, pattern.name)
+        try:
+            return pattern.settings(overrides)  # invalid catalog settings fail here, before any read
+        except InvalidInputError as exc:
+            # `catalog load` refuses such settings; a catalog stored before it did gets one line too
+            raise stored_settings_error(tenant, metric, pattern.name) or exc from None
+
+    async def _analyse(self, job: ContextAnalysis) -> ContextAnalysisResult:
+        # the analysis and the serialising of its results run off the event loop (a process pool in
+        # the worker): only compact store records come back
+        if self.executor is None:
+            return await asyncio.to_thread(analyse_context, job)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, analyse_context, job)
+
     async def run(self, request: PatternRunRequest, progress: ProgressCallback | None = None) -> PatternRunResponse:
         began = time.perf_counter()
         partitions = request.partitions()
         pattern = get_pattern(request.pattern)
         tenant_id, tenant = await lookup_tenant(self.session_factory, request.tenant)
         metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
-        # defaults, then the tenant's overrides, then the metric's, and the metric's direction
-        overrides = pattern_overrides(tenant, metric, pattern.name)
-        try:
-            settings = pattern.settings(overrides)  # invalid catalog settings fail here, before any read
-        except InvalidInputError as exc:
-            # `catalog load` refuses such settings; a catalog stored before it did gets one line too
-            raise stored_settings_error(tenant, metric, pattern.name) or exc from None
+        settings = self._settings(pattern, tenant, metric)
         dates = [analysis_date_for(p) for p in partitions]
         report(progress, f"{pattern.name}: reading data for {len(dates)} analysis dates")
-        data = await self.organiser.read_for(pattern, tenant_id, metric.id, request.grain, dates, overrides)
+        data = await self.organiser.read_for(pattern, tenant_id, metric.id, request.grain, dates,
+                                             pattern_overrides(tenant, metric, pattern.name))
         report(progress, f"{pattern.name}: analysing {len(dates)} dates")
-        # the analysis and the serialising of its results run off the event loop (a process pool in
-        # the worker): only compact store records come back
-        job = ContextAnalysis(metric.id, request.grain, dates, data, {pattern.name: settings})
-        if self.executor is None:
-            analysed = await asyncio.to_thread(analyse_context, job)
-        else:
-            analysed = await asyncio.get_running_loop().run_in_executor(self.executor, analyse_context, job)
+        analysed = await self._analyse(ContextAnalysis(metric.id, request.grain, dates, data, {pattern.name: settings}))
         report(progress, f"{pattern.name}: storing {len(analysed.records)} results")
         stored = await store_records(self.session_factory, tenant_id, analysed.records)
         errors = {where.split(" ", 1)[1]: error for where, error in analysed.errors.items()}

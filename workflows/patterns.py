@@ -1,11 +1,13 @@
 """PatternWorkflow: the pattern analysis of one metric context over one date or a range.
 
-Each active pattern context ``tenant::metric::pattern`` (the metric's, as discovery recorded them; every
-registered pattern until then) runs as its own activity through the multi-date call, isolated and
-retried on its own: one failing pattern never stops the others. Started for one pattern (`patterns
-start`), it runs just that one. The outcomes go into the partition ledger, one row per partition
-and pattern. One workflow per sync rather than one per pattern keeps a scheduled run over thousands
-of contexts cheap.
+Its patterns (the metric's active pattern contexts ``tenant::metric::pattern``, as discovery recorded
+them, every registered pattern until then; or the ones it was started for) run in one activity: the
+catalog read once, one read of the data they all need, one analysis job, one store. A pattern whose
+settings are invalid or whose analysis raises fails alone, in its outcome. Should the batch itself
+fail for good (the database gone, a pattern crashing its process), each pattern runs again as its own
+activity, isolated and retried on its own: one failing pattern never stops the others. The outcomes
+go into the partition ledger, one row per partition and pattern. One workflow per sync rather than
+one per pattern keeps a scheduled run over thousands of contexts cheap.
 
 Id: ``patterns/{grain}/{span}/{tenant}::{metric}`` (``…::{pattern}`` when started for one pattern).
 """
@@ -29,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         LedgerBatch,
         LedgerEntry,
         LedgerStatus,
+        PatternBatchRequest,
         PatternOutcome,
         PatternRunRequest,
         PatternWorkflowInput,
@@ -40,6 +43,8 @@ with workflow.unsafe.imports_passed_through():
 
 #: the analysis runs in a process pool while the activity's keep-alive heartbeats every 5 s from the
 #: event loop, so a 30 s heartbeat timeout is six missed beats: a lost worker's pattern resumes within 30 s
+#: the `workflow.patched` marker of the one-activity batch (histories without it run each pattern alone)
+BATCHED = "patterns-in-one-activity"
 ANALYSIS = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": HEARTBEAT,
             "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
                                         maximum_interval=timedelta(minutes=1), maximum_attempts=5)}
@@ -52,14 +57,10 @@ class PatternWorkflow:
         single = request.patterns[0] if request.patterns and len(request.patterns) == 1 else None
         sa.upsert(tenant=request.tenant, metric=request.metric_id, grain=request.grain.value,
                   partition=request.span, pattern=single, backfill=request.backfill_id, status="RUNNING")
-        patterns = request.patterns
-        if patterns is None:
-            active = await workflow.execute_activity_method(
-                PatternActivities.active_patterns, ActivePatternsInput(tenant=request.tenant,
-                                                                       metric_id=request.metric_id),
-                summary=f"active patterns of {request.context}", **QUICK)
-            patterns = active.patterns
-        outcomes = list(await asyncio.gather(*(self._run_one(request, name) for name in patterns)))
+        if workflow.patched(BATCHED):
+            outcomes = await self._run_batch(request)
+        else:  # histories from before the batch
+            outcomes = await self._run_each(request)
         partitions = [p.key for p in request.partitions()]
         entries = [
             LedgerEntry(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
@@ -75,6 +76,30 @@ class PatternWorkflow:
                                        partitions=partitions, outcomes=outcomes)
         sa.upsert(status="FAILED" if result.failed else "SUCCESS")
         return result
+
+    async def _run_batch(self, request: PatternWorkflowInput) -> list[PatternOutcome]:
+        batch = PatternBatchRequest(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+                                    start_partition=request.start_partition, end_partition=request.end_partition,
+                                    patterns=request.patterns)
+        names = ", ".join(request.patterns) if request.patterns else "active patterns"
+        try:
+            response = await workflow.execute_activity_method(
+                PatternActivities.run_patterns, batch, summary=f"{names} {request.grain.value} {request.span}",
+                **ANALYSIS)
+        except ActivityError as error:
+            workflow.logger.warning("pattern batch failed (%s): each pattern runs on its own", describe(error))
+            return await self._run_each(request)
+        return response.outcomes
+
+    async def _run_each(self, request: PatternWorkflowInput) -> list[PatternOutcome]:
+        patterns = request.patterns
+        if patterns is None:
+            active = await workflow.execute_activity_method(
+                PatternActivities.active_patterns, ActivePatternsInput(tenant=request.tenant,
+                                                                       metric_id=request.metric_id),
+                summary=f"active patterns of {request.context}", **QUICK)
+            patterns = active.patterns
+        return list(await asyncio.gather(*(self._run_one(request, name) for name in patterns)))
 
     async def _run_one(self, request: PatternWorkflowInput, pattern: str) -> PatternOutcome:
         run = PatternRunRequest(tenant=request.tenant, metric_id=request.metric_id, pattern=pattern,

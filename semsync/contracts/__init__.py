@@ -28,6 +28,8 @@ from semsync.contracts.common import SYNC_KIND, LedgerStatus, SyncStatus, SyncTy
 from semsync.contracts.patterns import (
     ActivePatterns,
     ActivePatternsInput,
+    PatternBatchRequest,
+    PatternBatchResponse,
     PatternOutcome,
     PatternRunRequest,
     PatternRunResponse,
@@ -64,7 +66,8 @@ __all__ = [
     "SYNC_KIND", "ActivePatterns", "ActivePatternsInput", "BackfillControl", "BackfillInput", "BackfillMode",
     "BackfillPlan", "BackfillProgress", "BackfillResult", "BackfillState", "ChunkFailure", "ComponentFailureInput",
     "ComponentPlan", "ComponentResult", "ComponentRetry", "ContextSelector", "GrainRange", "Lane", "LedgerBatch",
-    "LedgerEntry", "LedgerStatus", "LedgerWriteResult", "PatternOutcome", "PatternRunRequest", "PatternRunResponse",
+    "LedgerEntry", "LedgerStatus", "LedgerWriteResult", "PatternBatchRequest", "PatternBatchResponse",
+    "PatternOutcome", "PatternRunRequest", "PatternRunResponse",
     "PatternWorkflowInput", "PatternWorkflowResult", "PlanBackfillInput", "SemanticSyncRequest",
     "SemanticSyncResponse", "SyncComponentInput", "SyncPlan", "SyncStatus", "SyncType", "SyncWorkflowInput",
     "SyncWorkflowResult", "pattern_workflow_id", "span_key", "sync_workflow_id", "DiscoverInput", "DiscoveryDiff",

@@ -91,6 +91,37 @@ class PatternOutcome(_Model):
     error: str | None = None
 
 
+class PatternBatchRequest(_SpanRequest):
+    """Several patterns of one metric context over one span, in one activity: the metric's active
+    patterns (`patterns` None) or the listed ones."""
+
+    tenant: str
+    metric_id: str
+    patterns: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _check_context(self) -> Self:
+        MetricContext(tenant=self.tenant, metric=self.metric_id)
+        for pattern in self.patterns or []:
+            check_identifier("pattern", pattern)
+        return self
+
+    @property
+    def context(self) -> MetricContext:
+        return MetricContext(tenant=self.tenant, metric=self.metric_id)
+
+
+class PatternBatchResponse(_Model):
+    tenant: str
+    tenant_id: int
+    metric_id: str
+    grain: Grain
+    partitions: list[str]
+    #: one per pattern, in the order run; a pattern that failed has its error and stored nothing
+    outcomes: list[PatternOutcome]
+    duration_s: float
+
+
 class PatternWorkflowResult(_Result):
     tenant: str
     metric_id: str

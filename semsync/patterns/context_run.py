@@ -35,6 +35,9 @@ class ContextAnalysis:
     data: PatternData
     #: pattern name → settings (validated; `PatternSettingsTable`), in the order to run them
     settings: dict[str, PatternSettings]
+    #: a pattern that raises fails alone (`ContextAnalysisResult.failures`, none of its records
+    #: kept) instead of failing the whole job
+    isolate_failures: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class ContextAnalysisResult:
     #: pattern name → CPU seconds this process spent analysing (and serialising) its results (not
     #: the time spent waiting for a core, so comparable between a quiet and a busy machine)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: pattern name → ``"ErrorType: message"`` of a pattern that raised (with `isolate_failures`)
+    failures: dict[str, str] = field(default_factory=dict)
 
 
 def analyse_context(job: ContextAnalysis) -> ContextAnalysisResult:
@@ -56,12 +61,23 @@ def analyse_context(job: ContextAnalysis) -> ContextAnalysisResult:
     records: list[tuple] = []
     errors: dict[str, str] = {}
     seconds: dict[str, float] = {}
+    failures: dict[str, str] = {}
     for name, settings in job.settings.items():
         began = time.process_time()
-        for result in run_pattern(get_pattern(name), job.data, job.analysis_dates, job.grain, settings):
-            records.append(result_record(result))
-            if result.error is not None:
-                where = f"{result.analysis_date}{'/' + result.dimension_name if result.dimension_name else ''}"
-                errors[f"{name} {where}"] = result.error.type.value
+        found: list[tuple] = []
+        typed: dict[str, str] = {}
+        try:
+            for result in run_pattern(get_pattern(name), job.data, job.analysis_dates, job.grain, settings):
+                found.append(result_record(result))
+                if result.error is not None:
+                    where = f"{result.analysis_date}{'/' + result.dimension_name if result.dimension_name else ''}"
+                    typed[f"{name} {where}"] = result.error.type.value
+        except Exception as exc:
+            if not job.isolate_failures:
+                raise
+            failures[name] = f"{type(exc).__name__}: {exc}"
+        else:
+            records += found
+            errors |= typed
         seconds[name] = time.process_time() - began
-    return ContextAnalysisResult(job.metric_id, job.grain, records, errors, seconds)
+    return ContextAnalysisResult(job.metric_id, job.grain, records, errors, seconds, failures)

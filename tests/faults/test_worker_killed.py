@@ -103,7 +103,7 @@ async def test_a_worker_killed_mid_sync_and_mid_patterns_then_restarted_complete
         async def analysing():
             for workflow_id in PATTERN_IDS:
                 running = [(workflow_id, a) for a, kind in await started_activities(client, workflow_id)
-                           if kind == "run_pattern"]
+                           if kind == "run_patterns"]
                 if running:
                     return running[0]
             return None

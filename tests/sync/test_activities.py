@@ -17,6 +17,7 @@ from semsync.contracts import (
     LedgerBatch,
     LedgerEntry,
     LedgerStatus,
+    PatternBatchRequest,
     PatternRunRequest,
     SemanticSyncRequest,
     SyncComponentInput,
@@ -96,6 +97,14 @@ async def test_pattern_activities_list_active_patterns_run_and_map_errors(servic
     with pytest.raises(ApplicationError) as raised:
         await env.run(activities.run_pattern, request.model_copy(update={"pattern": "nope"}))
     assert raised.value.type == "NotFoundError" and raised.value.non_retryable
+    batch = PatternBatchRequest(tenant="acme", metric_id="revenue", grain=Grain.DAY, start_partition="2025-07-20",
+                                end_partition="2025-07-21")
+    response = await env.run(activities.run_patterns, batch)
+    assert [(o.pattern, o.succeeded) for o in response.outcomes] == [(n, True) for n in pattern_names()]
+    assert next(o for o in response.outcomes if o.pattern == "drift_detection").results_stored == 2
+    with pytest.raises(ApplicationError) as raised:
+        await env.run(activities.run_patterns, batch.model_copy(update={"metric_id": "nope"}))
+    assert raised.value.type == "UnknownMetricError" and raised.value.non_retryable
 
 
 async def test_ledger_records_each_partition_and_counts_attempts(warehouse):

@@ -8,7 +8,8 @@ from sqlalchemy import text
 from semsync.catalog.store import read_catalog, write_catalog
 from semsync.errors import CatalogError, InvalidInputError, NotFoundError
 from semsync.partitions import Grain
-from semsync.pattern_runs import PatternRunRequest, PatternRunService
+from semsync.pattern_runs import PatternBatchRequest, PatternRunRequest, PatternRunService
+from semsync.patterns import get_pattern, pattern_names
 from semsync.sync import SemanticSyncRequest
 
 
@@ -97,3 +98,46 @@ async def test_settings_stored_before_the_catalog_checked_them_are_refused_in_on
     )
     # the other patterns of the metric are not held up by the forecasting settings
     assert (await PatternRunService(synced.session_factory).run(run_request("drift_detection"))).results_stored
+
+
+async def stored_results(db) -> dict[tuple, str]:
+    """Every stored result's JSON without its evaluation time, by key."""
+    async with db.admin_engine.connect() as conn:
+        rows = await conn.execute(text(
+            "SELECT pattern, analysis_date, dimension_name, (run_result - 'evaluation_time')::text AS body "
+            "FROM pattern_results"))
+        return {(r.pattern, r.analysis_date, r.dimension_name): r.body for r in rows}
+
+
+async def test_a_batch_stores_what_each_pattern_run_alone_stores(synced):
+    service = PatternRunService(synced.session_factory)
+    for name in pattern_names():
+        await service.run(run_request(name))
+    alone = await stored_results(synced)
+    async with synced.admin_engine.begin() as conn:
+        await conn.execute(text("DELETE FROM pattern_results"))
+    batch = await service.run_batch(PatternBatchRequest(tenant="acme", metric_id="revenue", grain=Grain.DAY,
+                                                        start_partition="2025-07-10", end_partition="2025-07-20"))
+    assert [o.pattern for o in batch.outcomes] == pattern_names() and all(o.succeeded for o in batch.outcomes)
+    assert await stored_results(synced) == alone
+    counts = await count_results(synced)
+    assert {o.pattern: o.results_stored for o in batch.outcomes} == counts
+
+
+async def test_a_pattern_that_fails_in_a_batch_fails_alone(synced, monkeypatch):
+    service = PatternRunService(synced.session_factory)
+    await with_pattern_settings(synced, {"forecasting": {"no_such_setting": 1}})
+
+    def broken(self, *args, **kwargs):
+        raise ZeroDivisionError("a bug in the pattern")
+
+    monkeypatch.setattr(get_pattern("drift_detection").__class__, "analyze_many", broken)
+    batch = await service.run_batch(PatternBatchRequest(
+        tenant="acme", metric_id="revenue", grain=Grain.DAY, start_partition="2025-07-10",
+        end_partition="2025-07-20", patterns=["forecasting", "drift_detection", "performance_status", "nope"]))
+    outcome = {o.pattern: o for o in batch.outcomes}
+    assert outcome["performance_status"].succeeded and outcome["performance_status"].results_stored == 11
+    assert "no_such_setting" in outcome["forecasting"].error
+    assert outcome["drift_detection"].error == "ZeroDivisionError: a bug in the pattern"
+    assert outcome["nope"].error.startswith("NotFoundError")
+    assert await count_results(synced) == {"performance_status": 11}  # nothing of the failing patterns

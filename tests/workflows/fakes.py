@@ -27,6 +27,9 @@ from semsync.contracts import (
     LedgerBatch,
     LedgerEntry,
     LedgerWriteResult,
+    PatternBatchRequest,
+    PatternBatchResponse,
+    PatternOutcome,
     PatternRunRequest,
     PatternRunResponse,
     PlanBackfillInput,
@@ -60,6 +63,9 @@ class Fakes:
     ledger: list[LedgerEntry] = field(default_factory=list)
     failures_recorded: list[ComponentFailureInput] = field(default_factory=list)
     pattern_runs: list[PatternRunRequest] = field(default_factory=list)
+    batch_runs: list[PatternBatchRequest] = field(default_factory=list)
+    #: errors raised by the next attempts of the pattern batch, in order
+    batch_errors: list[Exception] = field(default_factory=list)
 
     def activities(self) -> list:
         fakes = self
@@ -124,13 +130,27 @@ class Fakes:
                 last_analysis_date=partitions[-1].end + timedelta(days=1), results_stored=len(partitions),
                 duration_s=0.0)
 
+        @activity.defn(name="run_patterns")
+        async def run_patterns(request: PatternBatchRequest) -> PatternBatchResponse:
+            fakes.batch_runs.append(request)
+            if fakes.batch_errors:
+                raise fakes.batch_errors.pop(0)
+            partitions = request.partitions()
+            outcomes = [PatternOutcome(pattern=name, succeeded=False, error="InvalidInputError: insufficient settings")
+                        if name in fakes.failing_patterns else
+                        PatternOutcome(pattern=name, succeeded=True, results_stored=len(partitions))
+                        for name in request.patterns or fakes.patterns]
+            return PatternBatchResponse(tenant=request.tenant, tenant_id=1, metric_id=request.metric_id,
+                                        grain=request.grain, partitions=[p.key for p in partitions],
+                                        outcomes=outcomes, duration_s=0.0)
+
         @activity.defn(name="discover")
         async def discover(request: DiscoverInput) -> DiscoveryDiff:
             contexts = sorted({lane.context for lane in fakes.lanes})
             return DiscoveryDiff(tenants=1, metrics=len(contexts), new=contexts)
 
         return [plan_sync, sync_component, record_component_failure, record_ledger, plan_backfill, active_patterns,
-                run_pattern, discover]
+                run_pattern, run_patterns, discover]
 
 
 @dataclass

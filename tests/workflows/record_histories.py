@@ -1,4 +1,5 @@
-"""Record the workflow histories that `test_replay.py` replays: `python tests/workflows/record_histories.py`.
+"""Record the workflow histories that `test_replay.py` replays: `python tests/workflows/record_histories.py`
+(every history), or with names (`… patterns_batched`) just those.
 
 Runs the real workflows with activity fakes on the time-skipping server and writes each history as
 JSON under `histories/`. Re-record only on purpose (a deliberate, versioned workflow change): the
@@ -42,7 +43,12 @@ from workflows.sync import SyncWorkflow  # noqa: E402
 FAST = ComponentRetry(initial_interval_s=0.01, maximum_interval_s=0.05)
 
 
+ONLY = set(sys.argv[1:])
+
+
 async def record(client, name: str, workflow, request, task_queue: str) -> None:
+    if ONLY and name not in ONLY:
+        return
     handle = await client.start_workflow(workflow, request, id=f"{name}-{uuid.uuid4()}", task_queue=task_queue)
     try:
         await handle.result()
@@ -74,6 +80,14 @@ async def main() -> None:
         await record(client, "sync_partial", SyncWorkflow.run,
                      SyncWorkflowInput(**(sync | {"metric_id": "cost", "run_patterns": False})), queues.sync)
         await record(client, "patterns_one_failing", PatternWorkflow.run,
+                     PatternWorkflowInput(tenant="acme", metric_id="revenue", grain="week",
+                                          start_partition="2025-W27", end_partition="2025-W28"), queues.patterns)
+        # the same run since PatternWorkflow runs its patterns in one activity (the one above is older)
+        await record(client, "patterns_batched", PatternWorkflow.run,
+                     PatternWorkflowInput(tenant="acme", metric_id="revenue", grain="week",
+                                          start_partition="2025-W27", end_partition="2025-W28"), queues.patterns)
+        fakes.batch_errors = [ApplicationError("the pattern process died", type="BrokenProcessPool")] * 5
+        await record(client, "patterns_batch_failed_each_alone", PatternWorkflow.run,
                      PatternWorkflowInput(tenant="acme", metric_id="revenue", grain="week",
                                           start_partition="2025-W27", end_partition="2025-W28"), queues.patterns)
         await record(client, "backfill_chunked", BackfillWorkflow.run, BackfillInput(

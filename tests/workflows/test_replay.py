@@ -22,7 +22,8 @@ TEXTS = {path.stem: path.read_text() for path in HISTORIES}
 
 def test_there_are_histories_of_every_workflow():
     assert {p.stem for p in HISTORIES} >= {"sync_with_patterns", "sync_partial", "patterns_one_failing",
-                                           "backfill_chunked", "scheduled_run_day", "discovery_with_initial_sync"}
+                                           "backfill_chunked", "scheduled_run_day", "discovery_with_initial_sync",
+                                           "patterns_batched", "patterns_batch_failed_each_alone"}
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

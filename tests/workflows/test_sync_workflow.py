@@ -61,8 +61,10 @@ async def test_a_sync_runs_every_component_records_the_ledger_and_starts_its_pat
     assert [o.pattern for o in patterns.outcomes] == ["performance_status", "forecasting"] and not patterns.failed
     assert {(e.kind, e.status) for e in fakes.ledger[2:]} == {("performance_status", LedgerStatus.SUCCEEDED),
                                                               ("forecasting", LedgerStatus.SUCCEEDED)}
-    # each pattern analyses the whole span in one multi-date call
-    assert {(r.start_partition, r.end_partition) for r in fakes.pattern_runs} == {("2025-07-01", "2025-07-31")}
+    # the patterns analyse the whole span in one activity (one read, one multi-date call each, one store)
+    assert [(r.start_partition, r.end_partition, r.patterns) for r in fakes.batch_runs] == [
+        ("2025-07-01", "2025-07-31", None)]
+    assert not fakes.pattern_runs
 
 
 async def test_a_dimension_is_retried_on_its_own_and_another_failing_for_good_is_recorded(time_skipping_env):
@@ -82,7 +84,7 @@ async def test_a_dimension_is_retried_on_its_own_and_another_failing_for_good_is
     assert len(region_attempts) == 4 and len(base_attempts) == 1  # only the failing component was retried
     assert [f.plan.dimension for f in fakes.failures_recorded] == ["channel"]
     assert fakes.ledger[-1].status is LedgerStatus.PARTIAL and "channel" in fakes.ledger[-1].error
-    assert result.patterns_workflow_id is None and not fakes.pattern_runs
+    assert result.patterns_workflow_id is None and not fakes.pattern_runs and not fakes.batch_runs
 
 
 async def test_a_base_series_out_of_attempts_fails_the_sync_and_is_recorded(time_skipping_env):
@@ -96,7 +98,7 @@ async def test_a_base_series_out_of_attempts_fails_the_sync_and_is_recorded(time
     assert "SourceUnavailableError: Cube answered HTTP 503" in failed.value.cause.message
     assert len([c for c in fakes.calls if " base " in c[1]]) == 8  # the component retry policy's attempts
     assert [f.plan.dimension for f in fakes.failures_recorded] == [None]
-    assert fakes.ledger[-1].status is LedgerStatus.FAILED and not fakes.pattern_runs
+    assert fakes.ledger[-1].status is LedgerStatus.FAILED and not fakes.pattern_runs and not fakes.batch_runs
 
 
 async def test_an_already_running_pattern_workflow_counts_as_started(time_skipping_env):
@@ -129,6 +131,20 @@ async def test_one_failing_pattern_does_not_stop_the_others(time_skipping_env):
     assert statuses == {("performance_status", LedgerStatus.SUCCEEDED), ("forecasting", LedgerStatus.FAILED)}
 
 
+async def test_a_batch_failing_for_good_runs_each_pattern_on_its_own(time_skipping_env):
+    client, fakes = time_skipping_env.client, Fakes(failing_patterns={"forecasting"})
+    fakes.batch_errors = [ApplicationError("the pattern process died", type="BrokenProcessPool")] * 5
+    async with fake_workers(client, fakes) as queues:
+        result = await client.execute_workflow(
+            PatternWorkflow.run, PatternWorkflowInput(tenant="acme", metric_id="revenue", grain="week",
+                                                      start_partition="2025-W27", end_partition="2025-W30"),
+            id=f"patterns-{uuid.uuid4()}", task_queue=queues.patterns)
+    assert len(fakes.batch_runs) == 5  # the analysis retry policy's attempts
+    assert sorted(r.pattern for r in fakes.pattern_runs) == ["forecasting", "performance_status"]
+    assert result.failed == ["forecasting"]
+    assert {o.pattern: o.results_stored for o in result.outcomes} == {"performance_status": 4, "forecasting": 0}
+
+
 async def test_a_pattern_workflow_for_one_pattern_runs_just_that_one(time_skipping_env):
     client, fakes = time_skipping_env.client, Fakes()
     request = PatternWorkflowInput(tenant="acme", metric_id="revenue", grain="day", start_partition="2025-07-05",
@@ -138,6 +154,7 @@ async def test_a_pattern_workflow_for_one_pattern_runs_just_that_one(time_skippi
         result = await client.execute_workflow(PatternWorkflow.run, request, id=f"{request.workflow_id}/{uuid.uuid4()}",
                                                task_queue=queues.patterns)
     assert [o.pattern for o in result.outcomes] == ["forecasting"]
+    assert [r.patterns for r in fakes.batch_runs] == [["forecasting"]]
 
 
 async def test_malformed_input_fails_the_workflow_instead_of_retrying(time_skipping_env):
