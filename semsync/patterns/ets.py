@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import t as student_t
+from scipy.special import stdtrit
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 
@@ -250,7 +250,10 @@ def calibrate_errors(fit: EtsFit, states: EtsStates, y: np.ndarray, weights: For
     # to a season: beyond it the windows repeat the same seasons): a Student t with that many degrees
     # of freedom, not the normal quantile, so that a short sample's spread is not taken as exact
     windows = (n - first) / np.minimum(np.arange(1, horizon + 1), max(m, 1))
-    z_95 = student_t.ppf(0.975, np.maximum(windows - 1, 1.0))
+    # beyond a season every horizon has as many windows: the quantile (Student t's, `stdtrit`) of
+    # each distinct count once, not of each of up to a year of horizons
+    counts, horizon_count = np.unique(np.maximum(windows - 1, 1.0), return_inverse=True)
+    z_95 = stdtrit(counts, 0.975)[horizon_count]
     return ErrorCalibration(np.maximum(extended(point_spread, weights.variance), MIN_VARIANCE_RATIO),
                             np.maximum(extended(total_spread, weights.cumulative_variance), MIN_VARIANCE_RATIO),
                             bias, z_95)

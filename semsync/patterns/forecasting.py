@@ -28,10 +28,11 @@ points and of period totals, with a Student t quantile for the number of windows
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 from pydantic import Field
@@ -49,6 +50,7 @@ from semsync.patterns.base import (
     PatternSettings,
     ResultModel,
     Span,
+    finite_or_none_list,
 )
 from semsync.patterns.ets import (
     ErrorCalibration,
@@ -162,13 +164,20 @@ class _Model:
     states: EtsStates  # from `start` through the latest date that uses this model
     weights: ForecastWeights
     calibration: ErrorCalibration
+    #: per horizon, half the 95 % interval of a point forecast (the same for every date of the model)
+    point_half_width: np.ndarray
 
 
 @dataclass(frozen=True)
 class _Prepared:
     values: PeriodGrid
+    #: `values` with 0 for a missing period: a period's actuals to date are a plain sum of a window
+    zeroed: PeriodGrid
     targets: PeriodGrid
     models: dict[int, _Model | PatternError]  # by anchor ordinal
+    #: (first, last ordinal of a period) → (its aggregated target, the target of its last period):
+    #: the same for every date inside the period
+    period_targets: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict, compare=False)
 
 
 class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
@@ -199,7 +208,7 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
         longest = PERIOD_KINDS[grain][-1]
         for analysis_date in dates:
             latest = last_complete_ordinal(grain, analysis_date)
-            start = min(start, period_start(grain, _period_members(grain, longest, latest + 1)[0]))
+            start = min(start, _period(grain, longest, latest + 1).start)
         return start, end, targets_end
 
     def prepare(self, data: PatternData, grain: Grain, settings, spans: list[Span]) -> _Prepared:
@@ -213,7 +222,8 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
             anchor: self._model(values, anchor, latest, grain, settings)
             for anchor, latest in latest_by_anchor.items()
         }
-        return _Prepared(values, targets, models)
+        zeroed = PeriodGrid(grain, values.first, np.where(np.isnan(values.values), 0.0, values.values))
+        return _Prepared(values, zeroed, targets, models)
 
     def _model(self, values: PeriodGrid, anchor: int, latest: int, grain: Grain, settings) -> _Model | PatternError:
         start = anchor - settings.lookback(grain) + 1
@@ -236,7 +246,8 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
         states, weights = filter_states(fit, filled), forecast_weights(fit, horizon)
         fitted = EtsStates(states.level[: len(fit_values)], states.trend[: len(fit_values)], states.season)
         calibration = calibrate_errors(fit, fitted, fit_values, weights)
-        return _Model(fit, start + first, anchor, states, weights, calibration)
+        half_width = calibration.z_95 * float(np.sqrt(fit.sigma2)) * np.sqrt(weights.variance * calibration.point)
+        return _Model(fit, start + first, anchor, states, weights, calibration, half_width)
 
     def evaluate(self, prepared: _Prepared, span: Span, grain: Grain, settings) -> dict[str, Any]:
         model = prepared.models[self.anchor(span.end, grain, settings)]
@@ -249,19 +260,20 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
         sigma = float(np.sqrt(fit.sigma2))
         horizon = _horizon_end(grain, latest) - latest
         means = point_forecasts(fit, model.states, t, model.weights, horizon) + model.calibration.bias[:horizon]
-        quarter_end = _period_members(grain, "quarter", latest + 1)[1]
-        shown = quarter_end - latest
-        calibration = model.calibration
-        half_width = calibration.z_95[:shown] * sigma * np.sqrt(model.weights.variance[:shown]
-                                                                 * calibration.point[:shown])
+        shown = _period(grain, "quarter", latest + 1).last - latest
+        points, half_width = means[:shown], model.point_half_width[:shown]
+        forecast, lower, upper = finite_or_none_list(np.stack([points, points - half_width, points + half_width]))
         observed = prepared.values.window(span.start, latest)
         return {
             "num_periods": int(np.count_nonzero(~np.isnan(observed))),
-            "forecast": ForecastSeries(
+            # built by the thousand in a backfill, with up to three 90-point lists: validating them
+            # costs more than computing them
+            "forecast": ForecastSeries.trusted(
                 dates=period_starts(grain, np.arange(latest + 1, latest + shown + 1)).tolist(),
-                forecast=means[:shown].tolist(),
-                lower=(means[:shown] - half_width).tolist(),
-                upper=(means[:shown] + half_width).tolist(),
+                forecast=forecast,
+                lower=lower,
+                upper=upper,
+                confidence=0.95,
             ),
             "period_forecasts": [
                 self._period_forecast(kind, prepared, model, means, span, grain, settings)
@@ -283,10 +295,11 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
 
     def _period_forecast(self, kind, prepared: _Prepared, model: _Model, means, span: Span, grain, settings):
         latest = span.end
-        first, last = _period_members(grain, kind, latest + 1)
+        period = _period(grain, kind, latest + 1)
+        first, last = period.first, period.last
         elapsed, remaining = latest - first + 1, last - latest
-        actual = prepared.values.window(first, latest)  # from the period's start, even before the window
-        actual_sum = float(np.nansum(actual))
+        # from the period's start, even before the window; missing periods count 0 (`np.nansum`)
+        actual_sum = float(prepared.zeroed.window(first, latest, fill=0.0).sum())
         forecast_sum = float(means[:remaining].sum())
         sigma2 = model.fit.sigma2
         aggregation = settings.aggregation
@@ -301,7 +314,10 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
             value = float(means[remaining - 1])
             variance = model.weights.variance[remaining - 1] * model.calibration.point[remaining - 1]
         half_width = float(model.calibration.z_95[remaining - 1] * np.sqrt(sigma2 * variance))
-        target = _aggregate(prepared.targets.window(first, last), aggregation)
+        if (first, last) not in prepared.period_targets:
+            prepared.period_targets[(first, last)] = (
+                _aggregate(prepared.targets.window(first, last), aggregation), prepared.targets.value_at(last))
+        target, target_end = prepared.period_targets[(first, last)]
         threshold = settings.threshold_ratio
         pacing = None
         if elapsed > 0:
@@ -309,6 +325,7 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
             if aggregation == "sum":
                 projected = actual_sum / fraction
             elif aggregation == "mean":
+                actual = prepared.values.window(first, latest)
                 observed = actual[~np.isnan(actual)]
                 projected = float(observed.mean()) if len(observed) else float("nan")
             else:
@@ -319,9 +336,9 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
                 gap_percent=percent_change(projected, target),
                 status=_status(projected, target, threshold, settings.direction.sign),
             )
-        current, target_end = prepared.values.value_at(latest), prepared.targets.value_at(last)
+        current = prepared.values.value_at(latest)
         required = None
-        if np.isfinite(target_end):
+        if math.isfinite(target_end):
             growth = float("nan")
             if current > 0 and target_end > 0:
                 growth = ((target_end / current) ** (1.0 / remaining) - 1.0) * 100
@@ -330,8 +347,8 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
             )
         return PeriodForecast(
             period=kind,
-            period_start=period_start(grain, first),
-            period_end=_calendar_period(kind, period_start(grain, latest + 1))[1],
+            period_start=period.start,
+            period_end=period.end,
             periods_elapsed=elapsed,
             periods_remaining=remaining,
             actual_to_date=actual_sum if elapsed > 0 else None,
@@ -361,7 +378,7 @@ def _aggregate(targets: np.ndarray, aggregation: str) -> float:
 
 
 def _status(value: float, target: float, threshold: float, sign: int) -> str | None:
-    if not (np.isfinite(value) and np.isfinite(target)):
+    if not (math.isfinite(value) and math.isfinite(target)):
         return None
     return "on_track" if meets_target(value, target, threshold, sign) else "off_track"
 
@@ -384,14 +401,21 @@ def _calendar_period(kind: str, day: date) -> tuple[date, date]:
 def _horizon_end(grain: Grain, latest: int) -> int:
     """The last ordinal forecast after `latest`: the end of the longest period compared (a week may
     reach into the next year)."""
-    return max(_period_members(grain, kind, latest + 1)[1] for kind in PERIOD_KINDS[grain])
+    return max(_period(grain, kind, latest + 1).last for kind in PERIOD_KINDS[grain])
+
+
+class _Period(NamedTuple):
+    first: int  # ordinal of the first grain period that starts inside the `kind` period
+    last: int
+    start: date  # the first day of `first`
+    end: date  # the calendar period's last day
 
 
 @lru_cache(maxsize=4096)
-def _period_members(grain: Grain, kind: str, ord_: int) -> tuple[int, int]:
-    """First and last ordinal of the grain periods that start inside the `kind` period of `ord_`."""
+def _period(grain: Grain, kind: str, ord_: int) -> _Period:
+    """The grain periods that start inside the `kind` period of `ord_`, and that period's end."""
     start, end = _calendar_period(kind, period_start(grain, ord_))
     first = ordinal(grain, start)
     if period_start(grain, first) < start:
         first += 1  # a week belongs to the month, quarter or year of its Monday
-    return first, ordinal(grain, end)
+    return _Period(first, ordinal(grain, end), period_start(grain, first), end)

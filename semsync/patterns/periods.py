@@ -133,9 +133,9 @@ class PeriodGrid:
     def last(self) -> int:
         return self.first + len(self.values) - 1
 
-    def window(self, start: int, end: int) -> np.ndarray:
-        """Values for ordinals `start..end` (inclusive), NaN outside the data."""
-        out = np.full(end - start + 1, np.nan)
+    def window(self, start: int, end: int, fill: float = np.nan) -> np.ndarray:
+        """Values for ordinals `start..end` (inclusive), `fill` (NaN) outside the data."""
+        out = np.full(end - start + 1, fill)
         lo, hi = max(start, self.first), min(end, self.last)
         if lo <= hi:
             out[lo - start : hi - start + 1] = self.values[lo - self.first : hi - self.first + 1]
