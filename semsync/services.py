@@ -45,8 +45,10 @@ def prepare_pattern_process() -> None:
     (some 170,000 objects of pandas, scipy and statsmodels) moved out of the garbage collector's
     sight: every full collection walked them again, 8 % of the analysis CPU (measured)."""
     pin_blas_threads()
-    import semsync.patterns.context_run  # noqa: F401 - loads numpy, pandas, scipy, statsmodels and each pattern
+    import semsync.patterns.context_run  # noqa: F401 - loads numpy, pandas, scipy and each pattern
+    from semsync.patterns.ets import estimator
 
+    estimator()  # statsmodels, which the patterns import on first use
     gc.freeze()
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import stdtrit
-from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 
 @dataclass(frozen=True)
@@ -52,10 +51,19 @@ def min_seasonal_observations(seasonal_periods: int) -> int:
     return max(2 * seasonal_periods, 10 + 2 * (seasonal_periods // 2))
 
 
+def estimator() -> type:
+    """statsmodels' `ETSModel`, imported on first use: statsmodels and scipy.stats take most of a
+    second to load, which every command that only lists patterns or shows results would pay. The
+    pattern processes load it up front (`semsync.services.prepare_pattern_process`)."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    return ETSModel
+
+
 def fit_ets(y: np.ndarray, *, seasonal_periods: int, damped: bool) -> EtsFit:
     """Estimate an additive ETS with a (damped) trend and, when `seasonal_periods` > 1, a season."""
     seasonal = seasonal_periods > 1
-    model = ETSModel(
+    model = estimator()(
         y,
         error="add",
         trend="add",
