@@ -97,8 +97,8 @@ class PatternRunService:
             except SemsyncError as exc:
                 failed[name] = f"{type(exc).__name__}: {exc}"
         dates = [analysis_date_for(p) for p in partitions]
-        records: list[tuple] = []
-        analysed = None
+        stored: Counter[str] = Counter()
+        with_error: Counter[str] = Counter()
         if settings:
             report(progress, f"{', '.join(settings)}: reading data for {len(dates)} analysis dates")
             data = await self.organiser.read_for_patterns([(get_pattern(n), s) for n, s in settings.items()],
@@ -107,11 +107,10 @@ class PatternRunService:
             analysed = await self._analyse(ContextAnalysis(metric.id, request.grain, dates, data, settings,
                                                            isolate_failures=True))
             failed |= analysed.failures
-            records = analysed.records
-            report(progress, f"storing {len(records)} results")
-            await store_records(self.session_factory, tenant_id, records)
-        stored = Counter(record[1] for record in {record[:6]: record for record in records}.values())
-        with_error = Counter(where.split(" ", 1)[0] for where in (analysed.errors if analysed else {}))
+            report(progress, f"storing {len(analysed.records)} results")
+            await store_records(self.session_factory, tenant_id, analysed.records)
+            stored.update(record[1] for record in analysed.records)  # one record per date (and dimension)
+            with_error.update(where.split(" ", 1)[0] for where in analysed.errors)
         outcomes = [PatternOutcome(pattern=name, succeeded=name not in failed, error=failed.get(name),
                                    results_stored=stored[name], results_with_error=with_error[name])
                     for name in names]
@@ -145,8 +144,7 @@ class PatternRunService:
         settings = self._settings(pattern, tenant, metric)
         dates = [analysis_date_for(p) for p in partitions]
         report(progress, f"{pattern.name}: reading data for {len(dates)} analysis dates")
-        data = await self.organiser.read_for(pattern, tenant_id, metric.id, request.grain, dates,
-                                             pattern_overrides(tenant, metric, pattern.name))
+        data = await self.organiser.read_for(pattern, tenant_id, metric.id, request.grain, dates, settings)
         report(progress, f"{pattern.name}: analysing {len(dates)} dates")
         analysed = await self._analyse(ContextAnalysis(metric.id, request.grain, dates, data, {pattern.name: settings}))
         report(progress, f"{pattern.name}: storing {len(analysed.records)} results")

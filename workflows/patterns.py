@@ -41,10 +41,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import describe
     from workflows.options import HEARTBEAT, LOCAL, QUICK
 
-#: the analysis runs in a process pool while the activity's keep-alive heartbeats every 5 s from the
-#: event loop, so a 30 s heartbeat timeout is six missed beats: a lost worker's pattern resumes within 30 s
 #: the `workflow.patched` marker of the one-activity batch (histories without it run each pattern alone)
 BATCHED = "patterns-in-one-activity"
+#: the analysis runs in a process pool while the activity's keep-alive heartbeats every 5 s from the
+#: event loop, so a 30 s heartbeat timeout is six missed beats: a lost worker's pattern resumes within 30 s
 ANALYSIS = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": HEARTBEAT,
             "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
                                         maximum_interval=timedelta(minutes=1), maximum_attempts=5)}

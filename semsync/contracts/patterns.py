@@ -54,43 +54,6 @@ class ActivePatterns(_Model):
     patterns: list[str]
 
 
-class PatternWorkflowInput(_SpanRequest):
-    """`PatternWorkflow`'s input: one metric context and span; all its active patterns, or the listed ones."""
-
-    tenant: str
-    metric_id: str
-    patterns: list[str] | None = None
-    backfill_id: str | None = None
-
-    @model_validator(mode="after")
-    def _check_context(self) -> Self:
-        MetricContext(tenant=self.tenant, metric=self.metric_id)
-        for pattern in self.patterns or []:
-            check_identifier("pattern", pattern)
-        return self
-
-    @property
-    def context(self) -> MetricContext:
-        return MetricContext(tenant=self.tenant, metric=self.metric_id)
-
-    @property
-    def workflow_id(self) -> str:
-        suffix = f"::{self.patterns[0]}" if self.patterns and len(self.patterns) == 1 else ""
-        return f"{pattern_workflow_id(self.grain, self.span, self.context)}{suffix}"
-
-
-def pattern_workflow_id(grain: Grain, span: str, context: MetricContext) -> str:
-    return f"patterns/{Grain(grain).value}/{span}/{context}"
-
-
-class PatternOutcome(_Model):
-    pattern: str
-    succeeded: bool
-    results_stored: int = 0
-    results_with_error: int = 0
-    error: str | None = None
-
-
 class PatternBatchRequest(_SpanRequest):
     """Several patterns of one metric context over one span, in one activity: the metric's active
     patterns (`patterns` None) or the listed ones."""
@@ -109,6 +72,29 @@ class PatternBatchRequest(_SpanRequest):
     @property
     def context(self) -> MetricContext:
         return MetricContext(tenant=self.tenant, metric=self.metric_id)
+
+
+class PatternWorkflowInput(PatternBatchRequest):
+    """`PatternWorkflow`'s input: one metric context and span; all its active patterns, or the listed ones."""
+
+    backfill_id: str | None = None
+
+    @property
+    def workflow_id(self) -> str:
+        suffix = f"::{self.patterns[0]}" if self.patterns and len(self.patterns) == 1 else ""
+        return f"{pattern_workflow_id(self.grain, self.span, self.context)}{suffix}"
+
+
+def pattern_workflow_id(grain: Grain, span: str, context: MetricContext) -> str:
+    return f"patterns/{Grain(grain).value}/{span}/{context}"
+
+
+class PatternOutcome(_Model):
+    pattern: str
+    succeeded: bool
+    results_stored: int = 0
+    results_with_error: int = 0
+    error: str | None = None
 
 
 class PatternBatchResponse(_Model):
