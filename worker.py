@@ -2,8 +2,8 @@
 
 - queue ``semsync-sync``: SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow; the
   sync, planning, ledger and discovery activities;
-- queue ``semsync-patterns``: PatternWorkflow and the pattern activities, whose analysis runs in a
-  process pool sized to the cores, so one worker uses every core.
+- queue ``semsync-patterns``: PatternWorkflow, StoryWorkflow and their activities, whose analysis and
+  telling run in a process pool sized to the cores, so one worker uses every core.
 
 Both by default; one by flag, so they scale apart. Dependencies come from the composition root
 (`semsync.services`), built once inside the worker's event loop and closed on shutdown. SIGTERM or
@@ -35,6 +35,7 @@ from activities.backfill import BackfillActivities, LedgerActivities  # noqa: E4
 from activities.discovery import DiscoveryActivities  # noqa: E402
 from activities.heartbeat import KeepAliveInterceptor  # noqa: E402
 from activities.patterns import PatternActivities  # noqa: E402
+from activities.stories import StoryActivities  # noqa: E402
 from activities.sync import SyncActivities  # noqa: E402
 from semsync.config import Settings, get_settings  # noqa: E402
 from semsync.observability import configure_logging  # noqa: E402
@@ -44,6 +45,7 @@ from workflows.backfill import BackfillWorkflow  # noqa: E402
 from workflows.discovery import DiscoveryWorkflow  # noqa: E402
 from workflows.patterns import PatternWorkflow  # noqa: E402
 from workflows.scheduled import ScheduledRunWorkflow  # noqa: E402
+from workflows.stories import StoryWorkflow  # noqa: E402
 from workflows.sync import SyncWorkflow  # noqa: E402
 
 QUEUES = ("sync", "patterns")
@@ -70,8 +72,9 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
         patterns = PatternActivities(services.patterns)
         processes = settings.worker.pattern_processes or os.cpu_count() or 1
         workers.append(Worker(
-            client, task_queue=settings.temporal.pattern_task_queue, workflows=[PatternWorkflow],
-            activities=[patterns.active_patterns, patterns.run_pattern, patterns.run_patterns, ledger.record_ledger],
+            client, task_queue=settings.temporal.pattern_task_queue, workflows=[PatternWorkflow, StoryWorkflow],
+            activities=[patterns.active_patterns, patterns.run_pattern, patterns.run_patterns, ledger.record_ledger,
+                        StoryActivities(services.stories).tell_stories],
             max_concurrent_activities=settings.worker.pattern_concurrency or processes * 2,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
             interceptors=[KeepAliveInterceptor()], max_cached_workflows=settings.worker.max_cached_workflows,

@@ -28,6 +28,7 @@ from semsync.discovery import Discovery
 from semsync.ledger import Ledger
 from semsync.pattern_runs import PatternRunService
 from semsync.sources.registry import SourceRegistry
+from semsync.story_runs import StoryRunService
 from semsync.sync import SemanticSyncService
 
 #: the pattern fits are many tiny matrix operations: multi-threaded BLAS makes them slower
@@ -46,6 +47,7 @@ def prepare_pattern_process() -> None:
     sight: every full collection walked them again, 8 % of the analysis CPU (measured)."""
     pin_blas_threads()
     import semsync.patterns.context_run  # noqa: F401 - loads numpy, pandas, scipy and each pattern
+    import semsync.stories.tell  # noqa: F401 - the story rules and templates
     from semsync.patterns.ets import estimator
 
     estimator()  # statsmodels, which the patterns import on first use
@@ -71,6 +73,7 @@ class Services:
     sources: SourceRegistry
     sync: SemanticSyncService
     patterns: PatternRunService
+    stories: StoryRunService
     ledger: Ledger
     planner: BackfillPlanner
     discovery: Discovery
@@ -96,6 +99,7 @@ async def open_services(
             sync=SemanticSyncService(database.session_factory, sources,
                                      max_concurrent_dimensions=settings.semantic_layer.max_concurrent_dimensions),
             patterns=PatternRunService(database.session_factory, executor=pattern_executor),
+            stories=StoryRunService(database.session_factory, executor=pattern_executor),
             ledger=Ledger(database.session_factory),
             planner=BackfillPlanner(database.session_factory),
             discovery=Discovery(catalog_database.session_factory, settings.catalog, http),

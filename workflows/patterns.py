@@ -7,7 +7,8 @@ settings are invalid or whose analysis raises fails alone, in its outcome. Shoul
 fail for good (the database gone, a pattern crashing its process), each pattern runs again as its own
 activity, isolated and retried on its own: one failing pattern never stops the others. The outcomes
 go into the partition ledger, one row per partition and pattern. One workflow per sync rather than
-one per pattern keeps a scheduled run over thousands of contexts cheap.
+one per pattern keeps a scheduled run over thousands of contexts cheap. When at least one pattern
+succeeded, it starts the span's StoryWorkflow as its continuation (parent-close ABANDON).
 
 Id: ``patterns/{grain}/{span}/{tenant}::{metric}`` (``…::{pattern}`` when started for one pattern).
 """
@@ -19,7 +20,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -36,13 +37,17 @@ with workflow.unsafe.imports_passed_through():
         PatternRunRequest,
         PatternWorkflowInput,
         PatternWorkflowResult,
+        StoryWorkflowInput,
     )
     from workflows import search_attributes as sa
     from workflows.failures import describe
     from workflows.options import HEARTBEAT, LOCAL, QUICK
+    from workflows.stories import StoryWorkflow
 
 #: the `workflow.patched` marker of the one-activity batch (histories without it run each pattern alone)
 BATCHED = "patterns-in-one-activity"
+#: the `workflow.patched` marker of the stories continuation (histories without it start none)
+STORIES = "stories-continuation"
 #: the analysis runs in a process pool while the activity's keep-alive heartbeats every 5 s from the
 #: event loop, so a 30 s heartbeat timeout is six missed beats: a lost worker's pattern resumes within 30 s
 ANALYSIS = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": HEARTBEAT,
@@ -74,8 +79,24 @@ class PatternWorkflow:
                                                          LedgerBatch(entries=entries), **LOCAL)
         result = PatternWorkflowResult(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
                                        partitions=partitions, outcomes=outcomes)
+        if request.run_stories and any(o.succeeded for o in outcomes) and workflow.patched(STORIES):
+            result.stories_workflow_id = await self._start_stories(request)
         sa.upsert(status="FAILED" if result.failed else "SUCCESS")
         return result
+
+    async def _start_stories(self, request: PatternWorkflowInput) -> str:
+        """The StoryWorkflow of the span (parent-close ABANDON); an identical one running counts as started."""
+        stories = StoryWorkflowInput(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+                                     start_partition=request.start_partition, end_partition=request.end_partition,
+                                     backfill_id=request.backfill_id)
+        try:
+            await workflow.start_child_workflow(
+                StoryWorkflow.run, stories, id=stories.workflow_id, task_queue=workflow.info().task_queue,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                static_summary=f"stories of {request.context} {request.grain.value} {request.span}")
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("story workflow %s already running: it covers this run", stories.workflow_id)
+        return stories.workflow_id
 
     async def _run_batch(self, request: PatternWorkflowInput) -> list[PatternOutcome]:
         batch = PatternBatchRequest(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,

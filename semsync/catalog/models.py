@@ -105,6 +105,9 @@ class MetricDef(_Strict):
     #: which way the metric improves: churn, cost and latency are lower-is-better; the patterns'
     #: statuses, records and strongest slices follow it (stored in the metric's JSON definition)
     direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"
+    #: how the stories write its values: ``count``, ``percent`` (values are fractions: 0.031 is 3.1 %)
+    #: or an ISO 4217 currency code (``USD``); unset, a plain number
+    unit: str | None = Field(None, pattern=r"^(count|percent|[A-Z]{3})$")
     #: per-pattern settings overrides, e.g. {"performance_status": {"threshold_ratio": 0.1}}
     patterns: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

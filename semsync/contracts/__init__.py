@@ -45,6 +45,14 @@ from semsync.contracts.schedules import (
     ScheduledRunInput,
     ScheduledRunResult,
 )
+from semsync.contracts.stories import (
+    STORIES_KIND,
+    StoryRunRequest,
+    StoryRunResponse,
+    StoryWorkflowInput,
+    StoryWorkflowResult,
+    story_workflow_id,
+)
 from semsync.contracts.sync import (
     ComponentFailureInput,
     ComponentPlan,
@@ -71,5 +79,6 @@ __all__ = [
     "PatternWorkflowInput", "PatternWorkflowResult", "PlanBackfillInput", "SemanticSyncRequest",
     "SemanticSyncResponse", "SyncComponentInput", "SyncPlan", "SyncStatus", "SyncType", "SyncWorkflowInput",
     "SyncWorkflowResult", "pattern_workflow_id", "span_key", "sync_workflow_id", "DiscoverInput", "DiscoveryDiff",
-    "DiscoveryInput", "DiscoveryResult", "ScheduledRunInput", "ScheduledRunResult",
+    "DiscoveryInput", "DiscoveryResult", "ScheduledRunInput", "ScheduledRunResult", "STORIES_KIND",
+    "StoryRunRequest", "StoryRunResponse", "StoryWorkflowInput", "StoryWorkflowResult", "story_workflow_id",
 ]

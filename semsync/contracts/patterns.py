@@ -78,6 +78,8 @@ class PatternWorkflowInput(PatternBatchRequest):
     """`PatternWorkflow`'s input: one metric context and span; all its active patterns, or the listed ones."""
 
     backfill_id: str | None = None
+    #: start the StoryWorkflow of the span when at least one pattern succeeded
+    run_stories: bool = True
 
     @property
     def workflow_id(self) -> str:
@@ -114,6 +116,8 @@ class PatternWorkflowResult(_Result):
     grain: Grain
     partitions: list[str]
     outcomes: list[PatternOutcome]
+    #: the StoryWorkflow started as this run's continuation (None: none started)
+    stories_workflow_id: str | None = None
 
     @computed_field
     @property

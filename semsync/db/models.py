@@ -15,11 +15,13 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
     Double,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -281,4 +283,45 @@ class PartitionLedgerEntry(Base):
     __table_args__ = (
         Index("uq_partition_ledger_key", "tenant_id", "metric_id", "grain", "partition_key", "kind", unique=True),
         Index("ix_partition_ledger_status", "tenant_id", "grain", "kind", "status"),
+    )
+
+
+class StoryRow(Base):
+    """One story (`semsync.stories.model.Story`) on its natural key; the table the story runs write."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[int] = _tenant_fk()
+    metric_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    grain: Mapped[str] = mapped_column(String(8), nullable=False)
+    story_date: Mapped[date] = mapped_column(Date, nullable=False)
+    story_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    dimension: Mapped[str | None] = mapped_column(String(64))
+    slice: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(String(16), nullable=False)
+    pattern_version: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    started_on: Mapped[date] = mapped_column(Date, nullable=False)
+    #: what makes the stories of two dates the same one (a shift's date, a forecast period's start)
+    identity: Mapped[str] = mapped_column(Text, nullable=False)
+    genre: Mapped[str] = mapped_column(String(16), nullable=False)
+    polarity: Mapped[str] = mapped_column(String(8), nullable=False)
+    salience: Mapped[float] = mapped_column(Double, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, nullable=False)
+    variables: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    series: Mapped[list[Any]] = mapped_column(JSONB, nullable=False)
+    series_dates: Mapped[list[Any]] = mapped_column(JSONB, nullable=False)
+    pattern: Mapped[str] = mapped_column(String(64), nullable=False)
+    analysis_date: Mapped[date] = mapped_column(Date, nullable=False)
+    grouped_under: Mapped[str | None] = mapped_column(String(64))
+    also: Mapped[list[Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    __table_args__ = (
+        Index("uq_stories_key", "tenant_id", "metric_id", "grain", "story_date", "story_type", "dimension", "slice",
+              "version", "pattern_version", unique=True, postgresql_nulls_not_distinct=True),
+        Index("ix_stories_date", "tenant_id", "grain", "story_date"),
     )

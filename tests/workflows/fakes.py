@@ -34,6 +34,8 @@ from semsync.contracts import (
     PatternRunResponse,
     PlanBackfillInput,
     SemanticSyncRequest,
+    StoryRunRequest,
+    StoryRunResponse,
     SyncComponentInput,
     SyncPlan,
     SyncStatus,
@@ -44,6 +46,7 @@ from workflows.backfill import BackfillWorkflow
 from workflows.discovery import DiscoveryWorkflow
 from workflows.patterns import PatternWorkflow
 from workflows.scheduled import ScheduledRunWorkflow
+from workflows.stories import StoryWorkflow
 from workflows.sync import SyncWorkflow
 
 
@@ -58,6 +61,9 @@ class Fakes:
     #: contexts whose planning fails with a non-retryable error
     unknown_contexts: set[str] = field(default_factory=set)
     failing_patterns: set[str] = field(default_factory=set)
+    #: the story runs asked for, and errors raised by the next ones, in order
+    story_runs: list = field(default_factory=list)
+    story_errors: list[Exception] = field(default_factory=list)
     lanes: list[Lane] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)
     ledger: list[LedgerEntry] = field(default_factory=list)
@@ -144,13 +150,25 @@ class Fakes:
                                         grain=request.grain, partitions=[p.key for p in partitions],
                                         outcomes=outcomes, duration_s=0.0)
 
+        @activity.defn(name="tell_stories")
+        async def tell_stories(request: StoryRunRequest) -> StoryRunResponse:
+            fakes.story_runs.append(request)
+            if fakes.story_errors:
+                raise fakes.story_errors.pop(0)
+            partitions = request.partitions()
+            return StoryRunResponse(tenant=request.tenant, tenant_id=1, metric_id=request.metric_id,
+                                    grain=request.grain, first_partition=partitions[0].key,
+                                    last_partition=partitions[-1].key, results_read=len(partitions),
+                                    stories=2 * len(partitions), new=len(partitions), ongoing=len(partitions),
+                                    resolved=0, written=2 * len(partitions), deleted=0, duration_s=0.0)
+
         @activity.defn(name="discover")
         async def discover(request: DiscoverInput) -> DiscoveryDiff:
             contexts = sorted({lane.context for lane in fakes.lanes})
             return DiscoveryDiff(tenants=1, metrics=len(contexts), new=contexts)
 
         return [plan_sync, sync_component, record_component_failure, record_ledger, plan_backfill, active_patterns,
-                run_pattern, run_patterns, discover]
+                run_pattern, run_patterns, discover, tell_stories]
 
 
 @dataclass
@@ -168,8 +186,8 @@ async def fake_workers(client: Client, fakes: Fakes):
         await stack.enter_async_context(Worker(client, task_queue=queues.sync,
                                                workflows=[SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow,
                                                           DiscoveryWorkflow], activities=activities))
-        await stack.enter_async_context(Worker(client, task_queue=queues.patterns, workflows=[PatternWorkflow],
-                                               activities=activities))
+        await stack.enter_async_context(Worker(client, task_queue=queues.patterns,
+                                               workflows=[PatternWorkflow, StoryWorkflow], activities=activities))
         yield queues
 
 

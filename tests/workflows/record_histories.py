@@ -31,6 +31,7 @@ from semsync.contracts import (  # noqa: E402
     GrainRange,
     PatternWorkflowInput,
     ScheduledRunInput,
+    StoryWorkflowInput,
     SyncWorkflowInput,
 )
 from semsync.devstack import SEARCH_ATTRIBUTES  # noqa: E402
@@ -38,6 +39,7 @@ from workflows.backfill import BackfillWorkflow  # noqa: E402
 from workflows.discovery import DiscoveryWorkflow  # noqa: E402
 from workflows.patterns import PatternWorkflow  # noqa: E402
 from workflows.scheduled import ScheduledRunWorkflow  # noqa: E402
+from workflows.stories import StoryWorkflow  # noqa: E402
 from workflows.sync import SyncWorkflow  # noqa: E402
 
 FAST = ComponentRetry(initial_interval_s=0.01, maximum_interval_s=0.05)
@@ -86,6 +88,13 @@ async def main() -> None:
         await record(client, "patterns_batched", PatternWorkflow.run,
                      PatternWorkflowInput(tenant="acme", metric_id="revenue", grain="week",
                                           start_partition="2025-W27", end_partition="2025-W28"), queues.patterns)
+        # since a PatternWorkflow starts its StoryWorkflow (the ones above start none)
+        await record(client, "patterns_with_stories", PatternWorkflow.run,
+                     PatternWorkflowInput(tenant="acme", metric_id="revenue", grain="week",
+                                          start_partition="2025-W27", end_partition="2025-W28"), queues.patterns)
+        await record(client, "stories", StoryWorkflow.run,
+                     StoryWorkflowInput(tenant="acme", metric_id="revenue", grain="day",
+                                        start_partition="2025-07-01", end_partition="2025-07-06"), queues.patterns)
         fakes.batch_errors = [ApplicationError("the pattern process died", type="BrokenProcessPool")] * 5
         await record(client, "patterns_batch_failed_each_alone", PatternWorkflow.run,
                      PatternWorkflowInput(tenant="acme", metric_id="revenue", grain="week",

@@ -14,6 +14,7 @@ from workflows.backfill import BackfillWorkflow
 from workflows.discovery import DiscoveryWorkflow
 from workflows.patterns import PatternWorkflow
 from workflows.scheduled import ScheduledRunWorkflow
+from workflows.stories import StoryWorkflow
 from workflows.sync import SyncWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -23,13 +24,14 @@ TEXTS = {path.stem: path.read_text() for path in HISTORIES}
 def test_there_are_histories_of_every_workflow():
     assert {p.stem for p in HISTORIES} >= {"sync_with_patterns", "sync_partial", "patterns_one_failing",
                                            "backfill_chunked", "scheduled_run_day", "discovery_with_initial_sync",
-                                           "patterns_batched", "patterns_batch_failed_each_alone"}
+                                           "patterns_batched", "patterns_batch_failed_each_alone",
+                                           "patterns_with_stories", "stories"}
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_recorded_history_replays(path: Path):
     replayer = Replayer(workflows=[SyncWorkflow, PatternWorkflow, BackfillWorkflow, ScheduledRunWorkflow,
-                                   DiscoveryWorkflow],
+                                   DiscoveryWorkflow, StoryWorkflow],
                         data_converter=pydantic_data_converter)
     history = WorkflowHistory.from_json(f"replay-{path.stem}", TEXTS[path.stem])
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

@@ -1,4 +1,4 @@
-"""SyncWorkflow and PatternWorkflow on the time-skipping server with activity fakes (no database)."""
+"""SyncWorkflow, PatternWorkflow and StoryWorkflow on the time-skipping server with activity fakes (no database)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from semsync.contracts import (
     LedgerStatus,
     PatternWorkflowInput,
     PatternWorkflowResult,
+    StoryWorkflowInput,
+    StoryWorkflowResult,
     SyncWorkflowInput,
 )
 from semsync.errors import SourceUnavailableError
 from workflows.patterns import PatternWorkflow
+from workflows.stories import StoryWorkflow
 from workflows.sync import SyncWorkflow
 
 #: retries in milliseconds: the tests run in real time
@@ -53,6 +56,11 @@ async def test_a_sync_runs_every_component_records_the_ledger_and_starts_its_pat
         result = await run_sync(client, queues, sync_input(queues))
         assert result.patterns_workflow_id == "patterns/day/2025-07-01:2025-07-31/acme::revenue"
         patterns = await finished(client, result.patterns_workflow_id, PatternWorkflowResult)
+        # the patterns' continuation: the span's stories, from the stored results
+        assert patterns.stories_workflow_id == "stories/day/2025-07-01:2025-07-31/acme::revenue"
+        stories = await finished(client, patterns.stories_workflow_id, StoryWorkflowResult)
+    assert stories.stories == 62 and stories.new == 31
+    assert [(r.start_partition, r.end_partition) for r in fakes.story_runs] == [("2025-07-01", "2025-07-31")]
     assert result.success and result.ledger_status is LedgerStatus.SUCCEEDED and result.patterns_started
     assert [d.dimension for d in result.dimensions] == ["region", "channel"] and result.rows_fetched == 30
     assert [(e.kind, e.status) for e in fakes.ledger[:2]] == [("sync", LedgerStatus.RUNNING),
@@ -60,7 +68,8 @@ async def test_a_sync_runs_every_component_records_the_ledger_and_starts_its_pat
     assert len(fakes.ledger[1].partitions) == 31 and fakes.ledger[1].rows == 30
     assert [o.pattern for o in patterns.outcomes] == ["performance_status", "forecasting"] and not patterns.failed
     assert {(e.kind, e.status) for e in fakes.ledger[2:]} == {("performance_status", LedgerStatus.SUCCEEDED),
-                                                              ("forecasting", LedgerStatus.SUCCEEDED)}
+                                                              ("forecasting", LedgerStatus.SUCCEEDED),
+                                                              ("stories", LedgerStatus.SUCCEEDED)}
     # the patterns analyse the whole span in one activity (one read, one multi-date call each, one store)
     assert [(r.start_partition, r.end_partition, r.patterns) for r in fakes.batch_runs] == [
         ("2025-07-01", "2025-07-31", None)]
@@ -127,8 +136,41 @@ async def test_one_failing_pattern_does_not_stop_the_others(time_skipping_env):
     outcome = {o.pattern: o for o in result.outcomes}
     assert outcome["performance_status"].results_stored == 4
     assert outcome["forecasting"].error == "InvalidInputError: insufficient settings"
-    statuses = {(e.kind, e.status) for e in fakes.ledger}
+    statuses = {(e.kind, e.status) for e in fakes.ledger if e.kind != "stories"}
     assert statuses == {("performance_status", LedgerStatus.SUCCEEDED), ("forecasting", LedgerStatus.FAILED)}
+    assert result.stories_workflow_id == "stories/week/2025-W27:2025-W30/acme::revenue"  # one pattern succeeded
+
+
+async def test_no_stories_when_every_pattern_failed_or_stories_are_off(time_skipping_env):
+    client, fakes = time_skipping_env.client, Fakes(failing_patterns={"performance_status", "forecasting"})
+    async with fake_workers(client, fakes) as queues:
+        failed = await client.execute_workflow(
+            PatternWorkflow.run, PatternWorkflowInput(tenant="acme", metric_id="revenue", grain="week",
+                                                      start_partition="2025-W27"),
+            id=f"patterns-{uuid.uuid4()}", task_queue=queues.patterns)
+        fakes.failing_patterns.clear()
+        off = await client.execute_workflow(
+            PatternWorkflow.run, PatternWorkflowInput(tenant="acme", metric_id="revenue", grain="week",
+                                                      start_partition="2025-W27", run_stories=False),
+            id=f"patterns-{uuid.uuid4()}", task_queue=queues.patterns)
+    assert failed.failed == ["performance_status", "forecasting"] and failed.stories_workflow_id is None
+    assert not off.failed and off.stories_workflow_id is None
+    assert not fakes.story_runs
+
+
+async def test_a_story_run_failing_for_good_fails_the_story_workflow_and_its_ledger(time_skipping_env):
+    client, fakes = time_skipping_env.client, Fakes()
+    fakes.story_errors = [ApplicationError("unknown metric 'revenue'", type="UnknownMetricError",
+                                           non_retryable=True)]
+    request = StoryWorkflowInput(tenant="acme", metric_id="revenue", grain="day", start_partition="2025-07-01",
+                                 end_partition="2025-07-03")
+    assert request.workflow_id == "stories/day/2025-07-01:2025-07-03/acme::revenue"
+    async with fake_workers(client, fakes) as queues:
+        with pytest.raises(WorkflowFailureError) as failed:
+            await client.execute_workflow(StoryWorkflow.run, request, id=f"{request.workflow_id}/{uuid.uuid4()}",
+                                          task_queue=queues.patterns)
+    assert "unknown metric" in str(failed.value.cause) and len(fakes.story_runs) == 1  # non-retryable: once
+    assert [(e.kind, e.status, len(e.partitions)) for e in fakes.ledger] == [("stories", LedgerStatus.FAILED, 3)]
 
 
 async def test_a_batch_failing_for_good_runs_each_pattern_on_its_own(time_skipping_env):

@@ -1,0 +1,267 @@
+"""Telling stories: one metric context's stored pattern results over many analysis dates, to story rows.
+
+This is the unit a story run hands to the worker's process pool (`StoryJob` in, rows out: plain
+picklable values, no database). For each analysis date, in order:
+
+1. every rule (`semsync.stories.rules`) reads that date's results and yields its candidates;
+2. **lifecycle**: a candidate whose key (type, dimension, slice) and identity held on the previous
+   analysis date is `ongoing` (its `started_on` carried over), else `new`; a state that held on the
+   previous date and no longer holds gets a `resolved` row on this date. Events (spikes, records,
+   status changes, new leaders) are new on their date and nothing after;
+3. **salience**: a new story's strength; an ongoing one's halves every `HALF_LIFE` periods of age;
+   a resolved one keeps a third of it;
+4. **grouping**: near-duplicates of one date and segment (a spike that is also a record high; off
+   track and likely to miss the month) read as one story: the most salient leads and lists the
+   others' titles in `also`, the others name it in `grouped_under`;
+5. the sentences, from `semsync.stories.templates`.
+
+The previous date of the span's first is analysed from its own stored results, so a date's stories
+depend only on the results of that date and the one before: re-running any date, or the range, in
+any order, gives the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from semsync.partitions import Grain
+from semsync.patterns.periods import last_complete_ordinal, ordinal, period_start
+from semsync.stories.model import STORY_VERSION, Polarity, StoryStatus
+from semsync.stories.rules import RULES, Candidate, DateContext
+from semsync.stories.templates import RESOLVED, TEMPLATES, Renderer
+
+#: an ongoing story's salience halves every this many periods of age
+HALF_LIFE = {Grain.DAY: 7, Grain.WEEK: 2, Grain.MONTH: 1}
+#: the sparkline: the last this many periods up to the story's
+SPARKLINE = {Grain.DAY: 30, Grain.WEEK: 26, Grain.MONTH: 12}
+#: noise estimated from this many periods of first differences when drift_detection has none
+NOISE_WINDOW = {Grain.DAY: 90, Grain.WEEK: 52, Grain.MONTH: 24}
+#: near-duplicates: stories of one date and segment in one group are told as one
+GROUPS: list[frozenset[str]] = [
+    frozenset({"spike", "record_high"}), frozenset({"drop", "record_low"}),
+    frozenset({"off_track", "at_risk", "status_worsened"}), frozenset({"on_track", "status_improved", "hold_steady"}),
+    frozenset({"trend_change_up", "new_upward_trend"}), frozenset({"trend_change_down", "new_downward_trend"}),
+    frozenset({"growth_streak", "long_range_improving"}), frozenset({"decline_streak", "long_range_worsening"}),
+    frozenset({"yoy_better", "benchmark_quarter_ago"}), frozenset({"yoy_worse", "benchmark_quarter_ago"}),
+    frozenset({"top_slice", "new_strongest_slice", "top_two_compared"}),
+    frozenset({"bottom_slice", "new_weakest_slice"}),
+    *(frozenset({f"likely_off_track_{p}", f"pacing_behind_{p}", f"required_growth_{p}"})
+      for p in ("week", "month", "quarter", "year")),
+    *(frozenset({f"likely_on_track_{p}", f"pacing_ahead_{p}"}) for p in ("week", "month", "quarter", "year")),
+]
+_GROUP_OF = {}
+for _group in GROUPS:
+    for _type in _group:
+        _GROUP_OF.setdefault(_type, _group)
+
+#: the columns of a story row, in the stories table's order (after tenant_id)
+ROW_COLUMNS = ["metric_id", "grain", "story_date", "story_type", "dimension", "slice", "version", "pattern_version",
+               "status", "started_on", "identity", "genre", "polarity", "salience", "title", "detail", "variables",
+               "series", "series_dates", "pattern", "analysis_date", "grouped_under", "also"]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series on its grain's grid: `values[i]` is the period with ordinal `first + i` (NaN: none)."""
+
+    first: int
+    values: np.ndarray
+
+    @classmethod
+    def from_points(cls, grain: Grain, points: Iterable[tuple[date, float]]) -> Series:
+        pairs = [(ordinal(grain, d), v) for d, v in points]
+        if not pairs:
+            return cls(0, np.empty(0))
+        first, last = min(p[0] for p in pairs), max(p[0] for p in pairs)
+        values = np.full(last - first + 1, np.nan)
+        for o, v in pairs:
+            values[o - first] = v
+        return cls(first, values)
+
+    def upto(self, end: int, count: int) -> tuple[int, np.ndarray]:
+        """The last `count` slots ending at ordinal `end` (fewer at the series' start)."""
+        stop = min(end - self.first + 1, len(self.values))
+        start = max(0, stop - count)
+        return self.first + start, self.values[start:stop] if stop > 0 else np.empty(0)
+
+
+@dataclass(frozen=True)
+class StoryJob:
+    """One metric context's story work: its results (JSON texts, by pattern and analysis date), its
+    series, and what held before the span."""
+
+    tenant: str
+    metric_id: str
+    metric_label: str
+    unit: str | None
+    #: +1 higher is better, −1 lower is better
+    sign: int
+    grain: Grain
+    #: the analysis dates to tell, in order
+    dates: list[date]
+    #: the analysis date before the first (its results decide what is ongoing), or None
+    previous: date | None
+    #: pattern → analysis date → the stored results of that date (one per dimension), JSON text
+    results: dict[str, dict[date, list[str]]]
+    #: pattern → the version whose results these are
+    versions: dict[str, str]
+    series: Series
+    #: (dimension, slice) → the slice's series, for segment sparklines
+    slices: dict[tuple[str, str], Series] = field(default_factory=dict)
+    #: stories that held on `previous` as stored: key (type, dimension, slice) → (started_on, identity)
+    prior: dict[tuple[str, str | None, str | None], tuple[date, str]] = field(default_factory=dict)
+
+
+def tell(job: StoryJob) -> list[tuple]:
+    """The story rows of `job`'s dates (`ROW_COLUMNS`), ready for `semsync.stories.store`."""
+    renderer = Renderer(job.metric_label, job.unit, job.grain.value)
+    noise = _NoiseEstimate(job.series, job.grain)
+    held: dict[tuple, Candidate] = {}
+    started: dict[tuple, date] = {}
+    if job.previous is not None:
+        held = {k: c for k, c in _candidates(job, job.previous, noise).items() if not c.event}
+        for key, candidate in held.items():
+            stored = job.prior.get(key)
+            same = stored is not None and (stored[1] == candidate.identity or candidate.same_as(
+                Candidate(candidate.story_type, candidate.genre, candidate.polarity, 0.0, {}, candidate.pattern,
+                          identity=stored[1])))
+            started[key] = stored[0] if same else job.previous
+    rows: list[tuple] = []
+    previous = job.previous
+    for analysis_date in job.dates:
+        found = _candidates(job, analysis_date, noise)
+        told: list[dict[str, Any]] = []
+        for key, candidate in found.items():
+            before = held.get(key)
+            if not candidate.event and before is not None and candidate.same_as(before):
+                status, since = StoryStatus.ONGOING, started[key]
+            else:
+                status, since = StoryStatus.NEW, analysis_date
+            told.append(_story(job, renderer, candidate, analysis_date, status, since))
+        for key, candidate in held.items():
+            if key not in found:
+                told.append(_resolved(job, renderer, candidate, analysis_date, started[key], previous))
+        _group(told)
+        rows += [_row(job, story) for story in told]
+        current = {k: c for k, c in found.items() if not c.event}
+        started = {k: (started[k] if k in held and c.same_as(held[k]) else analysis_date)
+                   for k, c in current.items()}
+        held, previous = current, analysis_date
+    return rows
+
+
+class _NoiseEstimate:
+    """The series' noise at a date: one period's robust deviation, from first differences."""
+
+    def __init__(self, series: Series, grain: Grain) -> None:
+        self.series, self.window, self.grain = series, NOISE_WINDOW[grain], grain
+        self.cache: dict[int, float | None] = {}
+
+    def at(self, end: int) -> float | None:
+        if end not in self.cache:
+            _, values = self.series.upto(end, self.window + 1)
+            diffs = np.diff(values)
+            diffs = diffs[np.isfinite(diffs)]
+            sigma = None
+            if len(diffs) >= 8:
+                mad = float(np.median(np.abs(diffs - np.median(diffs))))
+                sigma = 1.4826 * mad / math.sqrt(2.0) or None
+            self.cache[end] = sigma
+        return self.cache[end]
+
+
+def _candidates(job: StoryJob, analysis_date: date, noise: _NoiseEstimate) -> dict[tuple, Candidate]:
+    end = last_complete_ordinal(job.grain, analysis_date)
+    drift = job.results.get("drift_detection", {}).get(analysis_date)
+    parsed = {pattern: [json.loads(text) for text in by_date.get(analysis_date, ())]
+              for pattern, by_date in job.results.items()}
+    sigma = None
+    if drift:
+        sigma = (parsed["drift_detection"][0] or {}).get("noise_sigma")
+    ctx = DateContext(grain=job.grain, sign=job.sign, period=period_start(job.grain, end),
+                      noise=sigma if sigma and sigma > 0 else noise.at(end))
+    found: dict[tuple, Candidate] = {}
+    for pattern, results in parsed.items():
+        rule = RULES.get(pattern)
+        if rule is None:
+            continue
+        for result in results:
+            if result.get("error"):
+                continue
+            for candidate in rule(result, ctx):
+                candidate.extra["end"] = end
+                kept = found.get(candidate.key)
+                if kept is None or candidate.strength > kept.strength:
+                    found[candidate.key] = candidate
+    return found
+
+
+def _story(job: StoryJob, renderer: Renderer, candidate: Candidate, analysis_date: date, status: StoryStatus,
+           since: date) -> dict[str, Any]:
+    template = TEMPLATES[candidate.story_type]
+    variables = {**candidate.variables, "slice": candidate.slice}
+    strength = max(0.0, min(1.0, candidate.strength))
+    if status is StoryStatus.ONGOING:
+        age = ordinal(job.grain, analysis_date) - ordinal(job.grain, since)
+        strength *= 0.5 ** (age / HALF_LIFE[job.grain])
+    end = candidate.extra["end"]
+    series = job.slices.get((candidate.dimension, candidate.slice), job.series) if candidate.slice else job.series
+    first, values = series.upto(end, SPARKLINE[job.grain])
+    return {
+        "candidate": candidate, "story_date": analysis_date, "status": status, "started_on": since,
+        "salience": round(strength, 3), "title": renderer.render(template.title, variables),
+        "detail": renderer.render(template.detail, variables), "variables": candidate.variables,
+        "series": [None if not math.isfinite(v) else round(float(v), 6) for v in values],
+        "series_first": first, "polarity": candidate.polarity, "grouped_under": None, "also": [],
+    }
+
+
+def _resolved(job: StoryJob, renderer: Renderer, candidate: Candidate, analysis_date: date, since: date,
+              last: date | None) -> dict[str, Any]:
+    label = renderer.render(TEMPLATES[candidate.story_type].label,
+                            {**candidate.variables, "slice": candidate.slice})
+    variables = {**candidate.variables, "label": label, "started": since, "last": last,
+                 "subject": candidate.slice if candidate.slice is not None else job.metric_label}
+    polarity = {Polarity.GOOD: Polarity.BAD, Polarity.BAD: Polarity.GOOD}.get(candidate.polarity, Polarity.NEUTRAL)
+    story = _story(job, renderer, candidate, analysis_date, StoryStatus.RESOLVED, since)
+    story.update(title=renderer.render(RESOLVED.title, variables), detail=renderer.render(RESOLVED.detail, variables),
+                 salience=round(max(0.0, min(1.0, candidate.strength)) / 3, 3), polarity=polarity,
+                 variables={**candidate.variables, "started": str(since), "last": str(last)})
+    return story
+
+
+def _group(told: list[dict[str, Any]]) -> None:
+    """Near-duplicates of one date and segment: the most salient leads, the others go under it."""
+    buckets: dict[tuple, list[dict[str, Any]]] = {}
+    for story in told:
+        candidate = story["candidate"]
+        group = _GROUP_OF.get(candidate.story_type)
+        if group is None or story["status"] is StoryStatus.RESOLVED:
+            continue
+        buckets.setdefault((candidate.dimension, candidate.slice, group), []).append(story)
+    for members in buckets.values():
+        if len(members) < 2:
+            continue
+        members.sort(key=lambda s: (-s["salience"], s["candidate"].story_type))
+        lead = members[0]
+        for other in members[1:]:
+            other["grouped_under"] = lead["candidate"].story_type
+            lead["also"].append(other["title"])
+
+
+def _row(job: StoryJob, story: dict[str, Any]) -> tuple:
+    candidate: Candidate = story["candidate"]
+    dates = [str(period_start(job.grain, story["series_first"] + i)) for i in range(len(story["series"]))]
+    return (job.metric_id, job.grain.value, story["story_date"], candidate.story_type, candidate.dimension,
+            candidate.slice, STORY_VERSION, job.versions.get(candidate.pattern, ""), story["status"].value,
+            story["started_on"], candidate.identity, candidate.genre.value, story["polarity"].value,
+            story["salience"], story["title"], story["detail"], json.dumps(story["variables"], default=str),
+            json.dumps(story["series"]), json.dumps(dates), candidate.pattern, story["story_date"],
+            story["grouped_under"], json.dumps(story["also"]))

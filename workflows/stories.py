@@ -1,0 +1,73 @@
+"""StoryWorkflow: the stories of one metric context over one date or a range, from its stored
+pattern results; the PatternWorkflow's continuation.
+
+Its pattern dependencies: the PatternWorkflow starts it after every pattern of the span finished,
+when at least one succeeded, so it reads only stored results. One activity tells the whole span
+(a year of a context's stories in one call); its outcome goes into the partition ledger as kind
+``stories``, one row per partition.
+
+Id: ``stories/{grain}/{span}/{tenant}::{metric}``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.backfill import LedgerActivities
+    from activities.stories import StoryActivities
+    from semsync.contracts import (
+        STORIES_KIND,
+        LedgerBatch,
+        LedgerEntry,
+        LedgerStatus,
+        StoryRunRequest,
+        StoryWorkflowInput,
+        StoryWorkflowResult,
+    )
+    from workflows import search_attributes as sa
+    from workflows.failures import describe
+    from workflows.options import HEARTBEAT, LOCAL
+
+TELLING = {"start_to_close_timeout": timedelta(minutes=10), "heartbeat_timeout": HEARTBEAT,
+           "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                                       maximum_interval=timedelta(minutes=1), maximum_attempts=5)}
+
+
+@workflow.defn(failure_exception_types=[ValidationError])
+class StoryWorkflow:
+    @workflow.run
+    async def run(self, request: StoryWorkflowInput) -> StoryWorkflowResult:
+        sa.upsert(tenant=request.tenant, metric=request.metric_id, grain=request.grain.value,
+                  partition=request.span, pattern=STORIES_KIND, backfill=request.backfill_id, status="RUNNING")
+        partitions = [p.key for p in request.partitions()]
+        run = StoryRunRequest(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+                              start_partition=request.start_partition, end_partition=request.end_partition)
+        try:
+            response = await workflow.execute_activity_method(
+                StoryActivities.tell_stories, run, summary=f"stories {request.grain.value} {request.span}",
+                **TELLING)
+        except ActivityError as error:
+            await self._ledger(request, partitions, LedgerStatus.FAILED, error=describe(error))
+            sa.upsert(status="FAILED")
+            raise ApplicationError(f"stories failed: {describe(error)}", type="StoriesFailed",
+                                   non_retryable=True) from error
+        await self._ledger(request, partitions, LedgerStatus.SUCCEEDED, rows=response.stories)
+        sa.upsert(status="SUCCESS")
+        return StoryWorkflowResult(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+                                   span=request.span, stories=response.stories, new=response.new,
+                                   ongoing=response.ongoing, resolved=response.resolved, written=response.written)
+
+    async def _ledger(self, request: StoryWorkflowInput, partitions: list[str], status: LedgerStatus, *,
+                      rows: int = 0, error: str | None = None) -> None:
+        entry = LedgerEntry(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+                            partitions=partitions, kind=STORIES_KIND, status=status, rows=rows, error=error,
+                            workflow_id=workflow.info().workflow_id)
+        await workflow.execute_local_activity_method(LedgerActivities.record_ledger, LedgerBatch(entries=[entry]),
+                                                     **LOCAL)
