@@ -11,11 +11,17 @@ runs a backfill (each sync's pattern run starts when that sync is done, while th
              worker's pattern process pool (`pattern_process_pool`, one process per core;
              `semsync.patterns.context_run.analyse_context`), the records stored as they come back
              (`semsync.patterns.store.store_records`: COPY + one upsert) while the pool works on.
+  stories  – as each context × grain's results are stored: its stories over the year, as the
+             StoryWorkflow tells them (`semsync.story_runs.StoryRunService`: one read of the stored
+             results, the telling in the same process pool, one replace of the span's stories);
+             `THROUGHPUT_STORIES=0` leaves them out, to measure what they add;
   copy     – the reference: the same stored rows (a sample of `COPY_SAMPLE`) COPYed raw into an empty
              table with pattern_results' columns, primary key and unique key.
 
-Last line: `throughput: contexts=100 rows=… results=… sync_s=… analyse_s=… store_s=… total_s=…
-store_ratio=…` where total_s is the wall time from the first sync to the last result stored, sync_s
+Last line: `throughput: contexts=100 rows=… results=… stories=… sync_s=… analyse_s=… store_s=… stories_s=…
+total_s=… store_ratio=…` where total_s is the wall time from the first sync to the last result (and
+story) stored, stories_s the main process's time in the story runs (reading, waiting for the
+telling, storing), sync_s
 the time until the last sync finished, analyse_s the pattern work's wall time from the first synced
 context to the last result stored (the two overlap, as in the worker), store_s the time the main
 process spent storing within it, and store_ratio = the store path's rate ÷ the raw COPY's, both
@@ -47,6 +53,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from semsync.catalog.models import Catalog, Filter, MetricDef, TenantDef  # noqa: E402
 from semsync.catalog.store import lookup_tenant, write_catalog  # noqa: E402
+from semsync.contracts import StoryRunRequest  # noqa: E402
 from semsync.db.session import Database  # noqa: E402
 from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
 from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
@@ -58,6 +65,7 @@ from semsync.patterns.data import PatternDataOrganiser  # noqa: E402
 from semsync.patterns.store import store_records  # noqa: E402
 from semsync.services import pattern_process_pool  # noqa: E402
 from semsync.sources.sql import SqlSource  # noqa: E402
+from semsync.story_runs import StoryRunService  # noqa: E402
 from semsync.sync import SemanticSyncRequest, SemanticSyncService  # noqa: E402
 
 TENANTS = int(os.environ.get("THROUGHPUT_TENANTS", "20"))  # 20 × 5 metrics = the 100 contexts; fewer for a smoke run
@@ -68,6 +76,7 @@ RANGES = {Grain.DAY: ("2025-01-01", "2025-12-31"), Grain.WEEK: ("2025-W01", "202
 SYNC_CONCURRENCY = 2
 COPY_SAMPLE = 50_000
 WORKERS = os.cpu_count() or 2
+STORIES = os.environ.get("THROUGHPUT_STORIES", "1") != "0"
 
 
 def bench_catalog() -> Catalog:
@@ -128,8 +137,10 @@ async def patterns_all(db: Database, synced: asyncio.Queue, pool: ProcessPoolExe
     pattern_seconds: dict[tuple[str, str], float] = defaultdict(float)
     pending: set[asyncio.Future] = set()
     store_lock = asyncio.Lock()
+    tellers = StoryRunService(db.session_factory, executor=pool)
+    stories, stories_s = [0], [0.0]
 
-    async def finish(tenant_id: int, future) -> None:
+    async def finish(tenant_id: int, tenant: str, metric_id: str, grain: Grain, future) -> None:
         result = await future
         for name, seconds in result.seconds.items():
             pattern_seconds[(name, result.grain.value)] += seconds
@@ -140,6 +151,13 @@ async def patterns_all(db: Database, synced: asyncio.Queue, pool: ProcessPoolExe
         taken = sum(len(batch) for _, batch in sample)
         if taken < COPY_SAMPLE:
             sample.append((tenant_id, result.records[: COPY_SAMPLE - taken]))
+        if STORIES:
+            began = time.perf_counter()
+            first, last = RANGES[grain]
+            told = await tellers.run(StoryRunRequest(tenant=tenant, metric_id=metric_id, grain=grain,
+                                                     start_partition=first, end_partition=last))
+            stories[0] += told.stories
+            stories_s[0] += time.perf_counter() - began
 
     tenants: dict[str, tuple[int, PatternSettingsTable]] = {}  # the catalog read once per tenant and run
     began = None
@@ -157,7 +175,8 @@ async def patterns_all(db: Database, synced: asyncio.Queue, pool: ProcessPoolExe
                                                  tenant_id, metric.id, grain, dates)
         read_s[0] += time.perf_counter() - started
         job = ContextAnalysis(metric.id, grain, dates, data, settings)
-        task = asyncio.ensure_future(finish(tenant_id, loop.run_in_executor(pool, analyse_context, job)))
+        task = asyncio.ensure_future(finish(tenant_id, tenant.identifier, metric.id, grain,
+                                            loop.run_in_executor(pool, analyse_context, job)))
         pending.add(task)
         task.add_done_callback(pending.discard)
         while len(pending) >= 2 * WORKERS:  # a bounded window: read ahead, never everything
@@ -165,7 +184,8 @@ async def patterns_all(db: Database, synced: asyncio.Queue, pool: ProcessPoolExe
     await asyncio.gather(*pending)
     analyse_s = time.perf_counter() - began if began else 0.0
     return {"analyse_s": analyse_s, "store_s": store_s[0], "read_s": read_s[0],
-            "results": results[0], "sample": sample, "pattern_seconds": pattern_seconds}
+            "results": results[0], "sample": sample, "pattern_seconds": pattern_seconds, "stories": stories[0],
+            "stories_s": stories_s[0]}
 
 
 async def isolated_store_rate(db: Database, catalog_db: Database, batches: list[tuple[int, list[tuple]]]) -> float:
@@ -248,7 +268,10 @@ async def run(server: PostgresServer, pool: ProcessPoolExecutor) -> dict:
           f"{patterns['results'] / patterns['store_s']:,.0f} results/s")
     print(f"store alone, {sample_size} of the results again for a new tenant in their batches: {store_rate:,.0f} "
           f"results/s; raw COPY of the same rows into an empty table: {copy_rate:,.0f} rows/s")
+    print(f"stories: {patterns['stories']} told in {patterns['stories_s']:.1f}s of the main process's time"
+          if STORIES else "stories: left out (THROUGHPUT_STORIES=0)")
     return {"contexts": contexts, "rows": rows, "results": patterns["results"], "sync_s": sync_s,
+            "stories": patterns["stories"], "stories_s": patterns["stories_s"],
             "analyse_s": patterns["analyse_s"], "store_s": patterns["store_s"],
             "total_s": total_s, "store_ratio": store_rate / copy_rate}
 
@@ -256,8 +279,9 @@ async def run(server: PostgresServer, pool: ProcessPoolExecutor) -> dict:
 def main() -> None:
     with temporary_postgres() as server, pattern_process_pool(WORKERS) as pool:
         r = asyncio.run(run(server, pool))
-    print(f"throughput: contexts={r['contexts']} rows={r['rows']} results={r['results']} sync_s={r['sync_s']:.1f} "
-          f"analyse_s={r['analyse_s']:.1f} store_s={r['store_s']:.1f} total_s={r['total_s']:.1f} "
+    print(f"throughput: contexts={r['contexts']} rows={r['rows']} results={r['results']} stories={r['stories']} "
+          f"sync_s={r['sync_s']:.1f} analyse_s={r['analyse_s']:.1f} store_s={r['store_s']:.1f} "
+          f"stories_s={r['stories_s']:.1f} total_s={r['total_s']:.1f} "
           f"store_ratio={r['store_ratio']:.2f}")
 
 

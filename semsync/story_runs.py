@@ -4,8 +4,8 @@ Reads, once for the whole span, the stored results of every pattern (their curre
 the span's analysis dates and the one before, the metric's series and its slices' series, and the
 stories that held on the date before the span; tells the stories (`semsync.stories.tell`, off the
 event loop: the worker's process pool) and replaces the span's stories in one transaction. Only the
-parts of each result that the rules read leave the database (a JSON projection per pattern), so a
-story run reads a tenth of what the patterns stored.
+results travel as their JSON text, parsed in the telling's process (a projection of the keys the
+rules read costs the database more than it saves: each `->` or `-` decompresses the document again).
 """
 
 from __future__ import annotations
@@ -21,32 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from semsync.catalog.store import get_metric, lookup_tenant
 from semsync.contracts import StoryRunRequest, StoryRunResponse
 from semsync.db.session import tenant_scope
-from semsync.patterns import analysis_date_for, get_pattern, pattern_names
+from semsync.patterns import analysis_date_for
 from semsync.patterns.periods import last_complete_ordinal, period_start
 from semsync.progress import ProgressCallback, report
+from semsync.stories import current_versions
 from semsync.stories.store import prior_stories, replace_stories
 from semsync.stories.tell import NOISE_WINDOW, SPARKLINE, Series, StoryJob, tell
-
-#: the parts of each pattern's result that the story rules read
-PROJECTIONS: dict[str, tuple[str, ...]] = {
-    "performance_status": ("error", "status", "current_value", "target_value", "current_status_duration_periods",
-                           "status_change", "hold_steady", "streak"),
-    "historical_performance": ("error", "current_trend", "previous_trend", "trend_exception", "high_rank",
-                               "low_rank", "growth_stats", "seasonality", "benchmarks"),
-    "dimension_analysis": ("error", "dimension_name", "slices", "largest_slice", "smallest_slice",
-                           "new_strongest_slice", "new_weakest_slice", "top_two_comparison"),
-    "forecasting": ("error", "period_forecasts"),
-    "drift_detection": ("error", "latest_shift", "noise_sigma", "critical_z"),
-}
-_EXTRA = {"historical_performance": "'period_count', jsonb_array_length(coalesce(run_result->'period_metrics', "
-                                    "'[]'::jsonb))"}
-
-
-def _projection(pattern: str) -> str:
-    fields = ", ".join(f"'{f}', run_result->'{f}'" for f in PROJECTIONS[pattern])
-    extra = f", {_EXTRA[pattern]}" if pattern in _EXTRA else ""
-    return f"jsonb_build_object({fields}{extra})::text"
-
 
 class StoryRunService:
     """Tells stories; the CPU work goes to `executor` (the pattern process pool in the worker), else a thread."""
@@ -63,7 +43,7 @@ class StoryRunService:
         grain = request.grain
         dates = [analysis_date_for(p) for p in partitions]
         previous = partitions[0].start  # the analysis date of the partition before the first
-        versions = {name: get_pattern(name).version for name in pattern_names() if name in PROJECTIONS}
+        versions = current_versions()
         report(progress, f"reading results for {len(dates)} analysis dates")
         async with tenant_scope(self.session_factory, tenant_id) as session:
             results, read = await self._results(session, tenant_id, metric.id, grain.value, versions, previous,
@@ -110,7 +90,7 @@ class StoryRunService:
         read = 0
         for pattern, version in versions.items():
             rows = await session.execute(
-                text(f"SELECT analysis_date, {_projection(pattern)} AS r FROM pattern_results "
+                text(f"SELECT analysis_date, run_result::text AS r FROM pattern_results "
                      "WHERE tenant_id = :t AND metric_id = :m AND grain = :g AND pattern = :p AND version = :v "
                      "AND analysis_date BETWEEN :first AND :last ORDER BY analysis_date, dimension_name"),
                 {"t": tenant_id, "m": metric_id, "g": grain, "p": pattern, "v": version, "first": first,

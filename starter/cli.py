@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cancel": ("starter.backfill", "cancel"),
     "discover": ("starter.schedules", "discover"),
     "results": ("starter.results", "results"),
+    "stories": ("starter.stories", "stories"),
     "report": ("starter.report", "report"),
     "migrate": ("starter.migrate", "migrate"),
 }

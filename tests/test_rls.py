@@ -108,6 +108,11 @@ ROWS: dict[str, dict[str, object]] = {
     "partition_ledger": {"metric_id": "revenue", "grain": "day", "partition_key": "2025-07-01",
                          "partition_start": date(2025, 7, 1), "kind": "sync", "status": "succeeded",
                          "last_attempt_at": datetime(2025, 7, 2, tzinfo=UTC)},
+    "stories": {"metric_id": "revenue", "grain": "day", "story_date": date(2025, 7, 2), "story_type": "spike",
+                "version": "1.0", "pattern_version": "1.1", "status": "new", "started_on": date(2025, 7, 2),
+                "identity": "", "genre": "trend", "polarity": "good", "salience": 0.9, "title": "t", "detail": "d",
+                "variables": "{}", "series": "{}", "series_dates": "{}", "pattern": "historical_performance",
+                "analysis_date": date(2025, 7, 2), "also": "{}"},
 }
 
 

@@ -53,6 +53,7 @@ TENANT_TABLES = (
     "metric_sync_status",
     "pattern_results",
     "partition_ledger",
+    "stories",
 )
 
 

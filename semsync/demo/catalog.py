@@ -39,6 +39,9 @@ METRICS: dict[str, tuple[str, str, str, str]] = {
                         "CAST(sum(orders) AS DOUBLE PRECISION) / nullif(sum(visits), 0)"),
     "signups": ("Signups", SIGNUPS, "signed_up_at", "count(*)"),
 }
+#: how the stories write each metric's values
+UNITS = {"revenue": "USD", "average_order_value": "USD", "conversion_rate": "percent", "orders": "count",
+         "visits": "count", "signups": "count"}
 DIMENSIONS = (
     DimensionDef(id="region", label="Region", member="region"),
     DimensionDef(id="channel", label="Channel", member="channel"),
@@ -105,6 +108,7 @@ def _metric(profile: TenantProfile, metric_id: str, daily: pd.DataFrame) -> Metr
         dimensions=list(DIMENSIONS),
         targets=_targets(profile, metric_id, TARGETS.get(key, ()), daily),
         patterns=PATTERN_OVERRIDES.get(key, {}),
+        unit=UNITS[metric_id],
     )
 
 

@@ -101,3 +101,12 @@ def ordinal(n: int) -> str:
         return words[n - 1]
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def when(grain: str, start: date | str) -> str:
+    """The period that starts on `start`, as a phrase: ``on 28 Nov 2025``, ``in the week of 24 Nov
+    2025``, ``in Nov 2025``."""
+    start = date.fromisoformat(start) if isinstance(start, str) else start
+    if grain == "month":
+        return f"in {start.strftime('%b %Y')}"
+    return f"in the week of {day(start)}" if grain == "week" else f"on {day(start)}"

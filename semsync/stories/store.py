@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from semsync.db.session import driver_connection
-from semsync.stories.model import STORY_VERSION
+from semsync.stories.model import STORY_VERSION, Story
 from semsync.stories.tell import ROW_COLUMNS
 
 STAGE = "semsync_stage_stories"
@@ -81,3 +81,41 @@ async def prior_stories(session: AsyncSession, *, tenant_id: int, metric_id: str
     """The stories that held on `on` as stored (type, dimension, slice, started_on, identity)."""
     return list((await session.execute(text(_PRIOR), {"t": tenant_id, "m": metric_id, "g": grain, "d": on,
                                                        "v": STORY_VERSION})).all())
+
+
+_READ = """
+SELECT s.metric_id, s.grain, s.story_date, s.story_type, s.genre, s.dimension, s.slice, s.status, s.started_on,
+       s.polarity, s.salience, s.title, s.detail, s.variables, s.series, s.series_dates, s.pattern,
+       s.pattern_version, s.analysis_date, s.version, s.grouped_under, s.also, coalesce(m.label, s.metric_id) AS label
+FROM stories s
+LEFT JOIN metrics m ON m.tenant_id = s.tenant_id AND m.metric_id = s.metric_id
+WHERE s.tenant_id = :t AND s.version = :v
+  AND (CAST(:metrics AS text[]) IS NULL OR s.metric_id = ANY(CAST(:metrics AS text[])))
+  AND (CAST(:grain AS text) IS NULL OR s.grain = :grain)
+  AND (CAST(:first AS date) IS NULL OR s.story_date >= :first)
+  AND (CAST(:last AS date) IS NULL OR s.story_date <= :last)
+  AND (CAST(:types AS text[]) IS NULL OR s.story_type = ANY(CAST(:types AS text[])))
+  AND (CAST(:statuses AS text[]) IS NULL OR s.status = ANY(CAST(:statuses AS text[])))
+  AND (s.pattern, s.pattern_version) IN (SELECT * FROM unnest(CAST(:patterns AS text[]), CAST(:versions AS text[])))
+  AND (:grouped OR s.grouped_under IS NULL)
+ORDER BY s.story_date DESC, s.salience DESC, s.metric_id, s.story_type, s.dimension NULLS FIRST, s.slice
+LIMIT :limit
+"""
+
+
+async def read_stories(session: AsyncSession, *, tenant_id: int, tenant: str, versions: dict[str, str],
+                       metrics: list[str] | None = None, grain: str | None = None, first: date | None = None,
+                       last: date | None = None, types: list[str] | None = None, statuses: list[str] | None = None,
+                       grouped: bool = False, limit: int = 20) -> list[Story]:
+    """Stored stories of one tenant (current story version, `versions` pattern → version), newest
+    and most salient first; a group's members only with `grouped`. In the caller's tenant scope."""
+    rows = await session.execute(text(_READ), {
+        "t": tenant_id, "v": STORY_VERSION, "metrics": metrics, "grain": grain, "first": first, "last": last,
+        "types": types, "statuses": statuses, "patterns": list(versions), "versions": list(versions.values()),
+        "grouped": grouped, "limit": limit})
+    return [Story(tenant=tenant, metric=r.metric_id, metric_label=r.label, grain=r.grain, story_date=r.story_date,
+                  story_type=r.story_type, genre=r.genre, dimension=r.dimension, slice=r.slice, status=r.status,
+                  started_on=r.started_on, polarity=r.polarity, salience=r.salience, title=r.title,
+                  detail=r.detail, variables=r.variables, series=r.series, series_dates=r.series_dates,
+                  pattern=r.pattern, pattern_version=r.pattern_version, analysis_date=r.analysis_date,
+                  version=r.version, grouped_under=r.grouped_under, also=r.also) for r in rows]

@@ -22,7 +22,6 @@ any order, gives the same rows.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,9 +29,11 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import orjson
 
 from semsync.partitions import Grain
-from semsync.patterns.periods import last_complete_ordinal, ordinal, period_start
+from semsync.patterns.periods import last_complete_ordinal, ordinal, period_start, period_starts
+from semsync.stories import numbers
 from semsync.stories.model import STORY_VERSION, Polarity, StoryStatus
 from semsync.stories.rules import RULES, Candidate, DateContext
 from semsync.stories.templates import RESOLVED, TEMPLATES, Renderer
@@ -43,20 +44,20 @@ HALF_LIFE = {Grain.DAY: 7, Grain.WEEK: 2, Grain.MONTH: 1}
 SPARKLINE = {Grain.DAY: 30, Grain.WEEK: 26, Grain.MONTH: 12}
 #: noise estimated from this many periods of first differences when drift_detection has none
 NOISE_WINDOW = {Grain.DAY: 90, Grain.WEEK: 52, Grain.MONTH: 24}
-#: near-duplicates: stories of one date and segment in one group are told as one
-GROUPS: list[frozenset[str]] = [
-    frozenset({"spike", "record_high"}), frozenset({"drop", "record_low"}),
-    frozenset({"off_track", "at_risk", "status_worsened"}), frozenset({"on_track", "status_improved", "hold_steady"}),
-    frozenset({"trend_change_up", "new_upward_trend"}), frozenset({"trend_change_down", "new_downward_trend"}),
-    frozenset({"growth_streak", "long_range_improving"}), frozenset({"decline_streak", "long_range_worsening"}),
-    frozenset({"yoy_better", "benchmark_quarter_ago"}), frozenset({"yoy_worse", "benchmark_quarter_ago"}),
-    frozenset({"top_slice", "new_strongest_slice", "top_two_compared"}),
-    frozenset({"bottom_slice", "new_weakest_slice"}),
-    *(frozenset({f"likely_off_track_{p}", f"pacing_behind_{p}", f"required_growth_{p}"})
-      for p in ("week", "month", "quarter", "year")),
-    *(frozenset({f"likely_on_track_{p}", f"pacing_ahead_{p}"}) for p in ("week", "month", "quarter", "year")),
+#: near-duplicates: stories of one date and segment in one group are told as one, the most salient
+#: leading (on a tie, the one listed first)
+GROUPS: list[tuple[str, ...]] = [
+    ("record_high", "spike"), ("record_low", "drop"),
+    ("status_worsened", "off_track", "at_risk"), ("status_improved", "on_track", "hold_steady"),
+    ("trend_change_up", "new_upward_trend"), ("trend_change_down", "new_downward_trend"),
+    ("growth_streak", "long_range_improving"), ("decline_streak", "long_range_worsening"),
+    ("yoy_better", "benchmark_quarter_ago"), ("yoy_worse", "benchmark_quarter_ago"),
+    ("new_strongest_slice", "top_slice", "top_two_compared"), ("new_weakest_slice", "bottom_slice"),
+    *((f"likely_off_track_{p}", f"pacing_behind_{p}", f"required_growth_{p}") for p in ("week", "month", "quarter",
+                                                                                      "year")),
+    *((f"likely_on_track_{p}", f"pacing_ahead_{p}") for p in ("week", "month", "quarter", "year")),
 ]
-_GROUP_OF = {}
+_GROUP_OF: dict[str, tuple[str, ...]] = {}
 for _group in GROUPS:
     for _type in _group:
         _GROUP_OF.setdefault(_type, _group)
@@ -121,7 +122,7 @@ class StoryJob:
 
 def tell(job: StoryJob) -> list[tuple]:
     """The story rows of `job`'s dates (`ROW_COLUMNS`), ready for `semsync.stories.store`."""
-    renderer = Renderer(job.metric_label, job.unit, job.grain.value)
+    teller = _Teller(job, Renderer(job.metric_label, job.unit, job.grain.value))
     noise = _NoiseEstimate(job.series, job.grain)
     held: dict[tuple, Candidate] = {}
     started: dict[tuple, date] = {}
@@ -144,10 +145,10 @@ def tell(job: StoryJob) -> list[tuple]:
                 status, since = StoryStatus.ONGOING, started[key]
             else:
                 status, since = StoryStatus.NEW, analysis_date
-            told.append(_story(job, renderer, candidate, analysis_date, status, since))
+            told.append(_story(teller, candidate, analysis_date, status, since))
         for key, candidate in held.items():
             if key not in found:
-                told.append(_resolved(job, renderer, candidate, analysis_date, started[key], previous))
+                told.append(_resolved(teller, candidate, analysis_date, started[key], previous))
         _group(told)
         rows += [_row(job, story) for story in told]
         current = {k: c for k, c in found.items() if not c.event}
@@ -180,7 +181,7 @@ class _NoiseEstimate:
 def _candidates(job: StoryJob, analysis_date: date, noise: _NoiseEstimate) -> dict[tuple, Candidate]:
     end = last_complete_ordinal(job.grain, analysis_date)
     drift = job.results.get("drift_detection", {}).get(analysis_date)
-    parsed = {pattern: [json.loads(text) for text in by_date.get(analysis_date, ())]
+    parsed = {pattern: [orjson.loads(text) for text in by_date.get(analysis_date, ())]
               for pattern, by_date in job.results.items()}
     sigma = None
     if drift:
@@ -203,34 +204,44 @@ def _candidates(job: StoryJob, analysis_date: date, noise: _NoiseEstimate) -> di
     return found
 
 
-def _story(job: StoryJob, renderer: Renderer, candidate: Candidate, analysis_date: date, status: StoryStatus,
+@dataclass
+class _Teller:
+    """One job's telling: its renderer and the sparklines already made (by series and period)."""
+
+    job: StoryJob
+    renderer: Renderer
+    sparklines: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
+
+
+def _story(teller: _Teller, candidate: Candidate, analysis_date: date, status: StoryStatus,
            since: date) -> dict[str, Any]:
+    job, renderer = teller.job, teller.renderer
     template = TEMPLATES[candidate.story_type]
-    variables = {**candidate.variables, "slice": candidate.slice}
+    variables = {**candidate.variables, "slice": candidate.slice,
+                 "when": numbers.when(job.grain.value, period_start(job.grain, candidate.extra["end"]))}
     strength = max(0.0, min(1.0, candidate.strength))
     if status is StoryStatus.ONGOING:
         age = ordinal(job.grain, analysis_date) - ordinal(job.grain, since)
         strength *= 0.5 ** (age / HALF_LIFE[job.grain])
-    end = candidate.extra["end"]
     series = job.slices.get((candidate.dimension, candidate.slice), job.series) if candidate.slice else job.series
-    first, values = series.upto(end, SPARKLINE[job.grain])
+    sparkline = _sparkline(job, series, candidate.extra["end"], teller.sparklines)
     return {
         "candidate": candidate, "story_date": analysis_date, "status": status, "started_on": since,
         "salience": round(strength, 3), "title": renderer.render(template.title, variables),
         "detail": renderer.render(template.detail, variables), "variables": candidate.variables,
-        "series": [None if not math.isfinite(v) else round(float(v), 6) for v in values],
-        "series_first": first, "polarity": candidate.polarity, "grouped_under": None, "also": [],
+        "sparkline": sparkline, "polarity": candidate.polarity, "grouped_under": None, "also": [],
     }
 
 
-def _resolved(job: StoryJob, renderer: Renderer, candidate: Candidate, analysis_date: date, since: date,
+def _resolved(teller: _Teller, candidate: Candidate, analysis_date: date, since: date,
               last: date | None) -> dict[str, Any]:
+    job, renderer = teller.job, teller.renderer
     label = renderer.render(TEMPLATES[candidate.story_type].label,
                             {**candidate.variables, "slice": candidate.slice})
     variables = {**candidate.variables, "label": label, "started": since, "last": last,
                  "subject": candidate.slice if candidate.slice is not None else job.metric_label}
     polarity = {Polarity.GOOD: Polarity.BAD, Polarity.BAD: Polarity.GOOD}.get(candidate.polarity, Polarity.NEUTRAL)
-    story = _story(job, renderer, candidate, analysis_date, StoryStatus.RESOLVED, since)
+    story = _story(teller, candidate, analysis_date, StoryStatus.RESOLVED, since)
     story.update(title=renderer.render(RESOLVED.title, variables), detail=renderer.render(RESOLVED.detail, variables),
                  salience=round(max(0.0, min(1.0, candidate.strength)) / 3, 3), polarity=polarity,
                  variables={**candidate.variables, "started": str(since), "last": str(last)})
@@ -246,22 +257,35 @@ def _group(told: list[dict[str, Any]]) -> None:
         if group is None or story["status"] is StoryStatus.RESOLVED:
             continue
         buckets.setdefault((candidate.dimension, candidate.slice, group), []).append(story)
-    for members in buckets.values():
+    for (_, _, group), members in buckets.items():
         if len(members) < 2:
             continue
-        members.sort(key=lambda s: (-s["salience"], s["candidate"].story_type))
+        members.sort(key=lambda s: (-s["salience"], group.index(s["candidate"].story_type)))
         lead = members[0]
         for other in members[1:]:
             other["grouped_under"] = lead["candidate"].story_type
             lead["also"].append(other["title"])
 
 
+def _sparkline(job: StoryJob, series: Series, end: int, cache: dict) -> tuple[str, str]:
+    """The last `SPARKLINE` values up to period `end` and their dates, as JSON texts: computed once
+    per series and date of a job (every story of a date about the metric shares one)."""
+    key = (id(series), end)
+    found = cache.get(key)
+    if found is None:
+        first, values = series.upto(end, SPARKLINE[job.grain])
+        points = np.where(np.isfinite(values), np.round(values, 6), None).tolist()
+        dates = np.datetime_as_string(period_starts(job.grain, np.arange(first, first + len(points)))).tolist()
+        found = cache[key] = (orjson.dumps(points).decode(), orjson.dumps(dates).decode())
+    return found
+
+
 def _row(job: StoryJob, story: dict[str, Any]) -> tuple:
     candidate: Candidate = story["candidate"]
-    dates = [str(period_start(job.grain, story["series_first"] + i)) for i in range(len(story["series"]))]
+    series, dates = story["sparkline"]
     return (job.metric_id, job.grain.value, story["story_date"], candidate.story_type, candidate.dimension,
             candidate.slice, STORY_VERSION, job.versions.get(candidate.pattern, ""), story["status"].value,
             story["started_on"], candidate.identity, candidate.genre.value, story["polarity"].value,
-            story["salience"], story["title"], story["detail"], json.dumps(story["variables"], default=str),
-            json.dumps(story["series"]), json.dumps(dates), candidate.pattern, story["story_date"],
-            story["grouped_under"], json.dumps(story["also"]))
+            story["salience"], story["title"], story["detail"], orjson.dumps(story["variables"], default=str).decode(),
+            series, dates, candidate.pattern, story["story_date"],
+            story["grouped_under"], orjson.dumps(story["also"]).decode())

@@ -68,32 +68,32 @@ TEMPLATES: dict[str, StoryTemplate] = {
     # -- goal vs actual, status change, required performance (performance_status) --------------
     "on_track": StoryTemplate(
         "{metric} is on track: {value:v} against a {target:v} target ({diff_percent:+p})",
-        "{metric} was {value:v} this {period} against a target of {target:v}[[, on track for the {run:ord} {period} "
+        "{metric} was {value:v} {when} against a target of {target:v}[[, on track for the {run:ord} {period} "
         "in a row]].",
         "on track"),
     "off_track": StoryTemplate(
         "{metric} is off track: {value:v} against a {target:v} target ({diff_percent:+p})[[, the {run:ord} {period} "
         "in a row]]",
-        "{metric} was {value:v} this {period}, {diff_percent:+p} against its target of {target:v}.",
+        "{metric} was {value:v} {when}, {diff_percent:+p} against its target of {target:v}.",
         "off track"),
     "at_risk": StoryTemplate(
         "{metric} is at risk: {value:v} against a {target:v} target ({diff_percent:+p})",
-        "{metric} was {value:v} this {period}, inside the at-risk band below its target of {target:v}"
+        "{metric} was {value:v} {when}, inside the at-risk band below its target of {target:v}"
         "[[, for the {run:ord} {period} in a row]].",
         "at risk"),
     "status_improved": StoryTemplate(
         "{metric} is {new_label} again after {held:per} {old_label}",
-        "{metric} was {value:v} this {period} against a target of {target:v}: {new_label} after "
+        "{metric} was {value:v} {when} against a target of {target:v}: {new_label} after "
         "{held:per} {old_label}.",
         "newly {new_label}"),
     "status_worsened": StoryTemplate(
         "{metric} is {new_label} after {held:per} {old_label}",
-        "{metric} was {value:v} this {period} against a target of {target:v}: {new_label} after "
+        "{metric} was {value:v} {when} against a target of {target:v}: {new_label} after "
         "{held:per} {old_label}.",
         "newly {new_label}"),
     "hold_steady": StoryTemplate(
         "{metric} needs to hold steady: {margin_percent:p} above its target",
-        "{metric} was {value:v} this {period}, just above its target of {target:v}; holding this level keeps "
+        "{metric} was {value:v} {when}, just above its target of {target:v}; holding this level keeps "
         "it on track.",
         "holding steady just above target"),
     "growth_streak": StoryTemplate(
@@ -106,38 +106,36 @@ TEMPLATES: dict[str, StoryTemplate] = {
         "on a falling streak"),
     # -- growth, trends, trend exceptions, records, comparisons (historical_performance) ----------
     "growth_accelerating": StoryTemplate(
-        "{metric:pos} growth is accelerating: {growth:+p} this {period}",
-        "{metric} grew {growth:+p} this {period}, faster than its average of {average:+p} a {period}.",
+        "{metric:pos} growth is accelerating: {growth:+p} {when}",
+        "{metric} changed {growth:+p} {when}, above its average of {average:+p} a {period}.",
         "growing faster than its average"),
     "growth_slowing": StoryTemplate(
-        "{metric:pos} growth is slowing: {growth:+p} this {period}",
-        "{metric} grew {growth:+p} this {period}, slower than its average of {average:+p} a {period}.",
+        "{metric:pos} growth is slowing: {growth:+p} {when}",
+        "{metric} changed {growth:+p} {when}, below its average of {average:+p} a {period}.",
         "growing slower than its average"),
     "long_range_improving": StoryTemplate(
-        "{metric} has improved {overall_percent:+p} over {periods:per}",
+        "{metric} has improved: {overall_percent:+p} over {periods:per}",
         "{metric} went from {start_value:v} to {value:v} over the last {periods:per}.",
         "improving over the long range"),
     "long_range_worsening": StoryTemplate(
-        "{metric} has worsened {overall_percent:+p} over {periods:per}",
+        "{metric} has worsened: {overall_percent:+p} over {periods:per}",
         "{metric} went from {start_value:v} to {value:v} over the last {periods:per}.",
         "worsening over the long range"),
     "new_upward_trend": StoryTemplate(
         "{metric} is on a new upward trend since {since:d}",
-        "{metric} has been trending up since {since:d}[[, {slope_percent:+p} a {period}]][[, after a {previous} "
-        "trend]].",
+        "{metric} has been trending up since {since:d}[[, {slope_percent:+p} a {period}]][[, after {previous}]].",
         "on an upward trend"),
     "new_downward_trend": StoryTemplate(
         "{metric} is on a new downward trend since {since:d}",
-        "{metric} has been trending down since {since:d}[[, {slope_percent:+p} a {period}]][[, after a {previous} "
-        "trend]].",
+        "{metric} has been trending down since {since:d}[[, {slope_percent:+p} a {period}]][[, after {previous}]].",
         "on a downward trend"),
     "plateau": StoryTemplate(
         "{metric} has plateaued since {since:d}",
         "{metric} has barely moved since {since:d}[[ ({periods:per})]].",
         "on a plateau"),
     "stable_trend": StoryTemplate(
-        "{metric:pos} {previous} trend has levelled off since {since:d}",
-        "{metric} has been stable since {since:d}, after a {previous} trend.",
+        "{metric:pos} trend has levelled off since {since:d}",
+        "{metric} has been stable since {since:d}[[, after {previous}]].",
         "stable"),
     "spike": StoryTemplate(
         "{metric} spiked to {value:v} on {date:d}[[, {magnitude_percent:p} above its normal range]]",
@@ -159,67 +157,67 @@ TEMPLATES: dict[str, StoryTemplate] = {
         "at a record low"),
     "yoy_better": StoryTemplate(
         "{metric} is {change_percent:+p} on a year ago",
-        "{metric} was {value:v} this {period} against {year_ago_value:v} a year earlier[[ ({year_ago_date:d})]].",
+        "{metric} was {value:v} {when} against {year_ago_value:v} a year earlier[[ ({year_ago_date:d})]].",
         "better than a year ago"),
     "yoy_worse": StoryTemplate(
         "{metric} is {change_percent:+p} on a year ago",
-        "{metric} was {value:v} this {period} against {year_ago_value:v} a year earlier[[ ({year_ago_date:d})]].",
+        "{metric} was {value:v} {when} against {year_ago_value:v} a year earlier[[ ({year_ago_date:d})]].",
         "worse than a year ago"),
     **{f"benchmark_{reference}": StoryTemplate(
         "{metric} is {change_percent:+p} against {reference}",
-        "{metric} was {value:v} this {period} against {reference_value:v} on {reference_date:d}.",
+        "{metric} was {value:v} {when} against {reference_value:v} on {reference_date:d}.",
         f"far from its value {label}")
        for reference, label in (("week_ago", "a week earlier"), ("month_ago", "a month earlier"),
                                 ("quarter_ago", "a quarter earlier"))},
     # -- significant segments and segment drift (dimension_analysis) --------------------------------
     "top_slice": StoryTemplate(
         "{slice} is the largest {dimension} of {metric}: {share:p} of the total",
-        "{slice} holds {share:p} of {metric}[[, {previous_share:p} the {period} before]].",
+        "{slice} holds {share:p} of {metric}[[, against {previous_share:p} the {period} before]].",
         "the largest {dimension} of {metric}"),
     "bottom_slice": StoryTemplate(
         "{slice} is the smallest {dimension} of {metric}: {share:p} of the total",
-        "{slice} holds {share:p} of {metric}[[, {previous_share:p} the {period} before]].",
+        "{slice} holds {share:p} of {metric}[[, against {previous_share:p} the {period} before]].",
         "the smallest {dimension} of {metric}"),
     "new_strongest_slice": StoryTemplate(
         "{slice} is now the strongest {dimension} of {metric}, ahead of {previous_slice}",
-        "{slice} brought {value:v} this {period}; {previous_slice}, the strongest the {period} before, "
+        "{slice} brought {value:v} {when}; {previous_slice}, the strongest the {period} before, "
         "brought {previous_value:v}.",
         "newly the strongest {dimension} of {metric}"),
     "new_weakest_slice": StoryTemplate(
         "{slice} is now the weakest {dimension} of {metric}, behind {previous_slice}",
-        "{slice} brought {value:v} this {period}; {previous_slice}, the weakest the {period} before, "
+        "{slice} brought {value:v} {when}; {previous_slice}, the weakest the {period} before, "
         "brought {previous_value:v}.",
         "newly the weakest {dimension} of {metric}"),
     "share_gain": StoryTemplate(
         "{slice}'s share of {metric} rose from {previous_share:p} to {share:p}",
-        "{slice} gained {share_change:pp} of {metric} this {period}[[, carrying {pressure:p} of its change]].",
+        "{slice} gained {share_change:pp} of {metric} {when}[[, carrying {pressure:p} of the change in {metric}]].",
         "gaining share of {metric}"),
     "share_loss": StoryTemplate(
         "{slice}'s share of {metric} fell from {previous_share:p} to {share:p}",
-        "{slice} lost {share_change:pp} of {metric} this {period}[[, carrying {pressure:p} of its change]].",
+        "{slice} lost {share_change:pp} of {metric} {when}[[, carrying {pressure:p} of the change in {metric}]].",
         "losing share of {metric}"),
     "top_two_compared": StoryTemplate(
         "{slice} leads {slice_b} in {metric} by {gap_percent:p}",
-        "{slice} brought {value:v} and {slice_b} {value_b:v} this {period}[[; the gap was {prior_gap_percent:p} "
+        "{slice} brought {value:v} and {slice_b} {value_b:v} {when}[[; the gap was {prior_gap_percent:p} "
         "the {period} before]].",
         "leading {slice_b} in {metric}"),
     "slice_stronger": StoryTemplate(
-        "{slice} lifted {metric}: {change:c} ({change_percent:+p}) this {period}",
+        "{slice} lifted {metric}: {change:c} ({change_percent:+p}) {when}",
         "{slice} went from {previous_value:v} to {value:v}, carrying {pressure:p} of {metric:pos} change.",
         "lifting {metric}"),
     "slice_weaker": StoryTemplate(
-        "{slice} weighed on {metric}: {change:c} ({change_percent:+p}) this {period}",
+        "{slice} weighed on {metric}: {change:c} ({change_percent:+p}) {when}",
         "{slice} went from {previous_value:v} to {value:v}, carrying {pressure:p} of {metric:pos} change.",
         "weighing on {metric}"),
     # -- likely status, pacing, required performance (forecasting) ------------------------------
     **{name: template for kind in ("week", "month", "quarter", "year") for name, template in _periods(kind).items()},
     # -- level shifts and trend changes (drift_detection) ---------------------------------------
     "level_shift_up": StoryTemplate(
-        "{metric} shifted up {size_percent:+p} on {date:d}",
+        "{metric} shifted up {size_percent:p} on {date:d}",
         "{metric} moved from about {before:v} to about {after:v} a {period} on {date:d}, and has stayed there.",
         "at the higher level it reached on {date:d}"),
     "level_shift_down": StoryTemplate(
-        "{metric} shifted down {size_percent:+p} on {date:d}",
+        "{metric} shifted down {size_percent:p} on {date:d}",
         "{metric} moved from about {before:v} to about {after:v} a {period} on {date:d}, and has stayed there.",
         "at the lower level it fell to on {date:d}"),
     "trend_change_up": StoryTemplate(

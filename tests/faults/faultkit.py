@@ -107,6 +107,8 @@ TABLES = {
     "pattern_results": "tenant_id, metric_id, pattern, version, grain, analysis_date, dimension_name, "
                        "analysis_window, error, run_result - 'evaluation_time'",
     "partition_ledger": "tenant_id, metric_id, grain, partition_key, kind, status",
+    "stories": "tenant_id, metric_id, grain, story_date, story_type, dimension, slice, version, pattern_version, "
+               "status, started_on, salience, title, detail, variables",
 }
 
 

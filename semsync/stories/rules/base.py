@@ -101,7 +101,11 @@ def good_or_bad(change: float | None, sign: int) -> Polarity:
 
 
 def finite(*values: Any) -> bool:
-    return all(isinstance(v, int | float) and math.isfinite(v) for v in values)
+    """Every value a finite number (stored results carry None for a missing one, never NaN)."""
+    for v in values:
+        if v is None or v.__class__ not in (float, int) or not math.isfinite(v):
+            return False
+    return True
 
 
 def word(change: float, up: str = "up", down: str = "down") -> str:

@@ -26,7 +26,7 @@ def forecast_stories(r: dict, ctx: DateContext) -> Iterator[Candidate]:
         if not finite(forecast, target, low, high) or target == 0:
             continue
         identity = str(period.get("period_start"))
-        base = {"period": kind, "period_end": period.get("period_end"), "forecast": forecast, "target": target,
+        base = {"horizon": kind, "period_end": period.get("period_end"), "forecast": forecast, "target": target,
                 "low": low, "high": high, "gap_percent": (forecast - target) / abs(target) * 100}
         # how sure the forecast is of the outcome: the gap in the forecast's own standard errors
         sigma = (high - low) / (2 * 1.96)

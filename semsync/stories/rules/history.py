@@ -20,6 +20,8 @@ BENCHMARK_LABELS = {
     Grain.WEEK: {"month_ago": "four weeks earlier", "quarter_ago": "13 weeks earlier"},
     Grain.MONTH: {"quarter_ago": "three months earlier"},
 }
+TREND_PHRASE = {"upward": "an upward trend", "downward": "a downward trend", "plateau": "a plateau",
+                "stable": "a stable trend"}
 #: a comparison (benchmark, year over year, long range) is told from this many noise sigmas
 MIN_Z = 3.0
 
@@ -38,7 +40,8 @@ def _trend(r: dict, ctx: DateContext) -> Iterator[Candidate]:
         return
     kind = trend.get("trend_type")
     variables = {"since": trend.get("start_date"), "periods": trend.get("duration_periods"),
-                 "slope_percent": trend.get("slope_percent"), "previous": (previous or {}).get("trend_type")}
+                 "slope_percent": trend.get("slope_percent"),
+                 "previous": TREND_PHRASE.get((previous or {}).get("trend_type"))}
     identity = str(trend.get("start_date"))
     if kind in ("upward", "downward") and (previous or {}).get("trend_type") != kind:
         up = kind == "upward"
@@ -105,7 +108,7 @@ def _growth(r: dict, ctx: DateContext) -> Iterator[Candidate]:
             yield Candidate("growth_slowing", Genre.GROWTH, good_or_bad(-1.0, ctx.sign), 0.35,
                             {"growth": current, "average": average, "acceleration": acceleration}, PATTERN)
     overall = growth.get("overall_growth_percent")
-    periods = r.get("period_count") or 0
+    periods = len(r.get("period_metrics") or ())  # the periods the growth is over
     value = _latest_value(r)
     # long range at the week and month grains: a day's value against one 12 days before mostly
     # compares weekdays

@@ -22,6 +22,9 @@ MIN_PRESSURE = 50.0
 #: the largest (smallest) slice, the top two and a new leader are told when the leader is ahead of
 #: the next by at least this much (percent): two slices trading places by a hair is noise
 MIN_LEAD = 5.0
+#: the standings (largest, smallest, top two, a new leader) are told at these grains: a day's
+#: standings swap with its noise and would be a new story every few days
+STANDINGS = (Grain.WEEK, Grain.MONTH)
 
 
 def segment_stories(r: dict, ctx: DateContext) -> Iterator[Candidate]:
@@ -38,8 +41,9 @@ def segment_stories(r: dict, ctx: DateContext) -> Iterator[Candidate]:
 
     by_share = sorted((s for s in slices if finite(s.get("current_share_percent"))),
                       key=lambda s: -s["current_share_percent"])
-    lead = {"largest_slice": _gap(by_share[0], by_share[1]) if len(by_share) > 1 else 0.0,
-            "smallest_slice": _gap(by_share[-2], by_share[-1]) if len(by_share) > 1 else 0.0}
+    standings = ctx.grain in STANDINGS and len(by_share) > 1
+    lead = {"largest_slice": _gap(by_share[0], by_share[1]) if standings else 0.0,
+            "smallest_slice": _gap(by_share[-2], by_share[-1]) if standings else 0.0}
     for key, story_type in (("largest_slice", "top_slice"), ("smallest_slice", "bottom_slice")):
         found = r.get(key)
         if found and finite(found.get("share_percent")) and lead[key] >= MIN_LEAD:
@@ -72,7 +76,7 @@ def segment_stories(r: dict, ctx: DateContext) -> Iterator[Candidate]:
                              "share_change": moved, "pressure": pressure(s), "dimension": dimension},
                             PATTERN, dimension, s["slice"])
     top = r.get("top_two_comparison")
-    if top and finite(top.get("gap_percent")) and abs(top["gap_percent"]) >= MIN_LEAD:
+    if standings and top and finite(top.get("gap_percent")) and abs(top["gap_percent"]) >= MIN_LEAD:
         yield Candidate("top_two_compared", Genre.SEGMENT, Polarity.NEUTRAL, 0.15,
                         {"slice_b": top.get("slice_b"), "value": top.get("value_a"), "value_b": top.get("value_b"),
                          "gap_percent": top["gap_percent"], "prior_gap_percent": top.get("prior_gap_percent"),
