@@ -28,6 +28,7 @@ from semsync.stories import current_versions
 from semsync.stories.store import prior_stories, replace_stories
 from semsync.stories.tell import NOISE_WINDOW, SPARKLINE, Series, StoryJob, tell
 
+
 class StoryRunService:
     """Tells stories; the CPU work goes to `executor` (the pattern process pool in the worker), else a thread."""
 
@@ -90,7 +91,7 @@ class StoryRunService:
         read = 0
         for pattern, version in versions.items():
             rows = await session.execute(
-                text(f"SELECT analysis_date, run_result::text AS r FROM pattern_results "
+                text("SELECT analysis_date, run_result::text AS r FROM pattern_results "
                      "WHERE tenant_id = :t AND metric_id = :m AND grain = :g AND pattern = :p AND version = :v "
                      "AND analysis_date BETWEEN :first AND :last ORDER BY analysis_date, dimension_name"),
                 {"t": tenant_id, "m": metric_id, "g": grain, "p": pattern, "v": version, "first": first,

@@ -3,7 +3,6 @@ what the patterns found, as the sentences people read, newest and most salient f
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import typer
