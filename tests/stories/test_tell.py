@@ -4,6 +4,7 @@ and a re-run of part of a span that gives the same rows (no database: `tell` is 
 from __future__ import annotations
 
 import json
+import random
 from datetime import date, timedelta
 
 from semsync.partitions import Grain
@@ -44,7 +45,9 @@ def job(results: dict[str, list[dict | None]], *, sign: int = 1, first: date = F
     dates = [first + timedelta(days=i) for i in range(days)]
     by_pattern = {pattern: {d: [json.dumps(r)] for d, r in zip(dates, found, strict=True) if r is not None}
                   for pattern, found in results.items()}
-    series = Series.from_points(Grain.DAY, [(date(2025, 8, 1) + timedelta(days=i), 100.0 + i % 3) for i in range(120)])
+    noise = random.Random(5)  # the same series in every job
+    series = Series.from_points(Grain.DAY, [(date(2025, 8, 1) + timedelta(days=i), 100.0 + noise.gauss(0, 3))
+                                            for i in range(120)])
     return StoryJob(tenant="acme", metric_id="cost" if sign < 0 else "revenue", metric_label="Revenue", unit="USD",
                     sign=sign, grain=Grain.DAY, dates=dates[1:] if previous else dates,
                     previous=dates[0] if previous else None, results=by_pattern,

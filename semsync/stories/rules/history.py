@@ -13,6 +13,8 @@ from semsync.stories.rules.base import YEAR, Candidate, DateContext, finite, goo
 PATTERN = "historical_performance"
 #: a record is told when it beats at least this many earlier periods
 MIN_RECORD_SPAN = {Grain.DAY: 90, Grain.WEEK: 26, Grain.MONTH: 12}
+#: a trend is told once it has lasted this many periods
+MIN_TREND = {Grain.DAY: 14, Grain.WEEK: 6, Grain.MONTH: 4}
 #: benchmarks told, by reference (the prior period is growth's, a year ago is year-over-year's)
 BENCHMARK_LABELS = {
     Grain.DAY: {"week_ago": "the same day a week earlier", "month_ago": "the same weekday four weeks earlier",
@@ -42,11 +44,14 @@ def _trend(r: dict, ctx: DateContext) -> Iterator[Candidate]:
     variables = {"since": trend.get("start_date"), "periods": trend.get("duration_periods"),
                  "slope_percent": trend.get("slope_percent"),
                  "previous": TREND_PHRASE.get((previous or {}).get("trend_type"))}
-    identity = str(trend.get("start_date"))
+    # the same trend while its type holds: the chart's start date moves as points arrive
+    identity = ""
+    if (trend.get("duration_periods") or 0) < MIN_TREND[ctx.grain]:
+        return
     if kind in ("upward", "downward") and (previous or {}).get("trend_type") != kind:
         up = kind == "upward"
         polarity = Polarity.GOOD if (1 if up else -1) * ctx.sign > 0 else Polarity.BAD
-        yield Candidate("new_upward_trend" if up else "new_downward_trend", Genre.TREND, polarity, 0.55, variables,
+        yield Candidate("new_upward_trend" if up else "new_downward_trend", Genre.TREND, polarity, 0.45, variables,
                         PATTERN, identity=identity)
     elif kind == "plateau":
         yield Candidate("plateau", Genre.TREND, Polarity.NEUTRAL, 0.3, variables, PATTERN, identity=identity)
@@ -63,10 +68,14 @@ def _exception(r: dict, ctx: DateContext) -> Iterator[Candidate]:
     if not finite(value, low, high):
         return
     expected = (low + high) / 2
-    z = noise_z(value - expected, ctx.noise)
+    # the normal range is the expected value ± about three of the series' sigmas: a value at its edge
+    # is a 3σ point, one a sigma beyond it a 4σ point
+    sigma = (high - low) / 6 if high > low else ctx.noise
+    z = noise_z(value - expected, sigma)
     spike = exception["type"] == "spike"
     yield Candidate("spike" if spike else "drop", Genre.TREND,
-                    Polarity.GOOD if exception.get("favourable") else Polarity.BAD, 0.3 + 0.7 * z_strength(z),
+                    Polarity.GOOD if exception.get("favourable") else Polarity.BAD,
+                    0.2 + 0.8 * z_strength(None if z is None else z - 1.0),
                     {"value": value, "low": low, "high": high, "expected": expected,
                      "magnitude_percent": exception.get("magnitude_percent"), "date": ctx.period},
                     PATTERN, event=True)
