@@ -1,8 +1,10 @@
 """One metric's report as a self-contained HTML page (plotly, the JavaScript inlined; no server).
 
 What a person should see at a glance: the series with its target, the latest forecast and its 95 %
-band, the drifts (level shifts and trend changes) and spikes/drops marked, the on-track status
-history, the latest dimension shares, and the partition health of the sync and each pattern.
+band, the drifts (level shifts and trend changes) and spikes/drops marked, the most salient stories
+marked on the series and listed (newest first), the on-track status history, the latest dimension
+shares, and the partition health of the sync and each pattern. Every text from the data (a story's
+sentences, a slice's name) is escaped for HTML.
 
 `read_report_data` reads everything from the tables (in the tenant's scope); `render_report` draws it.
 """
@@ -25,8 +27,13 @@ from semsync.db.session import tenant_scope
 from semsync.partitions import Grain, MetricContext, partition_for_date
 from semsync.patterns import get_pattern
 from semsync.patterns.store import latest_results
+from semsync.stories import Story, StoryStatus, current_versions
+from semsync.stories.store import read_stories
 
 STATUS_COLOURS = {"on_track": "#2e7d32", "at_risk": "#f9a825", "off_track": "#c62828", "no_target": "#9e9e9e"}
+POLARITY_COLOURS = {"good": "#2e7d32", "bad": "#c62828", "neutral": "#546e7a"}
+#: the new stories marked on the series and listed: the most salient
+STORIES_SHOWN = 30
 LEDGER_COLOURS = {"succeeded": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "running": "#1565c0"}
 
 
@@ -42,6 +49,7 @@ class ReportData:
     statuses: list[tuple[date, str]] = field(default_factory=list)
     shares: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     ledger: dict[str, Counter] = field(default_factory=dict)
+    stories: list[Story] = field(default_factory=list)
     generated_at: datetime | None = None
 
 
@@ -83,6 +91,11 @@ async def read_report_data(session_factory: async_sessionmaker[AsyncSession], co
         for row in await _latest(session, params, "dimension_analysis"):
             slices = row.run_result.get("slices") or []
             data.shares[row.dimension_name] = [(s["slice"], s.get("current_share_percent") or 0.0) for s in slices]
+        told = await read_stories(session, tenant_id=tenant_id, tenant=context.tenant, versions=current_versions(),
+                                  metrics=[context.metric], grain=grain.value, statuses=[StoryStatus.NEW.value],
+                                  limit=100_000)
+        data.stories = sorted(sorted(told, key=lambda s: -s.salience)[:STORIES_SHOWN], key=lambda s: s.story_date,
+                              reverse=True)
         for kind, status, count in await session.execute(text(
                 "SELECT kind, status, count(*) FROM partition_ledger WHERE tenant_id = :t AND metric_id = :m "
                 "AND grain = :g GROUP BY 1, 2 ORDER BY 1"), params):
@@ -118,6 +131,14 @@ def _main_figure(data: ReportData) -> go.Figure:
         figure.add_annotation(x=day, y=values.get(day, shift.get("level_after")), row=1, col=1,
                               text=f"{shift['kind'].replace('_', ' ')} {shift['direction']} (z {shift['z_score']:.1f})",
                               showarrow=True, arrowcolor="#6a1b9a", font={"color": "#6a1b9a"})
+    if data.stories:
+        marked = [(_story_period(data.grain, story), story) for story in data.stories]
+        figure.add_trace(go.Scatter(
+            x=[day for day, _ in marked], y=[values.get(day) for day, _ in marked], mode="markers", name="stories",
+            marker={"symbol": "star", "size": 13, "line": {"width": 1, "color": "#212121"},
+                    "color": [POLARITY_COLOURS[s.polarity.value] for _, s in marked]},
+            text=[html.escape(s.title) for _, s in marked], hovertemplate="%{x}: %{text}<extra></extra>"),
+            row=1, col=1)
     if data.statuses:
         figure.add_trace(go.Scatter(
             x=[d for d, _ in data.statuses], y=[0] * len(data.statuses), mode="markers", name="status",
@@ -126,10 +147,30 @@ def _main_figure(data: ReportData) -> go.Figure:
             text=[s.replace("_", " ") for _, s in data.statuses], hovertemplate="%{x}: %{text}<extra></extra>"),
             row=2, col=1)
     figure.update_yaxes(visible=False, row=2, col=1)
-    figure.update_layout(title=f"{data.context} · {data.grain.value}: value, target, forecast, drifts, spikes; "
-                               "status below", height=620, legend={"orientation": "h", "y": -0.12},
+    figure.update_layout(title=f"{data.context} · {data.grain.value}: value, target, forecast, drifts, spikes, "
+                               "stories; status below", height=620, legend={"orientation": "h", "y": -0.12},
                          margin={"l": 50, "r": 20, "t": 60, "b": 40})
     return figure
+
+
+def _story_period(grain: Grain, story: Story) -> date:
+    """The period a story is about: its date's (a spike's, a record's), else the last one before its analysis."""
+    told = story.variables.get("date")
+    day = date.fromisoformat(told) if isinstance(told, str) and len(told) == 10 else \
+        story.analysis_date - timedelta(days=1)
+    return partition_for_date(grain, day).start
+
+
+def _stories_list(data: ReportData) -> str:
+    if not data.stories:
+        return "<p class=\"meta\">no stories yet: they are told after the patterns run</p>"
+    rows = "".join(
+        f"<tr><td>{s.story_date}</td><td class=\"{s.polarity.value}\">{html.escape(s.title)}"
+        f"<div class=\"meta\">{html.escape(s.detail)}"
+        + "".join(f"<br>also: {html.escape(fact)}" for fact in s.also)
+        + f"</div></td><td>{s.salience:.2f}</td></tr>" for s in data.stories)
+    return (f"<h2>stories</h2><p class=\"meta\">the {len(data.stories)} most salient new stories, newest first</p>"
+            f"<table><tr><th>told on</th><th>story</th><th>salience</th></tr>{rows}</table>")
 
 
 def _shares_figure(data: ReportData) -> go.Figure | None:
@@ -170,8 +211,10 @@ def render_report(data: ReportData) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>body {{ font-family: system-ui, sans-serif; margin: 24px; color: #212121 }}
-.summary {{ font-size: 1.1em; margin-bottom: 12px }} .meta {{ color: #757575; font-size: 0.9em }}</style>
+.summary {{ font-size: 1.1em; margin-bottom: 12px }} .meta {{ color: #757575; font-size: 0.9em }}
+table {{ border-collapse: collapse; margin: 12px 0 }} td, th {{ padding: 4px 10px; text-align: left;
+vertical-align: top; border-bottom: 1px solid #eee }} .good {{ color: #2e7d32 }} .bad {{ color: #c62828 }}</style>
 </head><body><h1>{title}</h1><p class="summary">{html.escape(summary)}</p>
-{''.join(parts)}
+{parts[0] if parts else ""}{_stories_list(data)}{''.join(parts[1:])}
 <p class="meta">generated {data.generated_at:%Y-%m-%d %H:%M} UTC by semsync</p></body></html>
 """

@@ -168,7 +168,7 @@ def backfill(
 
 
 async def follow(client: Client, backfill_id: str) -> BackfillResult:
-    """A progress bar until the backfill and the pattern runs it started are done."""
+    """A progress bar until the backfill and the pattern and story runs it started are done."""
     handle = client.get_workflow_handle(f"backfill/{backfill_id}", result_type=BackfillResult)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as bar:
@@ -186,16 +186,19 @@ async def follow(client: Client, backfill_id: str) -> BackfillResult:
         done = result.progress
         bar.update(task, total=done.partitions_planned, completed=done.partitions_done,
                    description=f"partitions ({done.state}, {done.chunks_failed} failed)")
-        query = (f"SemsyncBackfill = '{backfill_id}' AND WorkflowType = 'PatternWorkflow' "
-                 "AND ExecutionStatus = 'Running'")
-        # the pattern runs the syncs started outlive them (ABANDON): count down the ones still running
+        query = (f"SemsyncBackfill = '{backfill_id}' AND ExecutionStatus = 'Running' "
+                 "AND (WorkflowType = 'PatternWorkflow' OR WorkflowType = 'StoryWorkflow')")
+        # the pattern runs the syncs started outlive them (ABANDON), and the story runs the pattern runs
+        # start outlive those: count down the ones still running (a pattern run starts its story run
+        # before it ends, so the count never passes through zero between them)
         started = done.patterns_started
         patterns = bar.add_task("pattern runs", total=started or None)
         while (count := (await client.count_workflows(query)).count) > 0:
-            bar.update(patterns, description=f"pattern runs ({count} running)",
+            bar.update(patterns, description=f"pattern and story runs ({count} running)",
                        completed=max(started - count, 0) if started else None)
             await asyncio.sleep(1.0)
-        bar.update(patterns, description="pattern runs (all done)", total=started or 1, completed=started or 1)
+        bar.update(patterns, description="pattern and story runs (all done)", total=started or 1,
+                   completed=started or 1)
     return result
 
 

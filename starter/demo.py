@@ -15,19 +15,24 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from semsync.catalog.file import read_catalog_file
 from semsync.catalog.store import write_catalog
 from semsync.config import Settings, get_settings
-from semsync.contracts import BackfillInput, BackfillResult, DiscoveryInput
+from semsync.contracts import BackfillInput, BackfillResult, ContextSelector, DiscoveryInput
 from semsync.db.session import tenant_scope
 from semsync.demo import DEMO_CATALOG_PATH, EVENTS, seed_warehouse, write_demo_catalog
 from semsync.demo.warehouse import START as DEMO_START
 from semsync.demo.warehouse import asyncpg_dsn
 from semsync.devstack import DevStack, DevStackError
 from semsync.services import open_services
+from semsync.stories import Story, StoryStatus
 from starter.backfill import default_backfill_id, follow, grain_ranges
 from starter.console import console, err_console, reported_errors
 from starter.orchestration import connect
 from starter.schedules import apply_schedules
+from starter.stories import find_stories, print_story
 from workflows.backfill import BackfillWorkflow
 from workflows.discovery import DiscoveryWorkflow
+
+#: the stories `demo run` ends with
+TOP_STORIES = 8
 
 app = typer.Typer(no_args_is_help=True, help="The demo warehouse (seeded sample data) and its catalog.")
 
@@ -76,7 +81,7 @@ async def _seeded_through(admin_url: str) -> date | None:
         await conn.close()
 
 
-async def _demo(settings: Settings) -> tuple[BackfillResult, dict[str, int]]:
+async def _demo(settings: Settings) -> tuple[BackfillResult, dict[str, int], list[Story]]:
     database = settings.database
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     seeded = await _seeded_through(database.admin_url.get_secret_value())
@@ -114,14 +119,17 @@ async def _demo(settings: Settings) -> tuple[BackfillResult, dict[str, int]]:
         result = await follow(client, request.backfill_id)
         async with services.database.session_factory() as session:
             tenants = (await session.execute(text("SELECT id FROM tenants"))).scalars().all()
-        totals = {"rows": 0, "pattern results": 0}
+        totals = {"rows": 0, "pattern results": 0, "stories": 0}
         for tenant_id in tenants:
             async with tenant_scope(services.database.session_factory, tenant_id) as session:
                 totals["rows"] += await session.scalar(text(
                     "SELECT (SELECT count(*) FROM metric_time_series) + "
                     "(SELECT count(*) FROM metric_dimensional_time_series)"))
                 totals["pattern results"] += await session.scalar(text("SELECT count(*) FROM pattern_results"))
-    return result, totals
+                totals["stories"] += await session.scalar(text("SELECT count(*) FROM stories"))
+        top = await find_stories(services.database, ContextSelector(), statuses=[StoryStatus.NEW.value],
+                                 limit=TOP_STORIES, newest_first=False)
+    return result, totals, top
 
 
 @app.command("run")
@@ -139,17 +147,24 @@ def run_demo() -> None:
         err_console.print(f"[bold red]error[/]: {exc}")
         raise typer.Exit(1) from None
     with reported_errors():
-        result, totals = asyncio.run(_demo(settings))
+        result, totals, top = asyncio.run(_demo(settings))
     p = result.progress
     console.print(
         f"\n[bold]demo ready[/] in {time.perf_counter() - began:.0f}s: {p.contexts} contexts, "
         f"{p.partitions_done} partitions synced now ({p.partitions_skipped} already), {totals['rows']:,} rows "
-        f"stored, {totals['pattern results']:,} pattern results, {p.chunks_failed + p.chunks_partial} failures")
+        f"stored, {totals['pattern results']:,} pattern results, {totals['stories']:,} stories, "
+        f"{p.chunks_failed + p.chunks_partial} failures")
     for failure in result.failures:
         console.print(f"  [red]✗[/] {failure.context} {failure.grain.value} {failure.span}: {failure.reason}")
+    if top:
+        console.print(f"\n[bold]the top {len(top)} stories[/] (the most salient, all dates):")
+        for story in top:
+            print_story(story)
     console.print(f"""
 Web UI:  {settings.temporal.ui_url}
 Try:
+  .venv/bin/python -m starter stories --tenant globex --limit 10  # the newest stories, most salient first
+  .venv/bin/python -m starter results acme::revenue           # a metric's current stories and latest findings
   .venv/bin/python -m starter status                          # the partition health map
   .venv/bin/python -m starter status --grain week --kind drift_detection
   .venv/bin/python -m starter schedules list

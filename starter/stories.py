@@ -23,8 +23,9 @@ POLARITY_STYLE = {"good": "green", "bad": "red", "neutral": "white"}
 
 async def find_stories(database: Database, selector: ContextSelector, *, grain: Grain | None = None,
                        first: date | None = None, last: date | None = None, types: list[str] | None = None,
-                       statuses: list[str] | None = None, limit: int = 20) -> list[Story]:
-    """The selected contexts' stories, newest and most salient first (group leads only)."""
+                       statuses: list[str] | None = None, limit: int = 20, newest_first: bool = True) -> list[Story]:
+    """The selected contexts' stories, newest and most salient first (most salient first:
+    `newest_first` False); group leads only."""
     selected = await select_contexts(database.session_factory, selector)
     metrics: dict[tuple[int, str], list[str]] = {}
     for tenant_id, context in selected:
@@ -35,8 +36,9 @@ async def find_stories(database: Database, selector: ContextSelector, *, grain: 
         async with tenant_scope(database.session_factory, tenant_id) as session:
             found += await read_stories(session, tenant_id=tenant_id, tenant=tenant, versions=versions,
                                         metrics=ids, grain=grain.value if grain else None, first=first, last=last,
-                                        types=types, statuses=statuses, limit=limit)
-    found.sort(key=lambda s: (s.story_date, s.salience), reverse=True)
+                                        types=types, statuses=statuses, limit=limit, newest_first=newest_first)
+    found.sort(key=(lambda s: (s.story_date, s.salience)) if newest_first else (lambda s: (s.salience, s.story_date)),
+               reverse=True)
     return found[:limit]
 
 

@@ -98,7 +98,8 @@ WHERE s.tenant_id = :t AND s.version = :v
   AND (CAST(:statuses AS text[]) IS NULL OR s.status = ANY(CAST(:statuses AS text[])))
   AND (s.pattern, s.pattern_version) IN (SELECT * FROM unnest(CAST(:patterns AS text[]), CAST(:versions AS text[])))
   AND (:grouped OR s.grouped_under IS NULL)
-ORDER BY s.story_date DESC, s.salience DESC, s.metric_id, s.story_type, s.dimension NULLS FIRST, s.slice
+ORDER BY CASE WHEN :newest THEN s.story_date END DESC, s.salience DESC, s.story_date DESC, s.metric_id,
+         s.story_type, s.dimension NULLS FIRST, s.slice
 LIMIT :limit
 """
 
@@ -106,13 +107,14 @@ LIMIT :limit
 async def read_stories(session: AsyncSession, *, tenant_id: int, tenant: str, versions: dict[str, str],
                        metrics: list[str] | None = None, grain: str | None = None, first: date | None = None,
                        last: date | None = None, types: list[str] | None = None, statuses: list[str] | None = None,
-                       grouped: bool = False, limit: int = 20) -> list[Story]:
+                       grouped: bool = False, limit: int = 20, newest_first: bool = True) -> list[Story]:
     """Stored stories of one tenant (current story version, `versions` pattern → version), newest
-    and most salient first; a group's members only with `grouped`. In the caller's tenant scope."""
+    and most salient first (most salient first: `newest_first` False); a group's members only with
+    `grouped`. In the caller's tenant scope."""
     rows = await session.execute(text(_READ), {
         "t": tenant_id, "v": STORY_VERSION, "metrics": metrics, "grain": grain, "first": first, "last": last,
         "types": types, "statuses": statuses, "patterns": list(versions), "versions": list(versions.values()),
-        "grouped": grouped, "limit": limit})
+        "grouped": grouped, "limit": limit, "newest": newest_first})
     return [Story(tenant=tenant, metric=r.metric_id, metric_label=r.label, grain=r.grain, story_date=r.story_date,
                   story_type=r.story_type, genre=r.genre, dimension=r.dimension, slice=r.slice, status=r.status,
                   started_on=r.started_on, polarity=r.polarity, salience=r.salience, title=r.title,

@@ -47,20 +47,27 @@ NOISE_WINDOW = {Grain.DAY: 90, Grain.WEEK: 52, Grain.MONTH: 24}
 #: near-duplicates: stories of one date and segment in one group are told as one, the most salient
 #: leading (on a tie, the one listed first)
 GROUPS: list[tuple[str, ...]] = [
-    ("record_high", "spike"), ("record_low", "drop"),
     ("status_worsened", "off_track", "at_risk"), ("status_improved", "on_track", "hold_steady"),
     ("trend_change_up", "new_upward_trend"), ("trend_change_down", "new_downward_trend"),
     ("growth_streak", "long_range_improving"), ("decline_streak", "long_range_worsening"),
-    ("yoy_better", "benchmark_quarter_ago"), ("yoy_worse", "benchmark_quarter_ago"),
     ("new_strongest_slice", "top_slice", "top_two_compared"), ("new_weakest_slice", "bottom_slice"),
     *((f"likely_off_track_{p}", f"pacing_behind_{p}", f"required_growth_{p}") for p in ("week", "month", "quarter",
                                                                                       "year")),
     *((f"likely_on_track_{p}", f"pacing_ahead_{p}") for p in ("week", "month", "quarter", "year")),
 ]
-_GROUP_OF: dict[str, tuple[str, ...]] = {}
-for _group in GROUPS:
-    for _type in _group:
-        _GROUP_OF.setdefault(_type, _group)
+#: one period's unusual value makes a record, a spike and every comparison with an earlier period at
+#: once: they are one story, grouped by the way the value moved
+MOVES = ("record_high", "record_low", "spike", "drop", "yoy_better", "yoy_worse", "benchmark_week_ago",
+         "benchmark_month_ago", "benchmark_quarter_ago")
+_GROUP_OF: dict[str, tuple[str, ...]] = {t: group for group in GROUPS for t in group}
+
+
+def _group_of(candidate: Candidate) -> tuple[str, ...] | None:
+    if candidate.story_type not in MOVES:
+        return _GROUP_OF.get(candidate.story_type)
+    up = candidate.story_type in ("record_high", "spike") or (
+        candidate.story_type not in ("record_low", "drop") and (candidate.variables.get("change_percent") or 0) > 0)
+    return ("up", *MOVES) if up else ("down", *MOVES)
 
 #: the columns of a story row, in the stories table's order (after tenant_id)
 ROW_COLUMNS = ["metric_id", "grain", "story_date", "story_type", "dimension", "slice", "version", "pattern_version",
@@ -253,7 +260,7 @@ def _group(told: list[dict[str, Any]]) -> None:
     buckets: dict[tuple, list[dict[str, Any]]] = {}
     for story in told:
         candidate = story["candidate"]
-        group = _GROUP_OF.get(candidate.story_type)
+        group = _group_of(candidate)
         if group is None or story["status"] is StoryStatus.RESOLVED:
             continue
         buckets.setdefault((candidate.dimension, candidate.slice, group), []).append(story)
