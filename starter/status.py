@@ -1,7 +1,7 @@
 """`python -m starter status [BACKFILL_ID]`: one backfill's progress, or the partition health map.
 
 The health map is the ledger drawn like Dagster's partition view: one line per context (and
-kind: the sync, or a pattern with ``--kind``), one cell per partition of the window, coloured by
+kind: the sync, or a pattern or the stories with ``--kind``), one cell per partition of the window, coloured by
 status, with the counts per status.
 """
 
@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from semsync.backfill_plan import select_contexts
 from semsync.config import get_settings
-from semsync.contracts import SYNC_KIND, BackfillProgress, BackfillResult, ContextSelector
+from semsync.contracts import STORIES_KIND, SYNC_KIND, BackfillProgress, BackfillResult, ContextSelector
 from semsync.db.session import Database
 from semsync.errors import InvalidInputError, PartitionRangeError
 from semsync.ledger import LedgerRow, read_ledger
@@ -119,7 +119,7 @@ def status(
     backfill_id: str | None = typer.Argument(None, help="a backfill's id; none: the partition health map"),
     grain: Grain = typer.Option(Grain.DAY, "--grain", "-g"),
     last: int = typer.Option(0, "--last", min=0, help="partitions shown [default: day 60, week 26, month 12]"),
-    kind: str = typer.Option(SYNC_KIND, "--kind", help="sync, or a pattern's name"),
+    kind: str = typer.Option(SYNC_KIND, "--kind", help="sync, a pattern's name, or stories"),
     tenant: str | None = typer.Option(None, "--tenant", "-t"),
 ) -> None:
     """A backfill's progress, or the partition health map of every context."""
@@ -127,8 +127,8 @@ def status(
         if backfill_id is not None:
             backfill_status(backfill_id)
             return
-        if kind != SYNC_KIND and kind not in _pattern_names():
-            raise InvalidInputError(f"--kind {kind!r}: expected {SYNC_KIND} or a pattern "
+        if kind not in (SYNC_KIND, STORIES_KIND) and kind not in _pattern_names():
+            raise InvalidInputError(f"--kind {kind!r}: expected {SYNC_KIND}, {STORIES_KIND} or a pattern "
                                     f"({', '.join(_pattern_names())})", part="kind", value=kind)
         selector = ContextSelector(tenant=tenant)  # a malformed --tenant is refused before the database
         health_map(grain, last or {Grain.DAY: 60, Grain.WEEK: 26, Grain.MONTH: 12}[grain], kind, selector)

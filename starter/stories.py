@@ -85,8 +85,8 @@ def stories(
             raise InvalidInputError(f"unknown story type {', '.join(unknown)}: one of {', '.join(story_types())}",
                                     part="type", value=unknown)
         day, first = _date(on, "--date"), _date(since, "--since")
-        selector = ContextSelector(contexts=[str(MetricContext.from_string(context))] if context else None,
-                                   tenant=tenant)
+        selector = ContextSelector(contexts=[str(MetricContext.from_string(context))], tenant=tenant) if context \
+            else ContextSelector(tenant=tenant)
         found = run_with_database(lambda db: find_stories(
             db, selector, grain=grain, first=day or first, last=day, types=story_type or None,
             statuses=[s.value for s in status] or None, limit=limit))

@@ -130,8 +130,14 @@ CASES = [
     cli("results-bad-date", "results", "acme::revenue", "--date", "2025-13-01", says="is not a date (YYYY-MM-DD)"),
     cli("results-unknown-pattern", "results", "acme::revenue", "-P", "seasonality",
         says="unknown pattern 'seasonality'"),
+    cli("stories-bad-date", "stories", "acme::revenue", "--since", "2025-13-01", says="--since '2025-13-01' is not a "
+        "date (YYYY-MM-DD)"),
+    cli("stories-unknown-type", "stories", "--type", "fireworks", says="unknown story type fireworks: one of "),
+    cli("stories-context-and-tenant", "stories", "acme::revenue", "--tenant", "acme",
+        says="give a context T::M or --tenant, not both"),
+    cli("stories-bad-context", "stories", "acme:revenue", says="acme:revenue"),
     cli("status-bad-tenant", "status", "--tenant", "ac me", says="tenant 'ac me' contains ' '"),
-    cli("status-unknown-kind", "status", "--kind", "seasonality", says="--kind 'seasonality': expected sync or"),
+    cli("status-unknown-kind", "status", "--kind", "seasonality", says="--kind 'seasonality': expected sync, stories or"),
     cli("demo-seed-before-start", "demo", "seed", "--until", "2019-01-01", says="--until 2019-01-01 is before the "
         "demo's data begins"),
     cli("demo-seed-not-a-date", "demo", "seed", "--until", "2025-13-01", says="'2025-13-01' does not match the "
@@ -178,6 +184,7 @@ CASES = [
         db=True),
     cli("metric-unknown", "sync", "run", "acme::profit", "-p", "2025-07-01", says="unknown metric 'profit'", db=True),
     cli("results-tenant-unknown", "results", "initech::revenue", says="unknown tenant 'initech'", db=True),
+    cli("stories-tenant-unknown", "stories", "--tenant", "initech", says="unknown tenant 'initech'", db=True),
     cli("pattern-run-tenant-unknown", "patterns", "run", "initech::revenue::forecasting", "-p", "2025-07-01",
         says="unknown tenant 'initech'", db=True),
     cli("backfill-tenant-unknown", "backfill", "-g", "day", "-p", "2025-07-01:2025-07-31", "-t", "initech",

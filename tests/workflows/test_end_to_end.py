@@ -5,6 +5,7 @@ recomputation of the warehouse's aggregates."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -30,6 +31,7 @@ from semsync.contracts import (
     ContextSelector,
     GrainRange,
     PatternWorkflowResult,
+    StoryWorkflowResult,
     SyncWorkflowInput,
     pattern_workflow_id,
 )
@@ -101,11 +103,14 @@ async def run_backfill(client, settings, **fields) -> BackfillResult:
                             retry=FAST_RETRY, **fields)
     result = await client.execute_workflow(BackfillWorkflow.run, request, id=request.workflow_id,
                                            task_queue=settings.temporal.sync_task_queue)
-    if request.run_patterns:  # wait for the pattern runs the syncs started (deterministic ids)
+    if request.run_patterns:  # wait for the pattern runs the syncs started and their story runs (deterministic ids)
         for lane_range in request.ranges:
             for context in await contexts_of(request.selector):
                 workflow_id = pattern_workflow_id(lane_range.grain, f"{lane_range.first}:{lane_range.last}", context)
-                await client.get_workflow_handle(workflow_id, result_type=PatternWorkflowResult).result()
+                patterns = await client.get_workflow_handle(workflow_id, result_type=PatternWorkflowResult).result()
+                if patterns.stories_workflow_id:
+                    await client.get_workflow_handle(patterns.stories_workflow_id,
+                                                     result_type=StoryWorkflowResult).result()
     return result
 
 
@@ -146,6 +151,8 @@ async def contents(engine) -> dict[str, str]:
         "metric_dimensional_time_series": "tenant_id, metric_id, grain, dimension_name, date, dimension_slice, value",
         "pattern_results": "tenant_id, metric_id, pattern, version, grain, analysis_date, dimension_name, "
                            "analysis_window, error, run_result - 'evaluation_time'",
+        "stories": "tenant_id, metric_id, grain, story_date, story_type, dimension, slice, version, pattern_version, "
+                   "status, started_on, salience, title, detail, variables, series, also, grouped_under",
     }
     async with engine.connect() as conn:
         return {table: await conn.scalar(text(
@@ -191,6 +198,8 @@ async def test_a_backfill_of_all_grains_equals_the_warehouse_and_analyses_every_
                 assert analysed[(metric.id, name, grain_range.grain.value)] == count, (metric.id, name)
     assert ledger["sync"] == partitions * len(acme.metrics)
     assert all(ledger[name] == partitions * len(acme.metrics) for name in pattern_names() if name in ledger)
+    # each pattern run's continuation told the stories of every partition it analysed
+    assert ledger["stories"] == partitions * len(acme.metrics)
 
 
 def _period(grain: Grain):
@@ -377,6 +386,16 @@ async def test_results_show_what_the_patterns_found_and_unsynced_data_is_refused
         for name in pattern_names():
             assert name in shown.output
         assert "as of 2025-07-21" in shown.output  # the week after 2025-W28, the last synced week
+        told = await asyncio.to_thread(CliRunner().invoke, app, ["stories", "--tenant", "acme", "--limit", "500",
+                                                                 "--json"])
+        assert told.exit_code == 0, told.output
+        stories = [json.loads(line) for line in told.output.splitlines()]
+        assert stories and {s["tenant"] for s in stories} == {"acme"}
+        assert {"story_date", "story_type", "genre", "polarity", "salience", "title", "detail", "variables",
+                "series", "pattern", "pattern_version", "analysis_date", "status"} <= set(stories[0])
+        dates = [s["story_date"] for s in stories]
+        assert dates == sorted(dates, reverse=True)  # newest first
+        assert all(s["grouped_under"] is None for s in stories)  # group leads, with their other facts
         nothing = await asyncio.to_thread(CliRunner().invoke, app,
                                           ["results", "acme::revenue", "--date", "2025-01-01"])
         assert nothing.exit_code == 1 and "backfill" in nothing.output
