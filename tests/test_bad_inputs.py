@@ -137,7 +137,8 @@ CASES = [
         says="give a context T::M or --tenant, not both"),
     cli("stories-bad-context", "stories", "acme:revenue", says="acme:revenue"),
     cli("status-bad-tenant", "status", "--tenant", "ac me", says="tenant 'ac me' contains ' '"),
-    cli("status-unknown-kind", "status", "--kind", "seasonality", says="--kind 'seasonality': expected sync, stories or"),
+    cli("status-unknown-kind", "status", "--kind", "seasonality",
+        says="--kind 'seasonality': expected sync, stories or"),
     cli("demo-seed-before-start", "demo", "seed", "--until", "2019-01-01", says="--until 2019-01-01 is before the "
         "demo's data begins"),
     cli("demo-seed-not-a-date", "demo", "seed", "--until", "2025-13-01", says="'2025-13-01' does not match the "
