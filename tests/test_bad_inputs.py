@@ -164,6 +164,8 @@ CASES = [
     catalog("catalog-duplicate-key", TENANT + "    name: Acme Inc.\n",
             "catalog.yaml:4: duplicate key 'name' (first at line 3)"),
     catalog("catalog-unknown-field", TENANT + "    nmae: Acme\n", "tenants[0] (acme) nmae: unknown field"),
+    catalog("catalog-unknown-unit", METRIC + "        unit: dollars\n", "catalog.yaml:8: tenants[0] (acme) metrics[0] "
+            "(revenue) unit: unit 'dollars': expected count, percent or an ISO 4217 currency code"),
     catalog("catalog-bad-identifier", TENANT.replace("acme", "ac me"), "'ac me' is not a valid identifier"),
     catalog("catalog-duplicate-metric", METRIC + METRIC.split("    metrics:\n")[1], "duplicate metric ids: revenue"),
     catalog("catalog-unknown-pattern", TENANT + "    patterns: {seasonality: {}}\n",

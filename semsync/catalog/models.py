@@ -7,6 +7,7 @@ sources (Cube, SQL) and the sync service. A metric definition says where its val
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Hashable, Iterable
 from datetime import date
@@ -107,9 +108,16 @@ class MetricDef(_Strict):
     direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"
     #: how the stories write its values: ``count``, ``percent`` (values are fractions: 0.031 is 3.1 %)
     #: or an ISO 4217 currency code (``USD``); unset, a plain number
-    unit: str | None = Field(None, pattern=r"^(count|percent|[A-Z]{3})$")
+    unit: str | None = None
     #: per-pattern settings overrides, e.g. {"performance_status": {"threshold_ratio": 0.1}}
     patterns: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("count", "percent") and not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError(f"unit {value!r}: expected count, percent or an ISO 4217 currency code (USD, EUR, …)")
+        return value
 
     @model_validator(mode="after")
     def _unique_dimensions(self) -> MetricDef:
