@@ -36,6 +36,7 @@ from semsync.contracts import (
     ContextSelector,
     GrainRange,
     PatternWorkflowResult,
+    StoryWorkflowResult,
     pattern_workflow_id,
 )
 from semsync.db.session import Database
@@ -230,7 +231,8 @@ async def start_backfill(client: Client, settings: Settings, request: BackfillIn
 
 
 async def finish_backfill(client: Client, request: BackfillInput, handle=None) -> BackfillResult:
-    """The backfill's result, and then the pattern runs its syncs started (deterministic ids)."""
+    """The backfill's result, and then the pattern runs its syncs started and their story runs
+    (deterministic ids)."""
     handle = handle or client.get_workflow_handle(request.workflow_id, result_type=BackfillResult)
     result = await asyncio.wait_for(handle.result(), 300)
     if request.run_patterns:
@@ -241,8 +243,11 @@ async def finish_backfill(client: Client, request: BackfillInput, handle=None) -
                     continue
                 workflow_id = pattern_workflow_id(grain_range.grain, f"{grain_range.first}:{grain_range.last}",
                                                   MetricContext.from_string(context))
-                await asyncio.wait_for(client.get_workflow_handle(
+                patterns = await asyncio.wait_for(client.get_workflow_handle(
                     workflow_id, result_type=PatternWorkflowResult).result(), 300)
+                if patterns.stories_workflow_id:
+                    await asyncio.wait_for(client.get_workflow_handle(
+                        patterns.stories_workflow_id, result_type=StoryWorkflowResult).result(), 300)
     return result
 
 
@@ -252,7 +257,8 @@ async def run_backfill(client: Client, settings: Settings, request: BackfillInpu
 
 
 async def workflow_ids_of(client: Client, backfill_id: str) -> list[str]:
-    """Every workflow of a backfill (the backfill, its syncs and their pattern runs), by search attribute."""
+    """Every workflow of a backfill (the backfill, its syncs, their pattern and story runs), by search
+    attribute."""
     return [w.id async for w in client.list_workflows(f"SemsyncBackfill = '{backfill_id}'")]
 
 

@@ -120,10 +120,10 @@ async def test_no_credential_reaches_a_history_a_result_or_the_log_and_tenants_s
         [failure] = result.failures
         assert failure.context == "downco::amount" and "Connect" in failure.reason, failure
 
-        # every workflow of the backfill: the backfill, four syncs, three pattern runs
+        # every workflow of the backfill: the backfill, four syncs, three pattern runs and their story runs
         async def all_listed():
             found = [w.id async for w in client.list_workflows(f"SemsyncBackfill = '{request.backfill_id}'")]
-            return found if len(found) == 8 else None
+            return found if len(found) == 11 else None
 
         workflow_ids = await until(all_listed, "the backfill's workflows to be listed", within=30)
         texts = {"backfill result": result.model_dump_json()}
