@@ -51,6 +51,10 @@ SNAPSHOT = ("SELECT count(*), md5(string_agg(concat_ws('|', tenant_id, metric_id
             "ORDER BY tenant_id, metric_id, grain, story_date, story_type, dimension, slice)) FROM stories")
 
 
+ROWS = ("SELECT tenant_id, metric_id, grain, story_date, story_type, dimension, slice, status, started_on, "
+        "identity, polarity, salience, title, variables::text, also::text, grouped_under FROM stories")
+
+
 class OneSource:
     def __init__(self, source: SqlSource) -> None:
         self.source = source
@@ -81,11 +85,15 @@ async def run(server: PostgresServer) -> dict:
         async with admin.connect() as conn:
             return tuple((await conn.execute(text(SNAPSHOT))).one())
 
+    async def rows():
+        async with admin.connect() as conn:
+            return {tuple(r[:7]): r for r in await conn.execute(text(ROWS))}
+
     began = time.perf_counter()
     for span in spans:
         await stories.run(StoryRunRequest(**span))
     multi_s = time.perf_counter() - began
-    multi = await snapshot()
+    multi, multi_rows = await snapshot(), await rows()
     async with admin.begin() as conn:
         await conn.execute(text("DELETE FROM stories"))
     days = partitions_between(Grain.DAY, FIRST, LAST)
@@ -96,7 +104,12 @@ async def run(server: PostgresServer) -> dict:
     single_s = time.perf_counter() - began
     single = await snapshot()
     if single != multi:
-        raise SystemExit(f"one date at a time told other stories than one call: {single} != {multi}")
+        single_rows = await rows()
+        differ = [(multi_rows.get(k), single_rows.get(k)) for k in sorted(set(multi_rows) | set(single_rows))
+                  if multi_rows.get(k) != single_rows.get(k)]
+        for one, other in differ[:5]:
+            print(f"one call:       {one}\none at a time:  {other}")
+        raise SystemExit(f"one date at a time told other stories than one call: {len(differ)} rows differ")
     print(f"multi: {multi_s:.2f}s for {multi[0]} stories; single: {single_s:.2f}s for {len(days) * len(spans)} calls; "
           "the same stories")
     for closing in (engine, admin):

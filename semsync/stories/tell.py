@@ -94,10 +94,14 @@ class Series:
         return cls(first, values)
 
     def upto(self, end: int, count: int) -> tuple[int, np.ndarray]:
-        """The last `count` slots ending at ordinal `end` (fewer at the series' start)."""
-        stop = min(end - self.first + 1, len(self.values))
-        start = max(0, stop - count)
-        return self.first + start, self.values[start:stop] if stop > 0 else np.empty(0)
+        """The `count` slots ending at ordinal `end`: NaN where the series has no value (after its last
+        one too, so the window does not depend on what was read after `end`), fewer at its start."""
+        first = max(end - count + 1, self.first)
+        out = np.full(max(end - first + 1, 0), np.nan)
+        last = min(end, self.first + len(self.values) - 1)
+        if last >= first:
+            out[: last - first + 1] = self.values[first - self.first: last - self.first + 1]
+        return first, out
 
 
 @dataclass(frozen=True)

@@ -123,3 +123,10 @@ def test_a_spike_that_is_a_record_reads_as_one_story_and_events_are_never_ongoin
 def test_a_quiet_record_over_a_short_span_is_not_told():
     rows = tell(job({"historical_performance": [None, history(151.0, record=30)]}))
     assert rows == []
+
+
+def test_a_sparkline_ends_at_the_storys_period_even_when_the_series_stops_before_it():
+    series = Series.from_points(Grain.DAY, [(date(2025, 11, 1), 1.0), (date(2025, 11, 3), 3.0)])
+    end = series.first + 4  # 2025-11-05: no value read after the 3rd (a sparse slice), or read and missing
+    first, values = series.upto(end, 30)
+    assert first == series.first and [None if v != v else v for v in values.tolist()] == [1.0, None, 3.0, None, None]
