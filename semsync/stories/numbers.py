@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from functools import lru_cache
 
 MINUS = "\u2212"
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥", "KRW": "₩"}
@@ -88,6 +89,7 @@ def points(value: float | None, signed: bool = True) -> str:
     return f"{sign}{abs(value):.1f} pp"
 
 
+@lru_cache(maxsize=8192)
 def day(value: date | str) -> str:
     """``28 Nov 2025``."""
     value = date.fromisoformat(value) if isinstance(value, str) else value
@@ -103,6 +105,7 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+@lru_cache(maxsize=8192)
 def when(grain: str, start: date | str) -> str:
     """The period that starts on `start`, as a phrase: ``on 28 Nov 2025``, ``in the week of 24 Nov
     2025``, ``in Nov 2025``."""

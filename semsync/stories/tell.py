@@ -238,8 +238,10 @@ def _story(teller: _Teller, candidate: Candidate, analysis_date: date, status: S
     sparkline = _sparkline(job, series, candidate.extra["end"], teller.sparklines)
     return {
         "candidate": candidate, "story_date": analysis_date, "status": status, "started_on": since,
-        "salience": round(strength, 3), "title": renderer.render(template.title, variables),
-        "detail": renderer.render(template.detail, variables), "variables": candidate.variables,
+        "salience": round(strength, 3), **dict(zip(("title", "detail"),
+                                                    renderer.render_all((template.title, template.detail), variables),
+                                                    strict=True)),
+        "variables": candidate.variables,
         "sparkline": sparkline, "polarity": candidate.polarity, "grouped_under": None, "also": [],
     }
 

@@ -267,10 +267,19 @@ class Renderer:
         self.grain = grain
 
     def render(self, text: str, variables: dict[str, Any]) -> str:
+        """`text` with `variables` (and the metric's label and grain) filled in."""
+        return self.render_all((text,), variables)[0]
+
+    def render_all(self, texts: tuple[str, ...], variables: dict[str, Any]) -> list[str]:
+        """Several templates of one story with its variables, each number formatted once."""
+        values = {"metric": self.metric, "period": self.grain, **variables}
+        formatted: dict[tuple[str, str], str | None] = {}
+        return [self._render(text, values, formatted) for text in texts]
+
+    def _render(self, text: str, values: dict[str, Any], formatted: dict[tuple[str, str], str | None]) -> str:
         compiled = self._cache.get(text)
         if compiled is None:
             compiled = self._cache[text] = _Compiled(text)
-        values = {"metric": self.metric, "period": self.grain, **variables}
         out: list[str] = []
         for optional, fields in compiled.parts:
             rendered = []
@@ -278,13 +287,16 @@ class Renderer:
                 rendered.append(literal)
                 if name is None:
                     continue
-                formatted = self._format(values.get(name), spec)
-                if formatted is None:
+                key = (name, spec)
+                if key not in formatted:
+                    formatted[key] = self._format(values.get(name), spec)
+                text = formatted[key]
+                if text is None:
                     if optional:
                         rendered = None
                         break
-                    formatted = "n/a"
-                rendered.append(formatted)
+                    text = "n/a"
+                rendered.append(text)
             if rendered is not None:
                 out.extend(rendered)
         return "".join(out)
