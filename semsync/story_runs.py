@@ -28,6 +28,12 @@ from semsync.stories import current_versions
 from semsync.stories.store import prior_stories, replace_stories
 from semsync.stories.tell import NOISE_WINDOW, SPARKLINE, Series, StoryJob, tell
 
+#: what is read of a pattern's results where it is far less than the whole: a forecast's daily
+#: series is most of its result and no rule reads it (one `->` decompresses the document once; every
+#: further one would again, so the other patterns' results are read whole)
+PROJECTION = {"forecasting": "jsonb_build_object('error', error, 'period_forecasts', "
+                             "run_result->'period_forecasts')::text"}
+
 
 class StoryRunService:
     """Tells stories; the CPU work goes to `executor` (the pattern process pool in the worker), else a thread."""

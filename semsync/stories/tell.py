@@ -225,7 +225,7 @@ class _Teller:
 
 
 def _story(teller: _Teller, candidate: Candidate, analysis_date: date, status: StoryStatus,
-           since: date) -> dict[str, Any]:
+           since: date, *, sentences: bool = True) -> dict[str, Any]:
     job, renderer = teller.job, teller.renderer
     template = TEMPLATES[candidate.story_type]
     variables = {**candidate.variables, "slice": candidate.slice,
@@ -238,9 +238,9 @@ def _story(teller: _Teller, candidate: Candidate, analysis_date: date, status: S
     sparkline = _sparkline(job, series, candidate.extra["end"], teller.sparklines)
     return {
         "candidate": candidate, "story_date": analysis_date, "status": status, "started_on": since,
-        "salience": round(strength, 3), **dict(zip(("title", "detail"),
-                                                    renderer.render_all((template.title, template.detail), variables),
-                                                    strict=True)),
+        "salience": round(strength, 3), **dict(zip(
+            ("title", "detail"),
+            renderer.render_all((template.title, template.detail), variables) if sentences else ("", ""), strict=True)),
         "variables": candidate.variables,
         "sparkline": sparkline, "polarity": candidate.polarity, "grouped_under": None, "also": [],
     }
@@ -254,9 +254,9 @@ def _resolved(teller: _Teller, candidate: Candidate, analysis_date: date, since:
     variables = {**candidate.variables, "label": label, "started": since, "last": last,
                  "subject": candidate.slice if candidate.slice is not None else job.metric_label}
     polarity = {Polarity.GOOD: Polarity.BAD, Polarity.BAD: Polarity.GOOD}.get(candidate.polarity, Polarity.NEUTRAL)
-    story = _story(teller, candidate, analysis_date, StoryStatus.RESOLVED, since)
-    story.update(title=renderer.render(RESOLVED.title, variables), detail=renderer.render(RESOLVED.detail, variables),
-                 salience=round(max(0.0, min(1.0, candidate.strength)) / 3, 3), polarity=polarity,
+    story = _story(teller, candidate, analysis_date, StoryStatus.RESOLVED, since, sentences=False)
+    title, detail = renderer.render_all((RESOLVED.title, RESOLVED.detail), variables)
+    story.update(title=title, detail=detail, salience=round(max(0.0, min(1.0, candidate.strength)) / 3, 3), polarity=polarity,
                  variables={**candidate.variables, "started": str(since), "last": str(last)})
     return story
 
