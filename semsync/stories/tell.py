@@ -256,8 +256,8 @@ def _resolved(teller: _Teller, candidate: Candidate, analysis_date: date, since:
     polarity = {Polarity.GOOD: Polarity.BAD, Polarity.BAD: Polarity.GOOD}.get(candidate.polarity, Polarity.NEUTRAL)
     story = _story(teller, candidate, analysis_date, StoryStatus.RESOLVED, since, sentences=False)
     title, detail = renderer.render_all((RESOLVED.title, RESOLVED.detail), variables)
-    story.update(title=title, detail=detail, salience=round(max(0.0, min(1.0, candidate.strength)) / 3, 3), polarity=polarity,
-                 variables={**candidate.variables, "started": str(since), "last": str(last)})
+    story.update(title=title, detail=detail, salience=round(max(0.0, min(1.0, candidate.strength)) / 3, 3),
+                 polarity=polarity, variables={**candidate.variables, "started": str(since), "last": str(last)})
     return story
 
 
