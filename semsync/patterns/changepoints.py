@@ -38,7 +38,7 @@ MAD_TO_SIGMA = 1.482602218505602
 MAX_PERSISTENCE = 0.9
 WINSOR = 2.5
 #: E[min(Z², c²)] for a standard normal Z and c = WINSOR: what winsorising leaves of the variance
-_WINSOR_MEAN_SQUARE = (
+WINSOR_MEAN_SQUARE = (
     math.erf(WINSOR / math.sqrt(2))
     - 2 * WINSOR * math.exp(-WINSOR**2 / 2) / math.sqrt(2 * math.pi)
     + WINSOR**2 * (1 - math.erf(WINSOR / math.sqrt(2)))
@@ -106,7 +106,7 @@ def noise_scale(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # lagged / square where square > 0, else −0.5 (np.divide's `where`: no division by zero to silence)
     r = np.divide(lagged, square, out=np.full(np.shape(square), -0.5), where=square > 0)
     rho = np.clip(1.0 + 2.0 * r, 0.0, MAX_PERSISTENCE)
-    sigma_d = np.sqrt(square / d.shape[-1] / _WINSOR_MEAN_SQUARE)
+    sigma_d = np.sqrt(square / d.shape[-1] / WINSOR_MEAN_SQUARE)
     return sigma_d * np.sqrt((1.0 + rho) / 2.0) / (1.0 - rho), rho
 
 
@@ -128,7 +128,7 @@ def residual_scale(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lagged = (clipped[..., 1:] * clipped[..., :-1]).sum(axis=-1)
     correlation = np.divide(lagged, square, out=np.zeros(np.shape(square)), where=square > 0)
     rho = np.clip(correlation, 0.0, MAX_PERSISTENCE)
-    scale = np.sqrt(square / e.shape[-1] / _WINSOR_MEAN_SQUARE)
+    scale = np.sqrt(square / e.shape[-1] / WINSOR_MEAN_SQUARE)
     return scale * np.sqrt((1.0 + rho) / (1.0 - rho)), rho
 
 

@@ -60,12 +60,12 @@ from semsync.patterns.changepoints import (
     critical_value,
     detect,
     local_estimate,
-    median,
     noise_scale,
     piecewise_residuals,
     residual_scale,
 )
 from semsync.patterns.periods import PeriodGrid, ordinal, period_start
+from semsync.patterns.series import weekly_pattern
 
 #: the changes that σ is estimated around are those beyond this many times the critical value
 PROVISIONAL_FACTOR = 3.0
@@ -150,23 +150,6 @@ def _line(t: np.ndarray, y: np.ndarray) -> _Line:
     return _Line(slope, float(y_mean - slope * t_mean))
 
 
-def _weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
-    """The weekday effect at each position: the median deviation of that weekday from the centred
-    7-day mean, centred on zero. Medians, so a step or an outlier barely moves it."""
-    missing = np.isnan(values)
-    kernel = np.ones(7)
-    sums = np.convolve(np.where(missing, 0.0, values), kernel, mode="same")
-    counts = np.convolve((~missing).astype(float), kernel, mode="same")
-    deviation = values - np.divide(sums, counts, out=np.full(len(values), np.nan), where=counts >= 5)
-    weekday = (first_weekday + np.arange(len(values))) % 7
-    effect = np.zeros(7)
-    for day in range(7):
-        same_day = deviation[(day - first_weekday) % 7 :: 7]  # every 7th position from the first such day
-        observed = same_day[~np.isnan(same_day)]
-        effect[day] = median(observed)[0] if len(observed) else 0.0
-    return (effect - effect.mean())[weekday]
-
-
 @dataclass(frozen=True)
 class _Detection:
     """One window's own detection: its values on their positions, noise and changes."""
@@ -243,7 +226,7 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
         if len(present) < required:
             raise AnalysisError.insufficient("values in the window", required, len(present))
         if grain is Grain.DAY and settings.remove_weekly_pattern and len(present) >= 21:
-            values = values - _weekly_pattern(values, period_start(grain, span.start).weekday())
+            values = values - weekly_pattern(values, period_start(grain, span.start).weekday())
         t, y = present.astype(float), values[present]
         cache: GainsCache = {}
         sigma, rho, critical, changes = self._noise(t, y, min_segment, settings, cache)
