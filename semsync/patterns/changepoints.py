@@ -132,6 +132,36 @@ def residual_scale(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scale * np.sqrt((1.0 + rho) / (1.0 - rho)), rho
 
 
+#: values in the running median that `despike` compares each value with
+DESPIKE_WIDTH = 7
+
+
+def despike(y: np.ndarray, z: float) -> np.ndarray:
+    """`y` with isolated outliers clipped: each value is compared with the running median of the
+    `DESPIKE_WIDTH` values around it (fewer at the ends), and one further than `z` robust σ of those
+    differences (MAD) is moved to that distance.
+
+    A median of 7 follows a step, which holds more than half of its window within 3 values of the
+    step, and a trend; it ignores one to three outlying values. So a spike keeps its sign but
+    weighs no more than a large ordinary value, while a change of level or trend is left as it is.
+    At the end of the series a value is compared with the median of itself and the 3 before it:
+    a new level seen for a day or two is clipped until more of it arrives (a change is first
+    reported from about its sixth day anyway)."""
+    n = len(y)
+    half = DESPIKE_WIDTH // 2
+    if n < DESPIKE_WIDTH:
+        return y
+    centre = np.empty(n)
+    centre[half : n - half] = np.median(np.lib.stride_tricks.sliding_window_view(y, DESPIKE_WIDTH), axis=1)
+    for i in (*range(half), *range(n - half, n)):
+        centre[i] = np.median(y[max(i - half, 0) : i + half + 1])
+    deviation = y - centre
+    bound = z * MAD_TO_SIGMA * float(median(np.abs(deviation - median(deviation)))[0])
+    if not bound > 0 or np.abs(deviation).max() <= bound:
+        return y
+    return np.where(np.abs(deviation) > bound, centre + np.sign(deviation) * bound, y)
+
+
 def line_residuals(t: np.ndarray, y: np.ndarray) -> np.ndarray:
     """`y` less its least-squares line (along the last axis)."""
     tc = t - t.sum() / len(t)

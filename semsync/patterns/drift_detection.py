@@ -11,6 +11,12 @@ per period for a trend change), size relative to the level before, direction and
 metric is *drifting* when the latest change is within the last `recent_periods` periods (default
 2 × `min_segment`).
 
+Outliers: before anything else, a value further than `outlier_z` robust σ from the running median
+of the 7 values around it is clipped to that distance (`changepoints.despike`), so that a one-day
+spike or drop (×3, or 0.3×) reads as one large value rather than a level shift or trend change of
+hundreds; a step, which holds the running median's majority within 3 periods, and a trend pass
+unclipped.
+
 The noise: daily series are first cleared of their weekday pattern (levels are then
 weekday-adjusted); σ and the lag-one autocorrelation ρ come from the residuals of a line on each
 part between the large changes, σ widened to the noise's long-run scale, and the critical value is
@@ -58,6 +64,7 @@ from semsync.patterns.changepoints import (
     GainsCache,
     change_near,
     critical_value,
+    despike,
     detect,
     local_estimate,
     noise_scale,
@@ -97,6 +104,10 @@ class DriftDetectionSettings(PatternSettings):
     keep_ratio: float = Field(0.5, gt=0, le=1)
     #: daily series: take out the weekday pattern before looking for changes
     remove_weekly_pattern: bool = True
+    #: a value further than this many robust σ from the running median of its neighbours is clipped
+    #: to that distance before changes are looked for (0: not at all), so that a one-period spike or
+    #: drop cannot read as a change of level or trend
+    outlier_z: float = Field(4.0, ge=0)
 
     def min_segment(self, grain: Grain) -> int:
         return getattr(self, f"min_segment_{grain.value}")
@@ -174,7 +185,7 @@ class _Prepared:
 
 class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prepared]):
     name: ClassVar[str] = "drift_detection"
-    version: ClassVar[str] = "2.1"
+    version: ClassVar[str] = "2.2"
     needs = frozenset({DataNeed.SERIES})
     settings_model = DriftDetectionSettings
     result_model = DriftDetectionResult
@@ -228,6 +239,8 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
         if grain is Grain.DAY and settings.remove_weekly_pattern and len(present) >= 21:
             values = values - weekly_pattern(values, period_start(grain, span.start).weekday())
         t, y = present.astype(float), values[present]
+        if settings.outlier_z:
+            y = despike(y, settings.outlier_z)
         cache: GainsCache = {}
         sigma, rho, critical, changes = self._noise(t, y, min_segment, settings, cache)
         if not sigma > 0:
