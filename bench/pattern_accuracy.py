@@ -276,19 +276,20 @@ def weekly_profile(rng: np.random.Generator, amplitude: float) -> np.ndarray:
 
 
 def cov_trend_totals() -> tuple[float, float]:
-    """Daily series with a linear trend up to 0.3 % of the level per day (either sign), a weekday
-    rhythm of 5–20 % and white noise of 2–5 % of the level, forecast from the first day of each
-    quarter of a year: the share of quarter and year totals inside their 95 % interval."""
+    """Daily series with a linear trend of 0.05–0.3 % of the level per day (rising, or falling to the
+    level: the percentages are of the lowest level), a weekday rhythm of 5–20 % and white noise of
+    2–5 % of each day's level (so both grow with the trend), a year of history, forecast from the
+    first day of each quarter of the next year: the share of quarter and year totals inside their
+    95 % interval."""
     quarter_in = year_in = count = 0
     for i in range(SERIES_18):
         rng = np.random.default_rng(SEED_BASE + 90_000 + i)
-        n = 2 * 365 + 366
-        dates = pd.date_range("2023-01-01", periods=n, freq="D")
-        level = 1000.0
-        slope = rng.uniform(0.0005, 0.003) * level * (1 if i % 2 == 0 else -1)
-        trend = slope * np.arange(n) if slope > 0 else slope * (np.arange(n) - n)  # ≥ level throughout
-        season = weekly_profile(rng, rng.uniform(0.05, 0.20) * level)[dates.day_of_week]
-        values = level + trend + season + rng.normal(0, rng.uniform(0.02, 0.05) * level, n)
+        dates = pd.date_range("2024-01-01", "2025-12-31", freq="D")
+        n = len(dates)
+        rate = rng.uniform(0.0005, 0.003)
+        level = 1000.0 * (1 + rate * (np.arange(n) if i % 2 == 0 else n - np.arange(n)))
+        season = weekly_profile(rng, rng.uniform(0.05, 0.20))[dates.day_of_week]
+        values = level * (1 + season + rng.normal(0, rng.uniform(0.02, 0.05), n))
         series_frame = pd.DataFrame({"date": dates.date, "value": values})
         truth = series_frame.set_index("date")["value"]
         origins = [date(2025, month, 1) for month in (1, 4, 7, 10)]
