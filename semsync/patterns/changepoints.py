@@ -152,9 +152,14 @@ def despike(y: np.ndarray, z: float) -> np.ndarray:
     if n < DESPIKE_WIDTH:
         return y
     centre = np.empty(n)
-    centre[half : n - half] = np.median(np.lib.stride_tricks.sliding_window_view(y, DESPIKE_WIDTH), axis=1)
-    for i in (*range(half), *range(n - half, n)):
-        centre[i] = np.median(y[max(i - half, 0) : i + half + 1])
+    # the middle of each full window (its 4th of 7 values): a partition, cheaper than np.median's sort
+    windows = np.lib.stride_tricks.sliding_window_view(y, DESPIKE_WIDTH)
+    centre[half : n - half] = np.partition(windows, half, axis=1)[:, half]
+    values = y.tolist()
+    for i in (*range(half), *range(n - half, n)):  # the shorter windows at the ends
+        part = sorted(values[max(i - half, 0) : i + half + 1])
+        middle = len(part) // 2
+        centre[i] = part[middle] if len(part) % 2 else (part[middle - 1] + part[middle]) / 2.0
     deviation = y - centre
     bound = z * MAD_TO_SIGMA * float(median(np.abs(deviation - median(deviation)))[0])
     if not bound > 0 or np.abs(deviation).max() <= bound:
