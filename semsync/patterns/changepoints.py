@@ -38,7 +38,7 @@ MAD_TO_SIGMA = 1.482602218505602
 MAX_PERSISTENCE = 0.9
 WINSOR = 2.5
 #: E[min(Z², c²)] for a standard normal Z and c = WINSOR: what winsorising leaves of the variance
-_WINSOR_MEAN_SQUARE = (
+WINSOR_MEAN_SQUARE = (
     math.erf(WINSOR / math.sqrt(2))
     - 2 * WINSOR * math.exp(-WINSOR**2 / 2) / math.sqrt(2 * math.pi)
     + WINSOR**2 * (1 - math.erf(WINSOR / math.sqrt(2)))
@@ -106,7 +106,7 @@ def noise_scale(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # lagged / square where square > 0, else −0.5 (np.divide's `where`: no division by zero to silence)
     r = np.divide(lagged, square, out=np.full(np.shape(square), -0.5), where=square > 0)
     rho = np.clip(1.0 + 2.0 * r, 0.0, MAX_PERSISTENCE)
-    sigma_d = np.sqrt(square / d.shape[-1] / _WINSOR_MEAN_SQUARE)
+    sigma_d = np.sqrt(square / d.shape[-1] / WINSOR_MEAN_SQUARE)
     return sigma_d * np.sqrt((1.0 + rho) / 2.0) / (1.0 - rho), rho
 
 
@@ -128,8 +128,43 @@ def residual_scale(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lagged = (clipped[..., 1:] * clipped[..., :-1]).sum(axis=-1)
     correlation = np.divide(lagged, square, out=np.zeros(np.shape(square)), where=square > 0)
     rho = np.clip(correlation, 0.0, MAX_PERSISTENCE)
-    scale = np.sqrt(square / e.shape[-1] / _WINSOR_MEAN_SQUARE)
+    scale = np.sqrt(square / e.shape[-1] / WINSOR_MEAN_SQUARE)
     return scale * np.sqrt((1.0 + rho) / (1.0 - rho)), rho
+
+
+#: values in the running median that `despike` compares each value with
+DESPIKE_WIDTH = 7
+
+
+def despike(y: np.ndarray, z: float) -> np.ndarray:
+    """`y` with isolated outliers clipped: each value is compared with the running median of the
+    `DESPIKE_WIDTH` values around it (fewer at the ends), and one further than `z` robust σ of those
+    differences (MAD) is moved to that distance.
+
+    A median of 7 follows a step, which holds more than half of its window within 3 values of the
+    step, and a trend; it ignores one to three outlying values. So a spike keeps its sign but
+    weighs no more than a large ordinary value, while a change of level or trend is left as it is.
+    At the end of the series a value is compared with the median of itself and the 3 before it:
+    a new level seen for a day or two is clipped until more of it arrives (a change is first
+    reported from about its sixth day anyway)."""
+    n = len(y)
+    half = DESPIKE_WIDTH // 2
+    if n < DESPIKE_WIDTH:
+        return y
+    centre = np.empty(n)
+    # the middle of each full window (its 4th of 7 values): a partition, cheaper than np.median's sort
+    windows = np.lib.stride_tricks.sliding_window_view(y, DESPIKE_WIDTH)
+    centre[half : n - half] = np.partition(windows, half, axis=1)[:, half]
+    values = y.tolist()
+    for i in (*range(half), *range(n - half, n)):  # the shorter windows at the ends
+        part = sorted(values[max(i - half, 0) : i + half + 1])
+        middle = len(part) // 2
+        centre[i] = part[middle] if len(part) % 2 else (part[middle - 1] + part[middle]) / 2.0
+    deviation = y - centre
+    bound = z * MAD_TO_SIGMA * float(median(np.abs(deviation - median(deviation)))[0])
+    if not bound > 0 or np.abs(deviation).max() <= bound:
+        return y
+    return np.where(np.abs(deviation) > bound, centre + np.sign(deviation) * bound, y)
 
 
 def line_residuals(t: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -11,6 +11,12 @@ per period for a trend change), size relative to the level before, direction and
 metric is *drifting* when the latest change is within the last `recent_periods` periods (default
 2 × `min_segment`).
 
+Outliers: before anything else, a value further than `outlier_z` robust σ from the running median
+of the 7 values around it is clipped to that distance (`changepoints.despike`), so that a one-day
+spike or drop (×3, or 0.3×) reads as one large value rather than a level shift or trend change of
+hundreds; a step, which holds the running median's majority within 3 periods, and a trend pass
+unclipped.
+
 The noise: daily series are first cleared of their weekday pattern (levels are then
 weekday-adjusted); σ and the lag-one autocorrelation ρ come from the residuals of a line on each
 part between the large changes, σ widened to the noise's long-run scale, and the critical value is
@@ -58,14 +64,15 @@ from semsync.patterns.changepoints import (
     GainsCache,
     change_near,
     critical_value,
+    despike,
     detect,
     local_estimate,
-    median,
     noise_scale,
     piecewise_residuals,
     residual_scale,
 )
 from semsync.patterns.periods import PeriodGrid, ordinal, period_start
+from semsync.patterns.series import weekly_pattern
 
 #: the changes that σ is estimated around are those beyond this many times the critical value
 PROVISIONAL_FACTOR = 3.0
@@ -97,6 +104,10 @@ class DriftDetectionSettings(PatternSettings):
     keep_ratio: float = Field(0.5, gt=0, le=1)
     #: daily series: take out the weekday pattern before looking for changes
     remove_weekly_pattern: bool = True
+    #: a value further than this many robust σ from the running median of its neighbours is clipped
+    #: to that distance before changes are looked for (0: not at all), so that a one-period spike or
+    #: drop cannot read as a change of level or trend
+    outlier_z: float = Field(4.0, ge=0)
 
     def min_segment(self, grain: Grain) -> int:
         return getattr(self, f"min_segment_{grain.value}")
@@ -150,23 +161,6 @@ def _line(t: np.ndarray, y: np.ndarray) -> _Line:
     return _Line(slope, float(y_mean - slope * t_mean))
 
 
-def _weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
-    """The weekday effect at each position: the median deviation of that weekday from the centred
-    7-day mean, centred on zero. Medians, so a step or an outlier barely moves it."""
-    missing = np.isnan(values)
-    kernel = np.ones(7)
-    sums = np.convolve(np.where(missing, 0.0, values), kernel, mode="same")
-    counts = np.convolve((~missing).astype(float), kernel, mode="same")
-    deviation = values - np.divide(sums, counts, out=np.full(len(values), np.nan), where=counts >= 5)
-    weekday = (first_weekday + np.arange(len(values))) % 7
-    effect = np.zeros(7)
-    for day in range(7):
-        same_day = deviation[(day - first_weekday) % 7 :: 7]  # every 7th position from the first such day
-        observed = same_day[~np.isnan(same_day)]
-        effect[day] = median(observed)[0] if len(observed) else 0.0
-    return (effect - effect.mean())[weekday]
-
-
 @dataclass(frozen=True)
 class _Detection:
     """One window's own detection: its values on their positions, noise and changes."""
@@ -191,7 +185,7 @@ class _Prepared:
 
 class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prepared]):
     name: ClassVar[str] = "drift_detection"
-    version: ClassVar[str] = "2.1"
+    version: ClassVar[str] = "2.2"
     needs = frozenset({DataNeed.SERIES})
     settings_model = DriftDetectionSettings
     result_model = DriftDetectionResult
@@ -243,8 +237,10 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
         if len(present) < required:
             raise AnalysisError.insufficient("values in the window", required, len(present))
         if grain is Grain.DAY and settings.remove_weekly_pattern and len(present) >= 21:
-            values = values - _weekly_pattern(values, period_start(grain, span.start).weekday())
+            values = values - weekly_pattern(values, period_start(grain, span.start).weekday())
         t, y = present.astype(float), values[present]
+        if settings.outlier_z:
+            y = despike(y, settings.outlier_z)
         cache: GainsCache = {}
         sigma, rho, critical, changes = self._noise(t, y, min_segment, settings, cache)
         if not sigma > 0:

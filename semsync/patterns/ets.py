@@ -178,6 +178,39 @@ class ErrorCalibration:
     total: np.ndarray
     bias: np.ndarray  # mean h-step error (actual − forecast), added to the forecasts
     z_95: np.ndarray  # the two-sided 95 % quantile for the spread's small-sample error (Student t)
+    #: > 0: the errors were measured in proportion to the level forecast, and `point` and `total` are
+    #: for a level of this size; a forecast's spread scales with its level over this (`level_scale`).
+    #: 0: the errors are taken as they are, whatever the level
+    reference_level: float = 0.0
+    #: the lowest level the errors were measured at: a falling level's spread shrinks no further
+    lowest_level: float = 0.0
+    #: the errors' spread grows as the level to this power (`_level_power`)
+    level_power: float = 0.0
+
+    def level_scale(self, levels: np.ndarray | float) -> np.ndarray | float:
+        """What the spread of errors at these forecast levels is, as a multiple of the calibrated one."""
+        if not self.reference_level > 0:
+            return 1.0
+        return (np.maximum(levels, self.lowest_level) / self.reference_level) ** self.level_power
+
+
+#: the powers of the level that the errors' spread may grow with (0: not at all, 1: in proportion)
+LEVEL_POWERS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+
+
+def _level_power(errors: np.ndarray, levels: np.ndarray) -> float:
+    """The power κ of the level that the one-step errors' spread grows with, by maximum likelihood
+    over `LEVEL_POWERS` (normal errors with standard deviation s ℓ^κ, s profiled out): a metric
+    whose noise grows with it (κ ≈ 1) and one whose noise does not (κ ≈ 0) are told apart by their
+    own errors; where the level barely moved, the choice barely matters."""
+    log_levels = np.log(levels)
+    squares = errors * errors
+    scaled = squares[None, :] * np.exp(-2.0 * LEVEL_POWERS[:, None] * log_levels[None, :])
+    mean_square = scaled.mean(axis=1)
+    if not (mean_square > 0).all():
+        return 0.0
+    likelihood = np.log(mean_square) + 2.0 * LEVEL_POWERS * log_levels.mean()
+    return float(LEVEL_POWERS[int(np.argmin(likelihood))])
 
 
 #: the initial states count as forgotten once their weight in the level and trend is below 1/e:
@@ -203,6 +236,16 @@ def converged_after(fit: EtsFit, limit: int) -> int:
     return limit
 
 
+def level_forecasts(states: EtsStates, t: int, weights: ForecastWeights, horizon: int) -> np.ndarray:
+    """The level part of the forecasts for t+1 … t+horizon (trend, no season) from the states after `t`."""
+    return states.level[t] + weights.trend_multiplier[:horizon] * states.trend[t]
+
+
+#: errors are taken in proportion to the level when every level forecast they were measured at is at
+#: least this share of their median (a level near or below zero has no proportion to speak of)
+PROPORTIONAL_FLOOR = 0.1
+
+
 def calibrate_errors(fit: EtsFit, states: EtsStates, y: np.ndarray, weights: ForecastWeights) -> ErrorCalibration:
     """Rolling-origin errors over the fitted sample `y`: from every origin after a burn-in (two
     seasons, and the states' time to forget their initial values, `converged_after`, at most a
@@ -212,7 +255,14 @@ def calibrate_errors(fit: EtsFit, states: EtsStates, y: np.ndarray, weights: For
 
     The model's variance assumes its own structure is right; these errors show how far the
     forecasts really stray on this series (a trend that bends, a season that drifts), so intervals
-    scaled by them cover what they claim."""
+    scaled by them cover what they claim.
+
+    A metric's noise and season usually grow with its level: on a series that doubles in a year the
+    errors of the last months are twice those of the first. When the level stays well above zero
+    (`PROPORTIONAL_FLOOR`), the errors are therefore measured in proportion to the level forecast
+    at their horizon (for a total, the mean level over it) and the spreads are stated for the level
+    at the end of the sample (`ErrorCalibration.reference_level`); a forecast scales them by its
+    own level forecast. On a series whose level barely moves this is the same as before."""
     n = len(y)
     horizon = len(weights.variance)
     m = fit.seasonal_periods
@@ -230,6 +280,18 @@ def calibrate_errors(fit: EtsFit, states: EtsStates, y: np.ndarray, weights: For
     valid = targets < n
     errors = np.where(valid, y[np.minimum(targets, n - 1)] - forecasts, 0.0)
     sums = np.cumsum(errors, axis=1)
+    levels = states.level[origins, None] + weights.trend_multiplier[None, :reach] * states.trend[origins, None]
+    measured = levels[valid]
+    reference, lowest = float(states.level[n - 1]), float(measured.min())
+    proportional = reference > 0 and lowest >= PROPORTIONAL_FLOOR * float(np.median(measured))
+    power = _level_power(errors[:, 0], levels[:, 0]) if proportional else 0.0
+    proportional = power > 0
+    if proportional:
+        # the errors as they would be at the reference level
+        relative = errors * (reference / levels) ** power
+        relative_sums = sums * (reference * h / np.cumsum(levels, axis=1)) ** power
+    else:
+        relative, relative_sums = errors, sums
     # the errors are in-sample (parameters estimated on them): widen them as σ² is, by the degrees
     # of freedom the estimation used
     count = valid.sum(axis=0)
@@ -238,8 +300,13 @@ def calibrate_errors(fit: EtsFit, states: EtsStates, y: np.ndarray, weights: For
     total_bias = sums.sum(axis=0) / np.maximum(count, 1)
     # spread about the bias; the errors are in-sample (parameters estimated on them): widen them as
     # σ² is, by the degrees of freedom the estimation used
-    point_spread = ((errors - point_bias) ** 2 * valid).sum(axis=0) / np.maximum(count * dof, 1)
-    total_spread = ((sums - total_bias) ** 2 * valid).sum(axis=0) / np.maximum(count * dof, 1)
+    if proportional:
+        point_centre = relative.sum(axis=0) / np.maximum(count, 1)
+        total_centre = relative_sums.sum(axis=0) / np.maximum(count, 1)
+    else:
+        point_centre, total_centre = point_bias, total_bias
+    point_spread = ((relative - point_centre) ** 2 * valid).sum(axis=0) / np.maximum(count * dof, 1)
+    total_spread = ((relative_sums - total_centre) ** 2 * valid).sum(axis=0) / np.maximum(count * dof, 1)
     later = np.arange(reach + 1, horizon + 1)
 
     def extended(spread: np.ndarray, model: np.ndarray) -> np.ndarray:
@@ -264,4 +331,5 @@ def calibrate_errors(fit: EtsFit, states: EtsStates, y: np.ndarray, weights: For
     z_95 = stdtrit(counts, 0.975)[horizon_count]
     return ErrorCalibration(np.maximum(extended(point_spread, weights.variance), MIN_VARIANCE_RATIO),
                             np.maximum(extended(total_spread, weights.cumulative_variance), MIN_VARIANCE_RATIO),
-                            bias, z_95)
+                            bias, z_95, reference if proportional else 0.0, lowest if proportional else 0.0,
+                            power)

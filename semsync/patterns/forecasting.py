@@ -22,7 +22,10 @@ calibrate_errors`): rolling-origin errors over the fitted sample (from origins w
 forgotten their heuristic initial values) give, per horizon, the mean error
 (added to the forecasts, so that a damped trend does not under-project a sustained trend's long
 totals) and the spread of the h-step errors and of their running sums (the interval widths of
-points and of period totals, with a Student t quantile for the number of windows behind them).
+points and of period totals, with a Student t quantile for the number of windows behind them). Where the noise grows
+with the level (the errors' spread as a power of the level, estimated from the one-step errors), the
+errors are measured in proportion to the level and a forecast's intervals scale with its own level
+forecast, so that a metric that doubles in a year is not forecast with its first months' spread.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from semsync.patterns.ets import (
     filter_states,
     fit_ets,
     forecast_weights,
+    level_forecasts,
     min_seasonal_observations,
     point_forecasts,
 )
@@ -182,7 +186,7 @@ class _Prepared:
 
 class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
     name: ClassVar[str] = "forecasting"
-    version: ClassVar[str] = "2.1"
+    version: ClassVar[str] = "2.2"
     needs = frozenset({DataNeed.SERIES, DataNeed.FUTURE_TARGETS})
     settings_model = ForecastingSettings
     result_model = ForecastingResult
@@ -261,7 +265,10 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
         horizon = _horizon_end(grain, latest) - latest
         means = point_forecasts(fit, model.states, t, model.weights, horizon) + model.calibration.bias[:horizon]
         shown = _period(grain, "quarter", latest + 1).last - latest
-        points, half_width = means[:shown], model.point_half_width[:shown]
+        # the spread in proportion to the level forecast, when the calibration measured it so
+        levels = level_forecasts(model.states, t, model.weights, horizon)
+        points = means[:shown]
+        half_width = model.point_half_width[:shown] * model.calibration.level_scale(levels[:shown])
         forecast, lower, upper = finite_or_none_list(np.stack([points, points - half_width, points + half_width]))
         observed = prepared.values.window(span.start, latest)
         return {
@@ -276,7 +283,7 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
                 confidence=0.95,
             ),
             "period_forecasts": [
-                self._period_forecast(kind, prepared, model, means, span, grain, settings)
+                self._period_forecast(kind, prepared, model, means, levels, span, grain, settings)
                 for kind in PERIOD_KINDS[grain]
             ],
             "model": ModelInfo(
@@ -293,7 +300,7 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
             ),
         }
 
-    def _period_forecast(self, kind, prepared: _Prepared, model: _Model, means, span: Span, grain, settings):
+    def _period_forecast(self, kind, prepared: _Prepared, model: _Model, means, levels, span: Span, grain, settings):
         latest = span.end
         period = _period(grain, kind, latest + 1)
         first, last = period.first, period.last
@@ -313,7 +320,10 @@ class Forecasting(Pattern[ForecastingSettings, ForecastingResult, _Prepared]):
         else:
             value = float(means[remaining - 1])
             variance = model.weights.variance[remaining - 1] * model.calibration.point[remaining - 1]
-        half_width = float(model.calibration.z_95[remaining - 1] * np.sqrt(sigma2 * variance))
+        # a total's spread scales with the mean level over what remains, a last value's with its own
+        scale = model.calibration.level_scale(
+            levels[remaining - 1] if aggregation == "last" else levels[:remaining].sum() / remaining)
+        half_width = float(model.calibration.z_95[remaining - 1] * np.sqrt(sigma2 * variance) * scale)
         if (first, last) not in prepared.period_targets:
             prepared.period_targets[(first, last)] = (
                 _aggregate(prepared.targets.window(first, last), aggregation), prepared.targets.value_at(last))

@@ -4,8 +4,10 @@
   overall growth, how many periods accelerated or slowed;
 - trend by statistical process control (`semsync.patterns.spc`) over the last
   `trend_periods_<grain>` periods (at least `min_points` values): the chart's segments (a new one
-  after consecutive signals), each upward / downward (least-squares slope over the segment at
-  ≥ `trend_significance` standard errors), plateau (level after a rise or fall, or flat within
+  after consecutive signals), each upward / downward (least-squares slope over the segment as
+  significant as `trend_significance` standard errors would be for a normal statistic: Student t's
+  quantile for the segment's degrees of freedom, so that the chart's short segments on plain noise
+  are not trends by chance), plateau (level after a rise or fall, or flat within
   `plateau_tolerance`) or stable; adjacent segments of one type make one trend, and the result has
   the current and the previous trend;
 - record high / low rank of the latest value in the window, and the same as best / worst in the
@@ -13,7 +15,13 @@
   whether it is favourable;
 - year-over-year seasonality: is this period's change what the same change a year ago was;
 - benchmarks against a period, week, month, quarter and year ago (as the grain allows);
-- spike / drop: the latest point outside the control limits.
+- spike / drop: the latest value outside the range its own history expects of it (`_exception`).
+  The expectation is the series' local line over the last `exception_periods_<grain>` periods, its
+  weekday rhythm (daily series) and what its noise carries over from the day before (AR(1)); the
+  range is ± `exception_z` times the noise of one period's surprise (the AR(1) innovations' σ). The
+  control chart's limits are not used: they sit about a half-average centre line and an average
+  moving range, so a weekday rhythm, persistent noise or a level change crossed them on 3–80 % of
+  change-free dates.
 
 Benchmarks count back whole periods so that weekdays line up: for days a week, month, quarter and
 year ago are 7, 28, 91 and 364 days; for weeks 4, 13 and 52 weeks; for months 3 and 12 months.
@@ -21,13 +29,16 @@ year ago are 7, 28, 91 and 364 days; for weeks 4, 13 and 52 weeks; for months 3 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
+from scipy.special import ndtr, stdtrit
 
 from semsync.partitions import Grain
 from semsync.patterns.base import (
@@ -41,8 +52,9 @@ from semsync.patterns.base import (
     ResultModel,
     Span,
 )
+from semsync.patterns.changepoints import MAD_TO_SIGMA, WINSOR, WINSOR_MEAN_SQUARE, median
 from semsync.patterns.periods import PeriodGrid, period_start
-from semsync.patterns.series import percent_change, percent_changes
+from semsync.patterns.series import percent_change, percent_changes, weekly_pattern
 from semsync.patterns.spc import ControlChart, control_chart
 
 BENCHMARKS: dict[Grain, dict[str, int]] = {
@@ -80,6 +92,15 @@ class HistoricalPerformanceSettings(PatternSettings):
     plateau_tolerance: float = Field(0.01, ge=0)
     plateau_window: int = Field(7, ge=2)
     seasonality_tolerance_percent: float = Field(5.0, ge=0)
+    #: a spike or drop is judged against the last this many periods before it
+    exception_periods_day: int = Field(182, ge=10)
+    exception_periods_week: int = Field(52, ge=10)
+    exception_periods_month: int = Field(36, ge=10)
+    #: a spike or drop lies this many σ of one period's surprise from the value expected
+    exception_z: float = Field(2.7, gt=0)
+
+    def exception_periods(self, grain: Grain) -> int:
+        return getattr(self, f"exception_periods_{grain.value}")
 
 
 class PeriodMetric(ResultModel):
@@ -173,7 +194,7 @@ class _Prepared:
 
 class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPerformanceResult, _Prepared]):
     name: ClassVar[str] = "historical_performance"
-    version: ClassVar[str] = "1.1"
+    version: ClassVar[str] = "1.2"
     needs = frozenset({DataNeed.SERIES})
     settings_model = HistoricalPerformanceSettings
     result_model = HistoricalPerformanceResult
@@ -200,7 +221,6 @@ class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPer
             run_length=settings.run_length,
         )
         trends = _trends(chart, observed[charted], present[charted], span, grain, settings)
-        current = float(values[-1])
         return {
             "num_periods": len(present),
             **_growth(values, span, grain, settings.num_periods, prepared.period_metrics),
@@ -212,7 +232,7 @@ class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPer
             "benchmarks": [
                 _benchmark(values, span, grain, reference, back) for reference, back in BENCHMARKS[grain].items()
             ],
-            "trend_exception": _exception(chart, current, settings.direction.sign),
+            "trend_exception": _exception(values, span, grain, settings),
         }
 
 
@@ -254,7 +274,13 @@ def _growth(values: np.ndarray, span: Span, grain: Grain, num_periods: int,
 def _trends(
     chart: ControlChart, observed: np.ndarray, present: np.ndarray, span: Span, grain: Grain, settings
 ) -> list[TrendInfo]:
-    """The chart's segments classified, adjacent segments of one type merged into one trend."""
+    """The chart's segments classified, adjacent segments of one type merged into one trend.
+
+    A merged trend is judged again on all its points: stable segments that together rise or fall
+    significantly are that trend (the chart restarts often on a noisy steady trend, and each short
+    piece alone is too uncertain); a segment that continued a rise or fall only because its own slope
+    could not be told from it starts a plateau when the two together no longer rise or fall
+    significantly (a chance rise on noise is not carried on for the rest of the chart)."""
     bounds = [s.start for s in chart.segments] + [len(observed)]
     merged: list[list] = []  # [start, end, type, least-squares fit of start:end]
     previous: TrendType | None = None
@@ -264,7 +290,15 @@ def _trends(
         kind = _trend_type(observed[start:end], fit, previous, previous_fit, settings)
         if merged and merged[-1][2] is kind:
             first = merged[-1][0]
-            merged[-1][1:] = [end, kind, _least_squares(present[first:end].astype(float), observed[first:end])]
+            joined = _least_squares(present[first:end].astype(float), observed[first:end])
+            direction = _direction(joined, end - first, settings.trend_significance)
+            if kind is TrendType.STABLE and direction is not None:
+                kind = direction
+            if kind in (TrendType.UPWARD, TrendType.DOWNWARD) and direction is not kind:
+                kind = TrendType.PLATEAU
+                merged.append([start, end, kind, fit])
+            else:
+                merged[-1][1:] = [end, kind, joined]
         else:
             merged.append([start, end, kind, fit])
         # what a following segment is compared with: the whole trend so far, not its last piece
@@ -286,12 +320,21 @@ def _trends(
     return trends
 
 
+def _direction(fit: _Fit, n: int, significance: float) -> TrendType | None:
+    """UPWARD or DOWNWARD when the slope fitted to `n` points is significant, else None."""
+    critical = _t_critical(n, significance)
+    if fit.t_value >= critical:
+        return TrendType.UPWARD
+    if fit.t_value <= -critical:
+        return TrendType.DOWNWARD
+    return None
+
+
 def _trend_type(points: np.ndarray, fit: _Fit, previous: TrendType | None, previous_fit: _Fit | None,
                 settings) -> TrendType:
-    if fit.t_value >= settings.trend_significance:
-        return TrendType.UPWARD
-    if fit.t_value <= -settings.trend_significance:
-        return TrendType.DOWNWARD
+    direction = _direction(fit, len(points), settings.trend_significance)
+    if direction is not None:
+        return direction
     if previous in (TrendType.UPWARD, TrendType.DOWNWARD) and previous_fit is not None:
         # levelled off only if the slope is clearly less steep than before: a short segment whose
         # own slope is too uncertain to be significant continues the trend it cannot be told from
@@ -307,6 +350,16 @@ def _trend_type(points: np.ndarray, fit: _Fit, previous: TrendType | None, previ
     if mean > 0 and (recent.max() - recent.min()) / mean <= settings.plateau_tolerance:
         return TrendType.PLATEAU
     return TrendType.STABLE
+
+
+@lru_cache(maxsize=1024)
+def _t_critical(n: int, significance: float) -> float:
+    """The Student t value (n − 2 degrees of freedom) as improbable as `significance` standard errors
+    of a normal statistic: a slope fitted to few points has an uncertain standard error, and a short
+    segment's t-value exceeds 3 by chance several times as often as a normal one does."""
+    if n < 3:
+        return math.inf
+    return float(stdtrit(n - 2, ndtr(significance)))
 
 
 @dataclass(frozen=True)
@@ -393,19 +446,63 @@ def _benchmark(values: np.ndarray, span: Span, grain: Grain, reference: str, bac
     )
 
 
-def _exception(chart: ControlChart, current: float, sign: int) -> TrendException | None:
-    low, high = float(chart.lower[-1]), float(chart.upper[-1])
+def _exception(values: np.ndarray, span: Span, grain: Grain, settings) -> TrendException | None:
+    """A spike or drop: the latest value against what the periods before it expect of it.
+
+    Daily values are first cleared of their weekday rhythm (medians over the window, which a spike or
+    a step barely moves). Over the last `exception_periods_<grain>` periods before the latest, a
+    least-squares line gives the local level; its residuals d give the noise's persistence φ (their
+    lag-one correlation, within [0, 0.9]) and the innovations u(t) = d(t) − φ d(t − 1), whose σ
+    (winsorised, so that earlier spikes do not widen it) is the spread of one period's surprise. The
+    latest value is expected at the line + its weekday + φ × the previous residual; it is a spike or
+    a drop when it lies more than `exception_z` σ from that."""
+    history = settings.exception_periods(grain)
+    count = min(history, len(values) - 1)
+    adjusted = values
+    if grain is Grain.DAY and np.count_nonzero(~np.isnan(values)) >= 21:
+        adjusted = values - weekly_pattern(values, period_start(grain, span.start).weekday())
+    recent = adjusted[-count - 1 : -1]
+    present = np.flatnonzero(~np.isnan(recent))
+    if len(present) < settings.min_points:
+        return None
+    t, y = present.astype(float), recent[present]
+    n = len(y)
+    t_mean, y_mean = t.sum() / n, y.sum() / n
+    tc = t - t_mean
+    slope = float(tc @ (y - y_mean)) / float(tc @ tc)
+    d = y - y_mean - slope * tc
+    bound = WINSOR * MAD_TO_SIGMA * float(median(np.abs(d - median(d)))[0])
+    if not bound > 0:
+        return None
+    clipped = np.clip(d, -bound, bound)
+    follows = np.flatnonzero(np.diff(present) == 1)  # pairs of consecutive periods
+    square = float(clipped[follows] @ clipped[follows])
+    phi = min(max(float(clipped[follows + 1] @ clipped[follows]) / square, 0.0), 0.9) if square > 0 else 0.0
+    u = d[follows + 1] - phi * d[follows]
+    centre = median(u)
+    u_bound = WINSOR * MAD_TO_SIGMA * float(median(np.abs(u - centre))[0])
+    u_clipped = np.clip(u - centre, -u_bound, u_bound)
+    # the winsorised mean square of normal noise is `WINSOR_MEAN_SQUARE` of its variance; the line and
+    # φ cost three degrees of freedom
+    sigma = math.sqrt(float(u_clipped @ u_clipped) / max(len(u) - 3, 1) / WINSOR_MEAN_SQUARE)
+    if not sigma > 0:
+        return None
+    last = count  # the latest value's position in `recent`'s coordinates
+    carried = phi * float(d[-1]) if present[-1] == last - 1 else 0.0
+    seasonal = float(values[-1] - adjusted[-1])
+    expected = y_mean + slope * (last - t_mean) + carried + seasonal
+    current = float(values[-1])
+    low, high = expected - settings.exception_z * sigma, expected + settings.exception_z * sigma
     if low <= current <= high:
         return None
     spike = current > high
-    delta = current - high if spike else current - low
-    bound = high if spike else low
+    bound_value = high if spike else low
     return TrendException(
         type="spike" if spike else "drop",
-        favourable=spike == (sign > 0),
+        favourable=spike == (settings.direction.sign > 0),
         current_value=current,
         normal_range_low=low,
         normal_range_high=high,
-        absolute_delta_from_normal_range=delta,
-        magnitude_percent=percent_change(current, bound),
+        absolute_delta_from_normal_range=current - bound_value,
+        magnitude_percent=percent_change(current, bound_value),
     )

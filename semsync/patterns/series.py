@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from semsync.patterns.changepoints import median
+
 
 def percent_change(new: float, old: float) -> float:
     """(new − old) / |old| × 100; NaN when `old` is 0 or either value is missing."""
@@ -60,3 +62,20 @@ def meets_target(
     tolerance = 1e-9 * np.maximum(1.0, np.abs(threshold))
     with np.errstate(invalid="ignore"):
         return sign * np.asarray(values, dtype=float) >= sign * threshold - tolerance
+
+
+def weekly_pattern(values: np.ndarray, first_weekday: int) -> np.ndarray:
+    """The weekday effect at each position: the median deviation of that weekday from the centred
+    7-day mean, centred on zero. Medians, so a step or an outlier barely moves it."""
+    missing = np.isnan(values)
+    kernel = np.ones(7)
+    sums = np.convolve(np.where(missing, 0.0, values), kernel, mode="same")
+    counts = np.convolve((~missing).astype(float), kernel, mode="same")
+    deviation = values - np.divide(sums, counts, out=np.full(len(values), np.nan), where=counts >= 5)
+    weekday = (first_weekday + np.arange(len(values))) % 7
+    effect = np.zeros(7)
+    for day in range(7):
+        same_day = deviation[(day - first_weekday) % 7 :: 7]  # every 7th position from the first such day
+        observed = same_day[~np.isnan(same_day)]
+        effect[day] = median(observed)[0] if len(observed) else 0.0
+    return (effect - effect.mean())[weekday]

@@ -229,3 +229,28 @@ def test_a_change_is_scored_near_a_given_date_as_detection_scores_it():
     # before the step, in its own segment, nothing to keep: far below half the critical value (7.6)
     before = changepoints.change_near(t, y, lo=0, hi=90, near=40, tolerance=2, sigma=1.0, min_segment=7)
     assert before.score < 2.0  # 0.53 today
+
+
+@pytest.mark.parametrize(("factor", "sigmas"), [(3.0, 0.0), (0.3, 0.0), (1.0, 5.0)])
+def test_a_one_day_outlier_is_no_change(factor, sigmas):
+    """A spike is a spike: one day ×3, a drop to 0.3× or 5 noise σ on white noise (σ 3 % of the level)
+    is clipped to its neighbours' running median before changes are looked for, so neither a level
+    shift nor a trend change is reported near it, on the dates when it is recent (whose windows the
+    memory reads) or 20 days later (bench/pattern_accuracy.py: outlier_as_shift)."""
+    near = 0
+    for seed in range(10):
+        values = 100 * (1 + 0.03 * np.random.default_rng(600 + seed).normal(0, 1, N))
+        values[N - 20] = values[N - 20] * factor + sigmas * 3.0
+        shifts = DRIFT.analyze(daily(values), ANALYSIS, "day").shifts
+        near += any(abs((s.date - day_of(N - 20)).days) <= 7 for s in shifts)
+    assert near == 0  # 0 today; 10 of 10 (×3) and 9 (0.3×) without the clipping (5σ: 0 either way)
+
+
+def test_clipping_leaves_steps_and_trends_and_tames_a_spike():
+    rng = np.random.default_rng(7)
+    y = rng.normal(0, 1, 120) + np.r_[np.zeros(60), np.full(60, 4.0)] + 0.02 * np.arange(120)
+    clipped = changepoints.despike(y, 4.0)
+    assert np.count_nonzero(clipped != y) <= 2  # a step of 4σ and a trend: (almost) nothing to clip
+    y[90] += 30.0
+    spiked = changepoints.despike(y, 4.0)
+    assert spiked[90] - np.median(y[87:94]) < 5.0 and np.count_nonzero(spiked != y) <= 3
