@@ -30,11 +30,15 @@ Issue 18's cases (the findings stories and alerts stand on; conditions in each f
            on change-free dates of seasonal AR(1) series (`spike_false_rate`) and a planted 3σ spike
            flagged on its date (`spike_3s_found`).
 
-`--seeds N` draws another set of series under the same conditions; `--only drift|forecast|history`.
+Issue 18's item 7, the stories' own accuracy (`bench/story_truth.py`): high-salience `bad` stories
+newly told per series-year on change-free series (`false_stories_per_year`) and the share of planted
+events told near their date (`events_told`).
+
+`--seeds N` draws another set of series under the same conditions; `--only drift|forecast|history|stories`.
 Last line: `pattern_accuracy: fa_white=… fa_seasonal=… fa_ar05=… fa_ar08=… detect_1s=… kept_1s=…
 flicker_1s=… kind_3s=… cov_day=… cov_day_year=… cov_month=… cov_month_year=… mase_ratio=… spc_right=…
 detect_1s_60d=… kept_1s_60d=… extra_1s_60d=… outlier_as_shift=… kind_2s_14d=… cov_quarter_trend=…
-cov_year_trend=… spc_noise_stable=… spike_false_rate=… spike_3s_found=…`
+cov_year_trend=… spc_noise_stable=… spike_false_rate=… spike_3s_found=… false_stories_per_year=… events_told=…`
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from story_truth import events_told, false_stories_per_year  # noqa: E402 - bench/, the script's directory
 
 from semsync.patterns import PatternData, get_pattern  # noqa: E402
 
@@ -367,11 +373,12 @@ def spike_rates() -> tuple[float, float, dict[float, float]]:
     return flagged / dates_all, found / planted, {phi: float(np.mean(h)) for phi, h in per_phi.items()}
 
 
-SECTIONS = ("drift", "forecast", "history")
+SECTIONS = ("drift", "forecast", "history", "stories")
 KEYS = ["fa_white", "fa_seasonal", "fa_ar05", "fa_ar08", "detect_1s", "kept_1s", "flicker_1s", "kind_3s",
         "cov_day", "cov_day_year", "cov_month", "cov_month_year", "mase_ratio", "spc_right",
         "detect_1s_60d", "kept_1s_60d", "extra_1s_60d", "outlier_as_shift", "kind_2s_14d",
-        "cov_quarter_trend", "cov_year_trend", "spc_noise_stable", "spike_false_rate", "spike_3s_found"]
+        "cov_quarter_trend", "cov_year_trend", "spc_noise_stable", "spike_false_rate", "spike_3s_found",
+        "false_stories_per_year", "events_told"]
 
 
 def main() -> None:
@@ -423,6 +430,14 @@ def main() -> None:
         rows["spike_false_rate"], rows["spike_3s_found"], per_phi = spike_rates()
         print(f"trend exceptions: on change-free dates {rows['spike_false_rate']:.4f}, a 3σ spike flagged "
               f"{rows['spike_3s_found']:.3f} ({', '.join(f'φ {k}: {v:.3f}' for k, v in per_phi.items())})  {took()}")
+    if "stories" in sections:
+        rows["false_stories_per_year"], per_kind = false_stories_per_year(seed=SEED_BASE + 70)
+        print(f"stories: high-salience bad stories per series-year on change-free series "
+              f"{rows['false_stories_per_year']:.3f} ({', '.join(f'{k} {v:.2f}' for k, v in per_kind.items())})  "
+              f"{took()}")
+        rows["events_told"], per_event = events_told(seed=SEED_BASE + 71)
+        print(f"stories: planted events told {rows['events_told']:.3f} "
+              f"({', '.join(f'{k} {v:.2f}' for k, v in per_event.items())})  {took()}")
     fields = [f"{k}={rows[k]}/20" if k == "spc_right" else f"{k}={rows[k]:.3f}" for k in KEYS if k in rows]
     print(f"pattern_accuracy: {' '.join(fields)}")
 

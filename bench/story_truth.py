@@ -79,7 +79,7 @@ def _new_leads(rows: list[tuple]) -> list[tuple]:
     return [r for r in rows if r[COLUMN["status"]] == "new" and r[COLUMN["grouped_under"]] is None]
 
 
-def false_stories_per_year(series_per_kind: int = 6, seed: int = 70) -> tuple[float, dict[str, float]]:
+def false_stories_per_year(series_per_kind: int = 12, seed: int = 70) -> tuple[float, dict[str, float]]:
     """High-salience bad stories newly told per series-year on change-free series, overall and per kind."""
     rng = np.random.default_rng(seed)
     per_kind = {}
@@ -92,7 +92,7 @@ def false_stories_per_year(series_per_kind: int = 6, seed: int = 70) -> tuple[fl
     return sum(per_kind.values()) / len(per_kind), per_kind
 
 
-def events_told(series_per_event: int = 8, seed: int = 71) -> tuple[float, dict[str, float]]:
+def events_told(series_per_event: int = 12, seed: int = 71) -> tuple[float, dict[str, float]]:
     """The share of planted events told by a story of the right type, near their date."""
     rng = np.random.default_rng(seed)
     n, at = HISTORY + 120, HISTORY + 40  # the event's day; stories told from 30 days before it

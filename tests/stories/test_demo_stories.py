@@ -3,8 +3,9 @@
 
 - acme revenue, +25 % price increase from 2025-09-01: a `level_shift_up` dated within 3 days of it,
   new on an analysis date in September;
-- globex orders, ×3 flash sale on 2025-11-28: on 2025-11-29 one story with two facts, a
-  `record_high` (the highest in 400 days) with the `spike` under it;
+- globex orders, ×3 flash sale on 2025-11-28: on 2025-11-29 one story with several facts, a
+  `record_high` (the highest in 400 days) with the `spike` and the comparisons with earlier days
+  under it;
 - initech visits, −15 % from 2025-10-01 (a lost reseller): a `level_shift_down` dated within 3 days
   of it, new in October; its revenue and orders, planned without it, run off track: `off_track`
   for October at the month grain (revenue) and for October's weeks (orders), and
@@ -87,13 +88,16 @@ async def test_acme_revenue_price_increase_is_told_as_a_level_shift_up(told, tes
     assert near and date(2025, 9, 2) <= near[0][0] <= date(2025, 9, 30), found
 
 
-async def test_globex_flash_sale_is_one_story_with_two_facts(told, test_database):
+async def test_globex_flash_sale_is_one_story_with_several_facts(told, test_database):
     rows = await stories_of(test_database, "globex", "orders", where="s.story_date = '2025-11-29'")
     record = next(r for r in rows if r.story_type == "record_high")
     spike = next(r for r in rows if r.story_type == "spike")
     assert record.grouped_under is None and spike.grouped_under == "record_high"
     assert record.title == "Orders hit a record high of 3.9K on 28 Nov 2025, the highest in 400 days"
-    assert record.also == [spike.title] and spike.title.startswith("Orders spiked to 3.9K on 28 Nov 2025")
+    # one unusual day makes a record, a spike and every comparison with an earlier day: one story
+    assert record.also[0] == spike.title and spike.title.startswith("Orders spiked to 3.9K on 28 Nov 2025")
+    assert any(fact.endswith("on a year ago") for fact in record.also)
+    assert {r.grouped_under for r in rows if r.story_type.startswith(("benchmark_", "yoy_"))} == {"record_high"}
     assert record.salience >= HIGH and record.polarity == "good"
 
 

@@ -13,6 +13,8 @@ from semsync.stories.rules.base import YEAR, Candidate, DateContext, finite, goo
 PATTERN = "historical_performance"
 #: a record is told when it beats at least this many earlier periods
 MIN_RECORD_SPAN = {Grain.DAY: 90, Grain.WEEK: 26, Grain.MONTH: 12}
+#: historical_performance's default half-width of a normal range, in the series' sigmas
+EXCEPTION_Z = 2.7
 #: a trend is told once it has lasted this many periods
 MIN_TREND = {Grain.DAY: 14, Grain.WEEK: 6, Grain.MONTH: 4}
 #: benchmarks told, by reference (the prior period is growth's, a year ago is year-over-year's)
@@ -68,9 +70,9 @@ def _exception(r: dict, ctx: DateContext) -> Iterator[Candidate]:
     if not finite(value, low, high):
         return
     expected = (low + high) / 2
-    # the normal range is the expected value ± about three of the series' sigmas: a value at its edge
-    # is a 3σ point, one a sigma beyond it a 4σ point
-    sigma = (high - low) / 6 if high > low else ctx.noise
+    # the normal range is the expected value ± `exception_z` (2.7 by default) of the series' own
+    # one-period sigmas: a value at its edge is a 2.7σ surprise, one a sigma beyond it a 3.7σ one
+    sigma = (high - low) / (2 * EXCEPTION_Z) if high > low else ctx.noise
     z = noise_z(value - expected, sigma)
     spike = exception["type"] == "spike"
     yield Candidate("spike" if spike else "drop", Genre.TREND,
