@@ -36,7 +36,7 @@ class StoryActivities:
                 raise
             count("semsync_story_runs", "story activity runs", status="succeeded", grain=request.grain.value)
             count("semsync_stories_new", "new stories told", response.new, grain=request.grain.value)
-            activity.logger.info("stories: %d told (%d new, %d ongoing, %d resolved) from %d results; %d written",
-                                 response.stories, response.new, response.ongoing, response.resolved,
+            activity.logger.info("stories: %d told (%d new, %d resolved) from %d results; %d written",
+                                 response.stories, response.new, response.resolved,
                                  response.results_read, response.written)
             return response

@@ -3,9 +3,8 @@
 Reads, once for the whole span, the stored results of every pattern (their current versions) for
 the span's analysis dates and the one before, the metric's series and its slices' series, and the
 stories that held on the date before the span; tells the stories (`semsync.stories.tell`, off the
-event loop: the worker's process pool) and replaces the span's stories in one transaction. Only the
-results travel as their JSON text, parsed in the telling's process (a projection of the keys the
-rules read costs the database more than it saves: each `->` or `-` decompresses the document again).
+event loop: the worker's process pool) and replaces the span's stories in one transaction. The
+results travel as their JSON text, parsed in the telling's process.
 """
 
 from __future__ import annotations
@@ -26,13 +25,16 @@ from semsync.patterns.periods import last_complete_ordinal, period_start
 from semsync.progress import ProgressCallback, report
 from semsync.stories import current_versions
 from semsync.stories.store import prior_stories, replace_stories
-from semsync.stories.tell import NOISE_WINDOW, SPARKLINE, Series, StoryJob, tell
+from semsync.stories.tell import NOISE_WINDOW, ROW_COLUMNS, SPARKLINE, Series, StoryJob, tell
 
 #: what is read of a pattern's results where it is far less than the whole: a forecast's daily
 #: series is most of its result and no rule reads it (one `->` decompresses the document once; every
 #: further one would again, so the other patterns' results are read whole)
 PROJECTION = {"forecasting": "jsonb_build_object('error', error, 'period_forecasts', "
                              "run_result->'period_forecasts')::text"}
+
+
+STATUS = ROW_COLUMNS.index("status")
 
 
 class StoryRunService:
@@ -64,7 +66,7 @@ class StoryRunService:
                                         last)
             prior = {(row.story_type, row.dimension, row.slice): (row.started_on, row.identity)
                      for row in await prior_stories(session, tenant_id=tenant_id, metric_id=metric.id,
-                                                    grain=grain.value, on=previous)}
+                                                    grain=grain.value, on=previous, versions=versions)}
         job = StoryJob(tenant=request.tenant, metric_id=metric.id, metric_label=metric.label, unit=metric.unit,
                        sign=1 if metric.direction == "higher_is_better" else -1, grain=grain, dates=dates,
                        previous=previous, results=results, versions=versions,
@@ -77,11 +79,11 @@ class StoryRunService:
         async with tenant_scope(self.session_factory, tenant_id) as session:
             counts = await replace_stories(session, tenant_id=tenant_id, metric_id=metric.id, grain=grain.value,
                                            first=dates[0], last=dates[-1], versions=versions, rows=rows)
-        statuses = Counter(row[8] for row in rows)
+        statuses = Counter(row[STATUS] for row in rows)
         return StoryRunResponse(
             tenant=request.tenant, tenant_id=tenant_id, metric_id=metric.id, grain=grain,
             first_partition=partitions[0].key, last_partition=partitions[-1].key, results_read=read,
-            stories=len(rows), new=statuses["new"], ongoing=statuses["ongoing"], resolved=statuses["resolved"],
+            stories=len(rows), new=statuses["new"], resolved=statuses["resolved"],
             written=counts["written"], deleted=counts["deleted"], duration_s=time.perf_counter() - began)
 
     async def _tell(self, job: StoryJob) -> list[tuple]:
@@ -92,12 +94,12 @@ class StoryRunService:
     @staticmethod
     async def _results(session: AsyncSession, tenant_id: int, metric_id: str, grain: str, versions: dict[str, str],
                        first, last) -> tuple[dict, int]:
-        """pattern → analysis date → the JSON projections of its results (one per dimension)."""
+        """pattern → analysis date → its results' JSON texts (one per dimension)."""
         results: dict[str, dict] = {}
         read = 0
         for pattern, version in versions.items():
             rows = await session.execute(
-                text("SELECT analysis_date, run_result::text AS r FROM pattern_results "
+                text(f"SELECT analysis_date, {PROJECTION.get(pattern, 'run_result::text')} AS r FROM pattern_results "
                      "WHERE tenant_id = :t AND metric_id = :m AND grain = :g AND pattern = :p AND version = :v "
                      "AND analysis_date BETWEEN :first AND :last ORDER BY analysis_date, dimension_name"),
                 {"t": tenant_id, "m": metric_id, "g": grain, "p": pattern, "v": version, "first": first,

@@ -1,8 +1,9 @@
 """`python -m starter results T::M [--pattern P] [--grain G] [--date D]`: what the patterns found.
 
-First the metric's current stories (those that hold at the latest analysis date, or `--date`, most
-salient first), then for each pattern (or the one asked for): its result at that date, as a
-headline and a few lines a person reads at a glance, from the stored `pattern_results`.
+First the metric's current stories (those that hold at the latest analysis date, or `--date`: told
+that day or earlier and not resolved since, most salient first), then for each pattern (or the one
+asked for): its result at that date, as a headline and a few lines a person reads at a glance, from
+the stored `pattern_results`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from semsync.errors import InvalidInputError
 from semsync.partitions import Grain, MetricContext
 from semsync.patterns import get_pattern, pattern_names
 from semsync.patterns.store import latest_results
-from semsync.stories import Story, StoryStatus, current_versions
-from semsync.stories.store import read_stories
+from semsync.stories import Story, current_versions
+from semsync.stories.store import holding_stories
 from starter.console import console, reported_errors, run_with_database
 from starter.stories import print_story
 
@@ -108,7 +109,7 @@ FORMATS = {"performance_status": performance_status, "historical_performance": h
 
 
 async def read_results(database: Database, context: MetricContext, grain: Grain, patterns: list[str],
-                       on: date | None) -> tuple[list[Any], list[Story]]:
+                       on: date | None) -> tuple[list[Any], list[Story], date | None]:
     """The patterns' results at `on` (else their latest), and the stories that hold on that date."""
     tenant_id, _ = await lookup_tenant(database.session_factory, context.tenant)
     rows = []
@@ -117,11 +118,10 @@ async def read_results(database: Database, context: MetricContext, grain: Grain,
             rows += await latest_results(session, tenant_id=tenant_id, metric_id=context.metric, grain=grain,
                                          pattern=name, version=get_pattern(name).version, on=on)
         told_on = on or max((row.analysis_date for row in rows), default=None)
-        stories = [] if told_on is None else await read_stories(
-            session, tenant_id=tenant_id, tenant=context.tenant, versions=current_versions(),
-            metrics=[context.metric], grain=grain.value, first=told_on, last=told_on,
-            statuses=[StoryStatus.NEW.value, StoryStatus.ONGOING.value], limit=STORIES_SHOWN)
-    return rows, stories
+        stories = [] if told_on is None else (await holding_stories(
+            session, tenant_id=tenant_id, tenant=context.tenant, versions=current_versions(), on=told_on,
+            metrics=[context.metric], grain=grain.value))[:STORIES_SHOWN]
+    return rows, stories, told_on
 
 
 def results(
@@ -138,7 +138,7 @@ def results(
             day = date.fromisoformat(on) if on else None
         except ValueError:
             raise InvalidInputError(f"--date {on!r} is not a date (YYYY-MM-DD)", part="date", value=on) from None
-        rows, stories = run_with_database(lambda db: read_results(db, metric_context, grain, names, day))
+        rows, stories, told_on = run_with_database(lambda db: read_results(db, metric_context, grain, names, day))
     if not rows:
         console.print(f"no {grain.value} pattern results for {context}"
                       + (f" on {on}" if on else "")
@@ -146,7 +146,7 @@ def results(
                         f"--context {context}` (or `patterns run`) first")
         raise typer.Exit(1)
     if stories:
-        console.print(f"[bold]stories[/] · {grain.value} · as of {stories[0].story_date}")
+        console.print(f"[bold]stories[/] · {grain.value} · holding on {told_on}")
         for story in stories:
             print_story(story, context=False)
     for row in rows:

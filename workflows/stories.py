@@ -62,7 +62,7 @@ class StoryWorkflow:
         sa.upsert(status="SUCCESS")
         return StoryWorkflowResult(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
                                    span=request.span, stories=response.stories, new=response.new,
-                                   ongoing=response.ongoing, resolved=response.resolved, written=response.written)
+                                   resolved=response.resolved, written=response.written)
 
     async def _ledger(self, request: StoryWorkflowInput, partitions: list[str], status: LedgerStatus, *,
                       rows: int = 0, error: str | None = None) -> None:

@@ -39,10 +39,9 @@ class StoryRunResponse(_Model):
     last_partition: str
     #: pattern results read, over the span and the analysis date before it
     results_read: int
-    #: stories told over the span, and of those: new, ongoing, resolved
+    #: story rows over the span, and of those: new, resolved (an ongoing story was told when new)
     stories: int
     new: int
-    ongoing: int
     resolved: int
     #: rows inserted or changed, and rows deleted (no longer told)
     written: int
@@ -71,6 +70,5 @@ class StoryWorkflowResult(_Result):
     span: str
     stories: int
     new: int
-    ongoing: int
     resolved: int
     written: int

@@ -41,7 +41,8 @@ class Polarity(StrEnum):
 
 class StoryStatus(StrEnum):
     """`new`: holds on its date and did not on the previous analysis date (the one to announce);
-    `ongoing`: held then and still holds; `resolved`: held on the previous date, no longer does."""
+    `ongoing`: held then and still holds (not stored again: a story read as holding on a later date);
+    `resolved`: held on the previous date, no longer does."""
 
     NEW = "new"
     ONGOING = "ongoing"
@@ -63,7 +64,7 @@ class Story(BaseModel):
     dimension: str | None = None
     slice: str | None = None
     status: StoryStatus
-    #: the first analysis date of the run of dates on which this story holds
+    #: the first analysis date of the run of dates on which this story holds (its own date when new)
     started_on: date
     polarity: Polarity
     salience: float = Field(ge=0, le=1)

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from semsync.db.session import driver_connection
-from semsync.stories.model import STORY_VERSION, Story
+from semsync.stories.model import STORY_VERSION, Story, StoryStatus
+from semsync.stories.rules.base import EVENTS
 from semsync.stories.tell import ROW_COLUMNS
 
 STAGE = "semsync_stage_stories"
@@ -69,24 +70,43 @@ async def replace_stories(session: AsyncSession, *, tenant_id: int, metric_id: s
     return {"deleted": deleted, "written": written}
 
 
-_PRIOR = """
-SELECT story_type, dimension, slice, started_on, identity FROM stories
-WHERE tenant_id = :t AND metric_id = :m AND grain = :g AND story_date = :d AND version = :v
-  AND status IN ('new', 'ongoing')
+# the latest row of each story key on or before a date: the story holds there when that row is `new`
+# and it is a state (an event holds on its own date only)
+_LATEST = """
+SELECT DISTINCT ON (s.metric_id, s.grain, s.story_type, s.dimension, s.slice) s.*,
+       coalesce(m.label, s.metric_id) AS label
+FROM stories s
+LEFT JOIN metrics m ON m.tenant_id = s.tenant_id AND m.metric_id = s.metric_id
+WHERE s.tenant_id = :t AND s.version = :v AND s.story_date <= :on
+  AND (CAST(:metrics AS text[]) IS NULL OR s.metric_id = ANY(CAST(:metrics AS text[])))
+  AND (CAST(:grain AS text) IS NULL OR s.grain = :grain)
+  AND (s.pattern, s.pattern_version) IN (SELECT * FROM unnest(CAST(:patterns AS text[]), CAST(:versions AS text[])))
+ORDER BY s.metric_id, s.grain, s.story_type, s.dimension, s.slice, s.story_date DESC
+"""
+_HOLDING = f"""
+SELECT * FROM ({_LATEST}) latest
+WHERE latest.status = 'new' AND (latest.story_date = :on OR NOT latest.story_type = ANY(CAST(:events AS text[])))
 """
 
 
-async def prior_stories(session: AsyncSession, *, tenant_id: int, metric_id: str, grain: str,
-                        on: date) -> list[Any]:
-    """The stories that held on `on` as stored (type, dimension, slice, started_on, identity)."""
-    return list((await session.execute(text(_PRIOR), {"t": tenant_id, "m": metric_id, "g": grain, "d": on,
-                                                       "v": STORY_VERSION})).all())
+async def prior_stories(session: AsyncSession, *, tenant_id: int, metric_id: str, grain: str, on: date,
+                        versions: dict[str, str]) -> list[Any]:
+    """The states that hold on `on` as stored (story_type, dimension, slice, started_on, identity)."""
+    rows = await session.execute(text(_HOLDING), _params(tenant_id, versions, metrics=[metric_id], grain=grain,
+                                                         on=on))
+    return [row for row in rows if row.story_type not in EVENTS]
+
+
+def _params(tenant_id: int, versions: dict[str, str], **more: Any) -> dict[str, Any]:
+    return {"t": tenant_id, "v": STORY_VERSION, "patterns": list(versions), "versions": list(versions.values()),
+            "events": sorted(EVENTS), **more}
 
 
 _READ = """
 SELECT s.metric_id, s.grain, s.story_date, s.story_type, s.genre, s.dimension, s.slice, s.status, s.started_on,
        s.polarity, s.salience, s.title, s.detail, s.variables, s.series, s.series_dates, s.pattern,
-       s.pattern_version, s.analysis_date, s.version, s.grouped_under, s.also, coalesce(m.label, s.metric_id) AS label
+       s.pattern_version, s.analysis_date, s.version, s.grouped_under, s.also, s.identity,
+       coalesce(m.label, s.metric_id) AS label
 FROM stories s
 LEFT JOIN metrics m ON m.tenant_id = s.tenant_id AND m.metric_id = s.metric_id
 WHERE s.tenant_id = :t AND s.version = :v
@@ -111,13 +131,29 @@ async def read_stories(session: AsyncSession, *, tenant_id: int, tenant: str, ve
     """Stored stories of one tenant (current story version, `versions` pattern → version), newest
     and most salient first (most salient first: `newest_first` False); a group's members only with
     `grouped`. In the caller's tenant scope."""
-    rows = await session.execute(text(_READ), {
-        "t": tenant_id, "v": STORY_VERSION, "metrics": metrics, "grain": grain, "first": first, "last": last,
-        "types": types, "statuses": statuses, "patterns": list(versions), "versions": list(versions.values()),
-        "grouped": grouped, "limit": limit, "newest": newest_first})
-    return [Story(tenant=tenant, metric=r.metric_id, metric_label=r.label, grain=r.grain, story_date=r.story_date,
+    rows = await session.execute(text(_READ), _params(
+        tenant_id, versions, metrics=metrics, grain=grain, first=first, last=last, types=types, statuses=statuses,
+        grouped=grouped, limit=limit, newest=newest_first))
+    return [_story(tenant, r) for r in rows]
+
+
+async def holding_stories(session: AsyncSession, *, tenant_id: int, tenant: str, versions: dict[str, str], on: date,
+                          metrics: list[str] | None = None, grain: str | None = None) -> list[Story]:
+    """The stories that hold on `on`: told that day (`new`), or earlier and not resolved since
+    (status `ongoing`, with the date they began and their sentences of that day), most salient
+    first, group leads only. In the caller's tenant scope."""
+    rows = await session.execute(text(_HOLDING), _params(tenant_id, versions, metrics=metrics, grain=grain, on=on))
+    stories = [_story(tenant, r) for r in rows if r.grouped_under is None]
+    for story in stories:
+        if story.story_date < on:
+            story.status = StoryStatus.ONGOING
+    return sorted(stories, key=lambda s: (-s.salience, s.metric, s.story_type))
+
+
+def _story(tenant: str, r: Any) -> Story:
+    return Story(tenant=tenant, metric=r.metric_id, metric_label=r.label, grain=r.grain, story_date=r.story_date,
                   story_type=r.story_type, genre=r.genre, dimension=r.dimension, slice=r.slice, status=r.status,
                   started_on=r.started_on, polarity=r.polarity, salience=r.salience, title=r.title,
                   detail=r.detail, variables=r.variables, series=r.series, series_dates=r.series_dates,
                   pattern=r.pattern, pattern_version=r.pattern_version, analysis_date=r.analysis_date,
-                  version=r.version, grouped_under=r.grouped_under, also=r.also) for r in rows]
+                  version=r.version, grouped_under=r.grouped_under, also=r.also)

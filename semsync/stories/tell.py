@@ -5,19 +5,22 @@ picklable values, no database). For each analysis date, in order:
 
 1. every rule (`semsync.stories.rules`) reads that date's results and yields its candidates;
 2. **lifecycle**: a candidate whose key (type, dimension, slice) and identity held on the previous
-   analysis date is `ongoing` (its `started_on` carried over), else `new`; a state that held on the
-   previous date and no longer holds gets a `resolved` row on this date. Events (spikes, records,
-   status changes, new leaders) are new on their date and nothing after;
-3. **salience**: a new story's strength; an ongoing one's halves every `HALF_LIFE` periods of age;
-   a resolved one keeps a third of it;
+   analysis date is ongoing: it was told when it began and is not told again (no row); else it is
+   `new` (a row on this date). A state that held on the previous date and no longer holds gets a
+   `resolved` row on this date, with the date it began (`started_on`). Events (spikes, records,
+   status changes, new leaders) are new on their date and nothing after. The stories that hold on a
+   date are its new ones and the ongoing ones: the latest row of each key is `new`
+   (`semsync.stories.store.holding_stories`);
+3. **salience**: a new story's strength; a resolved one keeps a third of it;
 4. **grouping**: near-duplicates of one date and segment (a spike that is also a record high; off
    track and likely to miss the month) read as one story: the most salient leads and lists the
    others' titles in `also`, the others name it in `grouped_under`;
 5. the sentences, from `semsync.stories.templates`.
 
 The previous date of the span's first is analysed from its own stored results, so a date's stories
-depend only on the results of that date and the one before: re-running any date, or the range, in
-any order, gives the same rows.
+depend only on the results of that date and the one before (and, for a resolved story's
+`started_on`, on the stories stored before the span): re-running any date, or the range, gives the
+same rows.
 """
 
 from __future__ import annotations
@@ -38,8 +41,6 @@ from semsync.stories.model import STORY_VERSION, Polarity, StoryStatus
 from semsync.stories.rules import RULES, Candidate, DateContext
 from semsync.stories.templates import RESOLVED, TEMPLATES, Renderer
 
-#: an ongoing story's salience halves every this many periods of age
-HALF_LIFE = {Grain.DAY: 7, Grain.WEEK: 2, Grain.MONTH: 1}
 #: the sparkline: the last this many periods up to the story's
 SPARKLINE = {Grain.DAY: 30, Grain.WEEK: 26, Grain.MONTH: 12}
 #: noise estimated from this many periods of first differences when drift_detection has none
@@ -153,10 +154,8 @@ def tell(job: StoryJob) -> list[tuple]:
         for key, candidate in found.items():
             before = held.get(key)
             if not candidate.event and before is not None and candidate.same_as(before):
-                status, since = StoryStatus.ONGOING, started[key]
-            else:
-                status, since = StoryStatus.NEW, analysis_date
-            told.append(_story(teller, candidate, analysis_date, status, since))
+                continue  # ongoing: told when it began, and its end will be
+            told.append(_story(teller, candidate, analysis_date, StoryStatus.NEW, analysis_date))
         for key, candidate in held.items():
             if key not in found:
                 told.append(_resolved(teller, candidate, analysis_date, started[key], previous))
@@ -231,9 +230,6 @@ def _story(teller: _Teller, candidate: Candidate, analysis_date: date, status: S
     variables = {**candidate.variables, "slice": candidate.slice,
                  "when": numbers.when(job.grain.value, period_start(job.grain, candidate.extra["end"]))}
     strength = max(0.0, min(1.0, candidate.strength))
-    if status is StoryStatus.ONGOING:
-        age = ordinal(job.grain, analysis_date) - ordinal(job.grain, since)
-        strength *= 0.5 ** (age / HALF_LIFE[job.grain])
     series = job.slices.get((candidate.dimension, candidate.slice), job.series) if candidate.slice else job.series
     sparkline = _sparkline(job, series, candidate.extra["end"], teller.sparklines)
     return {

@@ -159,8 +159,9 @@ class Fakes:
             return StoryRunResponse(tenant=request.tenant, tenant_id=1, metric_id=request.metric_id,
                                     grain=request.grain, first_partition=partitions[0].key,
                                     last_partition=partitions[-1].key, results_read=len(partitions),
-                                    stories=2 * len(partitions), new=len(partitions), ongoing=len(partitions),
-                                    resolved=0, written=2 * len(partitions), deleted=0, duration_s=0.0)
+                                    stories=2 * len(partitions), new=len(partitions),
+                                    resolved=len(partitions), written=2 * len(partitions), deleted=0,
+                                    duration_s=0.0)
 
         @activity.defn(name="discover")
         async def discover(request: DiscoverInput) -> DiscoveryDiff:

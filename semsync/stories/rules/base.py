@@ -24,6 +24,9 @@ from semsync.stories.model import Genre, Polarity
 
 #: periods in a year, per grain
 YEAR = {Grain.DAY: 365, Grain.WEEK: 52, Grain.MONTH: 12}
+#: the story types that are events, not states
+EVENTS = frozenset({"status_improved", "status_worsened", "spike", "drop", "record_high", "record_low",
+                    "new_strongest_slice", "new_weakest_slice"})
 #: a change of this many noise sigmas has strength 0.5
 Z_HALF = 3.0
 
@@ -54,8 +57,6 @@ class Candidate:
     #: what makes two dates' candidates of one key the same story (a shift's date, a trend's start,
     #: a forecast period's start); "" for states that simply continue
     identity: str = ""
-    #: an event (a spike, a record) is told on its date only: never ongoing, never resolved
-    event: bool = False
     #: identities that are dates this many days apart are the same story (a change-point's date
     #: moves a little as data arrive)
     tolerance_days: int = 0
@@ -72,6 +73,11 @@ class Candidate:
                 <= self.tolerance_days
         except ValueError:
             return False
+
+    @property
+    def event(self) -> bool:
+        """An event (a spike, a record) is told on its date only: never ongoing, never resolved."""
+        return self.story_type in EVENTS
 
     @property
     def key(self) -> tuple[str, str | None, str | None]:

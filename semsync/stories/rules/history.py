@@ -80,7 +80,7 @@ def _exception(r: dict, ctx: DateContext) -> Iterator[Candidate]:
                     0.2 + 0.8 * z_strength(None if z is None else z - 1.0),
                     {"value": value, "low": low, "high": high, "expected": expected,
                      "magnitude_percent": exception.get("magnitude_percent"), "date": ctx.period},
-                    PATTERN, event=True)
+                    PATTERN)
 
 
 def _records(r: dict, ctx: DateContext) -> Iterator[Candidate]:
@@ -99,7 +99,7 @@ def _records(r: dict, ctx: DateContext) -> Iterator[Candidate]:
                          "delta_percent": rank.get("relative_delta_from_prior_record"),
                          "prior_value": rank.get("prior_record_value"), "prior_date": rank.get("prior_record_date"),
                          "date": ctx.period},
-                        PATTERN, event=True)
+                        PATTERN)
 
 
 def _growth(r: dict, ctx: DateContext) -> Iterator[Candidate]:

@@ -56,7 +56,7 @@ def segment_stories(r: dict, ctx: DateContext) -> Iterator[Candidate]:
             yield Candidate(story_type, Genre.SEGMENT, Polarity.NEUTRAL, 0.4,
                             {"value": change.get("current_value"), "previous_slice": change.get("previous_slice"),
                              "previous_value": change.get("previous_value"), "dimension": dimension},
-                            PATTERN, dimension, change.get("current_slice"), event=True)
+                            PATTERN, dimension, change.get("current_slice"))
     movers = [s for s in slices if finite(s.get("share_change_percent"), s.get("prior_share_percent"))]
     if movers:
         for story_type, s in (("share_gain", max(movers, key=lambda s: s["share_change_percent"])),

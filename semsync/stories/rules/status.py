@@ -40,7 +40,7 @@ def status_stories(r: dict, ctx: DateContext) -> Iterator[Candidate]:
             # a status that held long and changes is news; one that flips every period is not
             strength = 0.3 + 0.5 * min(1.0, held / 8) + 0.2 * z_strength(z)
             yield Candidate("status_improved" if better else "status_worsened", Genre.STATUS,
-                            Polarity.GOOD if better else Polarity.BAD, strength, variables, PATTERN, event=True)
+                            Polarity.GOOD if better else Polarity.BAD, strength, variables, PATTERN)
     steady = r.get("hold_steady")
     if steady and steady.get("is_currently_at_or_above_target") and finite(steady.get("current_margin_percent")):
         yield Candidate("hold_steady", Genre.STATUS, Polarity.NEUTRAL, 0.2,
