@@ -19,7 +19,6 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -41,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.failures import describe
-    from workflows.options import HEARTBEAT, LOCAL, QUICK
+    from workflows.options import LOCAL, QUICK, pool_work
     from workflows.stories import StoryWorkflow
 
 #: the `workflow.patched` marker of the one-activity batch (histories without it run each pattern alone)
@@ -50,9 +49,7 @@ BATCHED = "patterns-in-one-activity"
 STORIES = "stories-continuation"
 #: the analysis runs in a process pool while the activity's keep-alive heartbeats every 5 s from the
 #: event loop, so a 30 s heartbeat timeout is six missed beats: a lost worker's pattern resumes within 30 s
-ANALYSIS = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": HEARTBEAT,
-            "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
-                                        maximum_interval=timedelta(minutes=1), maximum_attempts=5)}
+ANALYSIS = pool_work(timedelta(minutes=30))
 
 
 @workflow.defn(failure_exception_types=[ValidationError])

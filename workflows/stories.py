@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -33,11 +32,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.failures import describe
-    from workflows.options import HEARTBEAT, LOCAL
+    from workflows.options import LOCAL, pool_work
 
-TELLING = {"start_to_close_timeout": timedelta(minutes=10), "heartbeat_timeout": HEARTBEAT,
-           "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
-                                       maximum_interval=timedelta(minutes=1), maximum_attempts=5)}
+#: the telling runs in the pattern process pool, as the analysis does
+TELLING = pool_work(timedelta(minutes=10))
 
 
 @workflow.defn(failure_exception_types=[ValidationError])
