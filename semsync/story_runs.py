@@ -24,6 +24,7 @@ from semsync.patterns import analysis_date_for
 from semsync.patterns.periods import last_complete_ordinal, period_start
 from semsync.progress import ProgressCallback, report
 from semsync.stories import current_versions
+from semsync.stories.rules import told_at
 from semsync.stories.store import prior_stories, replace_stories
 from semsync.stories.tell import NOISE_WINDOW, ROW_COLUMNS, SPARKLINE, Series, StoryJob, tell
 
@@ -53,17 +54,18 @@ class StoryRunService:
         dates = [analysis_date_for(p) for p in partitions]
         previous = partitions[0].start  # the analysis date of the partition before the first
         versions = current_versions()
+        read_versions = {name: version for name, version in versions.items() if told_at(name, grain)}
         report(progress, f"reading results for {len(dates)} analysis dates")
         async with tenant_scope(self.session_factory, tenant_id) as session:
-            results, read = await self._results(session, tenant_id, metric.id, grain.value, versions, previous,
-                                                dates[-1])
+            results, read = await self._results(session, tenant_id, metric.id, grain.value, read_versions,
+                                                previous, dates[-1])
             history = max(NOISE_WINDOW[grain], SPARKLINE[grain]) + 1
             first = period_start(grain, last_complete_ordinal(grain, previous) - history)
             last = partitions[-1].end
             series = await self._series(session, tenant_id, metric.id, grain.value, first, last)
-            slices = await self._slices(session, tenant_id, metric.id, grain.value,
-                                        period_start(grain, last_complete_ordinal(grain, previous) - SPARKLINE[grain]),
-                                        last)
+            slices = {} if "dimension_analysis" not in read_versions else await self._slices(
+                session, tenant_id, metric.id, grain.value,
+                period_start(grain, last_complete_ordinal(grain, previous) - SPARKLINE[grain]), last)
             prior = {(row.story_type, row.dimension, row.slice): (row.started_on, row.identity)
                      for row in await prior_stories(session, tenant_id=tenant_id, metric_id=metric.id,
                                                     grain=grain.value, on=previous, versions=versions)}

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from semsync.partitions import Grain
 from semsync.stories.model import Genre, Polarity
 from semsync.stories.rules.base import Candidate, DateContext, finite, z_strength
 
 PATTERN = "forecasting"
 PERIODS = ("week", "month", "quarter", "year")
+#: horizons not told at a grain: a day grain's week would be a new story every Monday (the week's
+#: own grain tells its status)
+SKIPPED = {Grain.DAY: ("week",)}
 
 
 def forecast_stories(r: dict, ctx: DateContext) -> Iterator[Candidate]:
     for period in r.get("period_forecasts") or []:
         kind = period.get("period")
-        if kind not in PERIODS or period.get("status") not in ("on_track", "off_track"):
+        if kind not in PERIODS or kind in SKIPPED.get(ctx.grain, ()) or period.get("status") not in ("on_track",
+                                                                                                     "off_track"):
             continue
         forecast, target = period.get("forecasted_value"), period.get("target_value")
         low, high = period.get("lower"), period.get("upper")

@@ -1,5 +1,6 @@
 """Stories from `dimension_analysis` (one result per dimension): significant segments, leader
-changes, share gains and losses, the top two compared, and segment drift with its pressure.
+changes, share gains and losses, the top two compared, and segment drift with its pressure. Told at
+the week and month grains (`semsync.stories.rules.TOLD_AT`).
 
 *Pressure* is a slice's share of the metric's change: the slice's change over the sum of every
 slice's change, in percent (a slice that fell by 120 while the metric fell by 100 carries 120 %).
