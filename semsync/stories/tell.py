@@ -140,12 +140,12 @@ def tell(job: StoryJob) -> list[tuple]:
     started: dict[tuple, date] = {}
     if job.previous is not None:
         held = {k: c for k, c in _candidates(job, job.previous, noise).items() if not c.event}
-        for key, candidate in held.items():
+        # a story that holds on the previous date began when its latest stored row says: a change of
+        # subject (a shift's date moving beyond the tolerance from one date to the next) would have
+        # stored a new row, and an end a resolved one
+        for key in held:
             stored = job.prior.get(key)
-            same = stored is not None and (stored[1] == candidate.identity or candidate.same_as(
-                Candidate(candidate.story_type, candidate.genre, candidate.polarity, 0.0, {}, candidate.pattern,
-                          identity=stored[1])))
-            started[key] = stored[0] if same else job.previous
+            started[key] = stored[0] if stored is not None else job.previous
     rows: list[tuple] = []
     previous = job.previous
     for analysis_date in job.dates:
