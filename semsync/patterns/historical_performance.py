@@ -194,7 +194,7 @@ class _Prepared:
 
 class HistoricalPerformance(Pattern[HistoricalPerformanceSettings, HistoricalPerformanceResult, _Prepared]):
     name: ClassVar[str] = "historical_performance"
-    version: ClassVar[str] = "1.2"
+    version: ClassVar[str] = "1.3"
     needs = frozenset({DataNeed.SERIES})
     settings_model = HistoricalPerformanceSettings
     result_model = HistoricalPerformanceResult
@@ -446,6 +446,12 @@ def _benchmark(values: np.ndarray, span: Span, grain: Grain, reference: str, bac
     )
 
 
+#: an earlier value this many times beyond the noise's bounds is an outlier (a one-day ×3 of a 3 % noise
+#: is some 60 σ; an AR(1) excursion rarely twice the bounds): it neither bends the local line nor is
+#: carried over into the next period's expected value
+OUTLIER = 2.0
+
+
 def _exception(values: np.ndarray, span: Span, grain: Grain, settings) -> TrendException | None:
     """A spike or drop: the latest value against what the periods before it expect of it.
 
@@ -475,6 +481,14 @@ def _exception(values: np.ndarray, span: Span, grain: Grain, settings) -> TrendE
     if not bound > 0:
         return None
     clipped = np.clip(d, -bound, bound)
+    if np.any(np.abs(d) > OUTLIER * bound):
+        # an earlier spike pulls a least-squares line towards it (a ×3 day moves a 4-week line's level
+        # by a tenth): the line again through the values with such outliers winsorised
+        y = y - d + clipped
+        y_mean = y.sum() / n
+        slope = float(tc @ (y - y_mean)) / float(tc @ tc)
+        d = y - y_mean - slope * tc
+        clipped = np.clip(d, -bound, bound)
     follows = np.flatnonzero(np.diff(present) == 1)  # pairs of consecutive periods
     square = float(clipped[follows] @ clipped[follows])
     phi = min(max(float(clipped[follows + 1] @ clipped[follows]) / square, 0.0), 0.9) if square > 0 else 0.0
@@ -488,7 +502,17 @@ def _exception(values: np.ndarray, span: Span, grain: Grain, settings) -> TrendE
     if not sigma > 0:
         return None
     last = count  # the latest value's position in `recent`'s coordinates
-    carried = phi * float(d[-1]) if present[-1] == last - 1 else 0.0
+    carried = 0.0
+    if present[-1] == last - 1:
+        previous = float(d[-1])
+        if n > 1 and present[-2] == last - 2:
+            # the previous period an outlier (a surprise `OUTLIER` times an exception's): what it
+            # was expected to be is carried over, not the spike (which read the ordinary next day
+            # as a drop)
+            expected_previous = phi * float(d[-2])
+            if abs(previous - expected_previous) > OUTLIER * settings.exception_z * sigma:
+                previous = expected_previous
+        carried = phi * previous
     seasonal = float(values[-1] - adjusted[-1])
     expected = y_mean + slope * (last - t_mean) + carried + seasonal
     current = float(values[-1])

@@ -181,3 +181,16 @@ def test_a_three_sigma_spike_on_a_seasonal_series_is_flagged(phi):
         exception = analyze(values).trend_exception
         found += exception is not None and exception.type == "spike" and exception.favourable
     assert found >= {0.5: 15, 0.8: 19}[phi]  # 16 and 20 today; 12 and 14 with the control limits
+
+
+@pytest.mark.parametrize("phi", [0.5, 0.8])
+def test_the_day_after_a_spike_is_rarely_a_drop(phi):
+    """The day after a ×3 day is expected near the level: the spike neither bends the local line nor
+    is carried over into the next day's expected value (1.2 read the ordinary next day as a drop)."""
+    drops = 0
+    for seed in range(20):
+        values = seasonal_ar(200 + seed, 400, phi)
+        values[-2] *= 3
+        exception = analyze(values).trend_exception
+        drops += exception is not None and exception.type == "drop"
+    assert drops <= {0.5: 8, 0.8: 3}[phi], drops  # 6 and 1 today; 20 and 20 with 1.2
