@@ -66,7 +66,7 @@ class StoryRunService:
             slices = {} if "dimension_analysis" not in read_versions else await self._slices(
                 session, tenant_id, metric.id, grain.value,
                 period_start(grain, last_complete_ordinal(grain, previous) - SPARKLINE[grain]), last)
-            prior = {(row.story_type, row.dimension, row.slice): (row.started_on, row.identity)
+            prior = {(row.story_type, row.dimension, row.slice): row.started_on
                      for row in await prior_stories(session, tenant_id=tenant_id, metric_id=metric.id,
                                                     grain=grain.value, on=previous, versions=versions)}
         job = StoryJob(tenant=request.tenant, metric_id=metric.id, metric_label=metric.label, unit=metric.unit,

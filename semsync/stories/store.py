@@ -91,7 +91,7 @@ WHERE latest.status = 'new' AND (latest.story_date = :on OR NOT latest.story_typ
 
 async def prior_stories(session: AsyncSession, *, tenant_id: int, metric_id: str, grain: str, on: date,
                         versions: dict[str, str]) -> list[Any]:
-    """The states that hold on `on` as stored (story_type, dimension, slice, started_on, identity)."""
+    """The states that hold on `on` as stored (their story_type, dimension, slice and started_on)."""
     rows = await session.execute(text(_HOLDING), _params(tenant_id, versions, metrics=[metric_id], grain=grain,
                                                          on=on))
     return [row for row in rows if row.story_type not in EVENTS]
@@ -105,8 +105,7 @@ def _params(tenant_id: int, versions: dict[str, str], **more: Any) -> dict[str, 
 _READ = """
 SELECT s.metric_id, s.grain, s.story_date, s.story_type, s.genre, s.dimension, s.slice, s.status, s.started_on,
        s.polarity, s.salience, s.title, s.detail, s.variables, s.series, s.series_dates, s.pattern,
-       s.pattern_version, s.analysis_date, s.version, s.grouped_under, s.also, s.identity,
-       coalesce(m.label, s.metric_id) AS label
+       s.pattern_version, s.analysis_date, s.version, s.grouped_under, s.also, coalesce(m.label, s.metric_id) AS label
 FROM stories s
 LEFT JOIN metrics m ON m.tenant_id = s.tenant_id AND m.metric_id = s.metric_id
 WHERE s.tenant_id = :t AND s.version = :v

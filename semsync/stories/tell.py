@@ -38,7 +38,7 @@ from semsync.partitions import Grain
 from semsync.patterns.periods import last_complete_ordinal, ordinal, period_start, period_starts
 from semsync.stories import numbers
 from semsync.stories.model import STORY_VERSION, Polarity, StoryStatus
-from semsync.stories.rules import RULES, Candidate, DateContext
+from semsync.stories.rules import RULES, Candidate, DateContext, told_at
 from semsync.stories.templates import RESOLVED, TEMPLATES, Renderer
 
 #: the sparkline: the last this many periods up to the story's
@@ -128,8 +128,8 @@ class StoryJob:
     series: Series
     #: (dimension, slice) → the slice's series, for segment sparklines
     slices: dict[tuple[str, str], Series] = field(default_factory=dict)
-    #: stories that held on `previous` as stored: key (type, dimension, slice) → (started_on, identity)
-    prior: dict[tuple[str, str | None, str | None], tuple[date, str]] = field(default_factory=dict)
+    #: the states that hold on `previous` as stored: key (type, dimension, slice) → the date they began
+    prior: dict[tuple[str, str | None, str | None], date] = field(default_factory=dict)
 
 
 def tell(job: StoryJob) -> list[tuple]:
@@ -143,9 +143,7 @@ def tell(job: StoryJob) -> list[tuple]:
         # a story that holds on the previous date began when its latest stored row says: a change of
         # subject (a shift's date moving beyond the tolerance from one date to the next) would have
         # stored a new row, and an end a resolved one
-        for key in held:
-            stored = job.prior.get(key)
-            started[key] = stored[0] if stored is not None else job.previous
+        started = {key: job.prior.get(key, job.previous) for key in held}
     rows: list[tuple] = []
     previous = job.previous
     for analysis_date in job.dates:
@@ -201,13 +199,13 @@ def _candidates(job: StoryJob, analysis_date: date, noise: _NoiseEstimate) -> di
     found: dict[tuple, Candidate] = {}
     for pattern, results in parsed.items():
         rule = RULES.get(pattern)
-        if rule is None:
+        if rule is None or not told_at(pattern, job.grain):
             continue
         for result in results:
             if result.get("error"):
                 continue
             for candidate in rule(result, ctx):
-                candidate.extra["end"] = end
+                candidate.end = end
                 kept = found.get(candidate.key)
                 if kept is None or candidate.strength > kept.strength:
                     found[candidate.key] = candidate
@@ -228,10 +226,10 @@ def _story(teller: _Teller, candidate: Candidate, analysis_date: date, status: S
     job, renderer = teller.job, teller.renderer
     template = TEMPLATES[candidate.story_type]
     variables = {**candidate.variables, "slice": candidate.slice,
-                 "when": numbers.when(job.grain.value, period_start(job.grain, candidate.extra["end"]))}
+                 "when": numbers.when(job.grain.value, period_start(job.grain, candidate.end))}
     strength = max(0.0, min(1.0, candidate.strength))
     series = job.slices.get((candidate.dimension, candidate.slice), job.series) if candidate.slice else job.series
-    sparkline = _sparkline(job, series, candidate.extra["end"], teller.sparklines)
+    sparkline = _sparkline(job, series, candidate.end, teller.sparklines)
     return {
         "candidate": candidate, "story_date": analysis_date, "status": status, "started_on": since,
         "salience": round(strength, 3), **dict(zip(

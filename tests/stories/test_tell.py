@@ -86,7 +86,7 @@ def test_the_previous_dates_results_decide_what_is_ongoing_and_a_rerun_of_part_g
                                    drift("2025-11-03", "down")]}
     # the shift held on the previous date: ongoing from the first (its date moving a day is the same
     # shift), resolved when no longer reported, with the date it began as stored
-    stored = {("level_shift_up", None, None): (date(2025, 10, 25), "2025-10-20")}
+    stored = {("level_shift_up", None, None): date(2025, 10, 25)}
     whole = tell(job(results, prior=stored))
     assert told(whole, "story_date", "story_type", "status", "started_on") == [
         (date(2025, 11, 4), "level_shift_up", "resolved", date(2025, 10, 25)),

@@ -15,7 +15,7 @@ series rarely makes a strong story. Rarity (a record over a year of periods) and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -60,7 +60,8 @@ class Candidate:
     #: identities that are dates this many days apart are the same story (a change-point's date
     #: moves a little as data arrive)
     tolerance_days: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: the ordinal of the latest complete period the result looks back on (set by the teller)
+    end: int = 0
 
     def same_as(self, other: Candidate) -> bool:
         """Whether `other` (the previous date's candidate of this key) is this same story."""
@@ -112,7 +113,3 @@ def finite(*values: Any) -> bool:
         if v is None or v.__class__ not in (float, int) or not math.isfinite(v):
             return False
     return True
-
-
-def word(change: float, up: str = "up", down: str = "down") -> str:
-    return up if change > 0 else down

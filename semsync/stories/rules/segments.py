@@ -16,16 +16,14 @@ from semsync.stories.model import Genre, Polarity
 from semsync.stories.rules.base import Candidate, DateContext, finite, good_or_bad, noise_z, z_strength
 
 PATTERN = "dimension_analysis"
-#: a share moving less than this (percentage points) is not told
-MIN_SHARE_CHANGE = {Grain.DAY: 3.0, Grain.WEEK: 2.0, Grain.MONTH: 1.5}
+#: a share moving less than this (percentage points) is not told (segments are told at the week and
+#: month grains only: `semsync.stories.rules.TOLD_AT`)
+MIN_SHARE_CHANGE = {Grain.WEEK: 2.0, Grain.MONTH: 1.5}
 #: a slice's change is told when it carries at least this much of the metric's change
 MIN_PRESSURE = 50.0
 #: the largest (smallest) slice, the top two and a new leader are told when the leader is ahead of
 #: the next by at least this much (percent): two slices trading places by a hair is noise
 MIN_LEAD = 5.0
-#: the standings (largest, smallest, top two, a new leader) are told at these grains: a day's
-#: standings swap with its noise and would be a new story every few days
-STANDINGS = (Grain.WEEK, Grain.MONTH)
 
 
 def segment_stories(r: dict, ctx: DateContext) -> Iterator[Candidate]:
@@ -42,7 +40,7 @@ def segment_stories(r: dict, ctx: DateContext) -> Iterator[Candidate]:
 
     by_share = sorted((s for s in slices if finite(s.get("current_share_percent"))),
                       key=lambda s: -s["current_share_percent"])
-    standings = ctx.grain in STANDINGS and len(by_share) > 1
+    standings = len(by_share) > 1
     lead = {"largest_slice": _gap(by_share[0], by_share[1]) if standings else 0.0,
             "smallest_slice": _gap(by_share[-2], by_share[-1]) if standings else 0.0}
     for key, story_type in (("largest_slice", "top_slice"), ("smallest_slice", "bottom_slice")):
