@@ -237,6 +237,31 @@ class SecretsSettings(BaseModel):
         return value
 
 
+class NotifySettings(BaseModel):
+    """How deliveries reach people: the SMTP server (the catalog names only recipients), timeouts,
+    how long a failing delivery keeps trying, and how long a digest waits for its period's stories."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    #: `starttls` (upgrade a plain connection, required), `tls` (implicit TLS, port 465) or `none`
+    smtp_tls: str = Field("starttls", pattern="^(none|starttls|tls)$")
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    #: the From of every email
+    email_from: str = "semsync <semsync@localhost>"
+    #: seconds one send may take (connect, TLS, request) before it counts as a transient failure
+    timeout_s: float = Field(10.0, gt=0)
+    #: retry backoff of a transient failure: doubling from `retry_initial_s` up to `retry_max_s`
+    retry_initial_s: float = Field(5.0, gt=0)
+    retry_max_s: float = Field(600.0, gt=0)
+    #: how long a delivery keeps retrying before it is recorded `failed` (a receiver down for hours)
+    retry_for_h: float = Field(24.0, gt=0)
+    #: how long a digest waits for its period's stories before it goes out with what is there
+    digest_wait_h: float = Field(6.0, ge=0)
+    #: the report's address, with {tenant}, {metric} and {grain}; a tenant's own `report_url` wins
+    report_url: str | None = None
+
+
 class PartitionSettings(BaseModel):
     """The calendar semsync syncs."""
 
@@ -326,6 +351,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     schedules: ScheduleSettings = ScheduleSettings()
     partitions: PartitionSettings = PartitionSettings()
+    notify: NotifySettings = NotifySettings()
     #: the worker's log lines: `text` (readable) or `json` (one object a line, for a log pipeline)
     log_format: str = Field("text", pattern="^(text|json)$")
 
