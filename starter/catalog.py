@@ -14,14 +14,14 @@ import httpx
 import typer
 from rich.table import Table
 
-from semsync.catalog.file import read_catalog_file
+from semsync.catalog.file import check_catalog_file
 from semsync.catalog.models import Catalog, CubeConnection, MetricDef, NoConnection, TenantDef
 from semsync.catalog.provider import provider_from_settings
 from semsync.catalog.store import CatalogWriteSummary, read_catalog, reseal_connections, write_catalog
 from semsync.config import get_settings
 from semsync.encryption import new_key
 from semsync.redaction import redact
-from starter.console import console, reported_errors, run_with_database
+from starter.console import console, err_console, reported_errors, run_with_database
 
 app = typer.Typer(no_args_is_help=True, help="Load and inspect the tenant and metric catalog.")
 
@@ -32,15 +32,22 @@ CatalogFile = typer.Argument(..., help="catalog YAML (see semsync/catalog/file.p
 def validate(file: Path = CatalogFile) -> None:
     """Check FILE without touching the database."""
     with reported_errors():
-        catalog = read_catalog_file(file)
+        catalog, warnings = check_catalog_file(file)
+    _warn(warnings)
     console.print(f"[green]✓[/] {file}: valid; {_counts(catalog)}")
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        err_console.print(f"[yellow]warning[/]: {warning}", highlight=False)
 
 
 @app.command()
 def load(file: Path = CatalogFile) -> None:
     """Validate FILE and write it into the catalog tables of SEMSYNC_DATABASE__URL."""
     with reported_errors():
-        catalog = read_catalog_file(file)
+        catalog, warnings = check_catalog_file(file)
+        _warn(warnings)
         summary: CatalogWriteSummary = run_with_database(lambda db: write_catalog(db.session_factory, catalog),
                                                          catalog_role=True)
     console.print(

@@ -34,7 +34,13 @@ from pydantic import ValidationError
 
 from semsync.catalog.models import Catalog
 from semsync.catalog.provider import CatalogProvider, sync_enabled
-from semsync.catalog.validation import catalog_error, catalog_pattern_errors
+from semsync.catalog.validation import (
+    catalog_error,
+    catalog_notification_errors,
+    catalog_notification_warnings,
+    catalog_pattern_errors,
+    describe_problems,
+)
 from semsync.errors import CatalogError
 
 
@@ -51,17 +57,28 @@ class FileCatalog(CatalogProvider):
 
 def read_catalog_file(path: str | Path) -> Catalog:
     """Every tenant of the file, sync-disabled ones included (they are recorded as such in the tables)."""
+    return check_catalog_file(path)[0]
+
+
+def check_catalog_file(path: str | Path) -> tuple[Catalog, list[str]]:
+    """`read_catalog_file` and the file's warnings: what is valid but does nothing (a rule's metric
+    glob that matches no metric), one `file:line: entry field: problem` line each."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CatalogError(f"{path}: catalog file not found", part="file", value=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogError(f"{path}: cannot read the catalog file: {exc}", part="file", value=str(path)) from None
-    return parse_catalog(text, source=str(path))
+    catalog, data, root = _parse(text, str(path))
+    return catalog, describe_problems(catalog_notification_warnings(data), data, source=str(path), root_node=root)
 
 
 def parse_catalog(text: str, *, source: str = "<catalog>") -> Catalog:
     """Parse and validate catalog YAML; `source` names the file in error messages."""
+    return _parse(text, source)[0]
+
+
+def _parse(text: str, source: str) -> tuple[Catalog, Any, yaml.Node | None]:
     data, root = _load_yaml(text, source)
     if data is None:
         raise CatalogError(f"{source}: the catalog is empty; expected a mapping with `tenants:`", part="file")
@@ -76,10 +93,10 @@ def parse_catalog(text: str, *, source: str = "<catalog>") -> Catalog:
         catalog = Catalog.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-    errors += catalog_pattern_errors(data)
+    errors += catalog_pattern_errors(data) + catalog_notification_errors(data)
     if errors:
         raise catalog_error(errors, data, source=source, root_node=root)
-    return catalog
+    return catalog, data, root
 
 
 class DuplicateKeyError(yaml.constructor.ConstructorError):

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from semsync.notify.channels import Notifications
 from semsync.partitions.contexts import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
 
 #: the identifier rule of contexts (`semsync.partitions.contexts`): tenant and metric ids become context parts
@@ -208,6 +209,8 @@ class TenantDef(_Strict):
     #: pattern settings overrides for all the tenant's metrics; a metric's own `patterns` win
     patterns: dict[str, dict[str, Any]] = Field(default_factory=dict)
     metrics: list[MetricDef] = Field(default_factory=list)
+    #: where the tenant's stories are delivered (`semsync.notify.channels`); None: nowhere
+    notifications: Notifications | None = None
 
     @model_validator(mode="after")
     def _unique_metrics(self) -> TenantDef:

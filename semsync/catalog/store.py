@@ -34,8 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from semsync.catalog.models import Catalog, MetricDef, NoConnection, TenantDef
 from semsync.catalog.provider import CatalogProvider
 from semsync.db.session import TENANT_SETTING, tenant_scope
-from semsync.encryption import SecretBox
+from semsync.encryption import ENVELOPE, SecretBox
 from semsync.errors import CatalogError, UnknownMetricError, UnknownTenantError
+from semsync.notify.channels import Notifications
 
 LOAD_HINT = "add it to the catalog and run `python -m starter catalog load FILE`"
 
@@ -64,6 +65,20 @@ def connection_json(connection: BaseModel) -> dict[str, Any]:
         if isinstance(value, SecretStr):
             data[name] = value.get_secret_value()
     return data
+
+
+def secrets_in_clear(model: BaseModel) -> dict[str, Any]:
+    """A model (the tenant's notifications: channels with URLs and secrets) as JSON with every
+    secret in clear, however deep (a plain dump masks them): what is sealed at rest."""
+    return json.loads(json.dumps(model.model_dump(mode="python", exclude_none=True), default=_clear))
+
+
+def _clear(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__}")
 
 
 def default_box() -> SecretBox:
@@ -129,21 +144,48 @@ async def _sealed_connections(session: AsyncSession, catalog: Catalog, box: Secr
     return sealed
 
 
+async def _sealed_notifications(session: AsyncSession, catalog: Catalog, box: SecretBox) -> list[str | None]:
+    """Each tenant's notifications as stored (None: none): kept when unchanged, as `_sealed_connections`.
+    Besides the sealed token the envelope says in clear whether the tenant has alert rules (the story
+    runs start an alert step only then, without opening it)."""
+    stored = dict((await session.execute(
+        text("SELECT identifier, notifications FROM tenants WHERE identifier = ANY(CAST(:identifiers AS text[]))"),
+        {"identifiers": [t.identifier for t in catalog.tenants]},
+    )).all())
+    sealed: list[str | None] = []
+    for tenant in catalog.tenants:
+        if tenant.notifications is None:
+            sealed.append(None)
+            continue
+        plain = secrets_in_clear(tenant.notifications)
+        previous = stored.get(tenant.identifier)
+        if previous and box.is_current(previous) and box.open(previous, tenant=tenant.identifier) == plain:
+            sealed.append(json.dumps(previous))
+            continue
+        envelope = box.seal(plain)
+        envelope.pop("type", None)
+        envelope["alerts"] = any(rule.mode == "alert" for rule in tenant.notifications.rules)
+        sealed.append(json.dumps(envelope))
+    return sealed
+
+
 async def _upsert_tenants(session: AsyncSession, catalog: Catalog, box: SecretBox) -> tuple[dict[str, int], int]:
     tenants = catalog.tenants
     layers = await _sealed_connections(session, catalog, box)
+    notifications = await _sealed_notifications(session, catalog, box)
     result = await session.execute(
         text(
-            "INSERT INTO tenants (identifier, name, sync_enabled, semantic_layer, pattern_settings) "
-            "SELECT i, n, e, CAST(s AS jsonb), CAST(p AS jsonb) FROM unnest("
+            "INSERT INTO tenants (identifier, name, sync_enabled, semantic_layer, pattern_settings, notifications) "
+            "SELECT i, n, e, CAST(s AS jsonb), CAST(p AS jsonb), CAST(x AS jsonb) FROM unnest("
             "  CAST(:identifiers AS text[]), CAST(:names AS text[]), CAST(:enabled AS boolean[]),"
-            "  CAST(:layers AS text[]), CAST(:patterns AS text[])) AS u(i, n, e, s, p) "
+            "  CAST(:layers AS text[]), CAST(:patterns AS text[]), CAST(:notifications AS text[])) "
+            "  AS u(i, n, e, s, p, x) "
             "ON CONFLICT (identifier) DO UPDATE SET name = excluded.name, sync_enabled = excluded.sync_enabled, "
             "  semantic_layer = excluded.semantic_layer, pattern_settings = excluded.pattern_settings, "
-            "  updated_at = now() "
-            "WHERE (tenants.name, tenants.sync_enabled, tenants.semantic_layer, tenants.pattern_settings) "
-            "  IS DISTINCT FROM (excluded.name, excluded.sync_enabled, excluded.semantic_layer, "
-            "  excluded.pattern_settings)"
+            "  notifications = excluded.notifications, updated_at = now() "
+            "WHERE (tenants.name, tenants.sync_enabled, tenants.semantic_layer, tenants.pattern_settings, "
+            "  tenants.notifications) IS DISTINCT FROM (excluded.name, excluded.sync_enabled, "
+            "  excluded.semantic_layer, excluded.pattern_settings, excluded.notifications)"
         ),
         {
             "identifiers": [t.identifier for t in tenants],
@@ -151,6 +193,7 @@ async def _upsert_tenants(session: AsyncSession, catalog: Catalog, box: SecretBo
             "enabled": [t.sync_enabled for t in tenants],
             "layers": layers,
             "patterns": [json.dumps(t.patterns) for t in tenants],
+            "notifications": notifications,
         },
     )
     rows = await session.execute(
@@ -163,9 +206,10 @@ async def _upsert_tenants(session: AsyncSession, catalog: Catalog, box: SecretBo
 async def _disable_missing_tenants(session: AsyncSession, identifiers: list[str]) -> tuple[str, ...]:
     rows = await session.execute(
         text(
-            "UPDATE tenants t SET sync_enabled = false, semantic_layer = CAST(:none AS jsonb), updated_at = now() "
+            "UPDATE tenants t SET sync_enabled = false, semantic_layer = CAST(:none AS jsonb), notifications = NULL, "
+            "  updated_at = now() "
             "FROM tenants old WHERE old.id = t.id "
-            "  AND (t.sync_enabled OR t.semantic_layer <> CAST(:none AS jsonb)) "
+            "  AND (t.sync_enabled OR t.semantic_layer <> CAST(:none AS jsonb) OR t.notifications IS NOT NULL) "
             "  AND NOT (t.identifier = ANY(CAST(:identifiers AS text[]))) RETURNING t.identifier, old.sync_enabled"
         ),
         {"identifiers": identifiers, "none": json.dumps(NoConnection().model_dump())},
@@ -337,7 +381,8 @@ async def read_catalog(
     where = "WHERE sync_enabled" if sync_enabled_only else ""
     tenants: list[TenantDef] = []
     async with session_factory() as session, session.begin():
-        rows = (await session.execute(text(f"SELECT {_TENANT_COLUMNS} FROM tenants {where} ORDER BY identifier"))).all()
+        rows = (await session.execute(text(f"SELECT {_TENANT_COLUMNS}, notifications FROM tenants {where} "
+                                           "ORDER BY identifier"))).all()
         for row in rows:
             await session.execute(text("SELECT set_config(:n, :v, true)"), {"n": TENANT_SETTING, "v": str(row.id)})
             definitions = (
@@ -345,28 +390,78 @@ async def read_catalog(
                     text("SELECT definition FROM metrics WHERE tenant_id = :t ORDER BY metric_id"), {"t": row.id}
                 )
             ).scalars()
-            tenants.append(_tenant_def(row, [MetricDef.model_validate(d) for d in definitions]))
+            tenant = _tenant_def(row, [MetricDef.model_validate(d) for d in definitions])
+            if row.notifications:
+                tenant = tenant.model_copy(update={
+                    "notifications": _notifications(row.identifier, row.notifications, default_box())})
+            tenants.append(tenant)
     return Catalog(tenants=tenants)
 
 
 async def reseal_connections(session_factory: async_sessionmaker[AsyncSession], box: SecretBox | None = None) -> int:
-    """Re-encrypt with the primary key every stored connection sealed with another key (or stored
-    plain, from before encryption), in one transaction; returns how many were rewritten."""
+    """Re-encrypt with the primary key every stored connection and notifications sealed with another
+    key (or stored plain, from before encryption), in one transaction; returns how many tenants were
+    rewritten."""
     box = box or default_box()
     async with session_factory() as session, session.begin():
         rows = (await session.execute(
-            text("SELECT id, identifier, semantic_layer FROM tenants ORDER BY id FOR UPDATE"))).all()
+            text("SELECT id, identifier, semantic_layer, notifications FROM tenants ORDER BY id FOR UPDATE"))).all()
         stale = [row for row in rows
-                 if _has_connection(row.semantic_layer) and not box.is_current(row.semantic_layer)]
+                 if (_has_connection(row.semantic_layer) and not box.is_current(row.semantic_layer))
+                 or (row.notifications and not box.is_current(row.notifications))]
         if stale:
             await session.execute(
-                text("UPDATE tenants t SET semantic_layer = CAST(u.s AS jsonb), updated_at = now() "
-                     "FROM unnest(CAST(:ids AS integer[]), CAST(:layers AS text[])) AS u(i, s) WHERE t.id = u.i"),
+                text("UPDATE tenants t SET semantic_layer = CAST(u.s AS jsonb), notifications = CAST(u.x AS jsonb), "
+                     "  updated_at = now() FROM unnest(CAST(:ids AS integer[]), CAST(:layers AS text[]), "
+                     "  CAST(:notifications AS text[])) AS u(i, s, x) WHERE t.id = u.i"),
                 {"ids": [row.id for row in stale],
-                 "layers": [json.dumps(box.seal(box.open(row.semantic_layer, tenant=row.identifier)))
-                            for row in stale]},
+                 "layers": [json.dumps(_resealed(box, row.semantic_layer, row.identifier)) for row in stale],
+                 "notifications": [json.dumps(_resealed(box, row.notifications, row.identifier))
+                                   if row.notifications else None for row in stale]},
             )
     return len(stale)
+
+
+def _resealed(box: SecretBox, stored: dict[str, Any], tenant: str) -> dict[str, Any]:
+    """`stored` sealed with the primary key, its clear fields (the type, the alert flag) kept."""
+    if not _has_connection(stored) or box.is_current(stored):
+        return stored
+    clear = {key: value for key, value in stored.items() if key != ENVELOPE}
+    return {**clear, ENVELOPE: box.seal(box.open(stored, tenant=tenant))[ENVELOPE]}
+
+
+def _notifications(tenant: str, stored: dict[str, Any], box: SecretBox) -> Notifications:
+    try:
+        return Notifications.model_validate(box.open(stored, tenant=tenant))
+    except ValidationError as exc:
+        raise CatalogError(
+            f"tenant {tenant!r}: the stored notifications are invalid ({_first_problem(exc)}); "
+            "reload the catalog with `python -m starter catalog load FILE`", part="notifications", value=tenant,
+        ) from None
+
+
+@dataclass(frozen=True)
+class TenantNotifications:
+    """A tenant's notifications as the delivery activities read them (secrets in clear)."""
+
+    tenant_id: int
+    identifier: str
+    name: str
+    notifications: Notifications | None
+
+
+async def read_notifications(session_factory: async_sessionmaker[AsyncSession], identifier: str,
+                             box: SecretBox | None = None) -> TenantNotifications:
+    """A tenant's id, name and notifications, in one query; raises UnknownTenantError."""
+    async with session_factory() as session:
+        row = (await session.execute(
+            text("SELECT id, identifier, name, notifications FROM tenants WHERE identifier = :identifier"),
+            {"identifier": identifier})).first()
+    if row is None:
+        raise UnknownTenantError(f"unknown tenant {identifier!r}: {LOAD_HINT}")
+    notifications = (_notifications(identifier, row.notifications, box or default_box())
+                     if row.notifications else None)
+    return TenantNotifications(int(row.id), row.identifier, row.name, notifications)
 
 
 class DatabaseCatalog(CatalogProvider):

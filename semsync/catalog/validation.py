@@ -15,6 +15,7 @@ stored by an older semsync still reads (and is refused, in one line, where it is
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,7 +31,7 @@ _ENTRY_KEYS = ("identifier", "id", "metric_id", "dimension_id")
 MAX_ERRORS = 20
 _IDENTIFIER_RULE = "1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
 #: fields whose value is a secret: never kept as the error's `value`
-_SECRET_FIELDS = ("token", "secret_key", "database_url", "client_secret")
+_SECRET_FIELDS = ("token", "secret_key", "database_url", "client_secret", "webhook_url", "url", "secret")
 #: the error type of the checks made here (pydantic's own types for the rest)
 _RULE = "catalog_rule"
 
@@ -111,6 +112,49 @@ def catalog_pattern_errors(data: Any) -> list[dict[str, Any]]:
         for j, metric in _mappings(tenant, "metrics"):
             errors += pattern_settings_errors(metric.get("patterns"), ("tenants", i, "metrics", j, "patterns"))
     return errors
+
+
+def catalog_notification_errors(data: Any) -> list[dict[str, Any]]:
+    """Rules of raw catalog input that name a channel their tenant does not have, located at the name."""
+    errors: list[dict[str, Any]] = []
+    for i, tenant in _mappings(data, "tenants"):
+        notifications = tenant.get("notifications")
+        channels = {c.get("id") for _, c in _mappings(notifications, "channels")}
+        for j, rule in _mappings(notifications, "rules"):
+            names = rule.get("channels")
+            for k, name in enumerate(names if isinstance(names, list) else []):
+                if isinstance(name, str) and name not in channels:
+                    known = ", ".join(sorted(str(c) for c in channels if c)) or "none"
+                    errors.append(_rule(("tenants", i, "notifications", "rules", j, "channels", k), name,
+                                        f"unknown channel {name!r}; the tenant's channels are {known}"))
+    return errors
+
+
+def catalog_notification_warnings(data: Any) -> list[dict[str, Any]]:
+    """What a valid catalog's rules select to no effect: a metric glob that matches none of the
+    tenant's metrics (a typo, or a metric not added yet), in pydantic's error form."""
+    warnings: list[dict[str, Any]] = []
+    for i, tenant in _mappings(data, "tenants"):
+        metrics = [m.get("id") for _, m in _mappings(tenant, "metrics") if isinstance(m.get("id"), str)]
+        for j, rule in _mappings(tenant.get("notifications"), "rules"):
+            globs = rule.get("metrics")
+            for k, glob in enumerate(globs if isinstance(globs, list) else []):
+                if isinstance(glob, str) and not fnmatch.filter(metrics, glob):
+                    warnings.append(_rule(("tenants", i, "notifications", "rules", j, "metrics", k), glob,
+                                          f"{glob!r} matches none of the tenant's metrics "
+                                          f"({', '.join(metrics) or 'none'}): the rule selects nothing by it"))
+    return warnings
+
+
+def describe_problems(problems: Sequence[Mapping[str, Any]], data: Any, *, source: str,
+                      root_node: yaml.Node | None = None) -> list[str]:
+    """Problems in pydantic's error form as `file:line: entry field: problem` lines."""
+    lines = []
+    for problem in problems:
+        path, line = describe_location(problem["loc"], data, root_node)
+        lines.append(f"{source}:{line}: {path}: {_message(problem)}" if line else f"{source}: {path}: "
+                     f"{_message(problem)}")
+    return lines
 
 
 def _mappings(data: Any, key: str) -> list[tuple[int, dict[str, Any]]]:

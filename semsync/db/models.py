@@ -86,6 +86,8 @@ class Tenant(Base):
     pattern_settings: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
+    #: where its stories are delivered (`semsync.notify.channels`), sealed like the connection; None: nowhere
+    notifications: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
@@ -326,3 +328,64 @@ class StoryRow(Base):
               "version", "pattern_version", unique=True, postgresql_nulls_not_distinct=True),
         Index("ix_stories_date", "tenant_id", "grain", "story_date"),
     )
+
+
+class Delivery(Base):
+    """One delivery: an alert of a story, a digest of a period or a test message, to one channel.
+    `key` is its idempotency key; (tenant, key) is unique, so it is recorded and sent once."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[int] = _tenant_fk()
+    key: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: alert, digest or test
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    rule_id: Mapped[str | None] = mapped_column(String(64))
+    channel_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    channel_type: Mapped[str] = mapped_column(String(8), nullable=False)
+    #: an alert's story (its key without the versions: a new story version does not alert again)
+    metric_id: Mapped[str | None] = mapped_column(String(64))
+    grain: Mapped[str | None] = mapped_column(String(8))
+    story_date: Mapped[date | None] = mapped_column(Date)
+    story_type: Mapped[str | None] = mapped_column(String(64))
+    dimension: Mapped[str | None] = mapped_column(String(64))
+    slice: Mapped[str | None] = mapped_column(Text)
+    #: a digest's period (its partition key)
+    period: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str | None] = mapped_column(Text)
+    salience: Mapped[float | None] = mapped_column(Double)
+    #: pending, sending, retrying, sent, failed; snoozed and folded (alerts held back), digested (a
+    #: folded alert sent in a digest)
+    status: Mapped[str] = mapped_column(String(12), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: the receiver's answer to the last attempt
+    response: Mapped[str | None] = mapped_column(Text)
+    #: a send in flight holds the delivery until then (a worker that died lets it go)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: a folded alert: the digest delivery that carried it
+    digest_id: Mapped[int | None] = mapped_column(BigInteger)
+    workflow_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("uq_deliveries_key", "tenant_id", "key", unique=True),
+        Index("ix_deliveries_status", "tenant_id", "status", "created_at"),
+        Index("ix_deliveries_channel", "tenant_id", "channel_id", "kind", "created_at"),
+    )
+
+
+class AlertSnooze(Base):
+    """A metric whose alerts are held (snoozed) until `until` (None: until unsnoozed)."""
+
+    __tablename__ = "alert_snoozes"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    metric_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
