@@ -1,9 +1,10 @@
 """The semsync worker: `python worker.py [--queue sync|patterns|all]`.
 
-- queue ``semsync-sync``: SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow; the
-  sync, planning, ledger and discovery activities;
+- queue ``semsync-sync``: SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow,
+  AlertWorkflow, DigestWorkflow; the sync, planning, ledger, discovery and delivery activities;
 - queue ``semsync-patterns``: PatternWorkflow, StoryWorkflow and their activities, whose analysis and
-  telling run in a process pool sized to the cores, so one worker uses every core.
+  telling run in a process pool sized to the cores, so one worker uses every core (and AlertWorkflow,
+  for a story run started without a sync queue to send from).
 
 Both by default; one by flag, so they scale apart. Dependencies come from the composition root
 (`semsync.services`), built once inside the worker's event loop and closed on shutdown. SIGTERM or
@@ -32,6 +33,7 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from activities.backfill import BackfillActivities, LedgerActivities  # noqa: E402
+from activities.deliveries import DeliveryActivities  # noqa: E402
 from activities.discovery import DiscoveryActivities  # noqa: E402
 from activities.heartbeat import KeepAliveInterceptor  # noqa: E402
 from activities.patterns import PatternActivities  # noqa: E402
@@ -42,6 +44,7 @@ from semsync.observability import configure_logging  # noqa: E402
 from semsync.services import Services, open_services, pattern_process_pool  # noqa: E402
 from semsync.temporal_client import connect_temporal  # noqa: E402
 from workflows.backfill import BackfillWorkflow  # noqa: E402
+from workflows.deliveries import AlertWorkflow, DigestWorkflow  # noqa: E402
 from workflows.discovery import DiscoveryWorkflow  # noqa: E402
 from workflows.patterns import PatternWorkflow  # noqa: E402
 from workflows.scheduled import ScheduledRunWorkflow  # noqa: E402
@@ -55,15 +58,18 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
     """The Temporal workers of `queues` over already-built services."""
     settings = services.settings
     ledger = LedgerActivities(services.ledger)
+    delivery = DeliveryActivities(services.deliveries)
+    deliveries = [delivery.plan_alerts, delivery.plan_digest, delivery.send_delivery, delivery.give_up_delivery]
     workers = []
     if "sync" in queues:
         sync = SyncActivities(services.sync)
         workers.append(Worker(
             client, task_queue=settings.temporal.sync_task_queue,
-            workflows=[SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow],
+            workflows=[SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow, AlertWorkflow,
+                       DigestWorkflow],
             activities=[sync.plan_sync, sync.sync_component, sync.record_component_failure, ledger.record_ledger,
                         BackfillActivities(services.planner).plan_backfill,
-                        DiscoveryActivities(services.discovery).discover],
+                        DiscoveryActivities(services.discovery).discover, *deliveries],
             max_concurrent_activities=settings.worker.sync_concurrency,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
             interceptors=[KeepAliveInterceptor()], max_cached_workflows=settings.worker.max_cached_workflows,
@@ -72,9 +78,10 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
         patterns = PatternActivities(services.patterns)
         processes = settings.worker.pattern_processes or os.cpu_count() or 1
         workers.append(Worker(
-            client, task_queue=settings.temporal.pattern_task_queue, workflows=[PatternWorkflow, StoryWorkflow],
+            client, task_queue=settings.temporal.pattern_task_queue,
+            workflows=[PatternWorkflow, StoryWorkflow, AlertWorkflow],
             activities=[patterns.active_patterns, patterns.run_pattern, patterns.run_patterns, ledger.record_ledger,
-                        StoryActivities(services.stories).tell_stories],
+                        StoryActivities(services.stories).tell_stories, *deliveries],
             max_concurrent_activities=settings.worker.pattern_concurrency or processes * 2,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
             interceptors=[KeepAliveInterceptor()], max_cached_workflows=settings.worker.max_cached_workflows,

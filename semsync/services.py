@@ -26,6 +26,8 @@ from semsync.config import Settings
 from semsync.db.session import Database, ssl_connect_args
 from semsync.discovery import Discovery
 from semsync.ledger import Ledger
+from semsync.notify.service import DeliveryService
+from semsync.notify.transports import Transports
 from semsync.pattern_runs import PatternRunService
 from semsync.sources.registry import SourceRegistry
 from semsync.story_runs import StoryRunService
@@ -77,6 +79,7 @@ class Services:
     ledger: Ledger
     planner: BackfillPlanner
     discovery: Discovery
+    deliveries: DeliveryService
 
 
 @asynccontextmanager
@@ -93,6 +96,7 @@ async def open_services(
                                         connect_args=ssl_connect_args(settings.database))
     http = httpx.AsyncClient(timeout=settings.semantic_layer.request_timeout_s)
     sources = SourceRegistry(database.engine, http, settings.semantic_layer)
+    transports = Transports(settings.notify, http)
     try:
         yield Services(
             settings=settings, database=database, catalog_database=catalog_database, http=http, sources=sources,
@@ -103,8 +107,10 @@ async def open_services(
             ledger=Ledger(database.session_factory),
             planner=BackfillPlanner(database.session_factory),
             discovery=Discovery(catalog_database.session_factory, settings.catalog, http),
+            deliveries=DeliveryService(database.session_factory, settings.notify, transports),
         )
     finally:
+        await transports.aclose()
         await sources.aclose()
         await http.aclose()
         await database.dispose()

@@ -81,8 +81,11 @@ class StoryRunService:
         async with tenant_scope(self.session_factory, tenant_id) as session:
             counts = await replace_stories(session, tenant_id=tenant_id, metric_id=metric.id, grain=grain.value,
                                            first=dates[0], last=dates[-1], versions=versions, rows=rows)
+            alerts = bool(await session.scalar(text(
+                "SELECT coalesce((notifications->>'alerts')::boolean, false) FROM tenants WHERE id = :t"),
+                {"t": tenant_id}))
         statuses = Counter(row[STATUS] for row in rows)
-        return StoryRunResponse(
+        return StoryRunResponse(alerts=alerts,
             tenant=request.tenant, tenant_id=tenant_id, metric_id=metric.id, grain=grain,
             first_partition=partitions[0].key, last_partition=partitions[-1].key, results_read=read,
             stories=len(rows), new=statuses["new"], resolved=statuses["resolved"],

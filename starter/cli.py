@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "results": ("starter.results", "results"),
     "stories": ("starter.stories", "stories"),
     "report": ("starter.report", "report"),
+    "alerts": ("starter.notify", "alerts"),
+    "digest": ("starter.notify", "digest"),
+    "deliveries": ("starter.notify", "deliveries"),
+    "notify": ("starter.notify", "notify"),
     "migrate": ("starter.migrate", "migrate"),
 }
 

@@ -8,6 +8,12 @@ Four Temporal Schedules drive semsync, running unless paused:
 | ``semsync-weekly`` | Mondays 11:00 | ScheduledRunWorkflow(week): the week that ended on Sunday |
 | ``semsync-monthly`` | the 1st, 12:00 | ScheduledRunWorkflow(month): the month before |
 | ``semsync-discovery`` | every 15 minutes | DiscoveryWorkflow |
+| ``semsync-digest-{tenant}-{grain}`` | `digest_time`, tenant's zone | DigestWorkflow (daily, weekly, monthly) |
+
+The digest schedules exist for each tenant whose catalog entry has `notifications` (read from the
+catalog tables); they run in the tenant's time zone, so 08:00 Europe/Berlin stays 08:00 across DST.
+A digest missed by an outage runs on return within a day (catch-up window 1 day); a tenant that no
+longer has notifications loses its digest schedules on the next `apply`.
 
 Overlap and catch-up: a grain run that is still going when the next one is due buffers it
 (``BUFFER_ALL``: every slot's partition gets its run, one after the other, none skipped); after an
@@ -43,11 +49,13 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from semsync.catalog.models import TenantDef
 from semsync.config import Settings, get_settings
-from semsync.contracts import DiscoveryInput, DiscoveryResult, ScheduledRunInput
+from semsync.contracts import DigestInput, DiscoveryInput, DiscoveryResult, ScheduledRunInput
 from semsync.partitions import Grain
 from starter.console import console, err_console
 from starter.orchestration import run_with_temporal
+from workflows.deliveries import DigestWorkflow
 from workflows.discovery import DiscoveryWorkflow
 from workflows.scheduled import ScheduledRunWorkflow
 
@@ -55,6 +63,10 @@ app = typer.Typer(no_args_is_help=True, help="The Temporal Schedules that run se
 
 NOTE_PREFIX = "semsync spec "
 GRAIN_CRONS = {Grain.DAY: "0 10 * * *", Grain.WEEK: "0 11 * * 1", Grain.MONTH: "0 12 1 * *"}
+GRAIN_NAMES = {Grain.DAY: "daily", Grain.WEEK: "weekly", Grain.MONTH: "monthly"}
+#: the day fields of a digest's cron: every day, Mondays, the 1st
+DIGEST_DAYS = {Grain.DAY: "* * *", Grain.WEEK: "* * 1", Grain.MONTH: "1 * *"}
+DIGEST_PREFIX = "semsync-digest-"
 
 
 @dataclass(frozen=True)
@@ -70,7 +82,7 @@ class Wanted:
         definition = {
             "workflow": action.workflow, "id": action.id, "task_queue": action.task_queue,
             "args": [a.model_dump(mode="json") for a in action.args],
-            "cron": list(self.schedule.spec.cron_expressions),
+            "cron": list(self.schedule.spec.cron_expressions), "zone": self.schedule.spec.time_zone_name,
             "intervals": [str(i.every) for i in self.schedule.spec.intervals],
             "overlap": self.schedule.policy.overlap.name, "catchup": str(self.schedule.policy.catchup_window),
         }
@@ -105,10 +117,58 @@ def wanted_schedules(settings: Settings) -> list[Wanted]:
     return wanted
 
 
-async def apply_schedules(client: Client, settings: Settings) -> dict[str, str]:
-    """Create or update every schedule; schedule id → "created", "updated" or "unchanged"."""
+def digest_schedules(settings: Settings, tenants: list[TenantDef]) -> list[Wanted]:
+    """Each tenant's digest schedules, one per grain, at its `digest_time` in its time zone."""
+    wanted = []
+    for tenant in tenants:
+        notifications = tenant.notifications
+        if notifications is None:
+            continue
+        at = notifications.digest_time
+        for grain, days in DIGEST_DAYS.items():
+            cron = f"{at.minute} {at.hour} {days}"
+            item = Wanted(f"{DIGEST_PREFIX}{tenant.identifier}-{GRAIN_NAMES[grain]}", Schedule(
+                action=ScheduleActionStartWorkflow(DigestWorkflow.run, DigestInput(tenant=tenant.identifier,
+                                                                                   grain=grain),
+                                                   id=f"digest/{tenant.identifier}/{grain.value}",
+                                                   task_queue=settings.temporal.sync_task_queue),
+                spec=ScheduleSpec(cron_expressions=[cron], time_zone_name=notifications.timezone),
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ALL, catchup_window=timedelta(days=1)),
+                state=ScheduleState(paused=settings.schedules.paused),
+            ), f"{tenant.identifier}'s {GRAIN_NAMES[grain]} digest, cron '{cron}' {notifications.timezone}")
+            item.schedule.state.note = NOTE_PREFIX + item.digest
+            wanted.append(item)
+    return wanted
+
+
+async def notifying_tenants(settings: Settings) -> list[TenantDef]:
+    """The sync-enabled tenants of the catalog tables that have notifications."""
+    from semsync.catalog.store import read_catalog
+    from semsync.db.session import Database, ssl_connect_args
+
+    database = Database.connect(settings.database.url.get_secret_value(), pool_size=1,
+                                connect_args=ssl_connect_args(settings.database))
+    try:
+        catalog = await read_catalog(database.session_factory, sync_enabled_only=True)
+    finally:
+        await database.dispose()
+    return [t for t in catalog.tenants if t.notifications is not None]
+
+
+async def apply_schedules(client: Client, settings: Settings, tenants: list[TenantDef] | None = None
+                          ) -> dict[str, str]:
+    """Create or update every schedule (the digests of `tenants`, default those of the catalog
+    tables), delete digest schedules of tenants without notifications; schedule id → "created",
+    "updated", "unchanged" or "deleted"."""
+    if tenants is None:
+        tenants = await notifying_tenants(settings)
+    wanted = wanted_schedules(settings) + digest_schedules(settings, tenants)
     outcome = {}
-    for item in wanted_schedules(settings):
+    async for listed in await client.list_schedules():
+        if listed.id.startswith(DIGEST_PREFIX) and listed.id not in {w.schedule_id for w in wanted}:
+            await client.get_schedule_handle(listed.id).delete()
+            outcome[listed.id] = "deleted"
+    for item in wanted:
         handle = client.get_schedule_handle(item.schedule_id)
         try:
             current = (await handle.describe()).schedule
@@ -135,6 +195,8 @@ def _ids(name: str) -> list[str]:
              "discovery": "semsync-discovery"}
     if name == "all":
         return list(names.values())
+    if name.startswith(DIGEST_PREFIX):
+        return [name]
     if name not in names and name not in names.values():
         err_console.print(f"[bold red]error[/]: unknown schedule {name!r}: one of {', '.join(names)} or all")
         raise typer.Exit(2)
@@ -155,7 +217,8 @@ def list_schedules() -> None:
     """The schedules with their state and next runs."""
     async def read(client: Client) -> list:
         rows = []
-        for item in wanted_schedules(get_settings()):
+        settings = get_settings()
+        for item in wanted_schedules(settings) + digest_schedules(settings, await notifying_tenants(settings)):
             try:
                 rows.append((item, await client.get_schedule_handle(item.schedule_id).describe()))
             except RPCError as exc:
@@ -192,7 +255,8 @@ def _each(name: str, verb: str, act) -> None:  # noqa: ANN001
     run_with_temporal(go)
 
 
-NAME = typer.Argument(..., help="daily, weekly, monthly, discovery or all")
+NAME = typer.Argument(..., help="daily, weekly, monthly, discovery, all, or a digest's id "
+                                 "(semsync-digest-TENANT-daily)")
 
 
 @app.command()

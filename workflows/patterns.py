@@ -85,7 +85,7 @@ class PatternWorkflow:
         """The StoryWorkflow of the span (parent-close ABANDON); an identical one running counts as started."""
         stories = StoryWorkflowInput(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
                                      start_partition=request.start_partition, end_partition=request.end_partition,
-                                     backfill_id=request.backfill_id)
+                                     backfill_id=request.backfill_id, alerts_task_queue=request.alerts_task_queue)
         try:
             await workflow.start_child_workflow(
                 StoryWorkflow.run, stories, id=stories.workflow_id, task_queue=workflow.info().task_queue,

@@ -4,7 +4,8 @@ pattern results; the PatternWorkflow's continuation.
 Its pattern dependencies: the PatternWorkflow starts it after every pattern of the span finished,
 when at least one succeeded, so it reads only stored results. One activity tells the whole span
 (a year of a context's stories in one call); its outcome goes into the partition ledger as kind
-``stories``, one row per partition.
+``stories``, one row per partition. When the span told new stories and the tenant has alert rules,
+it starts the span's AlertWorkflow (`workflows.deliveries`) as its continuation (parent-close ABANDON).
 
 Id: ``stories/{grain}/{span}/{tenant}::{metric}``.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.stories import StoryActivities
     from semsync.contracts import (
         STORIES_KIND,
+        AlertWorkflowInput,
         LedgerBatch,
         LedgerEntry,
         LedgerStatus,
@@ -31,9 +33,12 @@ with workflow.unsafe.imports_passed_through():
         StoryWorkflowResult,
     )
     from workflows import search_attributes as sa
+    from workflows.deliveries import AlertWorkflow
     from workflows.failures import describe
     from workflows.options import LOCAL, pool_work
 
+#: the `workflow.patched` marker of the alerts continuation (histories without it start none)
+ALERTS = "alerts-continuation"
 #: the telling runs in the pattern process pool, as the analysis does
 TELLING = pool_work(timedelta(minutes=10))
 
@@ -57,10 +62,28 @@ class StoryWorkflow:
             raise ApplicationError(f"stories failed: {describe(error)}", type="StoriesFailed",
                                    non_retryable=True) from error
         await self._ledger(request, partitions, LedgerStatus.SUCCEEDED, rows=response.stories)
+        result = StoryWorkflowResult(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+                                     span=request.span, stories=response.stories, new=response.new,
+                                     resolved=response.resolved, written=response.written)
+        if response.new and response.alerts and workflow.patched(ALERTS):
+            result.alerts_workflow_id = await self._start_alerts(request)
         sa.upsert(status="SUCCESS")
-        return StoryWorkflowResult(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
-                                   span=request.span, stories=response.stories, new=response.new,
-                                   resolved=response.resolved, written=response.written)
+        return result
+
+    async def _start_alerts(self, request: StoryWorkflowInput) -> str:
+        """The AlertWorkflow of the span on the sync queue (its sends are I/O), parent-close ABANDON;
+        one already running for the span covers it."""
+        alerts = AlertWorkflowInput(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+                                    start_partition=request.start_partition, end_partition=request.end_partition,
+                                    backfill_id=request.backfill_id)
+        try:
+            await workflow.start_child_workflow(
+                AlertWorkflow.run, alerts, id=alerts.alert_workflow_id, task_queue=request.alerts_task_queue
+                or workflow.info().task_queue, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                static_summary=f"alerts of {request.context} {request.grain.value} {request.span}")
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("alert workflow %s already running: it covers this run", alerts.alert_workflow_id)
+        return alerts.alert_workflow_id
 
     async def _ledger(self, request: StoryWorkflowInput, partitions: list[str], status: LedgerStatus, *,
                       rows: int = 0, error: str | None = None) -> None:

@@ -25,6 +25,24 @@ from semsync.contracts.backfill import (
     PlanBackfillInput,
 )
 from semsync.contracts.common import SYNC_KIND, LedgerStatus, SyncStatus, SyncType, span_key
+from semsync.contracts.deliveries import (
+    ALERTS_KIND,
+    AlertPlan,
+    AlertPlanRequest,
+    AlertWorkflowInput,
+    AlertWorkflowResult,
+    DeliveryRetry,
+    DeliveryStatus,
+    DeliveryTally,
+    DigestInput,
+    DigestPlan,
+    DigestPlanRequest,
+    DigestResult,
+    GiveUpRequest,
+    SendDeliveryRequest,
+    SendDeliveryResult,
+    alert_workflow_id,
+)
 from semsync.contracts.patterns import (
     ActivePatterns,
     ActivePatternsInput,
@@ -71,6 +89,9 @@ from semsync.contracts.sync import (
 )
 
 __all__ = [
+    "ALERTS_KIND", "AlertPlan", "AlertPlanRequest", "AlertWorkflowInput", "AlertWorkflowResult", "DeliveryRetry",
+    "DeliveryStatus", "DeliveryTally", "DigestInput", "DigestPlan", "DigestPlanRequest", "DigestResult",
+    "GiveUpRequest", "SendDeliveryRequest", "SendDeliveryResult", "alert_workflow_id",
     "SYNC_KIND", "ActivePatterns", "ActivePatternsInput", "BackfillControl", "BackfillInput", "BackfillMode",
     "BackfillPlan", "BackfillProgress", "BackfillResult", "BackfillState", "ChunkFailure", "ComponentFailureInput",
     "ComponentPlan", "ComponentResult", "ComponentRetry", "ContextSelector", "GrainRange", "Lane", "LedgerBatch",

@@ -80,6 +80,8 @@ class PatternWorkflowInput(PatternBatchRequest):
     backfill_id: str | None = None
     #: start the StoryWorkflow of the span when at least one pattern succeeded
     run_stories: bool = True
+    #: the queue the span's AlertWorkflow runs on (the sync worker's: its sends are I/O); None: this one
+    alerts_task_queue: str | None = None
 
     @property
     def workflow_id(self) -> str:

@@ -47,12 +47,16 @@ class StoryRunResponse(_Model):
     written: int
     deleted: int
     duration_s: float
+    #: whether the tenant has alert rules (its new stories get an alert step)
+    alerts: bool = False
 
 
 class StoryWorkflowInput(StoryRunRequest):
     """`StoryWorkflow`'s input: one metric context and span (the PatternWorkflow's)."""
 
     backfill_id: str | None = None
+    #: the queue the span's AlertWorkflow runs on (the sync worker's); None: this one
+    alerts_task_queue: str | None = None
 
     @property
     def workflow_id(self) -> str:
@@ -72,3 +76,5 @@ class StoryWorkflowResult(_Result):
     new: int
     resolved: int
     written: int
+    #: the AlertWorkflow started as the continuation (new stories and alert rules), if any
+    alerts_workflow_id: str | None = None
