@@ -18,8 +18,8 @@ template text, whatever the text object:
 
 What a reader sees is the literal text; removing the zero-width spaces and unescaping the three
 entities gives it back exactly (the tests check that). Limits: at most `MAX_BLOCKS` blocks, a
-section's text at most 3,000 characters, a header's 150, all counted after escaping; what does not
-fit is cut with "…" or counted in a "+N more" line.
+section's text at most 3,000 characters, a header's 150, all the blocks' text under `TEXT_BUDGET`,
+all counted after escaping; what does not fit is cut with "…" or counted in a "+N more" line.
 """
 
 from __future__ import annotations
@@ -59,7 +59,12 @@ SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 CONTEXT_LIMIT = 2000
 #: a digest shows at most this many stories of one metric in Slack; the rest are "+N more"
-STORIES_PER_METRIC = 5
+STORIES_PER_METRIC = 3
+#: the text of all blocks together: Slack refuses a message whose blocks hold more (``msg_blocks_too_long``,
+#: an undocumented limit reported near 12,000 characters, slackapi/bolt-js#2509), so a digest stops short of it
+TEXT_BUDGET = 11_000
+OVERFLOW_RESERVE = 200
+FALLBACK_LIMIT = 1000
 EMOJI = {Polarity.BAD: ":red_circle:", Polarity.GOOD: ":large_green_circle:", Polarity.NEUTRAL: ":white_circle:"}
 
 _EMOJI_CODE = re.compile(r":(?=[A-Za-z0-9_+'-]+:)")
@@ -121,9 +126,20 @@ def _lines_within(head: str, lines: list[str], hidden: int, limit: int = SECTION
 
 
 def _story_line(story: Story, with_metric: bool = False) -> str:
-    title = fit(one_line(story.title), 300)
+    title = fit(one_line(story.title), 200)
     label = f"{fit(one_line(story.metric_label), 100)}: " if with_metric else ""
     return f"{EMOJI[story.polarity]} {label}{title}"
+
+
+def text_size(blocks: list[Block]) -> int:
+    """The characters of every text object in `blocks`, what Slack's cumulative limit counts."""
+    def size(value: Any) -> int:
+        if isinstance(value, dict):
+            return sum(len(v) if k == "text" and isinstance(v, str) else size(v) for k, v in value.items())
+        if isinstance(value, list):
+            return sum(size(v) for v in value)
+        return 0
+    return sum(size(block.to_dict()) for block in blocks)
 
 
 def _header(data: str) -> HeaderBlock:
@@ -174,20 +190,28 @@ def _digest_blocks(digest: Digest) -> list[Block]:
     tail: list[Block] = []
     if digest.folded:
         tail.append(_section(_lines_within("*Held back by the rate limit*",
-                                           [_story_line(s, with_metric=True) for s in digest.folded], 0)))
+                                           [_story_line(s, with_metric=True) for s in digest.folded], 0, 1500)))
     if digest.not_analysed:
         names = " · ".join(slack_escape(one_line(name)) for name in digest.not_analysed)
-        tail.append(ContextBlock(elements=[_mrkdwn(fit_escaped(f"Not analysed yet: {names}", CONTEXT_LIMIT))]))
+        tail.append(ContextBlock(elements=[_mrkdwn(fit_escaped(f"Not analysed yet: {names}", 1000))]))
     link = _link(digest.link, "Open report")
     if link:
         tail.append(_section(f":bar_chart: {link}"))
     if tail:
         tail.insert(0, DividerBlock())
     room = MAX_BLOCKS - len(head) - len(tail)
+    budget = TEXT_BUDGET - text_size(head + tail)
     metrics = [m for m in digest.metrics if m.bad or m.good or m.neutral or m.more]
-    shown = metrics if len(metrics) <= room else metrics[: room - 1]
-    body: list[Block] = [_metric_section(metric) for metric in shown]
-    if left := metrics[len(shown):]:
+    body: list[Block] = []
+    for i, metric in enumerate(metrics):
+        section = _metric_section(metric)
+        size = text_size([section])
+        last = i == len(metrics) - 1  # else keep room for the line that counts the metrics left out
+        if room - len(body) - (0 if last else 1) < 1 or size > budget - (0 if last else OVERFLOW_RESERVE):
+            break
+        body.append(section)
+        budget -= size
+    if left := metrics[len(body):]:
         stories = sum(len(ordered_stories(m)) + m.more for m in left)
         where = "in the report" if link else "in the report or the email digest"
         body.append(_section(f"_+{len(left)} more metrics with {stories} stories: see them {where}_"))
@@ -214,4 +238,4 @@ def slack_payload(item: Deliverable) -> dict[str, Any]:
         blocks = [_section(f":wave: {slack_escape(fallback)}")]
     else:
         raise TypeError(f"cannot render {type(item).__name__} for Slack")
-    return {"text": fit(fallback, SECTION_LIMIT), "blocks": [block.to_dict() for block in blocks]}
+    return {"text": fit(fallback, FALLBACK_LIMIT), "blocks": [block.to_dict() for block in blocks]}
