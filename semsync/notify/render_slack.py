@@ -149,9 +149,10 @@ def _header(data: str) -> HeaderBlock:
 def _alert_blocks(alert: Alert) -> list[Block]:
     story = alert.story
     title = one_line(story.title)
-    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(
-        text=f"{EMOJI[story.polarity]} {fit(title, HEADER_LIMIT - len(EMOJI[story.polarity]) - 1)}", emoji=True))]
-    parts = [slack_escape(title)] if len(slack_escape(title)) > HEADER_LIMIT - 20 else []  # cut in the header
+    room = HEADER_LIMIT - len(EMOJI[story.polarity]) - 1
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=f"{EMOJI[story.polarity]} {fit(title, room)}",
+                                                            emoji=True))]
+    parts = [fit(title, 1000)] if len(slack_escape(title)) > room else []  # the header cut it: whole below
     parts.append(fit(story.detail, 2000))
     parts += [f"_Also:_ {fit(one_line(fact), 300)}" for fact in story.also[:5]]
     if story.series:

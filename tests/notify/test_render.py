@@ -157,6 +157,8 @@ def test_slack_alert_cuts_a_long_title_in_the_header_and_shows_it_whole_below():
     header = payload["blocks"][0]["text"]["text"]
     assert len(header) <= 150 and header.endswith("…")
     assert title in payload["blocks"][1]["text"]["text"]
+    huge = slack_payload(make_alert(make_story(title="*x* " * 2000, detail="<y> " * 2000)))
+    check_slack_limits(huge)
 
 
 def slack_text_size(payload: dict[str, Any]) -> int:
