@@ -136,9 +136,10 @@ async def finish(session: AsyncSession, tenant_id: int, delivery_id: int, status
                  status_code: int | None = None, response: str | None = None, error: str | None = None) -> None:
     """Record an attempt's outcome: sent, retrying (a transient failure) or failed (final)."""
     await session.execute(text(
-        "UPDATE deliveries SET status = :s, status_code = :code, response = :response, last_error = :error, "
+        "UPDATE deliveries SET status = CAST(:s AS text), status_code = :code, response = :response, "
+        "  last_error = :error, "
         "  claimed_until = NULL, updated_at = now(), "
-        "  sent_at = CASE WHEN :s = 'sent' THEN now() ELSE sent_at END "
+        "  sent_at = CASE WHEN CAST(:s AS text) = 'sent' THEN now() ELSE sent_at END "
         "WHERE tenant_id = :t AND id = :id"),
         {"t": tenant_id, "id": delivery_id, "s": status.value, "code": status_code, "response": cut(response),
          "error": cut(error)})

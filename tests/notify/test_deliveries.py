@@ -127,7 +127,7 @@ async def test_snoozed_metrics_and_rate_limits_hold_alerts_back_for_the_digest(d
     tenant_id = await load(db, catalog_yaml(http.base_url, smtp.port, limit=2, rules="""
         - {id: all, channels: [hook], mode: alert}
         - {id: digest, channels: [ops], grains: [day], mode: digest}"""))
-    for day in range(1, 6):
+    for day in range(2, 7):  # the span's stories carry 09-02 to 10-01
         await add_story(db, tenant_id, on=date(2025, 9, day), salience=0.5 + day / 20)
     await add_story(db, tenant_id, metric="orders")
     async with db.admin_engine.begin() as conn:
