@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.failures import describe
     from workflows.options import QUICK
-    from workflows.scheduled import scheduled_time
+    from workflows.slots import scheduled_time
 
 #: sends at once per workflow (each its own activity)
 PARALLEL_SENDS = 4

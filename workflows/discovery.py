@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from semsync.partitions import Grain, last_complete_partition
     from workflows.backfill import BackfillWorkflow
     from workflows.options import PLANNING
-    from workflows.scheduled import scheduled_time
+    from workflows.slots import scheduled_time
 
 
 

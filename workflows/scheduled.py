@@ -12,10 +12,7 @@ it runs finds that id taken and does not double it.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -32,14 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from semsync.partitions import last_complete_partition
     from workflows import search_attributes as sa
     from workflows.backfill import BackfillWorkflow
-
-SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
-
-
-def scheduled_time() -> datetime:
-    """The slot this run stands for: the schedule's scheduled start time, else the workflow's start."""
-    return workflow.info().typed_search_attributes.get(SCHEDULED_START) or workflow.info().start_time
-
+    from workflows.slots import scheduled_time
 
 @workflow.defn(failure_exception_types=[ValidationError])
 class ScheduledRunWorkflow:
