@@ -1,7 +1,7 @@
 """The semsync worker: `python worker.py [--queue sync|patterns|all]`.
 
 - queue ``semsync-sync``: SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow,
-  AlertWorkflow, DigestWorkflow; the sync, planning, ledger, discovery and delivery activities;
+  AlertWorkflow, DigestWorkflow, ResendWorkflow; the sync, planning, ledger, discovery and delivery activities;
 - queue ``semsync-patterns``: PatternWorkflow, StoryWorkflow and their activities, whose analysis and
   telling run in a process pool sized to the cores, so one worker uses every core (and AlertWorkflow,
   for a story run started without a sync queue to send from).
@@ -44,7 +44,7 @@ from semsync.observability import configure_logging  # noqa: E402
 from semsync.services import Services, open_services, pattern_process_pool  # noqa: E402
 from semsync.temporal_client import connect_temporal  # noqa: E402
 from workflows.backfill import BackfillWorkflow  # noqa: E402
-from workflows.deliveries import AlertWorkflow, DigestWorkflow  # noqa: E402
+from workflows.deliveries import AlertWorkflow, DigestWorkflow, ResendWorkflow  # noqa: E402
 from workflows.discovery import DiscoveryWorkflow  # noqa: E402
 from workflows.patterns import PatternWorkflow  # noqa: E402
 from workflows.scheduled import ScheduledRunWorkflow  # noqa: E402
@@ -66,7 +66,7 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
         workers.append(Worker(
             client, task_queue=settings.temporal.sync_task_queue,
             workflows=[SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow, AlertWorkflow,
-                       DigestWorkflow],
+                       DigestWorkflow, ResendWorkflow],
             activities=[sync.plan_sync, sync.sync_component, sync.record_component_failure, ledger.record_ledger,
                         BackfillActivities(services.planner).plan_backfill,
                         DiscoveryActivities(services.discovery).discover, *deliveries],

@@ -151,9 +151,15 @@ def deliveries(
     kind: str | None = typer.Option(None, "--kind", help="alert, digest or test"),
     limit: int = typer.Option(50, "--limit", "-n", min=1, max=100_000),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
+    resend: bool = typer.Option(False, "--resend", help="send the listed failed deliveries again (needs "
+                                                        "--tenant; a ResendWorkflow, once each)"),
 ) -> None:
     """The deliveries, newest first: what went where, with its attempts and the receiver's answer."""
     from semsync.notify import store
+
+    if resend and not tenant:
+        err_console.print("[bold red]error[/]: --resend needs --tenant")
+        raise typer.Exit(2)
 
     async def work(db: Database) -> list:
         if tenant:
@@ -173,6 +179,9 @@ def deliveries(
 
     with reported_errors():
         rows = run_with_database(work)
+    if resend:
+        _resend(tenant, [row.id for _, row in rows if row.status == "failed"])
+        return
     if as_json:
         for identifier, row in rows:
             print(json.dumps({"tenant": identifier, **{k: v for k, v in row._mapping.items()
@@ -191,6 +200,35 @@ def deliveries(
                       escape((what or "")[:70]), f"[{style}]{row.status}[/]", str(row.attempts),
                       escape((answer or "")[:80]))
     console.print(table)
+
+
+def _resend(tenant: str, ids: list[int]) -> None:
+    from semsync.contracts import DeliveryRetry, DeliveryTally, ResendInput
+    from semsync.notify import store
+    from starter.orchestration import start_workflow
+    from workflows.deliveries import ResendWorkflow
+
+    async def work(db: Database) -> list[int]:
+        tenant_id, _ = await lookup_tenant(db.session_factory, tenant)
+        async with tenant_scope(db.session_factory, tenant_id) as session:
+            return await store.reopen(session, tenant_id, ids)
+
+    with reported_errors():
+        reopened = run_with_database(work) if ids else []
+    if not reopened:
+        console.print("no failed deliveries to send again")
+        return
+    settings = get_settings()
+    notify_settings = settings.notify
+    request = ResendInput(tenant=tenant, deliveries=reopened, retry=DeliveryRetry(
+        initial_s=notify_settings.retry_initial_s, max_s=notify_settings.retry_max_s,
+        for_h=notify_settings.retry_for_h))
+    workflow_id = f"resend/{tenant}/{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    result = start_workflow(ResendWorkflow.run, request, workflow_id=workflow_id,
+                            task_queue=settings.temporal.sync_task_queue,
+                            summary=f"{len(reopened)} deliveries of {tenant} again", result_type=DeliveryTally,
+                            wait=True)
+    console.print(f"{len(reopened)} deliveries sent again: {result.sent} sent, {result.failed} failed")
 
 
 @alerts.command("list")

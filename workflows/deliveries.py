@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         DigestPlanRequest,
         DigestResult,
         GiveUpRequest,
+        ResendInput,
         SendDeliveryRequest,
     )
     from workflows import search_attributes as sa
@@ -48,6 +49,9 @@ with workflow.unsafe.imports_passed_through():
 
 #: sends at once per workflow (each its own activity)
 PARALLEL_SENDS = 4
+#: one attempt at one send (the transports' own timeout, `SEMSYNC_NOTIFY__TIMEOUT_S`, is shorter); a
+#: worker that died mid-send is noticed after it, and its claim (`semsync.notify.store.CLAIM`) runs out soon after
+SEND_TIMEOUT = timedelta(seconds=30)
 #: how often a digest re-checks whether its period's stories are told
 DIGEST_POLL = timedelta(minutes=15)
 
@@ -65,7 +69,7 @@ async def send_all(tenant: str, deliveries: list[int], retry: DeliveryRetry, tal
             request = SendDeliveryRequest(tenant=tenant, delivery_id=delivery_id)
             try:
                 result = await workflow.execute_activity_method(
-                    DeliveryActivities.send_delivery, request, start_to_close_timeout=timedelta(minutes=1),
+                    DeliveryActivities.send_delivery, request, start_to_close_timeout=SEND_TIMEOUT,
                     schedule_to_close_timeout=timedelta(hours=retry.for_h), retry_policy=policy,
                     summary=f"delivery {delivery_id}")
             except ActivityError as error:
@@ -128,3 +132,15 @@ class DigestWorkflow:
         await send_all(request.tenant, plan.deliveries, plan.retry, result)
         sa.upsert(status="FAILED" if result.failed else "SUCCESS")
         return result
+
+
+@workflow.defn(failure_exception_types=[ValidationError])
+class ResendWorkflow:
+    """`deliveries --resend`: deliveries an operator reset to pending (failed ones, after the receiver
+    was fixed), sent again as the alert and digest steps send."""
+
+    @workflow.run
+    async def run(self, request: ResendInput) -> DeliveryTally:
+        tally = DeliveryTally()
+        await send_all(request.tenant, request.deliveries, request.retry, tally)
+        return tally

@@ -426,6 +426,8 @@ def _resealed(box: SecretBox, stored: dict[str, Any], tenant: str) -> dict[str, 
     """`stored` sealed with the primary key, its clear fields (the type, the alert flag) kept."""
     if not _has_connection(stored) or box.is_current(stored):
         return stored
+    if ENVELOPE not in stored:  # a connection stored before encryption: all of it is sealed
+        return box.seal(stored)
     clear = {key: value for key, value in stored.items() if key != ENVELOPE}
     return {**clear, ENVELOPE: box.seal(box.open(stored, tenant=tenant))[ENVELOPE]}
 

@@ -39,6 +39,7 @@ from semsync.contracts.deliveries import (
     DigestPlanRequest,
     DigestResult,
     GiveUpRequest,
+    ResendInput,
     SendDeliveryRequest,
     SendDeliveryResult,
     alert_workflow_id,
@@ -91,7 +92,7 @@ from semsync.contracts.sync import (
 __all__ = [
     "ALERTS_KIND", "AlertPlan", "AlertPlanRequest", "AlertWorkflowInput", "AlertWorkflowResult", "DeliveryRetry",
     "DeliveryStatus", "DeliveryTally", "DigestInput", "DigestPlan", "DigestPlanRequest", "DigestResult",
-    "GiveUpRequest", "SendDeliveryRequest", "SendDeliveryResult", "alert_workflow_id",
+    "GiveUpRequest", "ResendInput", "SendDeliveryRequest", "SendDeliveryResult", "alert_workflow_id",
     "SYNC_KIND", "ActivePatterns", "ActivePatternsInput", "BackfillControl", "BackfillInput", "BackfillMode",
     "BackfillPlan", "BackfillProgress", "BackfillResult", "BackfillState", "ChunkFailure", "ComponentFailureInput",
     "ComponentPlan", "ComponentResult", "ComponentRetry", "ContextSelector", "GrainRange", "Lane", "LedgerBatch",

@@ -98,6 +98,14 @@ def alert_workflow_id(grain: Grain, span: str, context: MetricContext) -> str:
     return f"alerts/{Grain(grain).value}/{span}/{context}"
 
 
+class ResendInput(_Model):
+    """ResendWorkflow's input: deliveries (ids) of one tenant to send again, e.g. those that failed."""
+
+    tenant: str
+    deliveries: list[int] = Field(max_length=10_000)
+    retry: DeliveryRetry = Field(default_factory=DeliveryRetry)
+
+
 class DeliveryTally(_Result):
     sent: int = 0
     already_sent: int = 0

@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from semsync.contracts import DeliveryStatus
 
-#: how long an attempt holds its delivery (the send's own timeout is far shorter)
-CLAIM = timedelta(minutes=2)
+#: how long an attempt holds its delivery: past the send activity's start-to-close timeout (30 s), so a
+#: claim outlives only an attempt whose worker died (the send's own timeout is shorter still)
+CLAIM = timedelta(seconds=40)
 #: the receiver's answer and an error as stored: the start and the end of anything longer
 MAX_TEXT = 1000
 #: the statuses an alert counts against its channel's rate limit in
@@ -191,3 +192,12 @@ async def list_deliveries(session: AsyncSession, tenant_id: int, *, status: str 
         "AND (CAST(:k AS text) IS NULL OR kind = :k) ORDER BY created_at DESC, id DESC LIMIT :limit"),
         {"t": tenant_id, "s": status, "since": since, "k": kind, "limit": limit})
     return list(rows)
+
+
+async def reopen(session: AsyncSession, tenant_id: int, ids: list[int]) -> list[int]:
+    """Failed deliveries of `ids` made pending again (to be sent once more); their ids."""
+    rows = await session.execute(text(
+        "UPDATE deliveries SET status = 'pending', updated_at = now() "
+        "WHERE tenant_id = :t AND id = ANY(CAST(:ids AS bigint[])) AND status = 'failed' RETURNING id"),
+        {"t": tenant_id, "ids": ids})
+    return sorted(rows.scalars())

@@ -196,3 +196,19 @@ async def _ledger_told(test_database, tenant_id: int, partition: str, metrics: l
                 "INSERT INTO partition_ledger (tenant_id, metric_id, grain, partition_key, partition_start, kind, "
                 "status, last_attempt_at) VALUES (:t, :m, 'day', :p, :d, 'stories', 'succeeded', now())"),
                 {"t": tenant_id, "m": metric, "p": partition, "d": date.fromisoformat(partition)})
+
+
+async def test_a_rotated_key_reseals_the_notifications_too(db, receivers):
+    from semsync.catalog.file import parse_catalog
+    from semsync.catalog.store import read_notifications, reseal_connections, write_catalog
+    from semsync.encryption import SecretBox, new_key
+
+    http, smtp = receivers
+    old, new = new_key(), new_key()
+    await write_catalog(db.catalog_session_factory, parse_catalog(catalog_yaml(http.base_url, smtp.port)),
+                        box=SecretBox([old]))
+    assert await reseal_connections(db.catalog_session_factory, box=SecretBox([new, old])) == 1
+    tenant = await read_notifications(db.session_factory, "acme", box=SecretBox([new]))  # the old key dropped
+    assert tenant.notifications.channel("hook").secret.get_secret_value() == SECRET
+    async with db.admin_engine.connect() as conn:
+        assert json.loads(await conn.scalar(text("SELECT notifications::text FROM tenants")))["alerts"] is True
