@@ -85,9 +85,10 @@ class FaultDatabase:
         await self.admin.dispose()
 
 
-async def fresh_database(server: PostgresServer, catalog: Catalog | None = None) -> FaultDatabase:
+async def fresh_database(server: PostgresServer, catalog: Catalog | None = None, *,
+                         seed_until: date = SEED_UNTIL) -> FaultDatabase:
     scratch = await create_scratch_database(server, f"semsync_fault_{uuid.uuid4().hex[:8]}")
-    await seed_warehouse(scratch.admin_url, until=SEED_UNTIL)
+    await seed_warehouse(scratch.admin_url, until=seed_until)
     database = Database.connect(scratch.catalog_url, pool_size=2)
     try:
         await write_catalog(database.session_factory, catalog or acme_catalog())

@@ -4,8 +4,10 @@ the embedded PostgreSQL and real local receivers that fail a share of requests."
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from temporalio import activity
@@ -73,6 +75,15 @@ async def own_clock():
     await env.shutdown()
 
 
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def keep(handle, name: str) -> None:
+    """With SEMSYNC_RECORD_HISTORIES=1, the workflow's history for `test_replay.py`."""
+    if os.environ.get("SEMSYNC_RECORD_HISTORIES") == "1":
+        (HISTORIES / f"{name}.json").write_text((await handle.fetch_history()).to_json())
+
+
 async def finished(client, workflow_id: str, result_type):
     handle = client.get_workflow_handle(workflow_id, result_type=result_type)
     for _ in range(600):
@@ -92,11 +103,14 @@ async def test_new_stories_are_alerted_once_on_every_channel_through_failing_rec
             queue = f"deliveries-{uuid.uuid4()}"
             async with workers(client, db, smtp.port, queue):
                 stories = StoryWorkflowInput(**SPAN)
-                result = await client.execute_workflow(StoryWorkflow.run, stories, id=f"{uuid.uuid4()}",
-                                                       task_queue=queue)
+                story_handle = await client.start_workflow(StoryWorkflow.run, stories, id=f"{uuid.uuid4()}",
+                                                           task_queue=queue)
+                result = await story_handle.result()
+                await keep(story_handle, "stories_with_alerts")
                 assert result.alerts_workflow_id == "alerts/day/2025-09-01:2025-09-30/acme::revenue"
                 alerts = await finished(client, result.alerts_workflow_id, AlertWorkflowResult)
                 assert (alerts.sent, alerts.failed) == (30, 0)
+                await keep(client.get_workflow_handle(result.alerts_workflow_id), "alerts_with_retries")
                 # the alert step again (a re-run backfill): nothing is sent twice
                 again = await client.execute_workflow(AlertWorkflow.run, AlertWorkflowInput(**SPAN),
                                                       id=f"{uuid.uuid4()}", task_queue=queue)
@@ -120,8 +134,10 @@ async def test_a_refused_delivery_is_final_and_one_that_keeps_failing_gives_up(o
             queue = f"deliveries-{uuid.uuid4()}"
             # retries run in real time here (the server skips time only while the workflow waits on a timer)
             async with workers(client, db, smtp.port, queue, retry_for_h=0.002, retry_max_s=1):
-                result = await client.execute_workflow(AlertWorkflow.run, AlertWorkflowInput(**SPAN),
-                                                       id=f"{uuid.uuid4()}", task_queue=queue)
+                handle = await client.start_workflow(AlertWorkflow.run, AlertWorkflowInput(**SPAN),
+                                                     id=f"{uuid.uuid4()}", task_queue=queue)
+                result = await handle.result()
+                await keep(handle, "alerts_refused_and_given_up")
             rows = {r.channel_id: r for r in await deliveries(db)}
     assert (result.sent, result.failed) == (0, 2)
     assert rows["mail"].status == "failed" and rows["mail"].attempts == 1 and "550" in rows["mail"].last_error
@@ -148,6 +164,7 @@ async def test_a_digest_waits_for_its_stories_durably_and_goes_once(own_clock, d
                 await time_skipping_env.sleep(timedelta(hours=3))
                 again = await second.result()
                 history = [e async for e in handle.fetch_history_events()]
+                await keep(handle, "digest_waiting")
             rows = await deliveries(db)
     assert (result.period, result.sent, result.not_analysed) == ("2025-09-05", 2, 2)
     assert sum(1 for e in history if e.HasField("timer_started_event_attributes")) == 8  # every 15 minutes, 2 h

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -191,3 +192,39 @@ async def month_contents(test_database) -> tuple[int, str, int]:
             "SELECT count(*) FROM (SELECT 1 FROM partition_ledger WHERE grain = 'month' GROUP BY tenant_id, "
             "metric_id, partition_key, kind HAVING count(*) > 1) d"))
     return rows, digest, duplicates
+
+
+async def test_digest_schedules_run_at_each_tenants_local_time_and_go_with_its_notifications(setup, temporal_env):
+    from semsync.notify.channels import Notifications
+
+    settings, _, _ = setup
+    client = temporal_env.client
+
+    def tenant(identifier: str, zone: str) -> TenantDef:
+        return TenantDef(identifier=identifier, name=identifier, notifications=Notifications.model_validate({
+            "timezone": zone, "digest_time": "08:00",
+            "channels": [{"id": "mail", "type": "email", "recipients": ["a@b.example"]}],
+            "rules": [{"id": "d", "channels": ["mail"], "mode": "digest"}]}))
+
+    tenants = [tenant("berlin", "Europe/Berlin"), tenant("newyork", "America/New_York")]
+    outcome = await apply_schedules(client, settings, tenants)
+    digests = {k: v for k, v in outcome.items() if k.startswith("semsync-digest-")}
+    assert digests == {f"semsync-digest-{t}-{g}": "created" for t in ("berlin", "newyork")
+                       for g in ("daily", "weekly", "monthly")}
+    for schedule_id, zone in (("semsync-digest-berlin-daily", "Europe/Berlin"),
+                              ("semsync-digest-newyork-daily", "America/New_York")):
+        description = await client.get_schedule_handle(schedule_id).describe()
+        assert description.schedule.spec.time_zone_name == zone
+        upcoming = description.info.next_action_times[:3]
+        # 08:00 local on each day, whatever UTC offset the zone has that day (DST included)
+        assert all(t.astimezone(ZoneInfo(zone)).strftime("%H:%M") == "08:00" for t in upcoming), upcoming
+        assert len({t.astimezone(ZoneInfo(zone)).date() for t in upcoming}) == 3
+    weekly = (await client.get_schedule_handle("semsync-digest-berlin-weekly").describe()).info.next_action_times
+    assert all(t.astimezone(ZoneInfo("Europe/Berlin")).weekday() == 0 for t in weekly[:3])
+    monthly = (await client.get_schedule_handle("semsync-digest-newyork-monthly").describe()).info.next_action_times
+    assert all(t.astimezone(ZoneInfo("America/New_York")).day == 1 for t in monthly[:3])
+    assert set((await apply_schedules(client, settings, tenants)).values()) == {"unchanged"}
+    gone = await apply_schedules(client, settings, tenants[:1])  # newyork's notifications removed
+    assert {k for k, v in gone.items() if v == "deleted"} == {f"semsync-digest-newyork-{g}"
+                                                             for g in ("daily", "weekly", "monthly")}
+    await apply_schedules(client, settings, [])
