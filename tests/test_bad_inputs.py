@@ -195,6 +195,26 @@ CASES = [
     cli("report-tenant-unknown", "report", "initech::revenue", "-o", "{dir}/report.html",
         says="unknown tenant 'initech'", db=True),
     cli("status-tenant-unknown", "status", "--tenant", "initech", says="unknown tenant 'initech'", db=True),
+    # -- notifications: the catalog's channels and rules, and the delivery commands
+    catalog("catalog-rule-unknown-channel", METRIC + "    notifications:\n      channels: [{id: ops, type: slack, "
+            "webhook_url: 'https://h.example/x'}]\n      rules: [{id: r, channels: [pager]}]\n",
+            "notifications.rules[0] (r) channels[0]: unknown channel 'pager'; the tenant's channels are ops"),
+    catalog("catalog-webhook-http", METRIC + "    notifications:\n      channels: [{id: h, type: webhook, "
+            "url: 'http://hooks.example/in', secret: 0123456789abcdef0123456789abcdef}]\n",
+            "notifications.channels[0] (h) url: sends in clear text to hooks.example"),
+    catalog("catalog-bad-recipient", METRIC + "    notifications:\n      channels: [{id: m, type: email, "
+            "recipients: [nobody]}]\n", "recipients: 'nobody' is not an email address"),
+    cli("notify-tenant-unknown", "notify", "test", "ops", "--tenant", "initech", says="unknown tenant 'initech'",
+        db=True),
+    cli("notify-channel-unknown", "notify", "test", "ops", "--tenant", "acme",
+        says="tenant 'acme' has no channel 'ops'", db=True),
+    cli("snooze-bad-context", "alerts", "snooze", "acme:revenue", says="acme:revenue"),
+    cli("snooze-bad-date", "alerts", "snooze", "acme::revenue", "--until", "tomorrow",
+        says="--until 'tomorrow' is not a date"),
+    cli("snooze-metric-unknown", "alerts", "snooze", "acme::profit", says="unknown metric 'profit'", db=True),
+    cli("digest-bad-period", "digest", "send", "--tenant", "acme", "--grain", "week", "--period", "2025-27",
+        says="2025-27"),
+    cli("deliveries-resend-without-tenant", "deliveries", "--resend", says="--resend needs --tenant"),
 ]
 
 

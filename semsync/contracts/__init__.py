@@ -26,7 +26,6 @@ from semsync.contracts.backfill import (
 )
 from semsync.contracts.common import SYNC_KIND, LedgerStatus, SyncStatus, SyncType, span_key
 from semsync.contracts.deliveries import (
-    ALERTS_KIND,
     AlertPlan,
     AlertPlanRequest,
     AlertWorkflowInput,
@@ -90,7 +89,7 @@ from semsync.contracts.sync import (
 )
 
 __all__ = [
-    "ALERTS_KIND", "AlertPlan", "AlertPlanRequest", "AlertWorkflowInput", "AlertWorkflowResult", "DeliveryRetry",
+    "AlertPlan", "AlertPlanRequest", "AlertWorkflowInput", "AlertWorkflowResult", "DeliveryRetry",
     "DeliveryStatus", "DeliveryTally", "DigestInput", "DigestPlan", "DigestPlanRequest", "DigestResult",
     "GiveUpRequest", "ResendInput", "SendDeliveryRequest", "SendDeliveryResult", "alert_workflow_id",
     "SYNC_KIND", "ActivePatterns", "ActivePatternsInput", "BackfillControl", "BackfillInput", "BackfillMode",

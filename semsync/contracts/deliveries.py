@@ -16,9 +16,6 @@ from semsync.contracts.common import _Model, _Result
 from semsync.contracts.stories import StoryRunRequest
 from semsync.partitions import Grain, MetricContext
 
-#: the ledger's kind for an alert step over a partition
-ALERTS_KIND = "alerts"
-
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
