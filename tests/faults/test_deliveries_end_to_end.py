@@ -44,7 +44,7 @@ pytestmark = pytest.mark.temporal
 SECRET = "0123456789abcdef0123456789abcdef"
 CONTEXTS = ["acme::revenue", "acme::orders", "globex::orders", "globex::revenue"]
 RANGE = GrainRange(grain="day", first="2025-07-01", last="2025-12-10")
-MIN_SALIENCE = 0.4
+MIN_SALIENCE = 0.1
 
 
 def notifying_catalog(base_url: str) -> Catalog:
