@@ -24,7 +24,7 @@ from semsync.contracts import (
     StoryRunResponse,
     StoryWorkflowInput,
 )
-from tests.notify.helpers import add_story, catalog_yaml, deliveries, load, service
+from tests.notify.helpers import SECRET, add_story, catalog_yaml, deliveries, load, service
 from tests.notify.receivers import HttpReceiver, SmtpReceiver
 from workflows.deliveries import AlertWorkflow, DigestWorkflow
 from workflows.stories import StoryWorkflow
@@ -110,6 +110,9 @@ async def test_new_stories_are_alerted_once_on_every_channel_through_failing_rec
                 assert result.alerts_workflow_id == "alerts/day/2025-09-01:2025-09-30/acme::revenue"
                 alerts = await finished(client, result.alerts_workflow_id, AlertWorkflowResult)
                 assert (alerts.sent, alerts.failed) == (30, 0)
+                history = (await client.get_workflow_handle(result.alerts_workflow_id).fetch_history()).to_json()
+                # deliveries travel as ids: no address or secret in the history (errors name scheme://host)
+                assert "slack-secret-path" not in history and SECRET not in history and "/hook" not in history
                 await keep(client.get_workflow_handle(result.alerts_workflow_id), "alerts_with_retries")
                 # the alert step again (a re-run backfill): nothing is sent twice
                 again = await client.execute_workflow(AlertWorkflow.run, AlertWorkflowInput(**SPAN),
