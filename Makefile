@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) bench/fetch_efficiency.py
 	$(PY) bench/patterns.py
 	$(PY) bench/backfill.py
+	$(PY) bench/delivery.py
 
 # the quick start: the embedded stack, the demo data, the worker, schedules, discovery, a backfill
 demo: $(STAMP)

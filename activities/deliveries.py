@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from semsync.notify.transports import DeliveryError, TransientDeliveryError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -28,6 +27,7 @@ from semsync.contracts import (
     SendDeliveryRequest,
     SendDeliveryResult,
 )
+from semsync.notify.transports import DeliveryError, TransientDeliveryError
 from semsync.observability import log_context
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class DeliveryActivities:
             try:
                 result = await self.service.send(request)
             except DeliveryError as exc:
-                count(*DELIVERIES, channel=_channel(exc), status="retried")
+                count(*DELIVERIES, channel=getattr(exc, "channel_type", None) or "unknown", status="retried")
                 delay = exc.retry_after if isinstance(exc, TransientDeliveryError) else None
                 raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=False,
                                        next_retry_delay=timedelta(seconds=delay) if delay else None) from None
@@ -77,9 +77,6 @@ class DeliveryActivities:
     async def give_up_delivery(self, request: GiveUpRequest) -> None:
         """Record a delivery whose retries ran out as failed."""
         with log_context(tenant=request.tenant), as_application_errors():
-            await self.service.give_up(request)
-        count(*DELIVERIES, channel="any", status="failed")
-
-
-def _channel(exc: DeliveryError) -> str:
-    return getattr(exc, "channel_type", None) or "any"
+            channel = await self.service.give_up(request)
+        if channel:
+            count(*DELIVERIES, channel=channel, status="failed")

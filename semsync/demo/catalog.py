@@ -153,6 +153,9 @@ _HEADER = """\
 
 def catalog_yaml(catalog: Catalog | None = None) -> str:
     data = (catalog or demo_catalog()).model_dump(mode="json", exclude_defaults=False)
+    for tenant in data["tenants"]:  # a tenant without notifications says nothing of them
+        if tenant.get("notifications") is None:
+            tenant.pop("notifications", None)
     return _HEADER + yaml.dump(data, Dumper=_CatalogDumper, sort_keys=False, width=200, allow_unicode=True)
 
 

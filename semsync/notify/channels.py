@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from semsync.partitions import Grain
 from semsync.stories.model import Genre, Polarity
@@ -70,6 +70,15 @@ def checked_url(url: str) -> str:
     return url
 
 
+def _deliverable(value: SecretStr) -> SecretStr:
+    checked_url(value.get_secret_value())
+    return value
+
+
+#: a channel's address: a secret, and one a delivery may go to (`checked_url`)
+SecretURL = Annotated[SecretStr, AfterValidator(_deliverable)]
+
+
 class _Channel(_Strict):
     id: str = Field(pattern=CHANNEL_ID)
     #: alerts this channel takes in any hour; beyond it they fold into the next digest (never dropped)
@@ -79,13 +88,7 @@ class _Channel(_Strict):
 class SlackChannel(_Channel):
     type: Literal["slack"] = "slack"
     #: the incoming webhook's URL (https://hooks.slack.com/services/…): a secret
-    webhook_url: SecretStr
-
-    @field_validator("webhook_url")
-    @classmethod
-    def _url(cls, value: SecretStr) -> SecretStr:
-        checked_url(value.get_secret_value())
-        return value
+    webhook_url: SecretURL
 
 
 class EmailChannel(_Channel):
@@ -106,15 +109,9 @@ class EmailChannel(_Channel):
 
 class WebhookChannel(_Channel):
     type: Literal["webhook"] = "webhook"
-    url: SecretStr
+    url: SecretURL
     #: signs every request (HMAC-SHA256 of the timestamp and the body): a secret
     secret: SecretStr
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: SecretStr) -> SecretStr:
-        checked_url(value.get_secret_value())
-        return value
 
     @field_validator("secret")
     @classmethod
@@ -149,6 +146,9 @@ class NotificationRule(_Strict):
     polarity: list[Polarity] = Field(default_factory=list)
     min_salience: float = Field(0.0, ge=0, le=1)
     mode: Literal["alert", "digest"] = "alert"
+    #: alerts only: stories dated more than this many days before today are not alerted (a backfill of
+    #: old history then sends nothing); unset: every new story, however old
+    max_age_days: int | None = Field(None, ge=0)
 
     @field_validator("story_types")
     @classmethod

@@ -124,8 +124,11 @@ class DeliveryService:
         """One delivery per (story, channel) that some alert rule selects (the first such rule named),
         the most salient story first."""
         wanted: dict[str, NewDelivery] = {}
+        today = datetime.now(UTC).date()
         for story in stories:
             for rule in rules:
+                if rule.max_age_days is not None and (today - story.story_date).days > rule.max_age_days:
+                    continue
                 if not rule.selects(metric=story.metric, grain=story.grain.value, genre=story.genre.value,
                                     story_type=story.story_type, polarity=story.polarity.value,
                                     salience=story.salience):
@@ -270,6 +273,7 @@ class DeliveryService:
                                       attempts=row.attempts, error=str(exc))
         except DeliveryError as exc:
             await self._record(tenant.tenant_id, row.id, DeliveryStatus.RETRYING, exc)
+            exc.channel_type = row.channel_type  # for the retried counter
             raise
         except Exception as exc:
             await self._record(tenant.tenant_id, row.id, DeliveryStatus.RETRYING, exc)
@@ -338,10 +342,11 @@ class DeliveryService:
         raise DeliveryRefused(f"the story {row.story_type} of {row.metric_id} on {row.story_date} is no longer told "
                               "(its results were re-analysed since)")
 
-    async def give_up(self, request: GiveUpRequest) -> None:
+    async def give_up(self, request: GiveUpRequest) -> str | None:
+        """Record a delivery whose retries ran out as failed; its channel type (None: it was sent)."""
         tenant = await read_notifications(self.session_factory, request.tenant)
         async with tenant_scope(self.session_factory, tenant.tenant_id) as session:
-            await store.give_up(session, tenant.tenant_id, request.delivery_id, request.error)
+            return await store.give_up(session, tenant.tenant_id, request.delivery_id, request.error)
 
     async def record_test(self, tenant_identifier: str, channel_id: str) -> int:
         """A test delivery to one channel (a fresh key each time); returns its id."""

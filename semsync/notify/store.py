@@ -146,11 +146,12 @@ async def finish(session: AsyncSession, tenant_id: int, delivery_id: int, status
          "error": cut(error)})
 
 
-async def give_up(session: AsyncSession, tenant_id: int, delivery_id: int, error: str) -> None:
-    """A delivery whose retries ran out: failed, unless an attempt sent it meanwhile."""
-    await session.execute(text(
+async def give_up(session: AsyncSession, tenant_id: int, delivery_id: int, error: str) -> str | None:
+    """A delivery whose retries ran out: failed, unless an attempt sent it meanwhile; its channel type
+    when it was marked."""
+    return await session.scalar(text(
         "UPDATE deliveries SET status = 'failed', last_error = :error, claimed_until = NULL, updated_at = now() "
-        "WHERE tenant_id = :t AND id = :id AND status <> ALL(CAST(:done AS text[]))"),
+        "WHERE tenant_id = :t AND id = :id AND status <> ALL(CAST(:done AS text[])) RETURNING channel_type"),
         {"t": tenant_id, "id": delivery_id, "error": cut(error), "done": ["sent", "digested"]})
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -212,3 +212,16 @@ async def test_a_rotated_key_reseals_the_notifications_too(db, receivers):
     assert tenant.notifications.channel("hook").secret.get_secret_value() == SECRET
     async with db.admin_engine.connect() as conn:
         assert json.loads(await conn.scalar(text("SELECT notifications::text FROM tenants")))["alerts"] is True
+
+
+async def test_a_rule_with_a_maximum_age_leaves_old_stories_unalerted(db, receivers):
+    http, smtp = receivers
+    tenant_id = await load(db, catalog_yaml(http.base_url, smtp.port, rules="""
+        - {id: recent, channels: [hook], mode: alert, max_age_days: 30}"""))
+    await add_story(db, tenant_id)  # 2025-09-02: over a year old
+    today = datetime.now(UTC).date()
+    await add_story(db, tenant_id, on=today)
+    span = {**SPAN, "start_partition": "2025-09-01", "end_partition": (today - timedelta(days=1)).isoformat()}
+    plan = await service(db, smtp.port).plan_alerts(AlertPlanRequest(**span))
+    assert len(plan.deliveries) == 1
+    assert [r.story_date for r in await deliveries(db)] == [today]
