@@ -1,3 +1,13 @@
+"""`python -m starter …`: the settings checked first, then only the command asked for.
+
+A command that talked to Temporal ends with `os._exit` once its output is flushed: the SDK's
+Rust threads can outlive the interpreter's shutdown and abort it (`Fatal Python error:
+PyGILState_Release …`, temporalio/sdk-python#300), which turned a documented exit code into −6 about
+once in 40 runs. Skipping the teardown keeps the code the command chose.
+"""
+
+import logging
+import os
 import sys
 
 from pydantic import ValidationError
@@ -23,8 +33,30 @@ def _settings_or_exit() -> None:
         sys.exit(2)
 
 
-_settings_or_exit()
+def _exit_code(exit: SystemExit) -> int:
+    if exit.code is None:
+        return 0
+    if isinstance(exit.code, int):
+        return exit.code
+    print(exit.code, file=sys.stderr)
+    return 1
 
-from starter.cli import app_for  # noqa: E402
 
-app_for(sys.argv[1:])(prog_name="python -m starter")
+def main() -> None:
+    _settings_or_exit()
+    from starter.cli import app_for
+
+    try:
+        app_for(sys.argv[1:])(prog_name="python -m starter")
+        code = 0
+    except SystemExit as exit:
+        code = _exit_code(exit)
+    if "temporalio.bridge.client" in sys.modules:  # a Temporal client may have run: no teardown
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+main()
