@@ -71,6 +71,18 @@ def run_with_database(work: Callable[[Database], Awaitable[T]], *, catalog_role:
     return _reporting_database_errors(run, url)
 
 
+def check_metric(tenant: str, metric: str) -> None:
+    """Refuse an unknown tenant or metric before anything starts (UnknownTenantError or
+    UnknownMetricError: exit 2 under `reported_errors`)."""
+    from semsync.catalog.store import get_metric, lookup_tenant
+
+    async def work(database: Database) -> None:
+        tenant_id, _ = await lookup_tenant(database.session_factory, tenant)
+        await get_metric(database.session_factory, tenant_id, metric)
+
+    run_with_database(work)
+
+
 def run_with_services(work: Callable[[Services], Awaitable[T]]) -> T:
     """Run `work` with the composition root's services (`semsync.services`), errors as `run_with_database`."""
 

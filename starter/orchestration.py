@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 from pydantic import BaseModel
+from rich.markup import escape
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -75,5 +76,19 @@ def start_workflow(run: Any, request: BaseModel, *, workflow_id: str, task_queue
     try:
         return run_with_temporal(go)
     except WorkflowFailureError as exc:
-        err_console.print(f"[bold red]failed[/]: {describe(exc)}")
-        raise typer.Exit(1) from None
+        err_console.print(f"[bold red]failed[/]: {escape(describe(exc))}")
+        raise typer.Exit(failure_exit_code(exc)) from None
+
+
+def failure_exit_code(error: BaseException) -> int:
+    """The documented exit code of a failed workflow: 2 when its root cause is bad input (a semsync
+    error a retry cannot fix: unknown tenant or metric, malformed key, refused setting), else 1."""
+    from temporalio.exceptions import ApplicationError
+
+    import semsync.errors as errors
+    from workflows.failures import root_cause
+
+    cause = root_cause(error)
+    kind = getattr(errors, cause.type or "", None) if isinstance(cause, ApplicationError) else None
+    bad_input = (errors.InvalidInputError, errors.NotFoundError, errors.ConfigurationError)
+    return 2 if isinstance(kind, type) and issubclass(kind, bad_input) else 1

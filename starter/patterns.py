@@ -11,7 +11,7 @@ from semsync.errors import NotSyncedError
 from semsync.partitions import Grain, MetricPatternContext, expand_range
 from semsync.patterns import get_pattern, pattern_names
 from semsync.services import Services
-from starter.console import console, reported_errors, run_with_services
+from starter.console import check_metric, console, reported_errors, run_with_services
 from starter.orchestration import start_workflow
 from starter.sync import time_context_span
 from workflows.patterns import PatternWorkflow
@@ -84,6 +84,7 @@ def start(
         request = PatternWorkflowInput(tenant=context.tenant, metric_id=context.metric, grain=grain,
                                        start_partition=partitions[0].key, end_partition=partitions[-1].key,
                                        patterns=[context.pattern])
+        check_metric(context.tenant, context.metric)  # a typo exits 2 here, not as a failed workflow
 
     result = start_workflow(PatternWorkflow.run, request, workflow_id=request.workflow_id,
                             task_queue=settings.temporal.pattern_task_queue,

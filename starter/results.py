@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from semsync.catalog.store import lookup_tenant
+from semsync.catalog.store import get_metric, lookup_tenant
 from semsync.db.session import Database, tenant_scope
 from semsync.errors import InvalidInputError
 from semsync.partitions import Grain, MetricContext
@@ -112,6 +112,7 @@ async def read_results(database: Database, context: MetricContext, grain: Grain,
                        on: date | None) -> tuple[list[Any], list[Story], date | None]:
     """The patterns' results at `on` (else their latest), and the stories that hold on that date."""
     tenant_id, _ = await lookup_tenant(database.session_factory, context.tenant)
+    await get_metric(database.session_factory, tenant_id, context.metric)  # a typo: exit 2, no backfill hint
     rows = []
     async with tenant_scope(database.session_factory, tenant_id) as session:
         for name in patterns:

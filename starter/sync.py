@@ -15,7 +15,7 @@ from semsync.contracts import SemanticSyncRequest, SemanticSyncResponse, SyncWor
 from semsync.errors import ContextError, PartitionRangeError
 from semsync.partitions import Grain, MetricContext, expand_range, parse_time_context_range
 from semsync.redaction import redact
-from starter.console import console, reported_errors, run_with_services
+from starter.console import check_metric, console, reported_errors, run_with_services
 from starter.orchestration import start_workflow
 from workflows.sync import SyncWorkflow
 
@@ -105,6 +105,7 @@ def start(
             tenant=context.tenant, metric_id=context.metric, grain=grain, start_partition=partitions[0].key,
             end_partition=partitions[-1].key, force_full_sync=force_full, run_patterns=not no_patterns,
             pattern_task_queue=settings.temporal.pattern_task_queue)
+        check_metric(context.tenant, context.metric)  # a typo exits 2 here, not as a failed workflow
 
     result = start_workflow(SyncWorkflow.run, request, workflow_id=request.workflow_id,
                             task_queue=settings.temporal.sync_task_queue,

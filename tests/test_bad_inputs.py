@@ -215,6 +215,14 @@ CASES = [
     cli("digest-bad-period", "digest", "send", "--tenant", "acme", "--grain", "week", "--period", "2025-27",
         says="2025-27"),
     cli("deliveries-resend-without-tenant", "deliveries", "--resend", says="--resend needs --tenant"),
+    # -- a typo in a metric is refused before a workflow starts, with exit 2 (not a failed workflow, exit 1)
+    cli("sync-start-metric-typo", "sync", "start", "--partition", "2025-07-01|acme::revnue", "--wait",
+        says="unknown metric 'revnue'", db=True),
+    cli("patterns-start-metric-typo", "patterns", "start", "--partition", "2025-07-01|acme::revnue::forecasting",
+        says="unknown metric 'revnue'", db=True),
+    cli("results-metric-typo", "results", "acme::revnue", says="unknown metric 'revnue'", db=True),
+    cli("report-metric-typo", "report", "acme::revnue", "-o", "{dir}/report.html", says="unknown metric 'revnue'",
+        db=True),
 ]
 
 
