@@ -201,6 +201,10 @@ class SemanticLayerSettings(BaseModel):
     page_retry_max_s: float = Field(5.0, ge=0)
     #: requests per second to one Cube deployment (all tenants on that URL share it); 0 = unlimited
     requests_per_second: float = Field(0, ge=0)
+    #: the largest answer (one page, decompressed) read from a semantic layer, and the longest one
+    #: request may take whole (connect, headers and body; `request_timeout_s` bounds each read)
+    max_response_mb: float = Field(64, gt=0)
+    request_deadline_s: float = Field(120, gt=0)
 
 
 class SecretsSettings(BaseModel):
@@ -274,6 +278,11 @@ class CatalogSettings(BaseModel):
     """Where tenants and metrics come from: a YAML file (default) or the product's HTTP services."""
 
     provider: str = Field("file", pattern="^(file|http)$")
+    #: the HTTP catalog's bounds: pages per listing (a service that ignores `offset` would page forever),
+    #: the largest answer, and the longest one request may take whole
+    max_pages: int = Field(10_000, ge=1)
+    max_response_mb: float = Field(16, gt=0)
+    request_deadline_s: float = Field(60, gt=0)
     file: Path = DEMO_CATALOG
     tenants_url: str | None = None
     metrics_url: str | None = None

@@ -37,6 +37,7 @@ from semsync.catalog.provider import CatalogProvider
 from semsync.catalog.validation import catalog_error
 from semsync.config import CatalogSettings
 from semsync.errors import CatalogError, CatalogRequestError, CatalogUnavailableError
+from semsync.http_limits import RequestDeadlineError, ResponseTooLargeError, bounded_request
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,14 @@ class HttpCatalog(CatalogProvider):
         auth: ClientCredentialsAuth | None = None,
         page_size: int = 100,
         max_concurrent_tenants: int = 8,
+        max_pages: int = 10_000,
+        max_response_bytes: int = 16 * 2**20,
+        request_deadline_s: float = 60.0,
     ) -> None:
         self._client = client
+        self.max_pages = max_pages
+        self.max_response_bytes = max_response_bytes
+        self.request_deadline_s = request_deadline_s
         self.tenants_url = tenants_url.rstrip("/")
         self.metrics_url = metrics_url.rstrip("/")
         self.auth = auth
@@ -96,7 +103,9 @@ class HttpCatalog(CatalogProvider):
                 client, token_url=settings.token_url, client_id=settings.client_id,
                 client_secret=settings.client_secret, audience=settings.audience,
             )
-        return cls(client, tenants_url=settings.tenants_url, metrics_url=settings.metrics_url, auth=auth)
+        return cls(client, tenants_url=settings.tenants_url, metrics_url=settings.metrics_url, auth=auth,
+                   max_pages=settings.max_pages, max_response_bytes=int(settings.max_response_mb * 2**20),
+                   request_deadline_s=settings.request_deadline_s)
 
     async def load(self) -> Catalog:
         problems: list[str] = []
@@ -159,13 +168,18 @@ class HttpCatalog(CatalogProvider):
         self, url: str, *, params: dict[str, str] | None = None, tenant_id: int | str | None = None
     ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        while True:
+        previous: list[dict[str, Any]] | None = None
+        for _ in range(self.max_pages):
             query = {**(params or {}), "offset": str(len(items)), "limit": str(self.page_size)}
             payload = await self._get_json(url, params=query, tenant_id=tenant_id)
             try:
                 page = _Page.model_validate(payload)
             except ValidationError as exc:
                 raise CatalogRequestError(str(catalog_error(exc, payload, source=f"GET {url} page"))) from None
+            if previous is not None and page.results and page.results == previous:
+                raise CatalogRequestError(f"catalog service GET {url} answered offset {len(items)} with the page "
+                                          "it gave for the offset before: it ignores `offset` (paging would not end)")
+            previous = page.results
             items.extend(page.results)
             if page.count is not None:
                 done = len(items) >= page.count
@@ -173,6 +187,9 @@ class HttpCatalog(CatalogProvider):
                 done = len(page.results) < self.page_size
             if done or not page.results:
                 return items
+        raise CatalogRequestError(f"catalog service GET {url} had more than {self.max_pages} pages of "
+                                  f"{self.page_size} (SEMSYNC_CATALOG__MAX_PAGES): a service that never ends its "
+                                  "listing, or a catalog larger than the setting allows")
 
     async def _get_json(
         self, url: str, *, params: dict[str, str] | None = None, tenant_id: int | str | None = None
@@ -186,7 +203,13 @@ class HttpCatalog(CatalogProvider):
             if token is not None:
                 headers["Authorization"] = f"Bearer {token}"
             try:
-                response = await self._client.get(url, params=params, headers=headers)
+                response = await bounded_request(self._client, "GET", url, params=params, headers=headers,
+                                                 max_bytes=self.max_response_bytes,
+                                                 deadline_s=self.request_deadline_s)
+            except ResponseTooLargeError as exc:
+                raise CatalogRequestError(f"{what}: {exc} (SEMSYNC_CATALOG__MAX_RESPONSE_MB)") from None
+            except RequestDeadlineError as exc:
+                raise CatalogUnavailableError(f"{what}: {exc} (SEMSYNC_CATALOG__REQUEST_DEADLINE_S)") from None
             except httpx.HTTPError as exc:
                 raise CatalogUnavailableError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
             if response.status_code == 401 and token is not None and attempt == 1:

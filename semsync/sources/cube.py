@@ -64,6 +64,7 @@ from semsync.catalog.models import (
 )
 from semsync.config import SemanticLayerSettings
 from semsync.errors import SourceRequestError, SourceUnavailableError
+from semsync.http_limits import RequestDeadlineError, ResponseTooLargeError, bounded_request
 from semsync.partitions import Grain
 from semsync.progress import ProgressCallback, report
 from semsync.redaction import redact
@@ -302,9 +303,17 @@ class CubeSource(MetricSource):
             await self.limiter.acquire()
         headers = {"Authorization": self._authorization()}
         try:
-            response = await self._client.post(
-                self._url, json={"query": query}, headers=headers, timeout=self.settings.request_timeout_s
-            )
+            response = await bounded_request(
+                self._client, "POST", self._url, json={"query": query}, headers=headers,
+                timeout=self.settings.request_timeout_s, deadline_s=self.settings.request_deadline_s,
+                max_bytes=int(self.settings.max_response_mb * 2**20))
+        except ResponseTooLargeError as exc:
+            raise SourceRequestError(
+                f"Cube at {self._safe_url}: {exc} (SEMSYNC_SEMANTIC_LAYER__MAX_RESPONSE_MB); a page this large "
+                "is refused rather than held in memory") from None
+        except RequestDeadlineError as exc:
+            raise SourceUnavailableError(
+                f"Cube at {self._safe_url}: {exc} (SEMSYNC_SEMANTIC_LAYER__REQUEST_DEADLINE_S)") from None
         except httpx.TimeoutException as exc:
             raise SourceUnavailableError(
                 f"Cube at {self._safe_url} did not answer within {self.settings.request_timeout_s:g}s "
