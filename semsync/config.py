@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from semsync.partitions.grains import DEFAULT_FIRST_DATE
+from semsync.partitions.ranges import DEFAULT_MAX_PER_REQUEST, MAX_PARTITIONS_PER_REQUEST
 
 #: the project's own folder when semsync runs from a checkout (an editable install), else None
 _CHECKOUT = Path(__file__).resolve().parent.parent
@@ -272,6 +273,10 @@ class PartitionSettings(BaseModel):
     #: the first day with history: each grain's first partition is the first one wholly on or after
     #: it (2025-07-01: 2025-07-01, 2025-W27, 2025-07); ranges before it are refused
     first_date: date = DEFAULT_FIRST_DATE
+    #: the most partitions one CLI request (a sync, pattern or backfill range) may span; the
+    #: contracts refuse more than MAX_PARTITIONS_PER_REQUEST whatever this says (workflows read no
+    #: settings), so it can lower the cap but not raise it
+    max_per_request: int = Field(DEFAULT_MAX_PER_REQUEST, ge=1, le=MAX_PARTITIONS_PER_REQUEST)
 
 
 class CatalogSettings(BaseModel):

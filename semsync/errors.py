@@ -7,6 +7,19 @@ sees e.g. `PartitionKeyError` in the Web UI instead of an endless retry loop.
 
 from __future__ import annotations
 
+#: about how much of an error's text is stored or carried (ledger, status rows, deliveries,
+#: workflow results and continue-as-new state): a source can answer with a 100 KB page
+MAX_ERROR_TEXT = 1000
+
+
+def cut(value: str | None, limit: int = MAX_ERROR_TEXT) -> str | None:
+    """`value` cut to about `limit` characters, keeping its start and its end (where a message and
+    the innermost cause usually are): ``first 497 chars … last 497 chars``."""
+    if value is None or len(value) <= limit:
+        return value
+    half = limit // 2 - 3
+    return f"{value[:half]} … {value[-half:]}"
+
 
 class SemsyncError(Exception):
     """Base class of every error semsync raises on purpose."""

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from semsync.catalog.store import lookup_tenant
 from semsync.contracts import SYNC_KIND, LedgerEntry, LedgerStatus
 from semsync.db.session import tenant_scope
+from semsync.errors import cut
 from semsync.partitions import Grain, parse_partition
 from semsync.redaction import redact
 
@@ -52,7 +53,7 @@ async def record(
         await session.execute(text(_UPSERT), {
             "tenant_id": tenant_id, "metric_id": entry.metric_id, "grain": grain.value, "kind": entry.kind,
             "status": entry.status.value, "at": at, "rows": per_partition,
-            "error": redact(entry.error) if entry.error else None,
+            "error": cut(redact(entry.error)) if entry.error else None,
             "workflow_id": entry.workflow_id, "keys": list(entry.partitions), "starts": starts,
         })
     return len(entry.partitions)

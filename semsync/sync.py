@@ -39,7 +39,7 @@ from semsync.contracts import (
 )
 from semsync.db.session import tenant_scope
 from semsync.db.window_replace import lock_component, replace_window, uncovered
-from semsync.errors import SemsyncError, TenantSyncDisabledError
+from semsync.errors import SemsyncError, TenantSyncDisabledError, cut
 from semsync.progress import ProgressCallback, report
 from semsync.sources.base import NULL_SLICE, MetricSource
 from semsync.sync_plan import ComponentHistory, advance_settled, plan_component
@@ -59,7 +59,8 @@ def _utcnow() -> datetime:
 
 
 def error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    """``TypeName: message``, cut to about `semsync.errors.MAX_ERROR_TEXT` characters (start and end kept)."""
+    return cut(f"{type(exc).__name__}: {exc}")
 
 
 class SemanticSyncService:

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from semsync.errors import cut
 from semsync.redaction import redact
 from semsync.sync_plan import ComponentHistory, SyncStatus, SyncType
 
@@ -107,7 +108,8 @@ async def record_status(
     if status is SyncStatus.RUNNING:
         await session.execute(text(_MARK_RUNNING), keys)
         return
-    error = redact(error) if error else error  # a status row outlives the error: no credential in it
+    # a status row outlives the error: no credential in it, and not a source's whole 100 KB answer
+    error = cut(redact(error)) if error else error
     event = json.dumps({
             "at": at.isoformat(), "status": status.value, "sync_type": sync_type.value,
             "start": start.isoformat(), "end": end.isoformat(), "records": records, "error": error,

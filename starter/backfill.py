@@ -39,6 +39,7 @@ from semsync.contracts import (
 )
 from semsync.errors import PartitionRangeError
 from semsync.partitions import (
+    MAX_PARTITIONS_PER_REQUEST,
     Grain,
     MetricContext,
     expand_range,
@@ -46,15 +47,17 @@ from semsync.partitions import (
     last_complete_partition,
     partition_for_date,
 )
+from semsync.partitions.ranges import check_partition_count
 from starter.console import console, err_console, reported_errors, run_with_database
 from starter.orchestration import run_with_temporal
 from workflows.backfill import BackfillWorkflow
 
 
 def grain_ranges(grain: Grain | None, all_grains: bool, spec: str | None, *, now: datetime,
-                 first_date: date) -> list[GrainRange]:
+                 first_date: date, max_partitions: int = MAX_PARTITIONS_PER_REQUEST) -> list[GrainRange]:
     """The ranges per grain: a key range for one grain, or one date range mapped to every grain,
-    none before the first partitions of `first_date` (the ``partitions.first_date`` setting)."""
+    none before the first partitions of `first_date` (the ``partitions.first_date`` setting) and none
+    over `max_partitions` partitions (the ``partitions.max_per_request`` setting)."""
     if grain is not None and all_grains:
         raise PartitionRangeError("give --grain or --all-grains, not both", part="grain")
     if grain is None and not all_grains:
@@ -63,7 +66,7 @@ def grain_ranges(grain: Grain | None, all_grains: bool, spec: str | None, *, now
         if spec is None:
             raise PartitionRangeError("--grain needs --partition-range (e.g. 2025-07-01:2025-07-31)",
                                       part="range start")
-        partitions = expand_range(grain, spec, now=now, first_date=first_date)
+        partitions = expand_range(grain, spec, now=now, first_date=first_date, max_partitions=max_partitions)
         return [GrainRange(grain=grain, first=partitions[0].key, last=partitions[-1].key)]
     ranges = []
     firsts = first_partitions(first_date)
@@ -72,10 +75,12 @@ def grain_ranges(grain: Grain | None, all_grains: bool, spec: str | None, *, now
         if spec is None:
             first = firsts[each]
         else:
-            days = expand_range(Grain.DAY, spec, now=now, allow_incomplete=True, first_date=first_date)
+            days = expand_range(Grain.DAY, spec, now=now, allow_incomplete=True, first_date=first_date,
+                                max_partitions=max_partitions)
             first = max(partition_for_date(each, days[0].start), firsts[each])
             last = min(partition_for_date(each, days[-1].start), last)
         if first <= last:
+            check_partition_count(first, last, max_partitions)
             ranges.append(GrainRange(grain=each, first=first.key, last=last.key))
     if not ranges:
         raise PartitionRangeError(f"range {spec!r} holds no complete partition of any grain", part="range end",
@@ -131,7 +136,8 @@ def backfill(
         if context and tenant:
             raise PartitionRangeError("give --context or --tenant, not both", part="context")
         ranges = grain_ranges(grain, all_grains, partition_range, now=datetime.now(UTC),
-                              first_date=settings.partitions.first_date)
+                              first_date=settings.partitions.first_date,
+                              max_partitions=settings.partitions.max_per_request)
         selector = ContextSelector(tenant=tenant, contexts=[MetricContext.from_string(c).key for c in context])
         request = BackfillInput(
             backfill_id=backfill_id or "pending", ranges=ranges, selector=selector, mode=mode,

@@ -53,7 +53,8 @@ def run(
         parsed = MetricPatternContext.from_string(context)
         get_pattern(parsed.pattern)  # an unknown pattern is refused before the database
         keys = expand_range(grain, partitions, allow_incomplete=allow_incomplete,
-                            first_date=get_settings().partitions.first_date)
+                            first_date=get_settings().partitions.first_date,
+                            max_partitions=get_settings().partitions.max_per_request)
         request = PatternRunRequest(tenant=parsed.tenant, metric_id=parsed.metric, pattern=parsed.pattern,
                                     grain=grain, start_partition=keys[0].key, end_partition=keys[-1].key)
         response: PatternRunResponse = run_with_services(lambda services: checked_run(services, request))

@@ -58,7 +58,8 @@ def run(
     with reported_errors():
         metric_context = MetricContext.from_string(context)
         keys = expand_range(grain, partitions, allow_incomplete=allow_incomplete,
-                            first_date=get_settings().partitions.first_date)
+                            first_date=get_settings().partitions.first_date,
+                            max_partitions=get_settings().partitions.max_per_request)
         request = SemanticSyncRequest(
             tenant=metric_context.tenant, metric_id=metric_context.metric, grain=grain,
             start_partition=keys[0].key, end_partition=keys[-1].key, force_full_sync=force_full,
@@ -79,7 +80,8 @@ def time_context_span(grain: Grain, partition: str | None, partition_range: str 
                                   part="range start")
     partitions, context = parse_time_context_range(grain, partition or partition_range,
                                                    allow_incomplete=allow_incomplete,
-                                                   first_date=get_settings().partitions.first_date)
+                                                   first_date=get_settings().partitions.first_date,
+                                                   max_partitions=get_settings().partitions.max_per_request)
     if not isinstance(context, shape):
         wanted = "tenant::metric" if shape is MetricContext else "tenant::metric::pattern"
         raise ContextError(f"context {context} is not a {wanted} context", part="context", value=str(context))

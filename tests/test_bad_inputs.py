@@ -214,6 +214,16 @@ CASES = [
     cli("snooze-metric-unknown", "alerts", "snooze", "acme::profit", says="unknown metric 'profit'", db=True),
     cli("digest-bad-period", "digest", "send", "--tenant", "acme", "--grain", "week", "--period", "2025-27",
         says="2025-27"),
+    # -- the cap on the partitions of one request
+    cli("sync-span-over-the-cap", "sync", "run", "acme::revenue", "-p", "0001-01-01:9999-12-31", "--allow-incomplete",
+        says="holds 3652059 day partitions, more than the 4000 allowed in one request (set by "
+             "SEMSYNC_PARTITIONS__MAX_PER_REQUEST=4000", env={"SEMSYNC_PARTITIONS__FIRST_DATE": "0001-01-01"}),
+    cli("backfill-span-over-the-setting", "backfill", "-g", "day", "-p", "2025-07-01:2025-07-31",
+        says="holds 31 day partitions, more than the 30 allowed", env={"SEMSYNC_PARTITIONS__MAX_PER_REQUEST": "30"}),
+    cli("backfill-all-grains-over-the-setting", "backfill", "--all-grains",
+        says="day partitions, more than the 30 allowed", env={"SEMSYNC_PARTITIONS__MAX_PER_REQUEST": "30"}),
+    setting("setting-max-per-request-over-the-cap", "SEMSYNC_PARTITIONS__MAX_PER_REQUEST: Input should be less than "
+            "or equal to 10000", SEMSYNC_PARTITIONS__MAX_PER_REQUEST="20000"),
     cli("deliveries-resend-without-tenant", "deliveries", "--resend", says="--resend needs --tenant"),
     # -- a typo in a metric is refused before a workflow starts, with exit 2 (not a failed workflow, exit 1)
     cli("sync-start-metric-typo", "sync", "start", "--partition", "2025-07-01|acme::revnue", "--wait",

@@ -7,11 +7,15 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from semsync.contracts import GrainRange, SemanticSyncRequest
 from semsync.errors import PartitionKeyError, PartitionRangeError
 from semsync.partitions import (
     DEFAULT_FIRST_DATE,
     FIRST_PARTITION,
+    MAX_PARTITIONS_PER_REQUEST,
+    MAX_PER_REQUEST_SETTING,
     Grain,
     Partition,
     expand_range,
@@ -19,8 +23,10 @@ from semsync.partitions import (
     last_complete_partition,
     parse_partition,
     parse_time_context_range,
+    partition_count,
     partition_for_date,
     partition_range,
+    partitions_between,
 )
 
 grains = st.sampled_from(list(Grain))
@@ -265,3 +271,67 @@ def test_expand_range_agrees_with_partition_range(grain: Grain, day: date, lengt
     last = partition_for_date(grain, day + timedelta(days=length))
     expanded = expand_range(grain, f"{first}:{last}", allow_incomplete=True)
     assert expanded == partition_range(first, last)
+
+
+# -- the cap on a request's partitions
+
+@given(grains, dates, st.integers(min_value=0, max_value=400))
+def test_partition_count_is_the_length_of_the_range(grain: Grain, d: date, length: int) -> None:
+    first = partition_for_date(grain, d)
+    last = first
+    for _ in range(length):
+        last = last.next()
+    assert partition_count(first, last) == len(partition_range(first, last)) == length + 1
+    assert partition_count(last, first) == (1 if length == 0 else 0)
+
+
+@pytest.mark.parametrize(("grain", "start", "end", "count"), [
+    (Grain.DAY, "0001-01-01", "9999-12-31", 3_652_059),
+    (Grain.WEEK, "0001-W01", "9999-W52", 521_723),
+    (Grain.MONTH, "0001-01", "9999-12", 119_988),
+])
+def test_a_span_over_the_hard_cap_is_refused_in_the_contracts_before_it_is_built(
+    grain: Grain, start: str, end: str, count: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # refused from the count of its ends: not one partition is built
+    monkeypatch.setattr(Partition, "next", lambda self: pytest.fail("the span was expanded before it was refused"))
+    with pytest.raises(PartitionRangeError) as refused:
+        partitions_between(grain, start, end)
+    assert refused.value.part == "range size"
+    message = str(refused.value)
+    assert f"holds {count} {grain} partitions, more than the {MAX_PARTITIONS_PER_REQUEST} allowed" in message
+    assert "MAX_PARTITIONS_PER_REQUEST" in message and MAX_PER_REQUEST_SETTING in message
+    for build in (lambda: SemanticSyncRequest(tenant="acme", metric_id="revenue", grain=grain,
+                                              start_partition=start, end_partition=end),
+                  lambda: GrainRange(grain=grain, first=start, last=end)):
+        with pytest.raises(ValidationError) as invalid:
+            build()
+        assert isinstance(invalid.value.errors()[0]["ctx"]["error"], PartitionRangeError)
+        assert f"holds {count} {grain} partitions" in str(invalid.value)
+
+
+def test_the_hard_cap_itself_is_accepted() -> None:
+    first = parse_partition(Grain.DAY, "2000-01-01")
+    last = first
+    for _ in range(MAX_PARTITIONS_PER_REQUEST - 1):
+        last = last.next()
+    request = SemanticSyncRequest(tenant="acme", metric_id="revenue", grain=Grain.DAY,
+                                  start_partition=first.key, end_partition=last.key)
+    assert len(request.partitions()) == MAX_PARTITIONS_PER_REQUEST
+    with pytest.raises(PartitionRangeError, match=f"holds {MAX_PARTITIONS_PER_REQUEST + 1} day"):
+        partitions_between(Grain.DAY, first.key, last.next().key)
+
+
+def test_the_setting_lowers_the_cap_of_a_checked_range_but_cannot_raise_it() -> None:
+    spec = "2025-07-01:2025-07-31"
+    with pytest.raises(PartitionRangeError) as refused:
+        expand_range(Grain.DAY, spec, now=NOW, max_partitions=30)
+    assert "holds 31 day partitions, more than the 30 allowed" in str(refused.value)
+    assert f"{MAX_PER_REQUEST_SETTING}=30" in str(refused.value)
+    assert len(expand_range(Grain.DAY, spec, now=NOW, max_partitions=31)) == 31
+    with pytest.raises(PartitionRangeError, match=f"more than the 30 allowed .*{MAX_PER_REQUEST_SETTING}=30"):
+        parse_time_context_range(Grain.DAY, "2025-07-01|acme::revenue:2025-07-31|acme::revenue", now=NOW,
+                                 max_partitions=30)
+    with pytest.raises(PartitionRangeError, match=f"more than the {MAX_PARTITIONS_PER_REQUEST} allowed"):
+        expand_range(Grain.DAY, "1990-01-01:2024-12-31", now=NOW, first_date=date(1990, 1, 1),
+                     max_partitions=10 * MAX_PARTITIONS_PER_REQUEST)

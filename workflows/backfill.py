@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         SyncWorkflowInput,
         span_key,
     )
-    from semsync.partitions import Grain, MetricContext, partitions_between
+    from semsync.partitions import Grain, MetricContext, count_between
     from workflows import search_attributes as sa
     from workflows.failures import describe
     from workflows.options import PLANNING
@@ -154,7 +154,7 @@ class BackfillWorkflow:
             self._record_failure(lane.context, lane.grain, span, child.workflow_id, reason)
         finally:
             state.cursors[lane_index] += 1
-            progress.partitions_done += len(partitions_between(lane.grain, chunk[0], chunk[1]))
+            progress.partitions_done += count_between(lane.grain, chunk[0], chunk[1])
             busy.discard(lane_index)
             self._wake = True
 

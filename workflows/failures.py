@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from semsync.errors import cut
 
 
 def root_cause(error: BaseException) -> BaseException:
@@ -16,10 +20,13 @@ def root_cause(error: BaseException) -> BaseException:
 
 def describe(error: BaseException) -> str:
     """``UnknownMetricError: unknown metric 'profit' …`` from an ActivityError or ChildWorkflowError chain
-    (or the client's WorkflowFailureError)."""
+    (or the client's WorkflowFailureError), cut to about `semsync.errors.MAX_ERROR_TEXT` characters (start
+    and end kept): it is carried and stored."""
     cause = root_cause(error)
     if isinstance(cause, ApplicationError) and cause.type:
-        return f"{cause.type}: {cause.message}"
-    if isinstance(cause, FailureError):
-        return cause.message
-    return f"{type(cause).__name__}: {cause}"
+        text = f"{cause.type}: {cause.message}"
+    elif isinstance(cause, FailureError):
+        text = cause.message
+    else:
+        text = f"{type(cause).__name__}: {cause}"
+    return cut(text)

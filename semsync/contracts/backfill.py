@@ -8,9 +8,9 @@ from typing import Self
 
 from pydantic import Field, computed_field, field_validator, model_validator
 
-from semsync.contracts.common import _Model, _Result
+from semsync.contracts.common import ErrorText, _Model, _Result
 from semsync.contracts.sync import ComponentRetry
-from semsync.partitions import Grain, MetricContext, partitions_between
+from semsync.partitions import Grain, MetricContext, count_between, partitions_between
 from semsync.partitions.contexts import check_identifier
 
 
@@ -97,7 +97,7 @@ class BackfillPlan(_Result):
 
 
 def _run_length(grain: Grain, run: tuple[str, str]) -> int:
-    return len(partitions_between(grain, run[0], run[1]))
+    return count_between(grain, run[0], run[1])
 
 
 class BackfillControl(_Model):
@@ -111,7 +111,7 @@ class ChunkFailure(_Model):
     grain: Grain
     span: str
     workflow_id: str
-    reason: str
+    reason: ErrorText
 
 
 class BackfillProgress(_Result):

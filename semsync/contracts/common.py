@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from semsync.errors import cut
 from semsync.partitions import Grain, Partition, partitions_between
+from semsync.redaction import redact
+
+
+def _error_text(value: str) -> str:
+    # masked before it is cut, so that a cut through a URL's password leaves no half of it
+    return cut(redact(value))
+
+
+#: an error's text as results, ledger entries and continue-as-new state carry it: credentials
+#: masked, cut to about `semsync.errors.MAX_ERROR_TEXT` characters (its start and its end kept)
+ErrorText = Annotated[str, AfterValidator(_error_text)]
 
 
 class SyncType(StrEnum):

@@ -7,7 +7,7 @@ from typing import Self
 
 from pydantic import Field, computed_field, model_validator
 
-from semsync.contracts.common import _Model, _Result, _SpanRequest
+from semsync.contracts.common import ErrorText, _Model, _Result, _SpanRequest
 from semsync.partitions import Grain, MetricContext, MetricPatternContext
 from semsync.partitions.contexts import check_identifier
 
@@ -98,7 +98,7 @@ class PatternOutcome(_Model):
     succeeded: bool
     results_stored: int = 0
     results_with_error: int = 0
-    error: str | None = None
+    error: ErrorText | None = None
 
 
 class PatternBatchResponse(_Model):

@@ -6,7 +6,16 @@ from datetime import date, datetime
 
 from pydantic import Field, computed_field, field_validator
 
-from semsync.contracts.common import SYNC_KIND, LedgerStatus, SyncStatus, SyncType, _Model, _Result, _SpanRequest
+from semsync.contracts.common import (
+    SYNC_KIND,
+    ErrorText,
+    LedgerStatus,
+    SyncStatus,
+    SyncType,
+    _Model,
+    _Result,
+    _SpanRequest,
+)
 from semsync.partitions import Grain, MetricContext
 from semsync.partitions.contexts import check_identifier
 
@@ -53,7 +62,7 @@ class ComponentResult(_Result):
     null_slice_rows: int = 0
     #: dates of the window left as an overlapping sync that fetched later had stored them
     dates_kept_from_later_fetch: int = 0
-    error: str | None = None
+    error: ErrorText | None = None
     error_type: str | None = None
     retryable: bool | None = None
     duration_s: float = 0.0
@@ -179,7 +188,7 @@ class ComponentFailureInput(_Model):
     request: SemanticSyncRequest
     tenant_id: int
     plan: ComponentPlan
-    error: str
+    error: ErrorText
     error_type: str
 
 
@@ -193,7 +202,7 @@ class LedgerEntry(_Model):
     kind: str = SYNC_KIND
     status: LedgerStatus
     rows: int = 0
-    error: str | None = None
+    error: ErrorText | None = None
     workflow_id: str | None = None
 
 

@@ -21,12 +21,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from semsync.contracts import DeliveryStatus
+from semsync.errors import MAX_ERROR_TEXT, cut  # `semsync.notify.store.cut` stays importable
 
 #: how long an attempt holds its delivery: past the send activity's start-to-close timeout (30 s), so a
 #: claim outlives only an attempt whose worker died (the send's own timeout is shorter still)
 CLAIM = timedelta(seconds=40)
 #: the receiver's answer and an error as stored: the start and the end of anything longer
-MAX_TEXT = 1000
+MAX_TEXT = MAX_ERROR_TEXT
 #: the statuses an alert counts against its channel's rate limit in
 COUNTED = ("pending", "sending", "retrying", "sent", "failed")
 UNFINISHED = ("pending", "sending", "retrying")
@@ -36,14 +37,6 @@ def delivery_key(kind: str, *parts: object) -> str:
     """A stable idempotency key: the same delivery always has the same one (``a-``/``d-``/``t-`` + 40 hex)."""
     digest = hashlib.sha256("\x1f".join(str(p) if p is not None else "" for p in (kind, *parts)).encode())
     return f"{kind[0]}-{digest.hexdigest()[:40]}"
-
-
-def cut(value: str | None, limit: int = MAX_TEXT) -> str | None:
-    """`value` cut to about `limit` characters, keeping its start and its end."""
-    if value is None or len(value) <= limit:
-        return value
-    half = limit // 2 - 3
-    return f"{value[:half]} … {value[-half:]}"
 
 
 @dataclass

@@ -3,7 +3,8 @@
 - `grains`: `Grain`, `Partition`, the first partitions (`first_partitions` of the configured first
   date; `FIRST_PARTITION` of the default one), the partition of a date or an instant;
 - `keys`: strict parsing of ``2025-07-01`` / ``2025-W27`` / ``2025-07``;
-- `ranges`: ``START:END`` ranges checked against what can be synced;
+- `ranges`: ``START:END`` ranges checked against what can be synced, and the cap on a request's
+  partitions (`MAX_PARTITIONS_PER_REQUEST`);
 - `contexts`: ``tenant::metric[::pattern]``;
 - `time_contexts`: two-dimensional keys and ranges, ``2025-07-01|acme::revenue``.
 
@@ -21,7 +22,16 @@ from semsync.partitions.grains import (
     partition_for_date,
 )
 from semsync.partitions.keys import parse_partition
-from semsync.partitions.ranges import expand_range, partition_range, partitions_between
+from semsync.partitions.ranges import (
+    DEFAULT_MAX_PER_REQUEST,
+    MAX_PARTITIONS_PER_REQUEST,
+    MAX_PER_REQUEST_SETTING,
+    count_between,
+    expand_range,
+    partition_count,
+    partition_range,
+    partitions_between,
+)
 from semsync.partitions.time_contexts import (
     TimeContextKey,
     parse_time_context_key,
@@ -30,12 +40,16 @@ from semsync.partitions.time_contexts import (
 
 __all__ = [
     "DEFAULT_FIRST_DATE",
+    "DEFAULT_MAX_PER_REQUEST",
     "FIRST_PARTITION",
     "Grain",
+    "MAX_PARTITIONS_PER_REQUEST",
+    "MAX_PER_REQUEST_SETTING",
     "MetricContext",
     "MetricPatternContext",
     "Partition",
     "TimeContextKey",
+    "count_between",
     "expand_range",
     "first_partitions",
     "last_complete_partition",
@@ -43,6 +57,7 @@ __all__ = [
     "parse_partition",
     "parse_time_context_key",
     "parse_time_context_range",
+    "partition_count",
     "partition_for_date",
     "partition_range",
     "partitions_between",

@@ -7,6 +7,14 @@ Range errors are `PartitionRangeError` with ``part`` ``"range start"``, ``"range
 ``"separator"`` or ``"grain"`` and ``value`` the range spec; a malformed end keeps the key error's
 type and ``part`` (e.g. ``"month"``) and says which end it is.
 
+A request is capped at `MAX_PARTITIONS_PER_REQUEST` partitions, counted from the two ends before
+any list is built (``0001-01-01:9999-12-31`` would be 3.65 million days, a gigabyte of objects):
+the contracts (`semsync.contracts`) enforce this constant, since they are validated inside
+workflows, which never read settings; the CLI and the backfill planner apply the
+``partitions.max_per_request`` setting (``SEMSYNC_PARTITIONS__MAX_PER_REQUEST``, default
+`DEFAULT_MAX_PER_REQUEST`), which may lower the cap but not raise it. A span over the cap is a
+`PartitionRangeError` with ``part`` ``"range size"``, naming the count, the cap and the setting.
+
 The range separator is a single ``:`` that is not part of ``::``, so that the ends of a time context
 range (``2025-07-07|t::m::p:2025-07-28|t::m::p``) can carry a ``tenant::metric`` context.
 """
@@ -16,7 +24,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import TypeVar
 
 from semsync.errors import InvalidInputError, PartitionRangeError
@@ -34,6 +41,45 @@ from semsync.partitions.keys import parse_partition
 _RANGE_SEPARATOR = re.compile(r"(?<!:):(?!:)")
 
 End = TypeVar("End")
+
+MAX_PARTITIONS_PER_REQUEST = 10_000
+"""The hard cap on the partitions of one request (27 years of days), enforced wherever a span is
+expanded, settings or not; the ``partitions.max_per_request`` setting may only lower it."""
+
+DEFAULT_MAX_PER_REQUEST = 4_000
+"""The default of ``partitions.max_per_request``: a bit over ten years of days."""
+
+MAX_PER_REQUEST_SETTING = "SEMSYNC_PARTITIONS__MAX_PER_REQUEST"
+
+
+def partition_count(first: Partition, last: Partition) -> int:
+    """How many partitions `first` to `last` (inclusive, one grain) hold, by arithmetic on the ends:
+    0 if `last` is before `first`."""
+    if first.grain is Grain.MONTH:
+        count = (last.start.year - first.start.year) * 12 + last.start.month - first.start.month + 1
+    else:
+        count = (last.start - first.start).days // (7 if first.grain is Grain.WEEK else 1) + 1
+    return max(count, 0)
+
+
+def check_partition_count(first: Partition, last: Partition, limit: int = MAX_PARTITIONS_PER_REQUEST) -> int:
+    """The number of partitions from `first` to `last`, refused with a `PartitionRangeError` over `limit`
+    (the setting's value, or the hard cap)."""
+    count = partition_count(first, last)
+    limit = min(limit, MAX_PARTITIONS_PER_REQUEST)
+    if count > limit:
+        source = (
+            f"the hard cap MAX_PARTITIONS_PER_REQUEST; {MAX_PER_REQUEST_SETTING} can only lower it"
+            if limit == MAX_PARTITIONS_PER_REQUEST
+            else f"set by {MAX_PER_REQUEST_SETTING}={limit}, at most {MAX_PARTITIONS_PER_REQUEST}"
+        )
+        raise PartitionRangeError(
+            f"range {first}:{last} holds {count} {first.grain} partitions, more than the {limit} allowed in "
+            f"one request ({source}); split it into smaller ranges",
+            part="range size",
+            value=f"{first}:{last}",
+        )
+    return count
 
 
 def split_range(spec: str) -> list[str]:
@@ -63,8 +109,11 @@ def parse_range_end(which: str, spec: str, parse: Callable[[], End]) -> End:
         raise type(error)(f"{which} of {spec!r}: {error}", part=error.part, value=error.value) from error
 
 
-def partition_range(first: Partition, last: Partition) -> list[Partition]:
-    """Every partition from `first` to `last`, inclusive, in order."""
+def partition_range(
+    first: Partition, last: Partition, *, limit: int = MAX_PARTITIONS_PER_REQUEST
+) -> list[Partition]:
+    """Every partition from `first` to `last`, inclusive, in order; refused over `limit` partitions
+    (never over `MAX_PARTITIONS_PER_REQUEST`) before any is built."""
     if first.grain is not last.grain:
         raise PartitionRangeError(
             f"range {first}:{last} mixes grains {first.grain} and {last.grain}",
@@ -77,6 +126,7 @@ def partition_range(first: Partition, last: Partition) -> list[Partition]:
             part="range end",
             value=f"{first}:{last}",
         )
+    check_partition_count(first, last, limit)
     partitions = [first]
     while partitions[-1] != last:
         partitions.append(partitions[-1].next())
@@ -85,24 +135,29 @@ def partition_range(first: Partition, last: Partition) -> list[Partition]:
 
 def partitions_between(grain: Grain | str, start_key: str, end_key: str | None = None) -> list[Partition]:
     """The partitions from key `start_key` to `end_key` (default: `start_key` alone), inclusive, unchecked
-    against the calendar (a service syncs what it is asked; the CLI and backfills check with `expand_range`)."""
-    return list(_partitions_between(as_grain(grain), start_key, end_key))
+    against the calendar (a service syncs what it is asked; the CLI and backfills check with `expand_range`),
+    but never more than `MAX_PARTITIONS_PER_REQUEST` of them.
 
-
-@lru_cache(maxsize=1024)
-def _partitions_between(grain: Grain, start_key: str, end_key: str | None) -> tuple[Partition, ...]:
-    # Partitions are immutable: a request's span is expanded by its validation, its planning and its
-    # response, so a year of days is built once rather than for each of them.
+    Not cached: a span is capped, so expanding it again costs little, and a cache would keep every
+    span ever asked for (and hide a caller that expands one span over and over)."""
+    grain = as_grain(grain)
     first = parse_partition(grain, start_key)
-    return tuple(partition_range(first, parse_partition(grain, end_key) if end_key else first))
+    return partition_range(first, parse_partition(grain, end_key) if end_key else first)
+
+
+def count_between(grain: Grain | str, start_key: str, end_key: str | None = None) -> int:
+    """How many partitions `partitions_between` would return, without building them."""
+    grain = as_grain(grain)
+    first = parse_partition(grain, start_key)
+    return partition_count(first, parse_partition(grain, end_key) if end_key else first)
 
 
 def checked_range(
     first: Partition, last: Partition, spec: str, *, now: datetime | None, allow_incomplete: bool,
-    first_date: date = DEFAULT_FIRST_DATE,
+    first_date: date = DEFAULT_FIRST_DATE, max_partitions: int = MAX_PARTITIONS_PER_REQUEST,
 ) -> list[Partition]:
-    """`partition_range(first, last)` once the range is known to be in order and syncable at `now`,
-    with history starting on `first_date`."""
+    """`partition_range(first, last)` once the range is known to be in order, syncable at `now`,
+    with history starting on `first_date`, and at most `max_partitions` long."""
     grain = first.grain
     if last < first:
         raise PartitionRangeError(
@@ -126,17 +181,18 @@ def checked_range(
                 part="range end",
                 value=spec,
             )
-    return partition_range(first, last)
+    return partition_range(first, last, limit=max_partitions)
 
 
 def expand_range(
     grain: Grain | str, spec: str, *, now: datetime | None = None, allow_incomplete: bool = False,
-    first_date: date = DEFAULT_FIRST_DATE,
+    first_date: date = DEFAULT_FIRST_DATE, max_partitions: int = MAX_PARTITIONS_PER_REQUEST,
 ) -> list[Partition]:
     """The partitions of range `spec` (``A:B`` inclusive, or a single key ``A``), in order.
 
     `now` (default: the current time; naive = UTC) decides which partitions are complete;
-    `first_date` (the ``partitions.first_date`` setting) which are the first.
+    `first_date` (the ``partitions.first_date`` setting) which are the first; `max_partitions` (the
+    ``partitions.max_per_request`` setting) how many one range may hold.
     """
     grain = as_grain(grain)
     ends = split_range(spec)
@@ -146,4 +202,5 @@ def expand_range(
         if len(ends) == 2
         else first
     )
-    return checked_range(first, last, spec, now=now, allow_incomplete=allow_incomplete, first_date=first_date)
+    return checked_range(first, last, spec, now=now, allow_incomplete=allow_incomplete, first_date=first_date,
+                         max_partitions=max_partitions)

@@ -17,7 +17,7 @@ from semsync.errors import ContextError, InvalidInputError, PartitionKeyError, P
 from semsync.partitions.contexts import MetricContext, MetricPatternContext, parse_context
 from semsync.partitions.grains import DEFAULT_FIRST_DATE, Grain, Partition, as_grain
 from semsync.partitions.keys import parse_partition
-from semsync.partitions.ranges import checked_range, parse_range_end, split_range
+from semsync.partitions.ranges import MAX_PARTITIONS_PER_REQUEST, checked_range, parse_range_end, split_range
 
 TIME_CONTEXT_SEPARATOR = "|"
 
@@ -73,7 +73,7 @@ def parse_time_context_key(grain: Grain | str, text: str) -> TimeContextKey:
 
 def parse_time_context_range(
     grain: Grain | str, spec: str, *, now: datetime | None = None, allow_incomplete: bool = False,
-    first_date: date = DEFAULT_FIRST_DATE,
+    first_date: date = DEFAULT_FIRST_DATE, max_partitions: int = MAX_PARTITIONS_PER_REQUEST,
 ) -> tuple[list[Partition], MetricContext | MetricPatternContext]:
     """The partitions and the shared context of ``KEY:KEY`` (inclusive) or a single time context key.
 
@@ -94,6 +94,7 @@ def parse_time_context_range(
                 value=spec,
             )
     partitions = checked_range(
-        first.partition, last.partition, spec, now=now, allow_incomplete=allow_incomplete, first_date=first_date
+        first.partition, last.partition, spec, now=now, allow_incomplete=allow_incomplete, first_date=first_date,
+        max_partitions=max_partitions,
     )
     return partitions, first.context

@@ -172,6 +172,23 @@ async def test_failing_dimension_is_isolated_and_recorded(service, scripted, war
     assert by_name["region"].sync_type is SyncType.INCREMENTAL
 
 
+#: a source's error as long as a whole HTML error page: 100 KB between a recognisable start and end
+LONG_ERROR = "unknown member sales.channel: <html>" + "x" * 100_000 + "</html> (end of the answer)"
+
+
+async def test_a_100_kb_source_error_is_stored_cut_keeping_its_start_and_end(service, scripted, warehouse):
+    scripted.fail_dimensions["channel"] = SourceRequestError(LONG_ERROR)
+    result = await service.sync(request("2025-07-01"))
+    async with tenant_scope(warehouse.session_factory, result.tenant_id) as s:
+        error, event_error = (await s.execute(text(
+            "SELECT error, history->0->>'error' FROM metric_sync_status WHERE dimension_name = 'channel'"))).one()
+    carried = result.dimensions_failed["channel"]
+    for text_ in (error, event_error, carried):
+        assert len(text_) <= 1000
+        assert text_.startswith("SourceRequestError: unknown member sales.channel: <html>")
+        assert text_.endswith("</html> (end of the answer)")
+
+
 async def test_last_failed_attempt_forces_full(service, scripted):
     await service.sync(request("2025-07-01"))
     scripted.fail_dimensions[None] = SourceUnavailableError("timeout")

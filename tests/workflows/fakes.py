@@ -60,6 +60,8 @@ class Fakes:
     component_errors: dict[tuple[str, str], list[Exception]] = field(default_factory=lambda: defaultdict(list))
     #: contexts whose planning fails with a non-retryable error
     unknown_contexts: set[str] = field(default_factory=set)
+    #: appended to the planning error of an unknown context (e.g. a source's whole error page)
+    unknown_context_detail: str = ""
     failing_patterns: set[str] = field(default_factory=set)
     #: the story runs asked for, and errors raised by the next ones, in order
     story_runs: list = field(default_factory=list)
@@ -81,7 +83,8 @@ class Fakes:
             context = str(request.context)
             fakes.calls.append(("plan", f"{context} {request.span}"))
             if context in fakes.unknown_contexts:
-                raise ApplicationError(f"unknown metric {request.metric_id!r}", type="UnknownMetricError",
+                raise ApplicationError(f"unknown metric {request.metric_id!r}{fakes.unknown_context_detail}",
+                                       type="UnknownMetricError",
                                        non_retryable=True)
             first = parse_partition(request.grain, request.start_partition)
             last = parse_partition(request.grain, request.end_partition)

@@ -45,6 +45,21 @@ async def test_a_failing_context_does_not_fail_the_backfill(time_skipping_env):
     assert "UnknownMetricError: unknown metric 'profit'" in failure.reason
 
 
+async def test_a_100_kb_failure_reason_is_carried_and_recorded_cut(time_skipping_env):
+    client = time_skipping_env.client
+    fakes = Fakes(lanes=[lane("acme::profit", "day", "2025-07-01", "2025-07-10")], unknown_contexts={"acme::profit"},
+                  unknown_context_detail=": <html>" + "x" * 100_000 + "</html> (end of the answer)")
+    async with fake_workers(client, fakes) as queues:
+        result = await run_backfill(client, queues, backfill_input(queues, chunk_size=5, children_per_run=1))
+    assert result.progress.runs == 2 and len(result.failures) == 2  # carried across continue-as-new
+    recorded = [entry.error for entry in fakes.ledger if entry.error]
+    assert recorded
+    for reason in [failure.reason for failure in result.failures] + recorded:
+        assert len(reason) <= 1000
+        assert "UnknownMetricError: unknown metric 'profit': <html>" in reason
+        assert reason.endswith("</html> (end of the answer)")
+
+
 async def test_chunks_of_a_lane_run_in_order_within_the_window(time_skipping_env):
     client = time_skipping_env.client
     fakes = Fakes(dimensions=(), lanes=[lane(f"acme::m{i}", "day", "2025-07-01", "2025-07-10") for i in range(3)])
