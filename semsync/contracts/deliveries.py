@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from semsync.contracts.common import _Model, _Result
+from semsync.contracts.common import ErrorText, _Model, _Result
 from semsync.contracts.stories import StoryRunRequest
 from semsync.partitions import Grain, MetricContext
 
@@ -70,7 +70,7 @@ class SendDeliveryResult(_Result):
     #: sent, failed (final), or already_sent (an earlier attempt or run sent it)
     outcome: str
     attempts: int = 0
-    error: str | None = None
+    error: ErrorText | None = None
 
 
 class GiveUpRequest(_Model):
@@ -78,7 +78,7 @@ class GiveUpRequest(_Model):
 
     tenant: str
     delivery_id: int
-    error: str
+    error: ErrorText
 
 
 class AlertWorkflowInput(AlertPlanRequest):
