@@ -17,8 +17,10 @@ import asyncio
 import hashlib
 import json
 from datetime import UTC, date, datetime
+from urllib.parse import quote
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -46,7 +48,7 @@ from semsync.partitions import (
     last_complete_partition,
     partition_for_date,
 )
-from starter.console import console, err_console, reported_errors, run_with_database
+from starter.console import console, counted, err_console, reported_errors, run_with_database
 from starter.orchestration import run_with_temporal
 from workflows.backfill import BackfillWorkflow
 
@@ -92,16 +94,25 @@ def default_backfill_id(request: BackfillInput) -> str:
     return f"{ranges}.{request.mode.value}.{digest}"
 
 
+def workflow_url(workflow_id: str) -> str:
+    """The Web UI page of `workflow_id`: the id is one path segment, its slashes escaped
+    (`backfill/big1` unescaped is two segments, and the UI answers 400)."""
+    temporal = get_settings().temporal
+    return (f"{temporal.ui_url.rstrip('/')}/namespaces/{quote(temporal.namespace, safe='')}/workflows/"
+            f"{quote(workflow_id, safe='')}")
+
+
 def print_plan(request: BackfillInput, plan: BackfillPlan) -> None:
     chunks = sum(len(lane.chunks(request.chunk_size)) for lane in plan.lanes)
-    console.print(f"backfill [bold]{request.backfill_id}[/]: {plan.contexts} contexts "
-                  f"({request.selector.describe()}), mode {request.mode.value}")
+    console.print(f"backfill [bold]{escape(request.backfill_id)}[/]: {counted(plan.contexts, 'context')} "
+                  f"({escape(request.selector.describe())}), mode {request.mode.value}")
     for grain_range in request.ranges:
         lanes = [lane for lane in plan.lanes if lane.grain is grain_range.grain]
         console.print(f"  {grain_range.grain.value:5} {grain_range.first}:{grain_range.last}: "
-                      f"{sum(len(lane.chunks(None)) for lane in lanes)} runs over {len(lanes)} contexts")
-    console.print(f"  {plan.partitions} partitions to sync ({plan.skipped_partitions} skipped by the mode) in "
-                  f"{chunks} child SyncWorkflows, at most {request.max_concurrency} at a time; patterns "
+                      f"{counted(sum(len(lane.chunks(None)) for lane in lanes), 'run')} over "
+                      f"{counted(len(lanes), 'context')}")
+    console.print(f"  {counted(plan.partitions, 'partition')} to sync ({plan.skipped_partitions} skipped by the mode) "
+                  f"in {counted(chunks, 'child SyncWorkflow')}, at most {request.max_concurrency} at a time; patterns "
                   f"{'after each sync' if request.run_patterns else 'not run'}")
 
 
@@ -151,12 +162,12 @@ def backfill(
             await client.start_workflow(
                 BackfillWorkflow.run, request, id=request.workflow_id, task_queue=settings.temporal.sync_task_queue,
                 static_summary=f"backfill {request.backfill_id}")
-            console.print(f"started {request.workflow_id}: {settings.temporal.ui_url}/namespaces/"
-                          f"{settings.temporal.namespace}/workflows/{request.workflow_id}")
+            console.print(f"started {request.workflow_id}: {workflow_url(request.workflow_id)}", markup=False)
         except WorkflowAlreadyStartedError:
-            console.print(f"{request.workflow_id} is already running (the same request): not started twice")
+            console.print(f"{request.workflow_id} is already running (the same request): not started twice",
+                          markup=False)
         if not wait:
-            console.print(f"follow it: python -m starter status {request.backfill_id}")
+            console.print(f"follow it: python -m starter status {request.backfill_id}", markup=False)
             return None
         return await follow(client, request.backfill_id)
 
@@ -204,12 +215,12 @@ async def follow(client: Client, backfill_id: str) -> BackfillResult:
 
 def print_result(result: BackfillResult) -> None:
     p = result.progress
-    console.print(f"backfill {p.backfill_id} {p.state} in {p.elapsed_s:.1f}s ({p.runs} run(s)): "
+    console.print(f"backfill {escape(p.backfill_id)} {p.state} in {p.elapsed_s:.1f}s ({counted(p.runs, 'run')}): "
                   f"{p.partitions_done}/{p.partitions_planned} partitions, {p.chunks_succeeded} syncs succeeded, "
                   f"{p.chunks_partial} partial, {p.chunks_failed} failed; {p.rows_fetched:,} rows fetched, "
                   f"{p.rows_written:,} written; {p.patterns_started} pattern runs started")
     for failure in result.failures:
-        console.print(f"  [red]✗[/] {failure.context} {failure.grain.value} {failure.span}: {failure.reason}")
+        console.print(f"  [red]✗[/] {escape(f'{failure.context} {failure.grain.value} {failure.span}: {failure.reason}')}")
     if result.failures:
         console.print("retry only these: python -m starter backfill … --mode failed")
 
@@ -227,7 +238,7 @@ def _signal(name: str, backfill_id: str, reason: str | None) -> None:
         return await handle.query(BackfillWorkflow.progress)
 
     progress = run_with_temporal(send)
-    console.print(f"{name} sent to backfill {backfill_id}: now {progress.state}, {progress.chunks_running} "
+    console.print(f"{name} sent to backfill {escape(backfill_id)}: now {progress.state}, {progress.chunks_running} "
                   f"running, {progress.chunks_done}/{progress.chunks_planned} syncs done")
 
 

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from semsync.catalog.store import lookup_tenant
 from semsync.db.session import Database, tenant_scope
@@ -21,7 +22,7 @@ from semsync.patterns import get_pattern, pattern_names
 from semsync.patterns.store import latest_results
 from semsync.stories import Story, current_versions
 from semsync.stories.store import holding_stories
-from starter.console import console, reported_errors, run_with_database
+from starter.console import console, counted, reported_errors, run_with_database
 from starter.stories import print_story
 
 #: the current stories `results` shows before the patterns' findings, most salient first
@@ -72,13 +73,15 @@ def dimension_analysis(r: dict) -> list[str]:
     largest = r.get("largest_slice")
     if largest:
         share = _num(largest.get("share_percent"), " %")
-        lines.append(f"largest slice [bold]{largest['slice']}[/] {share} of the total")
+        lines.append(f"largest slice [bold]{escape(str(largest['slice']))}[/] {share} of the total")
     change = r.get("new_strongest_slice")
     if change:
-        lines.append(f"new strongest slice: {change['current_slice']} (was {change['previous_slice']})")
+        lines.append(f"new strongest slice: {escape(str(change['current_slice']))} "
+                     f"(was {escape(str(change['previous_slice']))})")
     top = r.get("top_two_comparison")
     if top:
-        lines.append(f"{top['slice_a']} ahead of {top['slice_b']} by {_num(top.get('gap_percent'), ' %')}")
+        lines.append(f"{escape(str(top['slice_a']))} ahead of {escape(str(top['slice_b']))} "
+                     f"by {_num(top.get('gap_percent'), ' %')}")
     return lines or ["no slices"]
 
 
@@ -97,11 +100,7 @@ def drift_detection(r: dict) -> list[str]:
         return ["[bold]no drift[/]" + (f" (noise σ {_num(r.get('noise_sigma'))})" if r.get("noise_sigma") else "")]
     return [f"[bold]{latest['kind'].replace('_', ' ')} {latest['direction']}[/] on {latest['date']} "
             f"({_num(latest.get('size_percent'), ' %')}, z {_num(latest.get('z_score'))}); "
-            f"{_count(len(r.get('shifts') or []), 'change')} in the window"]
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+            f"{counted(len(r.get('shifts') or []), 'change')} in the window"]
 
 
 FORMATS = {"performance_status": performance_status, "historical_performance": historical_performance,
@@ -143,17 +142,18 @@ def results(
         console.print(f"no {grain.value} pattern results for {context}"
                       + (f" on {on}" if on else "")
                       + f": run `python -m starter backfill --grain {grain.value} --partition-range A:B "
-                        f"--context {context}` (or `patterns run`) first")
+                        f"--context {context}` (or `patterns run`) first", markup=False)
         raise typer.Exit(1)
     if stories:
         console.print(f"[bold]stories[/] · {grain.value} · holding on {told_on}")
         for story in stories:
             print_story(story, context=False)
     for row in rows:
-        where = f" · {row.dimension_name}" if row.dimension_name else ""
+        where = f" · {escape(row.dimension_name)}" if row.dimension_name else ""
         console.print(f"[cyan]{row.pattern}[/] {row.version} · {grain.value} · as of {row.analysis_date}{where}")
         if row.error:
-            console.print(f"  [yellow]{row.error.get('type')}[/]: {row.error.get('message', '')}")
+            console.print(f"  [yellow]{escape(str(row.error.get('type')))}[/]: "
+                          f"{escape(str(row.error.get('message', '')))}")
             continue
-        for line in FORMATS.get(row.pattern, lambda r: [str(r)[:200]])(row.run_result):
+        for line in FORMATS.get(row.pattern, lambda r: [escape(str(r)[:200])])(row.run_result):
             console.print(f"  {line}")
