@@ -43,6 +43,7 @@ from semsync.errors import PartitionRangeError
 from semsync.partitions import (
     Grain,
     MetricContext,
+    Partition,
     expand_range,
     first_partitions,
     last_complete_partition,
@@ -65,7 +66,8 @@ def grain_ranges(grain: Grain | None, all_grains: bool, spec: str | None, *, now
         if spec is None:
             raise PartitionRangeError("--grain needs --partition-range (e.g. 2025-07-01:2025-07-31)",
                                       part="range start")
-        partitions = expand_range(grain, spec, now=now, first_date=first_date)
+        partitions = expand_range(grain, spec, now=now, allow_incomplete=True, first_date=first_date)
+        _refuse_incomplete(grain, spec, partitions[-1], now)
         return [GrainRange(grain=grain, first=partitions[0].key, last=partitions[-1].key)]
     ranges = []
     firsts = first_partitions(first_date)
@@ -83,6 +85,18 @@ def grain_ranges(grain: Grain | None, all_grains: bool, spec: str | None, *, now
         raise PartitionRangeError(f"range {spec!r} holds no complete partition of any grain", part="range end",
                                   value=spec)
     return ranges
+
+
+def _refuse_incomplete(grain: Grain, spec: str, last: Partition, now: datetime) -> None:
+    """A backfill syncs complete partitions only (it has no `--allow-incomplete`): say where the range
+    may end, and what syncs an incomplete partition."""
+    last_complete = last_complete_partition(grain, now)
+    if last > last_complete:
+        raise PartitionRangeError(
+            f"{grain} range {spec!r}: {last} is after {last_complete}, the last complete {grain} partition at "
+            f"{now.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; a backfill syncs complete partitions only: end the "
+            f"range at {last_complete.key} (`sync run --allow-incomplete` syncs an incomplete one)",
+            part="range end", value=spec)
 
 
 def default_backfill_id(request: BackfillInput) -> str:
