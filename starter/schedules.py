@@ -40,6 +40,7 @@ from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
+    ScheduleHandle,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
@@ -184,10 +185,39 @@ async def apply_schedules(client: Client, settings: Settings, tenants: list[Tena
         if (current.state.note or "").startswith(NOTE_PREFIX + item.digest):
             outcome[item.schedule_id] = "unchanged"
             continue
-        item.schedule.state.paused = current.state.paused  # an operator's pause survives an update
+        item.schedule.state.paused = current.state.paused  # an operator's pause (and its reason) survive
+        item.schedule.state.note = spec_note(item.digest, _parse_note(current.state.note)[1])
         await handle.update(lambda _input, schedule=item.schedule: ScheduleUpdate(schedule=schedule))
         outcome[item.schedule_id] = "updated"
     return outcome
+
+
+def spec_note(digest: str | None, remark: str | None = None) -> str:
+    """A schedule's note: the digest of the definition `apply` wrote, then an operator's remark.
+    Pause and unpause keep the digest, so `apply` still recognises an unchanged definition."""
+    return NOTE_PREFIX + (digest or "") + (f" - {remark}" if remark else "")
+
+
+def _parse_note(note: str | None) -> tuple[str | None, str | None]:
+    """The digest and the remark of a note `spec_note` wrote (either may be None)."""
+    if not note or not note.startswith(NOTE_PREFIX):
+        return None, None
+    rest = note[len(NOTE_PREFIX):]
+    if rest.startswith("- "):  # written before the digest was kept: a remark only
+        return None, rest[2:] or None
+    digest, _, remark = rest.partition(" - ")
+    return digest.strip() or None, remark or None
+
+
+async def pause_schedule(handle: ScheduleHandle, reason: str) -> None:
+    """Pause with `reason` in the note, after the definition's digest."""
+    note = (await handle.describe()).schedule.state.note
+    await handle.pause(note=spec_note(_parse_note(note)[0], reason))
+
+
+async def unpause_schedule(handle: ScheduleHandle) -> None:
+    note = (await handle.describe()).schedule.state.note
+    await handle.unpause(note=spec_note(_parse_note(note)[0], "unpaused"))
 
 
 def _ids(name: str) -> list[str]:
@@ -262,13 +292,13 @@ NAME = typer.Argument(..., help="daily, weekly, monthly, discovery, all, or a di
 @app.command()
 def pause(name: str = NAME, reason: str = typer.Option("paused by an operator", "--reason")) -> None:
     """Pause a schedule (its slots are skipped until unpaused)."""
-    _each(name, "paused", lambda h: h.pause(note=f"{NOTE_PREFIX}- {reason}"))
+    _each(name, "paused", lambda h: pause_schedule(h, reason))
 
 
 @app.command()
 def unpause(name: str = NAME) -> None:
     """Unpause a schedule."""
-    _each(name, "running", lambda h: h.unpause(note=f"{NOTE_PREFIX}- unpaused"))
+    _each(name, "running", unpause_schedule)
 
 
 @app.command()
