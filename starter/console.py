@@ -32,9 +32,9 @@ console = Console(soft_wrap=True, width=_WIDTH)
 err_console = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 
-def counted(n: int, noun: str) -> str:
-    """`n` and `noun`, plural unless one: "1 context", "2 contexts", "1 child SyncWorkflow"."""
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`n` and `noun`, plural unless one: "1 context", "2 contexts", "3 statuses" (`plural` given)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 @contextmanager
