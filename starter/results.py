@@ -8,7 +8,7 @@ the stored `pattern_results`.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import typer
@@ -138,6 +138,10 @@ def results(
         except ValueError:
             raise InvalidInputError(f"--date {on!r} is not a date (YYYY-MM-DD)", part="date", value=on) from None
         rows, stories, told_on = run_with_database(lambda db: read_results(db, metric_context, grain, names, day))
+    if not rows and day is not None and day > datetime.now(UTC).date():
+        console.print(f"no {grain.value} pattern results for {context} on {on}: that date is in the future "
+                      "(a pattern analyses a partition the day after it ends)", markup=False)
+        raise typer.Exit(1)
     if not rows:
         console.print(f"no {grain.value} pattern results for {context}"
                       + (f" on {on}" if on else "")

@@ -128,3 +128,10 @@ def test_sync_run_uses_the_tables_words_in_its_summary(capsys):
         dimensions=[component("[/foo]")]))
     out = capsys.readouterr().out
     assert "[/foo]" in out and "4 unchanged" in out and "2 dropped" in out and "skipped" not in out
+
+
+def test_results_for_a_future_date_says_so_instead_of_suggesting_a_backfill(monkeypatch):
+    monkeypatch.setattr(starter.results, "run_with_database", lambda work: ([], [], None))
+    result = runner.invoke(command(starter.results.results), ["results", "acme::revenue", "--date", "2099-01-01"])
+    assert result.exit_code == 1, result.output
+    assert "that date is in the future" in result.output and "backfill" not in result.output
