@@ -156,7 +156,8 @@ def _main_figure(data: ReportData) -> go.Figure:
             row=2, col=1)
     figure.update_yaxes(visible=False, row=2, col=1)
     figure.update_layout(title=_label(f"{data.context} · {data.grain.value}: value, target, forecast, drifts, "
-                                      "spikes, stories; status below"), height=620, legend={"orientation": "h", "y": -0.12},
+                                      "spikes, stories; status below"),
+                         height=620, legend={"orientation": "h", "y": -0.12},
                          margin={"l": 50, "r": 20, "t": 60, "b": 40})
     return figure
 
@@ -184,7 +185,8 @@ def _stories_list(data: ReportData) -> str:
 def _shares_figure(data: ReportData) -> go.Figure | None:
     if not data.shares:
         return None
-    figure = make_subplots(rows=1, cols=len(data.shares), subplot_titles=[_label(f"by {d}") for d in sorted(data.shares)])
+    figure = make_subplots(rows=1, cols=len(data.shares),
+                           subplot_titles=[_label(f"by {d}") for d in sorted(data.shares)])
     for column, (dimension, slices) in enumerate(sorted(data.shares.items()), start=1):
         figure.add_trace(go.Bar(x=[_label(s) for s, _ in slices], y=[p for _, p in slices], name=_label(dimension),
                                 text=[f"{p:.1f} %" for _, p in slices], textposition="auto"), row=1, col=column)
@@ -199,7 +201,8 @@ def _health_figure(data: ReportData) -> go.Figure | None:
     kinds = sorted(data.ledger, key=lambda k: (k != "sync", k))
     figure = go.Figure()
     for status, colour in LEDGER_COLOURS.items():
-        figure.add_trace(go.Bar(y=[_label(k) for k in kinds], x=[data.ledger[k].get(status, 0) for k in kinds], name=status,
+        figure.add_trace(go.Bar(y=[_label(k) for k in kinds], x=[data.ledger[k].get(status, 0) for k in kinds],
+                                name=status,
                                 orientation="h", marker_color=colour))
     figure.update_layout(barmode="stack", title="partition health (ledger: partitions per status)", height=320,
                          margin={"l": 160, "r": 20, "t": 60, "b": 40})

@@ -234,7 +234,8 @@ def print_result(result: BackfillResult) -> None:
                   f"{p.chunks_partial} partial, {p.chunks_failed} failed; {p.rows_fetched:,} rows fetched, "
                   f"{p.rows_written:,} written; {p.patterns_started} pattern runs started")
     for failure in result.failures:
-        console.print(f"  [red]✗[/] {escape(f'{failure.context} {failure.grain.value} {failure.span}: {failure.reason}')}")
+        where = f"{failure.context} {failure.grain.value} {failure.span}: {failure.reason}"
+        console.print(f"  [red]✗[/] {escape(where)}")
     if result.failures:
         console.print("retry only these: python -m starter backfill … --mode failed")
 

@@ -69,7 +69,7 @@ def notify_test(channel: str = typer.Argument(..., help="the channel's id in the
     if outcome.outcome != "sent":
         err_console.print(f"[bold red]refused[/]: {escape(outcome.error or outcome.outcome)}")
         raise typer.Exit(1)
-    console.print(f"[green]✓[/] " + escape(f"test message sent to {channel} of {tenant} "
+    console.print("[green]✓[/] " + escape(f"test message sent to {channel} of {tenant} "
                                           f"(delivery {outcome.delivery_id})"))
 
 
@@ -292,7 +292,7 @@ def alerts_snooze(context: str = typer.Argument(..., help="tenant::metric"),
                     {"t": tenant_id, "m": metric.metric, "u": end, "r": reason})
 
         run_with_database(work)
-    console.print(f"[green]✓[/] " + escape(f"alerts of {metric} snoozed "
+    console.print("[green]✓[/] " + escape(f"alerts of {metric} snoozed "
                                           + (f"until {until}" if until else "until unsnoozed")))
 
 

@@ -34,7 +34,7 @@ def report(
                       markup=False)
         raise typer.Exit(1)
     out.write_text(render_report(data), encoding="utf-8")
-    console.print(f"[green]✓[/] " + escape(
+    console.print("[green]✓[/] " + escape(
         f"wrote {out} ({out.stat().st_size // 1024} KiB): {counted(len(data.series), 'period')}, "
         f"{counted(len(data.shifts), 'drift')}, {len(data.exceptions)} spikes/drops, "
         f"{counted(len(data.statuses), 'status', 'statuses')}"))

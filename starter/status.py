@@ -61,7 +61,8 @@ def health_map(grain: Grain, last: int, kind: str, selector: ContextSelector) ->
     contexts, ledger = run_with_database(lambda db: _ledger(db, grain, kind, partitions, selector))
     cells = {(f"{r.tenant}::{r.metric_id}", r.partition_key): r.status for r in ledger}
     counts = Counter(cells.get((c, p.key)) for c in contexts for p in partitions)
-    table = Table(title=escape(f"partition health: {kind} · {grain.value} · {partitions[0].key} … {partitions[-1].key}"),
+    title = f"partition health: {kind} · {grain.value} · {partitions[0].key} … {partitions[-1].key}"
+    table = Table(title=escape(title),
                   show_lines=False, box=None)
     table.add_column("context")
     table.add_column("partitions (oldest → newest)")
@@ -145,4 +146,5 @@ def status(
             raise InvalidInputError(f"--kind {kind!r}: expected {SYNC_KIND}, {STORIES_KIND} or a pattern "
                                     f"({', '.join(_pattern_names())})", part="kind", value=kind)
         selector = ContextSelector(tenant=tenant)  # a malformed --tenant is refused before the database
-        health_map(grain, last if last is not None else {Grain.DAY: 60, Grain.WEEK: 26, Grain.MONTH: 12}[grain], kind, selector)
+        shown = last if last is not None else {Grain.DAY: 60, Grain.WEEK: 26, Grain.MONTH: 12}[grain]
+        health_map(grain, shown, kind, selector)
