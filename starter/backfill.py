@@ -108,6 +108,16 @@ def default_backfill_id(request: BackfillInput) -> str:
     return f"{ranges}.{request.mode.value}.{digest}"
 
 
+#: a backfill's workflow id is ``backfill/{id}`` (`BackfillInput.workflow_id`)
+WORKFLOW_PREFIX = "backfill"
+
+
+def bare_backfill_id(given: str) -> str:
+    """The backfill id of `given`: the id itself, or its workflow id `backfill/ID` as the CLI prints it
+    (a backfill id holds no '/', so the prefix is never part of one)."""
+    return given.removeprefix(f"{WORKFLOW_PREFIX}/")
+
+
 def workflow_url(workflow_id: str) -> str:
     """The Web UI page of `workflow_id`: the id is one path segment, its slashes escaped
     (`backfill/big1` unescaped is two segments, and the UI answers 400)."""
@@ -230,9 +240,10 @@ async def follow(client: Client, backfill_id: str) -> BackfillResult:
 def print_result(result: BackfillResult) -> None:
     p = result.progress
     console.print(f"backfill {escape(p.backfill_id)} {p.state} in {p.elapsed_s:.1f}s ({counted(p.runs, 'run')}): "
-                  f"{p.partitions_done}/{p.partitions_planned} partitions, {p.chunks_succeeded} syncs succeeded, "
-                  f"{p.chunks_partial} partial, {p.chunks_failed} failed; {p.rows_fetched:,} rows fetched, "
-                  f"{p.rows_written:,} written; {p.patterns_started} pattern runs started")
+                  f"{p.partitions_done}/{counted(p.partitions_planned, 'partition')}, "
+                  f"{counted(p.chunks_succeeded, 'sync')} succeeded, "
+                  f"{p.chunks_partial} partial, {p.chunks_failed} failed; {counted(p.rows_fetched, 'row')} fetched, "
+                  f"{p.rows_written:,} written; {counted(p.patterns_started, 'pattern run')} started")
     for failure in result.failures:
         where = f"{failure.context} {failure.grain.value} {failure.span}: {failure.reason}"
         console.print(f"  [red]✗[/] {escape(where)}")
@@ -240,21 +251,23 @@ def print_result(result: BackfillResult) -> None:
         console.print("retry only these: python -m starter backfill … --mode failed")
 
 
-def _signal(name: str, backfill_id: str, reason: str | None) -> None:
+def _signal(name: str, given_id: str, reason: str | None) -> None:
+    backfill_id = bare_backfill_id(given_id)
+
     async def send(client: Client) -> BackfillProgress:
-        handle = client.get_workflow_handle(f"backfill/{backfill_id}")
+        handle = client.get_workflow_handle(f"{WORKFLOW_PREFIX}/{backfill_id}")
         try:
             await handle.signal(name, BackfillControl(reason=reason))
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                err_console.print(f"[bold red]error[/]: no running backfill {backfill_id!r}")
+                err_console.print(f"[bold red]error[/]: no running backfill with id {escape(repr(backfill_id))}")
                 raise typer.Exit(2) from None
             raise
         return await handle.query(BackfillWorkflow.progress)
 
     progress = run_with_temporal(send)
     console.print(f"{name} sent to backfill {escape(backfill_id)}: now {progress.state}, {progress.chunks_running} "
-                  f"running, {progress.chunks_done}/{progress.chunks_planned} syncs done")
+                  f"running, {progress.chunks_done}/{counted(progress.chunks_planned, 'sync')} done")
 
 
 def pause(backfill_id: str = typer.Argument(...), reason: str | None = typer.Option(None)) -> None:

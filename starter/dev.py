@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from semsync.config import get_settings
 from semsync.devstack import DevStack, DevStackError
@@ -20,9 +21,9 @@ def up() -> None:
     """Start PostgreSQL and Temporal (reusing what runs), apply migrations."""
     try:
         for line in _stack().up():
-            console.print(f"[green]✓[/] {line}")
+            console.print(f"[green]✓[/] {escape(line)}")
     except DevStackError as exc:
-        err_console.print(f"[bold red]error[/]: {exc}")
+        err_console.print(f"[bold red]error[/]: {escape(str(exc))}")
         raise typer.Exit(1) from None
     status()
 

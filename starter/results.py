@@ -45,7 +45,7 @@ def performance_status(r: dict) -> list[str]:
     if r.get("gap_percent") is not None:
         lines.append(f"gap {_num(r.get('gap_value'))} ({_num(r['gap_percent'], ' %')})")
     if r.get("current_status_duration_periods"):
-        lines.append(f"in this status for {r['current_status_duration_periods']} periods"
+        lines.append(f"in this status for {counted(r['current_status_duration_periods'], 'period')}"
                      + (f", before: {r['prior_status']}" if r.get("prior_status") not in (None, r.get("status"))
                         else ""))
     return lines
@@ -56,7 +56,8 @@ def historical_performance(r: dict) -> list[str]:
     trend = r.get("current_trend")
     if trend:
         lines.append(f"[bold]{trend['trend_type']}[/] trend since {trend['start_date']} "
-                     f"({trend['duration_periods']} periods, {_num(trend.get('slope_percent'), ' %')} a period)")
+                     f"({counted(trend['duration_periods'], 'period')}, "
+                     f"{_num(trend.get('slope_percent'), ' %')} a period)")
     growth = r.get("growth_stats")
     if growth:
         lines.append(f"growth {_num(growth.get('current_pop_growth_percent'), ' %')} last period, "

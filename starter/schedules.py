@@ -34,7 +34,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from temporalio.client import (
     Client,
     Schedule,
@@ -228,7 +230,8 @@ def _ids(name: str) -> list[str]:
     if name.startswith(DIGEST_PREFIX):
         return [name]
     if name not in names and name not in names.values():
-        err_console.print(f"[bold red]error[/]: unknown schedule {name!r}: one of {', '.join(names)} or all")
+        err_console.print(f"[bold red]error[/]: unknown schedule {escape(repr(name))}: "
+                          f"one of {', '.join(names)} or all")
         raise typer.Exit(2)
     return [names.get(name, name)]
 
@@ -239,7 +242,7 @@ def apply() -> None:
     settings = get_settings()
     outcome = run_with_temporal(lambda client: apply_schedules(client, settings))
     for schedule_id, what in outcome.items():
-        console.print(f"{schedule_id}: {what}")
+        console.print(f"{schedule_id}: {what}", markup=False)
 
 
 @app.command("list")
@@ -260,12 +263,13 @@ def list_schedules() -> None:
     table = Table("schedule", "what", "state", "next run (UTC)", "last run")
     for item, description in run_with_temporal(read):
         if description is None:
-            table.add_row(item.schedule_id, item.describe, "[red]missing[/] (schedules apply)", "", "")
+            table.add_row(Text(item.schedule_id), Text(item.describe), "[red]missing[/] (schedules apply)", "", "")
             continue
         info, state = description.info, description.schedule.state
         upcoming = info.next_action_times[0].strftime("%Y-%m-%d %H:%M") if info.next_action_times else ""
         recent = info.recent_actions[-1].scheduled_at.strftime("%Y-%m-%d %H:%M") if info.recent_actions else ""
-        table.add_row(item.schedule_id, item.describe, "[yellow]paused[/]" if state.paused else "[green]running[/]",
+        table.add_row(Text(item.schedule_id), Text(item.describe),
+                      "[yellow]paused[/]" if state.paused else "[green]running[/]",
                       upcoming, recent)
     console.print(table)
 
@@ -278,9 +282,9 @@ def _each(name: str, verb: str, act) -> None:  # noqa: ANN001
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
-                err_console.print(f"[bold red]error[/]: no schedule {schedule_id} (run `schedules apply`)")
+                err_console.print(f"[bold red]error[/]: no schedule {escape(schedule_id)} (run `schedules apply`)")
                 raise typer.Exit(2) from None
-            console.print(f"{schedule_id}: {verb}")
+            console.print(f"{schedule_id}: {verb}", markup=False)
 
     run_with_temporal(go)
 

@@ -26,14 +26,12 @@ from semsync.ledger import LedgerRow, read_ledger
 from semsync.partitions import Grain, Partition, first_partitions, last_complete_partition, partition_range
 from semsync.partitions.grains import FIRST_DATE_SETTING
 from semsync.sync_plan import shift_periods
-from starter.backfill import print_result
-from starter.console import console, err_console, reported_errors, run_with_database
+from starter.backfill import WORKFLOW_PREFIX, bare_backfill_id, print_result
+from starter.console import console, counted, err_console, reported_errors, run_with_database
 from starter.orchestration import run_with_temporal
 from workflows.backfill import BackfillWorkflow
 
 STYLES = {"succeeded": "green", "partial": "yellow", "failed": "red", "running": "blue", None: "grey42"}
-#: a backfill's workflow id is ``backfill/{id}`` (`BackfillInput.workflow_id`)
-WORKFLOW_PREFIX = "backfill"
 CELLS = {"succeeded": "■", "partial": "■", "failed": "■", "running": "■", None: "·"}
 
 
@@ -85,12 +83,6 @@ def health_map(grain: Grain, last: int, kind: str, selector: ContextSelector) ->
                       f"{partitions[0].key}:{partitions[-1].key} --mode failed", markup=False)
 
 
-def bare_backfill_id(given: str) -> str:
-    """The backfill id of `given`: the id itself, or its workflow id `backfill/ID` as the CLI prints it
-    (a backfill id holds no '/', so the prefix is never part of one)."""
-    return given.removeprefix(f"{WORKFLOW_PREFIX}/")
-
-
 def backfill_status(given_id: str) -> None:
     backfill_id = bare_backfill_id(given_id)
 
@@ -118,9 +110,11 @@ def backfill_status(given_id: str) -> None:
     p = answer
     # paused, nothing advances: an ETA would stand still while time passes
     eta = f", about {p.eta_s:.0f}s left" if p.eta_s is not None and p.state != "paused" else ""
-    console.print(f"backfill {escape(backfill_id)} {p.state}: {p.partitions_done}/{p.partitions_planned} partitions, "
-                  f"{p.chunks_running} syncs running, {p.chunks_succeeded} succeeded, {p.chunks_partial} partial, "
-                  f"{p.chunks_failed} failed; {p.rows_fetched:,} rows fetched; {p.elapsed_s:.0f}s elapsed{eta}")
+    console.print(f"backfill {escape(backfill_id)} {p.state}: "
+                  f"{p.partitions_done}/{counted(p.partitions_planned, 'partition')}, "
+                  f"{counted(p.chunks_running, 'sync')} running, {p.chunks_succeeded} succeeded, "
+                  f"{p.chunks_partial} partial, {p.chunks_failed} failed; {counted(p.rows_fetched, 'row')} fetched; "
+                  f"{p.elapsed_s:.0f}s elapsed{eta}")
 
 
 def _pattern_names() -> list[str]:
