@@ -6,7 +6,7 @@ Most rows fail before the CLI connects to anything: the database and Temporal ad
 closed port, so a row that reaches for either fails with exit 1 instead of passing. Rows marked `db`
 run against the session's test database (a tenant `acme` without metrics).
 
-The CLI takes half a second to start (two for the commands that import the analysis stack), so the
+The CLI takes a few seconds to start on a busy 2-core machine (see the README), so the
 rows selected in a session run together, a few at a time, the first time a row's result is asked for.
 """
 

@@ -135,3 +135,17 @@ def test_results_for_a_future_date_says_so_instead_of_suggesting_a_backfill(monk
     result = runner.invoke(command(starter.results.results), ["results", "acme::revenue", "--date", "2099-01-01"])
     assert result.exit_code == 1, result.output
     assert "that date is in the future" in result.output and "backfill" not in result.output
+
+
+@pytest.mark.parametrize(("worker_pid", "hint"), [(4242, False), (None, True)])
+def test_dev_status_says_how_to_start_the_worker_only_when_it_is_not_running(monkeypatch, worker_pid, hint):
+    import starter.dev
+    from semsync.devstack import StackStatus
+
+    status = StackStatus(database_url="postgresql://127.0.0.1/semsync", postgres_pid=1, postgres_reachable=True,
+                         temporal_address="127.0.0.1:7233", temporal_pid=2, temporal_reachable=True,
+                         web_ui_url="http://127.0.0.1:8233", worker_pid=worker_pid)
+    monkeypatch.setattr(starter.dev, "_stack", lambda: SimpleNamespace(status=lambda: status))
+    result = runner.invoke(starter.dev.app, ["status"])
+    assert result.exit_code == 0, result.output
+    assert ("python worker.py" in result.output) is hint, result.output
