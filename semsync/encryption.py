@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,18 +88,61 @@ class SecretBox:
         return True
 
 
-def dev_key(path: Path) -> str:
-    """The key in `path`, created (mode 0600) on first use: the embedded stack's default."""
+#: how long a reader waits for a key file another process is writing (it appears whole, by link)
+KEY_FILE_WAIT_S = 2.0
+
+
+def _read_key_file(path: Path) -> str | None:
+    """The key in `path`, None if there is no file; refuses a file others can read, as ssh does."""
     try:
-        return path.read_text().strip()
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        pass
+        return None
+    with os.fdopen(fd) as file:
+        mode = os.fstat(fd).st_mode
+        if mode & 0o077:
+            raise ConfigurationError(
+                f"{path}: the key file is readable by others (mode {mode & 0o777:04o}); "
+                f"`chmod 600 {path}` if it is yours, or set {KEYS_SETTING}"
+            )
+        return file.read().strip()
+
+
+def dev_key(path: Path) -> str:
+    """The key in `path`, created (mode 0600) on first use: the embedded stack's default.
+
+    The key is written to a private temporary file in the same directory and linked into place, so
+    a process starting at the same moment sees either no file or the whole key, never an empty one;
+    the first link wins and everyone uses its key. An empty file (one written by an older version
+    that crashed) is waited for briefly, then refused with a clear error.
+    """
+    deadline = time.monotonic() + KEY_FILE_WAIT_S
+    while True:
+        key = _read_key_file(path)
+        if key is None:
+            key = _create_key_file(path)
+        if key:
+            return key
+        if time.monotonic() >= deadline:
+            raise ConfigurationError(f"{path}: the key file is empty; remove it (no secret was sealed "
+                                     f"with it) or set {KEYS_SETTING}")
+        time.sleep(0.05)
+
+
+def _create_key_file(path: Path) -> str:
+    """A new key linked in at `path`, or the key another process linked in first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     key = new_key()
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as file:
-        file.write(key + "\n")
+        with os.fdopen(fd, "w") as file:
+            file.write(key + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)  # atomic, and unlike rename it never replaces a key already there
+        except FileExistsError:  # another process linked its key first: use theirs
+            return _read_key_file(path) or ""
+    finally:
+        os.unlink(temporary)
     return key

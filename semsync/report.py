@@ -104,6 +104,12 @@ async def read_report_data(session_factory: async_sessionmaker[AsyncSession], co
     return data
 
 
+def _label(value: object) -> str:
+    """`value` as plotly text: plotly renders a subset of HTML in hover, legend, axis and annotation
+    text, so a label from the data (a slice called `<a href=…>`) is escaped to stay text."""
+    return html.escape(str(value), quote=False)
+
+
 def _main_figure(data: ReportData) -> go.Figure:
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.85, 0.15], vertical_spacing=0.04)
     if data.forecast and data.forecast.get("dates"):
@@ -125,12 +131,14 @@ def _main_figure(data: ReportData) -> go.Figure:
             mode="markers", name="spike / drop",
             marker={"symbol": ["triangle-up" if e["type"] == "spike" else "triangle-down" for _, e in data.exceptions],
                     "size": 11, "color": ["#2e7d32" if e.get("favourable") else "#c62828" for _, e in data.exceptions]},
-            text=[f"{e['type']} {e.get('magnitude_percent', 0):.1f} %" for _, e in data.exceptions]), row=1, col=1)
+            text=[_label(f"{e['type']} {e.get('magnitude_percent', 0):.1f} %") for _, e in data.exceptions]),
+            row=1, col=1)
     for shift in data.shifts:
         day = date.fromisoformat(shift["date"])
         figure.add_vline(x=day.isoformat(), line_dash="dot", line_color="#6a1b9a", row=1, col=1)
         figure.add_annotation(x=day, y=values.get(day, shift.get("level_after")), row=1, col=1,
-                              text=f"{shift['kind'].replace('_', ' ')} {shift['direction']} (z {shift['z_score']:.1f})",
+                              text=_label(f"{shift['kind'].replace('_', ' ')} {shift['direction']} "
+                                          f"(z {shift['z_score']:.1f})"),
                               showarrow=True, arrowcolor="#6a1b9a", font={"color": "#6a1b9a"})
     if data.stories:
         marked = [(_story_period(data.grain, story), story) for story in data.stories]
@@ -138,18 +146,19 @@ def _main_figure(data: ReportData) -> go.Figure:
             x=[day for day, _ in marked], y=[values.get(day) for day, _ in marked], mode="markers", name="stories",
             marker={"symbol": "star", "size": 13, "line": {"width": 1, "color": "#212121"},
                     "color": [POLARITY_COLOURS[s.polarity.value] for _, s in marked]},
-            text=[html.escape(s.title) for _, s in marked], hovertemplate="%{x}: %{text}<extra></extra>"),
+            text=[_label(s.title) for _, s in marked], hovertemplate="%{x}: %{text}<extra></extra>"),
             row=1, col=1)
     if data.statuses:
         figure.add_trace(go.Scatter(
             x=[d for d, _ in data.statuses], y=[0] * len(data.statuses), mode="markers", name="status",
             marker={"symbol": "square", "size": 9,
                     "color": [STATUS_COLOURS.get(s, "#9e9e9e") for _, s in data.statuses]},
-            text=[s.replace("_", " ") for _, s in data.statuses], hovertemplate="%{x}: %{text}<extra></extra>"),
+            text=[_label(s.replace("_", " ")) for _, s in data.statuses], hovertemplate="%{x}: %{text}<extra></extra>"),
             row=2, col=1)
     figure.update_yaxes(visible=False, row=2, col=1)
-    figure.update_layout(title=f"{data.context} · {data.grain.value}: value, target, forecast, drifts, spikes, "
-                               "stories; status below", height=620, legend={"orientation": "h", "y": -0.12},
+    figure.update_layout(title=_label(f"{data.context} · {data.grain.value}: value, target, forecast, drifts, "
+                                      "spikes, stories; status below"),
+                         height=620, legend={"orientation": "h", "y": -0.12},
                          margin={"l": 50, "r": 20, "t": 60, "b": 40})
     return figure
 
@@ -177,9 +186,10 @@ def _stories_list(data: ReportData) -> str:
 def _shares_figure(data: ReportData) -> go.Figure | None:
     if not data.shares:
         return None
-    figure = make_subplots(rows=1, cols=len(data.shares), subplot_titles=[f"by {d}" for d in data.shares])
+    figure = make_subplots(rows=1, cols=len(data.shares),
+                           subplot_titles=[_label(f"by {d}") for d in sorted(data.shares)])
     for column, (dimension, slices) in enumerate(sorted(data.shares.items()), start=1):
-        figure.add_trace(go.Bar(x=[s for s, _ in slices], y=[p for _, p in slices], name=dimension,
+        figure.add_trace(go.Bar(x=[_label(s) for s, _ in slices], y=[p for _, p in slices], name=_label(dimension),
                                 text=[f"{p:.1f} %" for _, p in slices], textposition="auto"), row=1, col=column)
     figure.update_layout(title="dimension shares (latest analysis, % of the total)", showlegend=False, height=360,
                          margin={"l": 50, "r": 20, "t": 80, "b": 40})
@@ -192,7 +202,8 @@ def _health_figure(data: ReportData) -> go.Figure | None:
     kinds = sorted(data.ledger, key=lambda k: (k != "sync", k))
     figure = go.Figure()
     for status, colour in LEDGER_COLOURS.items():
-        figure.add_trace(go.Bar(y=kinds, x=[data.ledger[k].get(status, 0) for k in kinds], name=status,
+        figure.add_trace(go.Bar(y=[_label(k) for k in kinds], x=[data.ledger[k].get(status, 0) for k in kinds],
+                                name=status,
                                 orientation="h", marker_color=colour))
     figure.update_layout(barmode="stack", title="partition health (ledger: partitions per status)", height=320,
                          margin={"l": 160, "r": 20, "t": 60, "b": 40})

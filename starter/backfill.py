@@ -17,8 +17,10 @@ import asyncio
 import hashlib
 import json
 from datetime import UTC, date, datetime
+from urllib.parse import quote
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -42,13 +44,14 @@ from semsync.partitions import (
     MAX_PARTITIONS_PER_REQUEST,
     Grain,
     MetricContext,
+    Partition,
     expand_range,
     first_partitions,
     last_complete_partition,
     partition_for_date,
 )
 from semsync.partitions.ranges import check_partition_count
-from starter.console import console, err_console, reported_errors, run_with_database
+from starter.console import console, counted, err_console, reported_errors, run_with_database
 from starter.orchestration import run_with_temporal
 from workflows.backfill import BackfillWorkflow
 
@@ -66,7 +69,9 @@ def grain_ranges(grain: Grain | None, all_grains: bool, spec: str | None, *, now
         if spec is None:
             raise PartitionRangeError("--grain needs --partition-range (e.g. 2025-07-01:2025-07-31)",
                                       part="range start")
-        partitions = expand_range(grain, spec, now=now, first_date=first_date, max_partitions=max_partitions)
+        partitions = expand_range(grain, spec, now=now, allow_incomplete=True, first_date=first_date,
+                                  max_partitions=max_partitions)
+        _refuse_incomplete(grain, spec, partitions[-1], now)
         return [GrainRange(grain=grain, first=partitions[0].key, last=partitions[-1].key)]
     ranges = []
     firsts = first_partitions(first_date)
@@ -88,6 +93,18 @@ def grain_ranges(grain: Grain | None, all_grains: bool, spec: str | None, *, now
     return ranges
 
 
+def _refuse_incomplete(grain: Grain, spec: str, last: Partition, now: datetime) -> None:
+    """A backfill syncs complete partitions only (it has no `--allow-incomplete`): say where the range
+    may end, and what syncs an incomplete partition."""
+    last_complete = last_complete_partition(grain, now)
+    if last > last_complete:
+        raise PartitionRangeError(
+            f"{grain} range {spec!r}: {last} is after {last_complete}, the last complete {grain} partition at "
+            f"{now.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; a backfill syncs complete partitions only: end the "
+            f"range at {last_complete.key} (`sync run --allow-incomplete` syncs an incomplete one)",
+            part="range end", value=spec)
+
+
 def default_backfill_id(request: BackfillInput) -> str:
     """Readable and deterministic: the same backfill asked twice gets the same id (and is recognised)."""
     ranges = "+".join(f"{r.grain.value}.{r.first}.{r.last}" for r in request.ranges)
@@ -97,16 +114,35 @@ def default_backfill_id(request: BackfillInput) -> str:
     return f"{ranges}.{request.mode.value}.{digest}"
 
 
+#: a backfill's workflow id is ``backfill/{id}`` (`BackfillInput.workflow_id`)
+WORKFLOW_PREFIX = "backfill"
+
+
+def bare_backfill_id(given: str) -> str:
+    """The backfill id of `given`: the id itself, or its workflow id `backfill/ID` as the CLI prints it
+    (a backfill id holds no '/', so the prefix is never part of one)."""
+    return given.removeprefix(f"{WORKFLOW_PREFIX}/")
+
+
+def workflow_url(workflow_id: str) -> str:
+    """The Web UI page of `workflow_id`: the id is one path segment, its slashes escaped
+    (`backfill/big1` unescaped is two segments, and the UI answers 400)."""
+    temporal = get_settings().temporal
+    return (f"{temporal.ui_url.rstrip('/')}/namespaces/{quote(temporal.namespace, safe='')}/workflows/"
+            f"{quote(workflow_id, safe='')}")
+
+
 def print_plan(request: BackfillInput, plan: BackfillPlan) -> None:
     chunks = sum(len(lane.chunks(request.chunk_size)) for lane in plan.lanes)
-    console.print(f"backfill [bold]{request.backfill_id}[/]: {plan.contexts} contexts "
-                  f"({request.selector.describe()}), mode {request.mode.value}")
+    console.print(f"backfill [bold]{escape(request.backfill_id)}[/]: {counted(plan.contexts, 'context')} "
+                  f"({escape(request.selector.describe())}), mode {request.mode.value}")
     for grain_range in request.ranges:
         lanes = [lane for lane in plan.lanes if lane.grain is grain_range.grain]
         console.print(f"  {grain_range.grain.value:5} {grain_range.first}:{grain_range.last}: "
-                      f"{sum(len(lane.chunks(None)) for lane in lanes)} runs over {len(lanes)} contexts")
-    console.print(f"  {plan.partitions} partitions to sync ({plan.skipped_partitions} skipped by the mode) in "
-                  f"{chunks} child SyncWorkflows, at most {request.max_concurrency} at a time; patterns "
+                      f"{counted(sum(len(lane.chunks(None)) for lane in lanes), 'run')} over "
+                      f"{counted(len(lanes), 'context')}")
+    console.print(f"  {counted(plan.partitions, 'partition')} to sync ({plan.skipped_partitions} skipped by the mode) "
+                  f"in {counted(chunks, 'child SyncWorkflow')}, at most {request.max_concurrency} at a time; patterns "
                   f"{'after each sync' if request.run_patterns else 'not run'}")
 
 
@@ -157,12 +193,12 @@ def backfill(
             await client.start_workflow(
                 BackfillWorkflow.run, request, id=request.workflow_id, task_queue=settings.temporal.sync_task_queue,
                 static_summary=f"backfill {request.backfill_id}")
-            console.print(f"started {request.workflow_id}: {settings.temporal.ui_url}/namespaces/"
-                          f"{settings.temporal.namespace}/workflows/{request.workflow_id}")
+            console.print(f"started {request.workflow_id}: {workflow_url(request.workflow_id)}", markup=False)
         except WorkflowAlreadyStartedError:
-            console.print(f"{request.workflow_id} is already running (the same request): not started twice")
+            console.print(f"{request.workflow_id} is already running (the same request): not started twice",
+                          markup=False)
         if not wait:
-            console.print(f"follow it: python -m starter status {request.backfill_id}")
+            console.print(f"follow it: python -m starter status {request.backfill_id}", markup=False)
             return None
         return await follow(client, request.backfill_id)
 
@@ -210,31 +246,35 @@ async def follow(client: Client, backfill_id: str) -> BackfillResult:
 
 def print_result(result: BackfillResult) -> None:
     p = result.progress
-    console.print(f"backfill {p.backfill_id} {p.state} in {p.elapsed_s:.1f}s ({p.runs} run(s)): "
-                  f"{p.partitions_done}/{p.partitions_planned} partitions, {p.chunks_succeeded} syncs succeeded, "
-                  f"{p.chunks_partial} partial, {p.chunks_failed} failed; {p.rows_fetched:,} rows fetched, "
-                  f"{p.rows_written:,} written; {p.patterns_started} pattern runs started")
+    console.print(f"backfill {escape(p.backfill_id)} {p.state} in {p.elapsed_s:.1f}s ({counted(p.runs, 'run')}): "
+                  f"{p.partitions_done}/{counted(p.partitions_planned, 'partition')}, "
+                  f"{counted(p.chunks_succeeded, 'sync')} succeeded, "
+                  f"{p.chunks_partial} partial, {p.chunks_failed} failed; {counted(p.rows_fetched, 'row')} fetched, "
+                  f"{p.rows_written:,} written; {counted(p.patterns_started, 'pattern run')} started")
     for failure in result.failures:
-        console.print(f"  [red]✗[/] {failure.context} {failure.grain.value} {failure.span}: {failure.reason}")
+        where = f"{failure.context} {failure.grain.value} {failure.span}: {failure.reason}"
+        console.print(f"  [red]✗[/] {escape(where)}")
     if result.failures:
         console.print("retry only these: python -m starter backfill … --mode failed")
 
 
-def _signal(name: str, backfill_id: str, reason: str | None) -> None:
+def _signal(name: str, given_id: str, reason: str | None) -> None:
+    backfill_id = bare_backfill_id(given_id)
+
     async def send(client: Client) -> BackfillProgress:
-        handle = client.get_workflow_handle(f"backfill/{backfill_id}")
+        handle = client.get_workflow_handle(f"{WORKFLOW_PREFIX}/{backfill_id}")
         try:
             await handle.signal(name, BackfillControl(reason=reason))
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                err_console.print(f"[bold red]error[/]: no running backfill {backfill_id!r}")
+                err_console.print(f"[bold red]error[/]: no running backfill with id {escape(repr(backfill_id))}")
                 raise typer.Exit(2) from None
             raise
         return await handle.query(BackfillWorkflow.progress)
 
     progress = run_with_temporal(send)
-    console.print(f"{name} sent to backfill {backfill_id}: now {progress.state}, {progress.chunks_running} "
-                  f"running, {progress.chunks_done}/{progress.chunks_planned} syncs done")
+    console.print(f"{name} sent to backfill {escape(backfill_id)}: now {progress.state}, {progress.chunks_running} "
+                  f"running, {progress.chunks_done}/{counted(progress.chunks_planned, 'sync')} done")
 
 
 def pause(backfill_id: str = typer.Argument(...), reason: str | None = typer.Option(None)) -> None:

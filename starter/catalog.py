@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from semsync.catalog.file import check_catalog_file
 from semsync.catalog.models import Catalog, CubeConnection, MetricDef, NoConnection, TenantDef
@@ -21,7 +23,7 @@ from semsync.catalog.store import CatalogWriteSummary, read_catalog, reseal_conn
 from semsync.config import get_settings
 from semsync.encryption import new_key
 from semsync.redaction import redact
-from starter.console import console, err_console, reported_errors, run_with_database
+from starter.console import console, counted, err_console, reported_errors, run_with_database
 
 app = typer.Typer(no_args_is_help=True, help="Load and inspect the tenant and metric catalog.")
 
@@ -34,12 +36,12 @@ def validate(file: Path = CatalogFile) -> None:
     with reported_errors():
         catalog, warnings = check_catalog_file(file)
     _warn(warnings)
-    console.print(f"[green]✓[/] {file}: valid; {_counts(catalog)}")
+    console.print(f"[green]✓[/] {escape(str(file))}: valid; {_counts(catalog)}")
 
 
 def _warn(warnings: list[str]) -> None:
     for warning in warnings:
-        err_console.print(f"[yellow]warning[/]: {warning}", highlight=False)
+        err_console.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False)
 
 
 @app.command()
@@ -51,11 +53,12 @@ def load(file: Path = CatalogFile) -> None:
         summary: CatalogWriteSummary = run_with_database(lambda db: write_catalog(db.session_factory, catalog),
                                                          catalog_role=True)
     console.print(
-        f"[green]✓[/] loaded {file}: {_counts(catalog)} "
-        f"({summary.changed} rows written, {summary.removed} removed)"
+        f"[green]✓[/] loaded {escape(str(file))}: {_counts(catalog)} "
+        f"({counted(summary.changed, 'row')} written, {summary.removed} removed)"
     )
     if summary.disabled_tenants:
-        console.print(f"tenants not in {file}, now sync-disabled: {', '.join(summary.disabled_tenants)}")
+        console.print(f"tenants not in {file}, now sync-disabled: {', '.join(summary.disabled_tenants)}",
+                      markup=False)
 
 
 @app.command()
@@ -75,12 +78,13 @@ def refresh() -> None:
         catalog, summary, problems = run_with_database(work, catalog_role=True)
     console.print(
         f"[green]✓[/] loaded the {settings.catalog.provider} catalog: {_counts(catalog)} "
-        f"({summary.changed} rows written, {summary.removed} removed)"
+        f"({counted(summary.changed, 'row')} written, {summary.removed} removed)"
     )
     if summary.disabled_tenants:
-        console.print(f"tenants no longer listed, now sync-disabled: {', '.join(summary.disabled_tenants)}")
+        console.print(f"tenants no longer listed, now sync-disabled: {', '.join(summary.disabled_tenants)}",
+                      markup=False)
     for problem in problems:
-        console.print(f"[yellow]skipped[/]: {problem}")
+        console.print(f"[yellow]skipped[/]: {escape(problem)}")
 
 
 @app.command()
@@ -93,23 +97,25 @@ def show() -> None:
         return
     tenants = Table("tenant", "name", "sync", "semantic layer", "metrics", title="Tenants")
     for tenant in catalog.tenants:
-        tenants.add_row(tenant.identifier, tenant.name, "enabled" if tenant.sync_enabled else "disabled",
-                        _connection(tenant), str(len(tenant.metrics)))
+        tenants.add_row(*map(Text, (tenant.identifier, tenant.name, "enabled" if tenant.sync_enabled else "disabled",
+                                    _connection(tenant), str(len(tenant.metrics)))))
     console.print(tenants)
     metrics = Table("tenant", "metric", "label", "source", "dimensions", "targets", title="Metrics")
     for tenant in catalog.tenants:
         for metric in tenant.metrics:
-            metrics.add_row(tenant.identifier, metric.id, metric.label, _source(metric),
-                            ", ".join(d.id for d in metric.dimensions) or "-", str(len(metric.targets)))
+            metrics.add_row(*map(Text, (tenant.identifier, metric.id, metric.label, _source(metric),
+                                        ", ".join(d.id for d in metric.dimensions) or "-",
+                                        str(len(metric.targets)))))
     console.print(metrics)
-    console.print(_counts(catalog))
+    console.print(_counts(catalog), markup=False)
 
 
 def _counts(catalog: Catalog) -> str:
     metrics = [m for t in catalog.tenants for m in t.metrics]
     return (
-        f"{len(catalog.tenants)} tenants, {len(metrics)} metrics, "
-        f"{sum(len(m.dimensions) for m in metrics)} dimensions, {sum(len(m.targets) for m in metrics)} targets"
+        f"{counted(len(catalog.tenants), 'tenant')}, {counted(len(metrics), 'metric')}, "
+        f"{counted(sum(len(m.dimensions) for m in metrics), 'dimension')}, "
+        f"{counted(sum(len(m.targets) for m in metrics), 'target')}"
     )
 
 
@@ -137,7 +143,7 @@ def rotate_key() -> None:
     Rotation: put the new key first (``NEW,OLD``) on every process, run this, then drop the old key."""
     with reported_errors():
         count = run_with_database(lambda db: reseal_connections(db.session_factory), catalog_role=True)
-    console.print(f"[green]✓[/] {count} tenant connection(s) re-encrypted with the first key")
+    console.print(f"[green]✓[/] {counted(count, 'tenant connection')} re-encrypted with the first key")
 
 
 def _source(metric: MetricDef) -> str:

@@ -32,6 +32,11 @@ console = Console(soft_wrap=True, width=_WIDTH)
 err_console = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`n` and `noun`, plural unless one: "1 context", "2 contexts", "3 statuses" (`plural` given)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Print a semsync error as one clear line and exit 2 (bad input) or 1 (anything retryable).

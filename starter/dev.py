@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from semsync.config import get_settings
 from semsync.devstack import DevStack, DevStackError
@@ -20,9 +21,9 @@ def up() -> None:
     """Start PostgreSQL and Temporal (reusing what runs), apply migrations."""
     try:
         for line in _stack().up():
-            console.print(f"[green]✓[/] {line}")
+            console.print(f"[green]✓[/] {escape(line)}")
     except DevStackError as exc:
-        err_console.print(f"[bold red]error[/]: {exc}")
+        err_console.print(f"[bold red]error[/]: {escape(str(exc))}")
         raise typer.Exit(1) from None
     status()
 
@@ -45,7 +46,9 @@ def status() -> None:
     console.print(f"PostgreSQL  {mark(s.postgres_reachable)}  {s.database_url}  (pid {s.postgres_pid or '-'})")
     console.print(f"Temporal    {mark(s.temporal_reachable)}  {s.temporal_address}  (pid {s.temporal_pid or '-'})")
     console.print(f"Web UI            {s.web_ui_url or '-'}")
-    console.print(f"worker      {'[green]up[/]' if s.worker_pid else '[yellow]not running[/]'}"
-                  f"  (pid {s.worker_pid or '-'}; `python worker.py`, or `make demo` starts it)")
+    if s.worker_pid:
+        console.print(f"worker      [green]up[/]  (pid {s.worker_pid})")
+    else:  # how to start it, only when it is not running
+        console.print("worker      [yellow]not running[/]  (`python worker.py`, or `make demo` starts it)")
     if not s.healthy:
         raise typer.Exit(1)

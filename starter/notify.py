@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import text
 
 from semsync.catalog.store import get_metric, lookup_tenant, read_catalog, read_notifications
@@ -29,7 +30,7 @@ from semsync.config import get_settings
 from semsync.db.session import Database, tenant_scope
 from semsync.errors import InvalidInputError
 from semsync.partitions import Grain, MetricContext, partition_for_date
-from starter.console import console, err_console, reported_errors, run_with_database, run_with_services
+from starter.console import console, counted, err_console, reported_errors, run_with_database, run_with_services
 
 notify = typer.Typer(no_args_is_help=True, help="Check a delivery channel.")
 digest = typer.Typer(no_args_is_help=True, help="Preview or send a tenant's digest.")
@@ -68,7 +69,8 @@ def notify_test(channel: str = typer.Argument(..., help="the channel's id in the
     if outcome.outcome != "sent":
         err_console.print(f"[bold red]refused[/]: {escape(outcome.error or outcome.outcome)}")
         raise typer.Exit(1)
-    console.print(f"[green]✓[/] test message sent to {channel} of {tenant} (delivery {outcome.delivery_id})")
+    console.print("[green]✓[/] " + escape(f"test message sent to {channel} of {tenant} "
+                                          f"(delivery {outcome.delivery_id})"))
 
 
 @digest.command("preview")
@@ -196,7 +198,7 @@ def deliveries(
                                                          else row.title or "")
         style = STATUS_STYLE.get(row.status, "white")
         answer = row.last_error if row.status in ("failed", "retrying") else (row.response or "")
-        table.add_row(f"{row.created_at:%Y-%m-%d %H:%M}", identifier, row.kind, row.channel_id,
+        table.add_row(f"{row.created_at:%Y-%m-%d %H:%M}", Text(identifier), row.kind, Text(row.channel_id),
                       escape((what or "")[:70]), f"[{style}]{row.status}[/]", str(row.attempts),
                       escape((answer or "")[:80]))
     console.print(table)
@@ -228,7 +230,8 @@ def _resend(tenant: str, ids: list[int]) -> None:
                             task_queue=settings.temporal.sync_task_queue,
                             summary=f"{len(reopened)} deliveries of {tenant} again", result_type=DeliveryTally,
                             wait=True)
-    console.print(f"{len(reopened)} deliveries sent again: {result.sent} sent, {result.failed} failed")
+    console.print(f"{counted(len(reopened), 'delivery', 'deliveries')} sent again: {result.sent} sent, "
+                  f"{result.failed} failed")
 
 
 @alerts.command("list")
@@ -256,12 +259,12 @@ def alerts_list() -> None:
                 "/".join(p.value for p in rule.polarity) if rule.polarity else "",
                 f"salience ≥ {rule.min_salience:g}" if rule.min_salience else ""])) or "every story"
             channels = ", ".join(f"{c} ({tenant.notifications.channel(c).type})" for c in rule.channels)
-            table.add_row(tenant.identifier, rule.id, rule.mode, channels, ", ".join(rule.metrics),
-                          ", ".join(g.value for g in rule.grains), selects)
+            table.add_row(*map(Text, (tenant.identifier, rule.id, rule.mode, channels, ", ".join(rule.metrics),
+                                      ", ".join(g.value for g in rule.grains), selects)))
     console.print(table if table.row_count else "no notification rules in the catalog")
     for identifier, metric, until, reason in snoozes:
         console.print(f"snoozed: {identifier}::{metric} until {until:%Y-%m-%d %H:%M} UTC" if until
-                      else f"snoozed: {identifier}::{metric} until unsnoozed", highlight=False)
+                      else f"snoozed: {identifier}::{metric} until unsnoozed", highlight=False, markup=False)
         if reason:
             console.print(f"    {escape(reason)}")
 
@@ -289,7 +292,8 @@ def alerts_snooze(context: str = typer.Argument(..., help="tenant::metric"),
                     {"t": tenant_id, "m": metric.metric, "u": end, "r": reason})
 
         run_with_database(work)
-    console.print(f"[green]✓[/] alerts of {metric} snoozed " + (f"until {until}" if until else "until unsnoozed"))
+    console.print("[green]✓[/] " + escape(f"alerts of {metric} snoozed "
+                                          + (f"until {until}" if until else "until unsnoozed")))
 
 
 @alerts.command("unsnooze")
@@ -306,4 +310,5 @@ def alerts_unsnooze(context: str = typer.Argument(..., help="tenant::metric")) -
                     {"t": tenant_id, "m": metric.metric})).rowcount
 
         removed = run_with_database(work)
-    console.print(f"[green]✓[/] alerts of {metric} unsnoozed" if removed else f"{metric} was not snoozed")
+    console.print(f"[green]✓[/] alerts of {escape(str(metric))} unsnoozed" if removed
+                  else escape(f"{metric} was not snoozed"))

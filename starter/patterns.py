@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from semsync.config import get_settings
@@ -11,7 +12,7 @@ from semsync.errors import NotSyncedError
 from semsync.partitions import Grain, MetricPatternContext, expand_range
 from semsync.patterns import get_pattern, pattern_names
 from semsync.services import Services
-from starter.console import check_metric, console, reported_errors, run_with_services
+from starter.console import check_metric, console, counted, reported_errors, run_with_services
 from starter.orchestration import start_workflow
 from starter.sync import time_context_span
 from workflows.patterns import PatternWorkflow
@@ -60,11 +61,12 @@ def run(
         response: PatternRunResponse = run_with_services(lambda services: checked_run(services, request))
     console.print(
         f"{context} {grain.value} {response.partitions[0]}..{response.partitions[-1]}: "
-        f"{response.results_stored} results stored (version {response.version}) in {response.duration_s:.2f}s"
+        f"{counted(response.results_stored, 'result')} stored (version {response.version}) in "
+        f"{response.duration_s:.2f}s", markup=False
     )
     if response.errors:
-        console.print(f"{len(response.errors)} results carry an error, e.g. "
-                      + ", ".join(f"{k}: {v}" for k, v in list(response.errors.items())[:5]))
+        console.print(f"{counted(len(response.errors), 'result')} with an error, e.g. "
+                      + ", ".join(f"{k}: {v}" for k, v in list(response.errors.items())[:5]), markup=False)
 
 
 @app.command()
@@ -95,8 +97,8 @@ def start(
         return
     for outcome in result.outcomes:
         mark = "[green]✓[/]" if outcome.succeeded else "[red]✗[/]"
-        console.print(f"{mark} {outcome.pattern}: {outcome.results_stored} results stored"
-                      + (f" ({outcome.results_with_error} carry a typed error)" if outcome.results_with_error else "")
-                      + (f" — {outcome.error}" if outcome.error else ""))
+        console.print(f"{mark} " + escape(f"{outcome.pattern}: {counted(outcome.results_stored, 'result')} stored"
+                      + (f" ({outcome.results_with_error} with a typed error)" if outcome.results_with_error else "")
+                      + (f" — {outcome.error}" if outcome.error else "")))
     if result.failed:
         raise typer.Exit(1)

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from semsync.errors import InvalidInputError
 from semsync.partitions import Grain, MetricContext
 from semsync.report import read_report_data, render_report
-from starter.console import console, reported_errors, run_with_database
+from starter.console import console, counted, reported_errors, run_with_database
 
 
 def report(
@@ -29,8 +30,11 @@ def report(
                                                              now=datetime.now(UTC)))
     if not data.series:
         console.print(f"{context} has no synced {grain.value} data: run a backfill first, e.g. "
-                      f"`python -m starter backfill --grain {grain.value} --partition-range A:B --context {context}`")
+                      f"`python -m starter backfill --grain {grain.value} --partition-range A:B --context {context}`",
+                      markup=False)
         raise typer.Exit(1)
     out.write_text(render_report(data), encoding="utf-8")
-    console.print(f"[green]✓[/] wrote {out} ({out.stat().st_size // 1024} KiB): {len(data.series)} periods, "
-                  f"{len(data.shifts)} drifts, {len(data.exceptions)} spikes/drops, {len(data.statuses)} statuses")
+    console.print("[green]✓[/] " + escape(
+        f"wrote {out} ({out.stat().st_size // 1024} KiB): {counted(len(data.series), 'period')}, "
+        f"{counted(len(data.shifts), 'drift')}, {len(data.exceptions)} spikes/drops, "
+        f"{counted(len(data.statuses), 'status', 'statuses')}"))

@@ -8,10 +8,11 @@ the stored `pattern_results`.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from semsync.catalog.store import get_metric, lookup_tenant
 from semsync.db.session import Database, tenant_scope
@@ -21,7 +22,7 @@ from semsync.patterns import get_pattern, pattern_names
 from semsync.patterns.store import latest_results
 from semsync.stories import Story, current_versions
 from semsync.stories.store import holding_stories
-from starter.console import console, reported_errors, run_with_database
+from starter.console import console, counted, reported_errors, run_with_database
 from starter.stories import print_story
 
 #: the current stories `results` shows before the patterns' findings, most salient first
@@ -44,7 +45,7 @@ def performance_status(r: dict) -> list[str]:
     if r.get("gap_percent") is not None:
         lines.append(f"gap {_num(r.get('gap_value'))} ({_num(r['gap_percent'], ' %')})")
     if r.get("current_status_duration_periods"):
-        lines.append(f"in this status for {r['current_status_duration_periods']} periods"
+        lines.append(f"in this status for {counted(r['current_status_duration_periods'], 'period')}"
                      + (f", before: {r['prior_status']}" if r.get("prior_status") not in (None, r.get("status"))
                         else ""))
     return lines
@@ -55,7 +56,8 @@ def historical_performance(r: dict) -> list[str]:
     trend = r.get("current_trend")
     if trend:
         lines.append(f"[bold]{trend['trend_type']}[/] trend since {trend['start_date']} "
-                     f"({trend['duration_periods']} periods, {_num(trend.get('slope_percent'), ' %')} a period)")
+                     f"({counted(trend['duration_periods'], 'period')}, "
+                     f"{_num(trend.get('slope_percent'), ' %')} a period)")
     growth = r.get("growth_stats")
     if growth:
         lines.append(f"growth {_num(growth.get('current_pop_growth_percent'), ' %')} last period, "
@@ -72,13 +74,15 @@ def dimension_analysis(r: dict) -> list[str]:
     largest = r.get("largest_slice")
     if largest:
         share = _num(largest.get("share_percent"), " %")
-        lines.append(f"largest slice [bold]{largest['slice']}[/] {share} of the total")
+        lines.append(f"largest slice [bold]{escape(str(largest['slice']))}[/] {share} of the total")
     change = r.get("new_strongest_slice")
     if change:
-        lines.append(f"new strongest slice: {change['current_slice']} (was {change['previous_slice']})")
+        lines.append(f"new strongest slice: {escape(str(change['current_slice']))} "
+                     f"(was {escape(str(change['previous_slice']))})")
     top = r.get("top_two_comparison")
     if top:
-        lines.append(f"{top['slice_a']} ahead of {top['slice_b']} by {_num(top.get('gap_percent'), ' %')}")
+        lines.append(f"{escape(str(top['slice_a']))} ahead of {escape(str(top['slice_b']))} "
+                     f"by {_num(top.get('gap_percent'), ' %')}")
     return lines or ["no slices"]
 
 
@@ -97,11 +101,7 @@ def drift_detection(r: dict) -> list[str]:
         return ["[bold]no drift[/]" + (f" (noise σ {_num(r.get('noise_sigma'))})" if r.get("noise_sigma") else "")]
     return [f"[bold]{latest['kind'].replace('_', ' ')} {latest['direction']}[/] on {latest['date']} "
             f"({_num(latest.get('size_percent'), ' %')}, z {_num(latest.get('z_score'))}); "
-            f"{_count(len(r.get('shifts') or []), 'change')} in the window"]
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+            f"{counted(len(r.get('shifts') or []), 'change')} in the window"]
 
 
 FORMATS = {"performance_status": performance_status, "historical_performance": historical_performance,
@@ -140,21 +140,26 @@ def results(
         except ValueError:
             raise InvalidInputError(f"--date {on!r} is not a date (YYYY-MM-DD)", part="date", value=on) from None
         rows, stories, told_on = run_with_database(lambda db: read_results(db, metric_context, grain, names, day))
+    if not rows and day is not None and day > datetime.now(UTC).date():
+        console.print(f"no {grain.value} pattern results for {context} on {on}: that date is in the future "
+                      "(a pattern analyses a partition the day after it ends)", markup=False)
+        raise typer.Exit(1)
     if not rows:
         console.print(f"no {grain.value} pattern results for {context}"
                       + (f" on {on}" if on else "")
                       + f": run `python -m starter backfill --grain {grain.value} --partition-range A:B "
-                        f"--context {context}` (or `patterns run`) first")
+                        f"--context {context}` (or `patterns run`) first", markup=False)
         raise typer.Exit(1)
     if stories:
         console.print(f"[bold]stories[/] · {grain.value} · holding on {told_on}")
         for story in stories:
             print_story(story, context=False)
     for row in rows:
-        where = f" · {row.dimension_name}" if row.dimension_name else ""
+        where = f" · {escape(row.dimension_name)}" if row.dimension_name else ""
         console.print(f"[cyan]{row.pattern}[/] {row.version} · {grain.value} · as of {row.analysis_date}{where}")
         if row.error:
-            console.print(f"  [yellow]{row.error.get('type')}[/]: {row.error.get('message', '')}")
+            console.print(f"  [yellow]{escape(str(row.error.get('type')))}[/]: "
+                          f"{escape(str(row.error.get('message', '')))}")
             continue
-        for line in FORMATS.get(row.pattern, lambda r: [str(r)[:200]])(row.run_result):
+        for line in FORMATS.get(row.pattern, lambda r: [escape(str(r)[:200])])(row.run_result):
             console.print(f"  {line}")

@@ -34,12 +34,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
+    ScheduleHandle,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
@@ -184,10 +187,39 @@ async def apply_schedules(client: Client, settings: Settings, tenants: list[Tena
         if (current.state.note or "").startswith(NOTE_PREFIX + item.digest):
             outcome[item.schedule_id] = "unchanged"
             continue
-        item.schedule.state.paused = current.state.paused  # an operator's pause survives an update
+        item.schedule.state.paused = current.state.paused  # an operator's pause (and its reason) survive
+        item.schedule.state.note = spec_note(item.digest, _parse_note(current.state.note)[1])
         await handle.update(lambda _input, schedule=item.schedule: ScheduleUpdate(schedule=schedule))
         outcome[item.schedule_id] = "updated"
     return outcome
+
+
+def spec_note(digest: str | None, remark: str | None = None) -> str:
+    """A schedule's note: the digest of the definition `apply` wrote, then an operator's remark.
+    Pause and unpause keep the digest, so `apply` still recognises an unchanged definition."""
+    return NOTE_PREFIX + (digest or "") + (f" - {remark}" if remark else "")
+
+
+def _parse_note(note: str | None) -> tuple[str | None, str | None]:
+    """The digest and the remark of a note `spec_note` wrote (either may be None)."""
+    if not note or not note.startswith(NOTE_PREFIX):
+        return None, None
+    rest = note[len(NOTE_PREFIX):]
+    if rest.startswith("- "):  # written before the digest was kept: a remark only
+        return None, rest[2:] or None
+    digest, _, remark = rest.partition(" - ")
+    return digest.strip() or None, remark or None
+
+
+async def pause_schedule(handle: ScheduleHandle, reason: str) -> None:
+    """Pause with `reason` in the note, after the definition's digest."""
+    note = (await handle.describe()).schedule.state.note
+    await handle.pause(note=spec_note(_parse_note(note)[0], reason))
+
+
+async def unpause_schedule(handle: ScheduleHandle) -> None:
+    note = (await handle.describe()).schedule.state.note
+    await handle.unpause(note=spec_note(_parse_note(note)[0], "unpaused"))
 
 
 def _ids(name: str) -> list[str]:
@@ -198,7 +230,8 @@ def _ids(name: str) -> list[str]:
     if name.startswith(DIGEST_PREFIX):
         return [name]
     if name not in names and name not in names.values():
-        err_console.print(f"[bold red]error[/]: unknown schedule {name!r}: one of {', '.join(names)} or all")
+        err_console.print(f"[bold red]error[/]: unknown schedule {escape(repr(name))}: "
+                          f"one of {', '.join(names)} or all")
         raise typer.Exit(2)
     return [names.get(name, name)]
 
@@ -209,7 +242,7 @@ def apply() -> None:
     settings = get_settings()
     outcome = run_with_temporal(lambda client: apply_schedules(client, settings))
     for schedule_id, what in outcome.items():
-        console.print(f"{schedule_id}: {what}")
+        console.print(f"{schedule_id}: {what}", markup=False)
 
 
 @app.command("list")
@@ -230,12 +263,13 @@ def list_schedules() -> None:
     table = Table("schedule", "what", "state", "next run (UTC)", "last run")
     for item, description in run_with_temporal(read):
         if description is None:
-            table.add_row(item.schedule_id, item.describe, "[red]missing[/] (schedules apply)", "", "")
+            table.add_row(Text(item.schedule_id), Text(item.describe), "[red]missing[/] (schedules apply)", "", "")
             continue
         info, state = description.info, description.schedule.state
         upcoming = info.next_action_times[0].strftime("%Y-%m-%d %H:%M") if info.next_action_times else ""
         recent = info.recent_actions[-1].scheduled_at.strftime("%Y-%m-%d %H:%M") if info.recent_actions else ""
-        table.add_row(item.schedule_id, item.describe, "[yellow]paused[/]" if state.paused else "[green]running[/]",
+        table.add_row(Text(item.schedule_id), Text(item.describe),
+                      "[yellow]paused[/]" if state.paused else "[green]running[/]",
                       upcoming, recent)
     console.print(table)
 
@@ -248,9 +282,9 @@ def _each(name: str, verb: str, act) -> None:  # noqa: ANN001
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
-                err_console.print(f"[bold red]error[/]: no schedule {schedule_id} (run `schedules apply`)")
+                err_console.print(f"[bold red]error[/]: no schedule {escape(schedule_id)} (run `schedules apply`)")
                 raise typer.Exit(2) from None
-            console.print(f"{schedule_id}: {verb}")
+            console.print(f"{schedule_id}: {verb}", markup=False)
 
     run_with_temporal(go)
 
@@ -262,13 +296,13 @@ NAME = typer.Argument(..., help="daily, weekly, monthly, discovery, all, or a di
 @app.command()
 def pause(name: str = NAME, reason: str = typer.Option("paused by an operator", "--reason")) -> None:
     """Pause a schedule (its slots are skipped until unpaused)."""
-    _each(name, "paused", lambda h: h.pause(note=f"{NOTE_PREFIX}- {reason}"))
+    _each(name, "paused", lambda h: pause_schedule(h, reason))
 
 
 @app.command()
 def unpause(name: str = NAME) -> None:
     """Unpause a schedule."""
-    _each(name, "running", lambda h: h.unpause(note=f"{NOTE_PREFIX}- unpaused"))
+    _each(name, "running", unpause_schedule)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, date, datetime
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -25,8 +26,8 @@ from semsync.ledger import LedgerRow, read_ledger
 from semsync.partitions import Grain, Partition, first_partitions, last_complete_partition, partition_range
 from semsync.partitions.grains import FIRST_DATE_SETTING
 from semsync.sync_plan import shift_periods
-from starter.backfill import print_result
-from starter.console import console, err_console, reported_errors, run_with_database
+from starter.backfill import WORKFLOW_PREFIX, bare_backfill_id, print_result
+from starter.console import console, counted, err_console, reported_errors, run_with_database
 from starter.orchestration import run_with_temporal
 from workflows.backfill import BackfillWorkflow
 
@@ -58,7 +59,8 @@ def health_map(grain: Grain, last: int, kind: str, selector: ContextSelector) ->
     contexts, ledger = run_with_database(lambda db: _ledger(db, grain, kind, partitions, selector))
     cells = {(f"{r.tenant}::{r.metric_id}", r.partition_key): r.status for r in ledger}
     counts = Counter(cells.get((c, p.key)) for c in contexts for p in partitions)
-    table = Table(title=f"partition health: {kind} · {grain.value} · {partitions[0].key} … {partitions[-1].key}",
+    title = f"partition health: {kind} · {grain.value} · {partitions[0].key} … {partitions[-1].key}"
+    table = Table(title=escape(title),
                   show_lines=False, box=None)
     table.add_column("context")
     table.add_column("partitions (oldest → newest)")
@@ -69,7 +71,7 @@ def health_map(grain: Grain, last: int, kind: str, selector: ContextSelector) ->
             status = cells.get((context, partition.key))
             row.append(CELLS[status], style=STYLES[status])
         ok = sum(cells.get((context, p.key)) == "succeeded" for p in partitions)
-        table.add_row(context, row, f"{ok}/{len(partitions)}")
+        table.add_row(Text(context), row, f"{ok}/{len(partitions)}")
     console.print(table)
     legend = Text("  ")
     for status in ("succeeded", "partial", "failed", "running", None):
@@ -78,23 +80,26 @@ def health_map(grain: Grain, last: int, kind: str, selector: ContextSelector) ->
     console.print(legend)
     if counts.get("failed") or counts.get("partial"):
         console.print(f"retry them: python -m starter backfill --grain {grain.value} --partition-range "
-                      f"{partitions[0].key}:{partitions[-1].key} --mode failed")
+                      f"{partitions[0].key}:{partitions[-1].key} --mode failed", markup=False)
 
 
-def backfill_status(backfill_id: str) -> None:
+def backfill_status(given_id: str) -> None:
+    backfill_id = bare_backfill_id(given_id)
+
     async def look(client: Client) -> BackfillProgress | BackfillResult:
-        handle = client.get_workflow_handle(f"backfill/{backfill_id}", result_type=BackfillResult)
+        handle = client.get_workflow_handle(f"{WORKFLOW_PREFIX}/{backfill_id}", result_type=BackfillResult)
         try:
             description = await handle.describe()
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                err_console.print(f"[bold red]error[/]: no backfill {backfill_id!r} (its id is backfill/{backfill_id})")
+                err_console.print(f"[bold red]error[/]: no backfill with id {escape(repr(backfill_id))} exists "
+                                  f"(running or finished, in namespace {escape(get_settings().temporal.namespace)})")
                 raise typer.Exit(2) from None
             raise
         if description.status == WorkflowExecutionStatus.COMPLETED:
             return await handle.result()
         if description.status != WorkflowExecutionStatus.RUNNING:
-            err_console.print(f"backfill {backfill_id} ended {description.status.name}")
+            err_console.print(f"backfill {backfill_id} ended {description.status.name}", markup=False)
             raise typer.Exit(1)
         return await handle.query(BackfillWorkflow.progress)
 
@@ -103,10 +108,13 @@ def backfill_status(backfill_id: str) -> None:
         print_result(answer)
         return
     p = answer
-    eta = f", about {p.eta_s:.0f}s left" if p.eta_s is not None else ""
-    console.print(f"backfill {backfill_id} {p.state}: {p.partitions_done}/{p.partitions_planned} partitions, "
-                  f"{p.chunks_running} syncs running, {p.chunks_succeeded} succeeded, {p.chunks_partial} partial, "
-                  f"{p.chunks_failed} failed; {p.rows_fetched:,} rows fetched; {p.elapsed_s:.0f}s elapsed{eta}")
+    # paused, nothing advances: an ETA would stand still while time passes
+    eta = f", about {p.eta_s:.0f}s left" if p.eta_s is not None and p.state != "paused" else ""
+    console.print(f"backfill {escape(backfill_id)} {p.state}: "
+                  f"{p.partitions_done}/{counted(p.partitions_planned, 'partition')}, "
+                  f"{counted(p.chunks_running, 'sync')} running, {p.chunks_succeeded} succeeded, "
+                  f"{p.chunks_partial} partial, {p.chunks_failed} failed; {counted(p.rows_fetched, 'row')} fetched; "
+                  f"{p.elapsed_s:.0f}s elapsed{eta}")
 
 
 def _pattern_names() -> list[str]:
@@ -118,7 +126,8 @@ def _pattern_names() -> list[str]:
 def status(
     backfill_id: str | None = typer.Argument(None, help="a backfill's id; none: the partition health map"),
     grain: Grain = typer.Option(Grain.DAY, "--grain", "-g"),
-    last: int = typer.Option(0, "--last", min=0, help="partitions shown [default: day 60, week 26, month 12]"),
+    last: int | None = typer.Option(None, "--last", min=1,
+                                    help="partitions shown [default: day 60, week 26, month 12]"),
     kind: str = typer.Option(SYNC_KIND, "--kind", help="sync, a pattern's name, or stories"),
     tenant: str | None = typer.Option(None, "--tenant", "-t"),
 ) -> None:
@@ -131,4 +140,5 @@ def status(
             raise InvalidInputError(f"--kind {kind!r}: expected {SYNC_KIND}, {STORIES_KIND} or a pattern "
                                     f"({', '.join(_pattern_names())})", part="kind", value=kind)
         selector = ContextSelector(tenant=tenant)  # a malformed --tenant is refused before the database
-        health_map(grain, last or {Grain.DAY: 60, Grain.WEEK: 26, Grain.MONTH: 12}[grain], kind, selector)
+        shown = last if last is not None else {Grain.DAY: 60, Grain.WEEK: 26, Grain.MONTH: 12}[grain]
+        health_map(grain, shown, kind, selector)

@@ -66,9 +66,9 @@ def _date(value: str | None, option: str) -> date | None:
 def print_story(story: Story, *, context: bool = True) -> None:
     """One story as two or three lines: date, grain, status, salience and title; detail; grouped facts."""
     style = POLARITY_STYLE[story.polarity.value]
-    where = f"{story.tenant}::{story.metric} " if context else ""
+    where = escape(f"{story.tenant}::{story.metric} ") if context else ""
     status = {StoryStatus.NEW: "", StoryStatus.ONGOING: f" (ongoing since {story.started_on})",
-              StoryStatus.RESOLVED: f" (resolved; since {story.started_on})"}[story.status]
+              StoryStatus.RESOLVED: f" (resolved; since {story.started_on})"}[story.status]  # dates: no markup
     console.print(f"[dim]{story.story_date} {where}{story.grain.value} {story.salience:.2f}[/] "
                   f"[{style}]{escape(story.title)}[/]{status}")
     console.print(f"    {escape(story.detail)}")
@@ -112,7 +112,7 @@ def stories(
     if not found:
         what = context or (f"tenant {tenant}" if tenant else "any context")
         console.print(f"no stories for {what}" + (f" on {on}" if on else f" since {since}" if since else "")
-                      + ": stories are told after the patterns run (`python -m starter backfill …`)")
+                      + ": stories are told after the patterns run (`python -m starter backfill …`)", markup=False)
         raise typer.Exit(1)
     for story in found:
         print_story(story)

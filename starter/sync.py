@@ -8,7 +8,9 @@ before the first partition, not after the last complete one unless `--allow-inco
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from semsync.config import get_settings
 from semsync.contracts import SemanticSyncRequest, SemanticSyncResponse, SyncWorkflowInput, SyncWorkflowResult
@@ -26,22 +28,25 @@ def print_response(response: SemanticSyncResponse) -> None:
     print_components(response, f"{response.tenant}::{response.metric_id} {response.grain.value} "
                                f"{response.partitions[0]}" + (f":{response.partitions[-1]}"
                                                               if len(response.partitions) > 1 else ""))
+    components = [response.base, *response.dimensions]
+    unchanged = sum(c.rows_unchanged for c in components)  # the table's words: skipped = unchanged + dropped
+    dropped = sum(c.rows_dropped_null for c in components)
     console.print(f"{'succeeded' if response.success else 'FAILED'} in {response.duration_seconds:.2f}s: "
                   f"{response.rows_fetched} fetched, {response.rows_written} written, "
-                  f"{response.rows_deleted} deleted, {response.rows_skipped} skipped")
+                  f"{unchanged} unchanged, {response.rows_deleted} deleted, {dropped} dropped", markup=False)
 
 
 def print_components(response: SemanticSyncResponse | SyncWorkflowResult, title: str) -> None:
-    table = Table(title=title)
+    table = Table(title=escape(title))
     for column in ("component", "type", "window", "status", "fetched", "inserted", "updated", "unchanged",
                    "deleted", "dropped", "null slice", "error"):
         table.add_column(column)
     for c in [response.base, *response.dimensions]:
         table.add_row(
-            c.dimension or "(base)", c.sync_type.value, f"{c.window_start}..{c.window_end}",
+            Text(c.dimension or "(base)"), c.sync_type.value, f"{c.window_start}..{c.window_end}",
             ("[green]" if c.status.value == "SUCCESS" else "[red]") + c.status.value, str(c.rows_fetched),
             str(c.rows_inserted), str(c.rows_updated), str(c.rows_unchanged), str(c.rows_deleted),
-            str(c.rows_dropped_null), str(c.null_slice_rows), redact(c.error or ""),
+            str(c.rows_dropped_null), str(c.null_slice_rows), Text(redact(c.error or "")),
         )
     console.print(table)
 
@@ -117,6 +122,6 @@ def start(
         return
     print_components(result, f"{request.context} {grain.value} {request.span}")
     if result.patterns_workflow_id:
-        console.print(f"patterns: {result.patterns_workflow_id}")
+        console.print(f"patterns: {result.patterns_workflow_id}", markup=False)
     if result.dimensions_failed:
         raise typer.Exit(3)

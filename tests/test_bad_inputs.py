@@ -6,7 +6,7 @@ Most rows fail before the CLI connects to anything: the database and Temporal ad
 closed port, so a row that reaches for either fails with exit 1 instead of passing. Rows marked `db`
 run against the session's test database (a tenant `acme` without metrics).
 
-The CLI takes half a second to start (two for the commands that import the analysis stack), so the
+The CLI takes a few seconds to start on a busy 2-core machine (see the README), so the
 rows selected in a session run together, a few at a time, the first time a row's result is asked for.
 """
 
@@ -139,6 +139,7 @@ CASES = [
     cli("status-bad-tenant", "status", "--tenant", "ac me", says="tenant 'ac me' contains ' '"),
     cli("status-unknown-kind", "status", "--kind", "seasonality",
         says="--kind 'seasonality': expected sync, stories or"),
+    cli("status-last-zero", "status", "--last", "0", says="Invalid value for '--last'", max_lines=USAGE_LINES),
     cli("demo-seed-before-start", "demo", "seed", "--until", "2019-01-01", says="--until 2019-01-01 is before the "
         "demo's data begins"),
     cli("demo-seed-not-a-date", "demo", "seed", "--until", "2025-13-01", says="'2025-13-01' does not match the "
@@ -157,6 +158,8 @@ CASES = [
         says="Invalid value for '--max-concurrency'", max_lines=USAGE_LINES),
     cli("backfill-unknown-mode", "backfill", "-g", "day", "-p", "2025-07-01:2025-07-31", "-m", "some",
         says="'some' is not one of 'missing', 'failed', 'all'", max_lines=USAGE_LINES),
+    cli("backfill-range-incomplete", "backfill", "-g", "day", "-p", "2099-01-01",
+        says="a backfill syncs complete partitions only: end the range at"),
     # -- catalogs
     Bad("catalog-missing-file", ("catalog", "validate", "{dir}/nope.yaml"), says="nope.yaml: catalog file not found"),
     catalog("catalog-empty", "", "the catalog is empty"),

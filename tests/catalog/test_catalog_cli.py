@@ -59,7 +59,7 @@ async def test_load_writes_the_catalog_and_prints_a_summary(db, settings_env, tm
     path = catalog_file(tmp_path)
     result = await invoke("catalog", "load", str(path))
     assert result.exit_code == 0, result.output
-    assert "2 tenants, 2 metrics, 2 dimensions, 1 targets (7 rows written, 0 removed)" in result.output
+    assert "2 tenants, 2 metrics, 2 dimensions, 1 target (7 rows written, 0 removed)" in result.output
     assert (await get_tenant(db.session_factory, "acme")).semantic_layer.token.get_secret_value() == "cube-token-123"
 
     again = await invoke("catalog", "load", str(path))
@@ -116,7 +116,7 @@ async def test_unreachable_database_exits_1(monkeypatch, tmp_path):
 def test_validate_needs_no_database(tmp_path):
     result = CliRunner().invoke(app, ["catalog", "validate", str(catalog_file(tmp_path))])
     assert result.exit_code == 0, result.output
-    assert "valid; 2 tenants, 2 metrics, 2 dimensions, 1 targets" in result.output
+    assert "valid; 2 tenants, 2 metrics, 2 dimensions, 1 target\n" in result.output
 
 
 async def test_refresh_loads_the_configured_provider(db, settings_env, tmp_path, monkeypatch):

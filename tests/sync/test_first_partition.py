@@ -66,7 +66,7 @@ async def test_backfill_before_the_first_partition_needs_the_setting(cli):
 
     planned = await cli(*args, first_date="2024-01-01")
     assert planned.exit_code == 0, planned.output
-    assert "week  2024-W10:2024-W12: 1 runs over 1 contexts" in planned.output
+    assert "week  2024-W10:2024-W12: 1 run over 1 context" in planned.output
     assert "dry run: nothing started" in planned.output
 
 

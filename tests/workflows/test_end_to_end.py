@@ -333,7 +333,7 @@ async def test_the_cli_plans_starts_follows_and_reports(stack, temporal_env, tes
         assert synced.exit_code == 0 and "SUCCESS" in synced.output, synced.output
         analysed = await cli("patterns", "start", "--partition", "2025-08-07|acme::revenue::performance_status",
                              "--wait")
-        assert analysed.exit_code == 0 and "performance_status: 1 results stored" in analysed.output, analysed.output
+        assert analysed.exit_code == 0 and "performance_status: 1 result stored" in analysed.output, analysed.output
     finally:
         get_settings.cache_clear()
 

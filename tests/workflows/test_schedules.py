@@ -29,7 +29,7 @@ from semsync.demo import catalog_yaml, demo_catalog, seed_warehouse
 from semsync.partitions import Grain, last_complete_partition
 from semsync.patterns import pattern_names
 from semsync.services import open_services
-from starter.schedules import apply_schedules, wanted_schedules
+from starter.schedules import apply_schedules, pause_schedule, unpause_schedule, wanted_schedules
 from workflows.discovery import DiscoveryWorkflow
 
 pytestmark = pytest.mark.temporal
@@ -228,3 +228,15 @@ async def test_digest_schedules_run_at_each_tenants_local_time_and_go_with_its_n
     assert {k for k, v in gone.items() if v == "deleted"} == {f"semsync-digest-newyork-{g}"
                                                              for g in ("daily", "weekly", "monthly")}
     await apply_schedules(client, settings, [])
+
+
+async def test_a_paused_schedule_whose_definition_did_not_change_is_unchanged(setup, temporal_env):
+    settings, _, _ = setup
+    client = temporal_env.client
+    await apply_schedules(client, settings)
+    daily = client.get_schedule_handle("semsync-daily")
+    await pause_schedule(daily, "maintenance")
+    assert set((await apply_schedules(client, settings)).values()) == {"unchanged"}
+    assert (await daily.describe()).schedule.state.note.endswith("- maintenance")
+    await unpause_schedule(daily)
+    assert set((await apply_schedules(client, settings)).values()) == {"unchanged"}
