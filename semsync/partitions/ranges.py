@@ -177,7 +177,7 @@ def checked_range(
         if last > last_complete:
             raise PartitionRangeError(
                 f"{grain} range {spec!r}: {last} is after {last_complete}, the last complete {grain} "
-                f"partition at {now.isoformat()} (--allow-incomplete takes it anyway)",
+                f"partition at {now:%Y-%m-%d %H:%M:%S} UTC (--allow-incomplete takes it anyway)",
                 part="range end",
                 value=spec,
             )
