@@ -125,7 +125,8 @@ def test_nothing_unauthenticated_is_published_beyond_the_hosts_loopback():
     for name, service in SERVICES.items():
         for port in service.get("ports", []):
             spec = port if isinstance(port, str) else f"{port.get('host_ip', '')}:{port['published']}:{port['target']}"
-            assert spec.count(":") == 2 and spec.startswith("127.0.0.1:"), f"{name}: {spec} is published on every interface"
+            assert spec.count(":") == 2 and spec.startswith("127.0.0.1:"), \
+                f"{name}: {spec} is published on every interface"
     assert "ports" not in SERVICES["worker"]
     assert environment(SERVICES["worker"])["SEMSYNC_WORKER__METRICS_HOST"] == "0.0.0.0"
     assert WorkerSettings().metrics_host == "127.0.0.1"

@@ -23,6 +23,7 @@ from semsync.errors import ConfigurationError
 from semsync.services import open_services
 from starter.cli import app
 
+ROOT = Path(__file__).resolve().parents[1]
 INSERT_POINT = (
     "INSERT INTO metric_time_series (tenant_id, metric_id, grain, date, value) "
     "VALUES (:t, 'revenue', 'day', :d, :v)"
@@ -266,7 +267,7 @@ async def test_a_data_command_as_the_owner_exits_2_naming_the_setting(db, monkey
 async def test_the_worker_as_the_owner_stops_at_start_with_one_line(db):
     env = {**os.environ, "SEMSYNC_DATABASE__URL": db.admin_url, "SEMSYNC_TEMPORAL__ADDRESS": "127.0.0.1:9"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "worker.py", "--queue", "sync", cwd=Path(__file__).resolve().parents[1], env=env,
+        sys.executable, "worker.py", "--queue", "sync", cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     _, stderr = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 2, stderr.decode()

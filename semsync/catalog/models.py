@@ -156,7 +156,8 @@ class CubeConnection(_Strict):
     type: Literal["cube"] = "cube"
     #: https://, or http:// to a loopback host or one in SEMSYNC_SEMANTIC_LAYER__ALLOW_HTTP_HOSTS; never a
     #: link-local or cloud metadata address (`semsync.url_policy`): the tenant's token goes there
-    cube_api_url: str = Field(description="base URL, e.g. https://cube.acme.example (the /cubejs-api/v1 prefix is added)")
+    cube_api_url: str = Field(
+        description="base URL, e.g. https://cube.acme.example (the /cubejs-api/v1 prefix is added)")
     auth_type: CubeAuthType = CubeAuthType.TOKEN
     token: SecretStr | None = None
     secret_key: SecretStr | None = None
