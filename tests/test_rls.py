@@ -273,3 +273,31 @@ async def test_the_worker_as_the_owner_stops_at_start_with_one_line(db):
     assert process.returncode == 2, stderr.decode()
     lines = stderr.decode().strip().splitlines()
     assert len(lines) == 1 and "SEMSYNC_DATABASE__URL" in lines[0] and "owns the tables" in lines[0], lines
+
+
+async def test_migration_0008_downgrades_to_unforced_and_upgrades_again(pg_server):
+    from alembic import command
+
+    from semsync.db.migrate import alembic_config, drop_database
+    from semsync.devstack import create_scratch_database
+
+    scratch = await create_scratch_database(pg_server, f"semsync_force_{os.getpid()}")
+    engine = create_async_engine(scratch.admin_url, poolclass=NullPool)
+
+    async def forced() -> tuple[int, int]:
+        async with engine.connect() as conn:
+            tables = await conn.scalar(text("SELECT count(*) FROM pg_class WHERE relforcerowsecurity"))
+            policies = await conn.scalar(
+                text("SELECT count(*) FROM pg_policies WHERE policyname = 'owner_maintenance'"))
+        return tables, policies
+
+    try:
+        assert await forced() == (14, 14)
+        config = alembic_config(scratch.admin_url, "semsync_app")
+        await asyncio.to_thread(command.downgrade, config, "0007")
+        assert await forced() == (0, 0)
+        await asyncio.to_thread(command.upgrade, config, "head")
+        assert await forced() == (14, 14)
+    finally:
+        await engine.dispose()
+        await drop_database(pg_server.superuser_url(), scratch.name)
