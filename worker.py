@@ -24,6 +24,7 @@ import asyncio  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
+import sys  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
 from contextlib import AsyncExitStack, asynccontextmanager  # noqa: E402
 from datetime import timedelta  # noqa: E402
@@ -40,6 +41,7 @@ from activities.patterns import PatternActivities  # noqa: E402
 from activities.stories import StoryActivities  # noqa: E402
 from activities.sync import SyncActivities  # noqa: E402
 from semsync.config import Settings, get_settings  # noqa: E402
+from semsync.errors import ConfigurationError  # noqa: E402
 from semsync.observability import configure_logging  # noqa: E402
 from semsync.services import Services, open_services, pattern_process_pool  # noqa: E402
 from semsync.temporal_client import connect_temporal  # noqa: E402
@@ -106,14 +108,17 @@ async def main(queues: tuple[str, ...]) -> None:
     if settings.log_format == "json":  # the ids are fields of each JSON line: not repeated in the message
         activity.logger.activity_info_on_message = False
         workflow.logger.workflow_info_on_message = False
-    client = await connect_temporal(settings, for_worker=True)
-    if settings.worker.metrics_port:
-        logging.info("metrics on http://%s:%s/metrics", settings.worker.metrics_host, settings.worker.metrics_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # the services first: a database role that row-level security does not hold stops the worker
+    # before it connects to Temporal
     async with running_services(settings, queues) as services:
+        client = await connect_temporal(settings, for_worker=True)
+        if settings.worker.metrics_port:
+            logging.info("metrics on http://%s:%s/metrics", settings.worker.metrics_host,
+                         settings.worker.metrics_port)
         workers = make_workers(client, services, queues)
         async with AsyncExitStack() as stack:
             for worker in workers:
@@ -129,4 +134,8 @@ if __name__ == "__main__":
     parser.add_argument("--queue", choices=[*QUEUES, "all"], default="all",
                         help="serve one task queue (they scale apart) or both (default)")
     queue = parser.parse_args().queue
-    asyncio.run(main(QUEUES if queue == "all" else (queue,)))
+    try:
+        asyncio.run(main(QUEUES if queue == "all" else (queue,)))
+    except ConfigurationError as exc:  # a setting to fix (e.g. a privileged database role): one line
+        print(f"semsync worker: error: {exc}", file=sys.stderr)
+        sys.exit(2)

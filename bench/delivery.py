@@ -38,6 +38,7 @@ from semsync.catalog.file import parse_catalog  # noqa: E402
 from semsync.catalog.store import write_catalog  # noqa: E402
 from semsync.config import DatabaseSettings, NotifySettings, Settings, TemporalSettings  # noqa: E402
 from semsync.contracts import AlertWorkflowInput, DigestInput  # noqa: E402
+from semsync.db.session import MAINTENANCE_CONNECT_ARGS  # noqa: E402
 from semsync.devstack import SEARCH_ATTRIBUTES, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.services import open_services  # noqa: E402
 from semsync.stories import current_versions  # noqa: E402
@@ -73,7 +74,7 @@ async def seed_stories(admin_url: str, tenant_id: int) -> None:
     version = current_versions()["drift_detection"]
     rows = [{"t": tenant_id, "m": f"m{i:02d}", "d": FIRST + timedelta(days=day + 1), "s": 0.3 + (day % 70) / 100,
              "ti": f"Metric {i} fell on day {day}"} for i in range(METRICS) for day in range(PER_METRIC)]
-    engine = create_async_engine(admin_url)
+    engine = create_async_engine(admin_url, connect_args=MAINTENANCE_CONNECT_ARGS)
     async with engine.begin() as conn:
         await conn.execute(text(
             "INSERT INTO stories (tenant_id, metric_id, grain, story_date, story_type, version, pattern_version, "

@@ -35,7 +35,7 @@ from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from semsync.db.models import MetricDimensionalTimeSeries, MetricTarget, MetricTimeSeries  # noqa: E402
-from semsync.db.session import Database  # noqa: E402
+from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
 from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.patterns import get_pattern, pattern_names, run_pattern  # noqa: E402
 from semsync.patterns.data import PatternDataOrganiser  # noqa: E402
@@ -53,7 +53,7 @@ async def seed(admin_url: str) -> int:
     weekly = np.array([10, 30, 35, 30, 20, -50, -75])[[d.weekday() for d in days]]
     values = 1000 + 0.8 * t + weekly + rng.normal(0, 25, len(days))
     values[t >= len(days) * 2 // 3] += 120  # a level shift for drift_detection to find
-    admin = create_async_engine(admin_url)
+    admin = create_async_engine(admin_url, connect_args=MAINTENANCE_CONNECT_ARGS)
     async with admin.begin() as conn:
         tenant_id = await conn.scalar(text(
             "INSERT INTO tenants (identifier, name, semantic_layer) VALUES ('bench', 'bench', '{}') RETURNING id"))

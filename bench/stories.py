@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from semsync.catalog.models import Catalog  # noqa: E402
 from semsync.catalog.store import write_catalog  # noqa: E402
 from semsync.contracts import PatternBatchRequest, StoryRunRequest  # noqa: E402
-from semsync.db.session import Database  # noqa: E402
+from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
 from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
 from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import Grain, partitions_between  # noqa: E402
@@ -70,7 +70,7 @@ async def run(server: PostgresServer) -> dict:
     catalog_db = Database.connect(scratch.catalog_url, pool_size=2)
     await write_catalog(catalog_db.session_factory, Catalog(tenants=demo_catalog().tenants))
     engine = create_async_engine(scratch.app_url)
-    admin = create_async_engine(scratch.admin_url)
+    admin = create_async_engine(scratch.admin_url, connect_args=MAINTENANCE_CONNECT_ARGS)
     sync = SemanticSyncService(db.session_factory, OneSource(SqlSource(engine)))
     patterns = PatternRunService(db.session_factory)
     stories = StoryRunService(db.session_factory)

@@ -54,7 +54,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from semsync.catalog.models import Catalog, Filter, MetricDef, TenantDef  # noqa: E402
 from semsync.catalog.store import lookup_tenant, write_catalog  # noqa: E402
 from semsync.contracts import StoryRunRequest  # noqa: E402
-from semsync.db.session import Database  # noqa: E402
+from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
 from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
 from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import Grain, partitions_between  # noqa: E402
@@ -204,7 +204,7 @@ async def isolated_store_rate(db: Database, catalog_db: Database, batches: list[
 
 
 async def raw_copy_rate(admin_url: str, batches: list[tuple[int, list[tuple]]]) -> float:
-    admin = create_async_engine(admin_url)
+    admin = create_async_engine(admin_url, connect_args=MAINTENANCE_CONNECT_ARGS)
     async with admin.begin() as conn:
         await conn.execute(text(
             "CREATE TABLE copy_reference (id serial PRIMARY KEY, tenant_id int, metric_id varchar(64), "

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from semsync.db.session import Database, tenant_scope  # noqa: E402
+from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database, tenant_scope  # noqa: E402
 from semsync.db.window_replace import replace_window  # noqa: E402
 from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 
@@ -37,7 +37,7 @@ def make_rows(seed: int = 1) -> list[tuple[date, str, float]]:
 
 async def run(server: PostgresServer) -> dict[str, float]:
     scratch = await create_scratch_database(server, "bench_write_path")
-    admin = create_async_engine(scratch.admin_url)
+    admin = create_async_engine(scratch.admin_url, connect_args=MAINTENANCE_CONNECT_ARGS)
     async with admin.begin() as conn:
         tenant_id = await conn.scalar(text(
             "INSERT INTO tenants (identifier, name, semantic_layer) VALUES ('bench', 'bench', '{}') RETURNING id"))

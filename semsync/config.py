@@ -83,6 +83,9 @@ class DatabaseSettings(BaseModel):
     catalog_url: SecretStr | None = None
     catalog_role: str = DEV_CATALOG_ROLE
     pool_size: int = 10
+    #: run the worker and the data commands even as a superuser, a BYPASSRLS role or the tables' owner
+    #: (maintenance only: row-level security does not separate the tenants for them)
+    allow_privileged_role: bool = False
     #: TLS to PostgreSQL, as libpq names it: disable, allow, prefer, require, verify-ca, verify-full
     #: (None: asyncpg's default, `prefer` without verification). `require` with `sslrootcert` verifies
     #: the CA, as libpq does.
@@ -172,7 +175,8 @@ class WorkerSettings(BaseModel):
     max_cached_workflows: int = Field(200, ge=0)
     #: the Prometheus endpoint (`/metrics`: the SDK's metrics and semsync's); 0 = off
     metrics_port: int = Field(0, ge=0, le=65535)
-    metrics_host: str = "0.0.0.0"
+    #: loopback by default: the endpoint has no authentication (a container sets 0.0.0.0 explicitly)
+    metrics_host: str = "127.0.0.1"
 
 
 class ScheduleSettings(BaseModel):
@@ -206,6 +210,9 @@ class SemanticLayerSettings(BaseModel):
     #: request may take whole (connect, headers and body; `request_timeout_s` bounds each read)
     max_response_mb: float = Field(64, gt=0)
     request_deadline_s: float = Field(120, gt=0)
+    #: hosts (comma-separated) a Cube URL or an HTTP catalog URL may name with plain http:// (besides
+    #: loopback ones), e.g. "cube,cube.internal" on a compose network (`semsync.url_policy`)
+    allow_http_hosts: str = ""
 
 
 class SecretsSettings(BaseModel):

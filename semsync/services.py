@@ -23,7 +23,7 @@ import httpx
 
 from semsync.backfill_plan import BackfillPlanner
 from semsync.config import Settings
-from semsync.db.session import Database, ssl_connect_args
+from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database, refuse_privileged_role, ssl_connect_args
 from semsync.discovery import Discovery
 from semsync.ledger import Ledger
 from semsync.notify.service import DeliveryService
@@ -88,12 +88,24 @@ async def open_services(
     pattern_executor: Executor | None = None,
 ) -> AsyncIterator[Services]:
     """Everything wired; `pattern_executor` (e.g. `pattern_process_pool()`) runs the pattern analysis
-    (default: a thread). The caller owns the executor and shuts it down."""
+    (default: a thread). The caller owns the executor and shuts it down.
+
+    Refuses (ConfigurationError) a database role that row-level security does not hold (a superuser,
+    BYPASSRLS, the tables' owner) unless `SEMSYNC_DATABASE__ALLOW_PRIVILEGED_ROLE` says so."""
     database = Database.connect(database_url or settings.database.url.get_secret_value(),
                                 pool_size=pool_size or settings.database.pool_size,
                                 connect_args=ssl_connect_args(settings.database))
+    if not settings.database.allow_privileged_role:
+        try:
+            await refuse_privileged_role(database.engine)
+        except BaseException:
+            await database.dispose()
+            raise
+    # the catalog writer may be the owner (no catalog role): its maintenance setting lets it write
+    # (migration 0008); the catalog role gains nothing from it
     catalog_database = Database.connect(settings.database.catalog_connection_url, pool_size=2,
-                                        connect_args=ssl_connect_args(settings.database))
+                                        connect_args={**ssl_connect_args(settings.database),
+                                                      **MAINTENANCE_CONNECT_ARGS})
     http = httpx.AsyncClient(timeout=settings.semantic_layer.request_timeout_s)
     sources = SourceRegistry(database.engine, http, settings.semantic_layer)
     transports = Transports(settings.notify, http)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from semsync.config import get_settings
-from semsync.db.session import Database, ssl_connect_args
+from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database, refuse_privileged_role, ssl_connect_args
 from semsync.errors import SemsyncError, is_configuration_error
 from semsync.redaction import redact
 
@@ -67,8 +67,12 @@ def run_with_database(work: Callable[[Database], Awaitable[T]], *, catalog_role:
     url = settings.catalog_connection_url if catalog_role else settings.url.get_secret_value()
 
     async def run() -> T:
-        database = Database.connect(url, pool_size=4, connect_args=ssl_connect_args(settings))
+        # the catalog writer may be the owner (no catalog role): its maintenance setting lets it write
+        extra = MAINTENANCE_CONNECT_ARGS if catalog_role else {}
+        database = Database.connect(url, pool_size=4, connect_args={**ssl_connect_args(settings), **extra})
         try:
+            if not catalog_role and not settings.allow_privileged_role:
+                await refuse_privileged_role(database.engine)
             return await work(database)
         finally:
             await database.dispose()

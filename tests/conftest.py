@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from semsync.db.migrate import drop_database
 from semsync.db.models import Base
-from semsync.db.session import Database
+from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database
 from semsync.devstack import SEARCH_ATTRIBUTES, PostgresServer, create_scratch_database, free_port
 from semsync.encryption import new_key
 
@@ -83,7 +83,8 @@ async def test_database(pg_server: PostgresServer) -> AsyncIterator[TestDatabase
     scratch = await create_scratch_database(pg_server, f"semsync_test_{uuid.uuid4().hex[:8]}")
     database = Database.connect(scratch.app_url)
     catalog_database = Database.connect(scratch.catalog_url)
-    admin_engine = create_async_engine(scratch.admin_url)
+    # the owner, in maintenance (RLS is forced on it: migration 0008): the tests' view of every tenant
+    admin_engine = create_async_engine(scratch.admin_url, connect_args=MAINTENANCE_CONNECT_ARGS)
     yield TestDatabase(
         scratch.app_url, scratch.admin_url, pg_server.superuser_url(), scratch.name, database, admin_engine,
         scratch.catalog_url, catalog_database,

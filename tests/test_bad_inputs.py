@@ -68,7 +68,7 @@ METRIC = TENANT + """\
         label: Revenue
         source: {type: sql, table: orders, value: sum(amount), time_column: ordered_at}
 """
-CUBE = "    semantic_layer: {type: cube, cube_api_url: 'http://cube:4000', auth_type: SECRET_KEY, secret_key: %s}\n"
+CUBE = "    semantic_layer: {type: cube, cube_api_url: 'https://cube:4000', auth_type: SECRET_KEY, secret_key: %s}\n"
 
 CASES = [
     # -- settings: one line naming the variable, before any command runs

@@ -16,7 +16,7 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from semsync.config import FILE_SUFFIX, Settings, TemporalSettings, get_settings
+from semsync.config import FILE_SUFFIX, Settings, TemporalSettings, WorkerSettings, get_settings
 from semsync.devstack import SEARCH_ATTRIBUTES
 from semsync.encryption import SecretBox, new_key
 from starter.cli import app
@@ -104,10 +104,10 @@ def test_the_settings_in_the_compose_file_parse(monkeypatch, tmp_path):
 
 def test_ports_match_the_settings():
     defaults = TemporalSettings()
-    temporal_ports = {int(p.split(":")[-1]): int(p.split(":")[0]) for p in SERVICES["temporal"]["ports"]}
+    temporal_ports = {int(p.split(":")[-1]): int(p.split(":")[-2]) for p in SERVICES["temporal"]["ports"]}
     assert temporal_ports == {port_of(defaults.address): port_of(defaults.address)}  # 7233 inside and out
     # the Web UI on the host port the settings' ui_url names (the container listens on 8080)
-    assert SERVICES["temporal-ui"]["ports"] == [f"{port_of(defaults.ui_url)}:8080"]
+    assert SERVICES["temporal-ui"]["ports"] == [f"127.0.0.1:{port_of(defaults.ui_url)}:8080"]
     for service in ("worker", "setup"):
         env = environment(SERVICES[service])
         assert port_of(env["SEMSYNC_TEMPORAL__ADDRESS"]) == port_of(defaults.address)
@@ -116,6 +116,20 @@ def test_ports_match_the_settings():
     assert SERVICES["worker"]["expose"] == [worker["SEMSYNC_WORKER__METRICS_PORT"]]
     prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     assert prometheus["scrape_configs"][0]["dns_sd_configs"][0]["port"] == int(worker["SEMSYNC_WORKER__METRICS_PORT"])
+
+
+def test_nothing_unauthenticated_is_published_beyond_the_hosts_loopback():
+    """Temporal's gRPC port and the Web UI have no authentication in this stack: published on
+    127.0.0.1 only; the worker's metrics stay on the compose network (listening on the container's
+    interface for Prometheus, no host port), and the setting's default is loopback."""
+    for name, service in SERVICES.items():
+        for port in service.get("ports", []):
+            spec = port if isinstance(port, str) else f"{port.get('host_ip', '')}:{port['published']}:{port['target']}"
+            assert spec.count(":") == 2 and spec.startswith("127.0.0.1:"), \
+                f"{name}: {spec} is published on every interface"
+    assert "ports" not in SERVICES["worker"]
+    assert environment(SERVICES["worker"])["SEMSYNC_WORKER__METRICS_HOST"] == "0.0.0.0"
+    assert WorkerSettings().metrics_host == "127.0.0.1"
 
 
 def test_one_namespace_everywhere():

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+from typer.testing import CliRunner
 
+from semsync.config import DatabaseSettings, Settings, get_settings
 from semsync.db.models import TENANT_TABLES
 from semsync.db.session import tenant_scope
+from semsync.errors import ConfigurationError
+from semsync.services import open_services
+from starter.cli import app
 
+ROOT = Path(__file__).resolve().parents[1]
 INSERT_POINT = (
     "INSERT INTO metric_time_series (tenant_id, metric_id, grain, date, value) "
     "VALUES (:t, 'revenue', 'day', :d, :v)"
@@ -191,3 +204,100 @@ async def test_the_catalog_role_writes_tenants_without_bypassing_rls(db):
         row = (await s.execute(text(
             "SELECT r.rolsuper, r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user"))).one()
     assert tuple(row) == (False, False)
+
+
+async def test_row_level_security_is_forced_on_every_table_that_has_it(db):
+    """FORCE: the tables' owner is held to the policies too (migration 0008)."""
+    async with db.admin_engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT relname, relforcerowsecurity FROM pg_class "
+            "WHERE relrowsecurity AND relnamespace = 'public'::regnamespace"))).all()
+    assert {"tenants", *TENANT_TABLES, "deliveries", "alert_snoozes"} <= {name for name, _ in rows}
+    assert [name for name, forced in rows if not forced] == []
+
+
+async def test_the_owner_sees_and_writes_no_tenant_row_outside_maintenance(db, two_tenants):
+    """A worker given the owner's URL by mistake sees nothing; the owner's maintenance sees all."""
+    owner = create_async_engine(db.admin_url, poolclass=NullPool)
+    try:
+        async with owner.connect() as conn:
+            assert await conn.scalar(text("SELECT count(*) FROM metric_time_series")) == 0
+            with pytest.raises(DBAPIError, match="row-level security"):
+                await conn.execute(text(INSERT_POINT), {"t": two_tenants[0], "d": date(2025, 7, 2), "v": 3.0})
+            await conn.rollback()
+            await conn.execute(text("SET app.maintenance = on"))
+            assert await conn.scalar(text("SELECT count(*) FROM metric_time_series")) == 2
+    finally:
+        await owner.dispose()
+    async with db.session_factory() as s:  # the setting opens nothing to any other role
+        await s.execute(text("SET app.maintenance = on"))
+        assert await s.scalar(text("SELECT count(*) FROM metric_time_series")) == 0
+
+
+def _settings(url: str, **database) -> Settings:
+    return Settings(database=DatabaseSettings(url=url, **database))
+
+
+@pytest.mark.parametrize("who", ["owner", "superuser"])
+async def test_the_services_refuse_a_role_that_row_level_security_does_not_hold(db, pg_server, who):
+    url = db.admin_url if who == "owner" else pg_server.superuser_url(db.name, driver="postgresql+asyncpg")
+    with pytest.raises(ConfigurationError) as info:
+        async with open_services(_settings(url)):
+            pass
+    message = str(info.value)
+    assert "SEMSYNC_DATABASE__URL" in message and "SEMSYNC_DATABASE__ALLOW_PRIVILEGED_ROLE" in message
+    assert ("owns the tables" if who == "owner" else "is a superuser") in message and "\n" not in message
+    async with open_services(_settings(url, allow_privileged_role=True)) as services:  # maintenance, on purpose
+        assert services.database is not None
+    async with open_services(_settings(db.app_url)) as services:
+        assert services.database is not None
+
+
+async def test_a_data_command_as_the_owner_exits_2_naming_the_setting(db, monkeypatch):
+    monkeypatch.setenv("SEMSYNC_DATABASE__URL", db.admin_url)
+    get_settings.cache_clear()
+    try:
+        result = await asyncio.to_thread(CliRunner().invoke, app, ["catalog", "show"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    assert "SEMSYNC_DATABASE__URL connects as role 'semsync_owner', which owns the tables" in result.output
+
+
+async def test_the_worker_as_the_owner_stops_at_start_with_one_line(db):
+    env = {**os.environ, "SEMSYNC_DATABASE__URL": db.admin_url, "SEMSYNC_TEMPORAL__ADDRESS": "127.0.0.1:9"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "worker.py", "--queue", "sync", cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    _, stderr = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 2, stderr.decode()
+    lines = stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "SEMSYNC_DATABASE__URL" in lines[0] and "owns the tables" in lines[0], lines
+
+
+async def test_migration_0008_downgrades_to_unforced_and_upgrades_again(pg_server):
+    from alembic import command
+
+    from semsync.db.migrate import alembic_config, drop_database
+    from semsync.devstack import create_scratch_database
+
+    scratch = await create_scratch_database(pg_server, f"semsync_force_{os.getpid()}")
+    engine = create_async_engine(scratch.admin_url, poolclass=NullPool)
+
+    async def forced() -> tuple[int, int]:
+        async with engine.connect() as conn:
+            tables = await conn.scalar(text("SELECT count(*) FROM pg_class WHERE relforcerowsecurity"))
+            policies = await conn.scalar(
+                text("SELECT count(*) FROM pg_policies WHERE policyname = 'owner_maintenance'"))
+        return tables, policies
+
+    try:
+        assert await forced() == (14, 14)
+        config = alembic_config(scratch.admin_url, "semsync_app")
+        await asyncio.to_thread(command.downgrade, config, "0007")
+        assert await forced() == (0, 0)
+        await asyncio.to_thread(command.upgrade, config, "head")
+        assert await forced() == (14, 14)
+    finally:
+        await engine.dispose()
+        await drop_database(pg_server.superuser_url(), scratch.name)

@@ -157,10 +157,9 @@ async def test_the_engine_connects_with_the_ssl_context(test_database):
     """The embedded PostgreSQL has no TLS: `require` must fail there (the context reached asyncpg),
     `prefer` falls back to plain TCP."""
     settings = Settings(database=DatabaseSettings(url=test_database.app_url, sslmode="require"))
-    async with open_services(settings) as services:
-        with pytest.raises(ConnectionError, match="SSL"):
-            async with services.database.engine.connect():
-                pass
+    with pytest.raises(ConnectionError, match="SSL"):  # at the start: the role check is its first query
+        async with open_services(settings) as services, services.database.engine.connect():
+            pass
     prefer = Database.connect(test_database.app_url, connect_args=ssl_connect_args(DatabaseSettings(sslmode="prefer")))
     try:
         async with prefer.engine.connect() as conn:

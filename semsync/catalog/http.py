@@ -38,6 +38,7 @@ from semsync.catalog.validation import catalog_error
 from semsync.config import CatalogSettings
 from semsync.errors import CatalogError, CatalogRequestError, CatalogUnavailableError
 from semsync.http_limits import RequestDeadlineError, ResponseTooLargeError, bounded_request
+from semsync.url_policy import checked_service_url
 
 log = logging.getLogger(__name__)
 
@@ -224,17 +225,16 @@ class HttpCatalog(CatalogProvider):
 
 
 def _check_service_url(name: str, url: str | None) -> None:
-    """A service URL that can never be called (no http(s) scheme, no host) is a configuration error,
-    refused before any request: no retry makes `notaurl/tenants/all` reachable."""
+    """A service URL that can never be called (no http(s) scheme, no host) or that would carry the
+    client secret or a tenant's data in clear text or to a metadata address (`semsync.url_policy`) is
+    a configuration error, refused before any request."""
     if url is None:
         return
     try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        parsed = None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise CatalogError(f"SEMSYNC_CATALOG__{name.upper()} {url!r} is not an http(s) URL "
-                           "(e.g. https://tenants.internal/api)", part="catalog settings", value=url)
+        checked_service_url(url, credentials_in_url=True)
+    except ValueError as exc:
+        raise CatalogError(f"SEMSYNC_CATALOG__{name.upper()} {url!r} {exc} (e.g. https://tenants.internal/api)",
+                           part="catalog settings", value=url) from None
 
 
 def connection_from_config(config: Any) -> CubeConnection:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, fi
 
 from semsync.notify.channels import Notifications
 from semsync.partitions.contexts import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
+from semsync.url_policy import checked_service_url
 
 #: the identifier rule of contexts (`semsync.partitions.contexts`): tenant and metric ids become context parts
 IDENTIFIER = rf"^{IDENTIFIER_PATTERN}$"
@@ -153,10 +154,18 @@ CUBE_JWT_ALGORITHM = "HS256"
 
 class CubeConnection(_Strict):
     type: Literal["cube"] = "cube"
-    cube_api_url: str = Field(description="base URL, e.g. http://127.0.0.1:4000 (the /cubejs-api/v1 prefix is added)")
+    #: https://, or http:// to a loopback host or one in SEMSYNC_SEMANTIC_LAYER__ALLOW_HTTP_HOSTS; never a
+    #: link-local or cloud metadata address (`semsync.url_policy`): the tenant's token goes there
+    cube_api_url: str = Field(
+        description="base URL, e.g. https://cube.acme.example (the /cubejs-api/v1 prefix is added)")
     auth_type: CubeAuthType = CubeAuthType.TOKEN
     token: SecretStr | None = None
     secret_key: SecretStr | None = None
+
+    @field_validator("cube_api_url")
+    @classmethod
+    def _destination(cls, value: str) -> str:
+        return checked_service_url(value, credentials_in_url=True)
 
     @field_validator("secret_key")
     @classmethod

@@ -17,8 +17,20 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from semsync.config import DatabaseSettings
+from semsync.errors import ConfigurationError
 
 TENANT_SETTING = "app.current_tenant"
+#: `on` lets the tables' owner (only it: migration 0008's `owner_maintenance` policy) see every tenant
+MAINTENANCE_SETTING = "app.maintenance"
+#: asyncpg connect arguments of an owner connection that does maintenance (tests, repairs)
+MAINTENANCE_CONNECT_ARGS: dict[str, Any] = {"server_settings": {MAINTENANCE_SETTING: "on"}}
+
+_ROLE_PRIVILEGES = text(
+    "SELECT current_user, rolsuper, rolbypassrls, "
+    "COALESCE((SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class "
+    "          WHERE oid = to_regclass('tenants')), false) "
+    "FROM pg_roles WHERE rolname = current_user"
+)
 
 
 def ssl_connect_args(settings: DatabaseSettings) -> dict[str, Any]:
@@ -77,6 +89,21 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def refuse_privileged_role(engine: AsyncEngine, *, setting: str = "SEMSYNC_DATABASE__URL") -> None:
+    """ConfigurationError unless `engine`'s role is held to row-level security: not a superuser, no
+    BYPASSRLS, not the tables' owner (nor a member of it: it could drop the policies). One query."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(_ROLE_PRIVILEGES)).one()
+    user, superuser, bypass, owner = row
+    why = [reason for reason, flag in (("is a superuser", superuser), ("has BYPASSRLS", bypass),
+                                       ("owns the tables", owner)) if flag]
+    if why:
+        raise ConfigurationError(
+            f"{setting} connects as role {user!r}, which {' and '.join(why)}: row-level security would not keep "
+            "the tenants apart; use the app role (NOBYPASSRLS, owning nothing), or set "
+            "SEMSYNC_DATABASE__ALLOW_PRIVILEGED_ROLE=true for maintenance")
 
 
 @asynccontextmanager

@@ -24,17 +24,16 @@ deployment's (`SEMSYNC_NOTIFY__SMTP_*`), not the catalog's: a catalog names reci
 from __future__ import annotations
 
 import fnmatch
-import ipaddress
 import re
 from collections import Counter
 from datetime import time
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from semsync import url_policy
 from semsync.partitions import Grain
 from semsync.stories.model import Genre, Polarity
 
@@ -47,27 +46,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def checked_url(url: str) -> str:
     """`url` if a delivery may go to it: ``https://``, or ``http://`` to a loopback host (a receiver on
-    the same machine); the URL itself is never part of the message (it is a secret)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise ValueError("is not an http(s) URL with a host")
-    if parts.scheme == "http" and not _loopback(host):
-        raise ValueError(f"sends in clear text to {host}: use https:// (http:// only to a loopback host)")
-    if parts.username or parts.password:
-        raise ValueError("carries a user or password: a webhook authenticates by its signature, not the URL")
-    return url
+    the same machine), never a link-local or metadata address (`semsync.url_policy`); the URL itself is
+    never part of the message (it is a secret)."""
+    return url_policy.checked_url(url)
 
 
 def _deliverable(value: SecretStr) -> SecretStr:

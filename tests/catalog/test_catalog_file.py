@@ -239,3 +239,38 @@ def test_a_date_that_does_not_exist_is_a_yaml_error_at_its_line(tmp_path):
                                          "targets: [{grain: month, target_date: 2025-02-30, target_value: 1}]"))
     assert str(error_of(path)) == (f"{path}:15:47: invalid YAML: '2025-02-30' is not a date "
                                    "(day is out of range for month)")
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("http://cube.acme.example:4000", "sends in clear text to cube.acme.example: use https:// (http:// only to a "
+                                      "loopback host or a host listed in SEMSYNC_SEMANTIC_LAYER__ALLOW_HTTP_HOSTS)"),
+    ("https://169.254.169.254/latest", "points at 169.254.169.254, a link-local or cloud metadata address"),
+    ("http://metadata.google.internal", "points at metadata.google.internal, a link-local or cloud metadata"),
+    ("https://[fe80::1]:4000", "points at fe80::1, a link-local"),
+    ("https://[fd00:ec2::254]", "points at fd00:ec2::254, a link-local or cloud metadata address"),
+    ("ftp://cube.acme.example", "is not an http(s) URL with a host"),
+])
+def test_a_cube_url_that_would_leak_the_token_is_refused_naming_line_entry_and_field(tmp_path, url, problem):
+    error = error_of(write(tmp_path, VALID.replace('"http://127.0.0.1:4000"', f'"{url}"')))
+    assert f"catalog.yaml:4: tenants[0] (acme) semantic_layer.cube.cube_api_url: {problem}" in str(error) \
+        or f"catalog.yaml:4: tenants[0] (acme) semantic_layer.cube_api_url: {problem}" in str(error), str(error)
+
+
+def test_plain_http_goes_to_loopback_and_to_the_hosts_the_deployment_lists(tmp_path, monkeypatch):
+    from semsync.config import get_settings
+
+    for url in ("http://localhost:4000", "http://[::1]:4000", "https://cube.acme.example"):
+        assert read_catalog_file(write(tmp_path, VALID.replace('"http://127.0.0.1:4000"', f'"{url}"'))).tenants
+    compose = write(tmp_path, VALID.replace('"http://127.0.0.1:4000"', '"http://cube:4000"'))
+    assert "sends in clear text to cube" in str(error_of(compose))
+    monkeypatch.setenv("SEMSYNC_SEMANTIC_LAYER__ALLOW_HTTP_HOSTS", "Cube, cube.internal")
+    get_settings.cache_clear()
+    try:
+        assert read_catalog_file(compose).tenants[0].semantic_layer.cube_api_url == "http://cube:4000"
+        metadata = write(tmp_path, VALID.replace('"http://127.0.0.1:4000"', '"http://169.254.169.254"'))
+        monkeypatch.setenv("SEMSYNC_SEMANTIC_LAYER__ALLOW_HTTP_HOSTS", "cube,169.254.169.254")
+        get_settings.cache_clear()
+        assert "link-local or cloud metadata" in str(error_of(metadata))  # no list lets it through
+    finally:
+        monkeypatch.delenv("SEMSYNC_SEMANTIC_LAYER__ALLOW_HTTP_HOSTS")
+        get_settings.cache_clear()

@@ -43,7 +43,7 @@ def signing_key(n: int) -> str:
 
 
 def cube_config(n: int) -> dict[str, Any]:
-    return {"cube_connection_config": {"cube_api_url": f"http://cube-{n}.local", "cube_auth_type": "SECRET_KEY",
+    return {"cube_connection_config": {"cube_api_url": f"https://cube-{n}.local", "cube_auth_type": "SECRET_KEY",
                                        "cube_auth_secret_key": signing_key(n), "cube_auth_token": None},
             "enable_story_generation": True}
 
@@ -154,7 +154,7 @@ async def test_loads_sync_enabled_tenants_across_pages_with_one_token(product):
     assert [t.identifier for t in catalog.tenants] == ["tenant_1", "tenant_2", "tenant_4", "tenant_5"]
     acme = catalog.tenants[0]
     assert acme.semantic_layer == CubeConnection(
-        cube_api_url="http://cube-1.local", auth_type=CubeAuthType.SECRET_KEY, secret_key=SecretStr(signing_key(1))
+        cube_api_url="https://cube-1.local", auth_type=CubeAuthType.SECRET_KEY, secret_key=SecretStr(signing_key(1))
     )
     assert [m.id for m in acme.metrics] == ["revenue", "orders", "margin"]
     revenue = acme.metric("revenue")
@@ -273,6 +273,15 @@ def _check_settings(product: FakeServices, client: httpx.AsyncClient) -> None:
     for name, url in (("tenants_url", "tenants.internal/api"), ("metrics_url", "ftp://metrics"),
                       ("token_url", "https://")):
         with pytest.raises(CatalogError, match=f"SEMSYNC_CATALOG__{name.upper()} '.*' is not an http"):
+            provider_from_settings(settings.model_copy(update={name: url}), http_client=client)
+    # the client secret and the tenants' connections: never in clear text to a remote host, never to
+    # a cloud metadata service
+    for name, url, problem in (
+        ("token_url", "http://auth.acme.example/oauth/token", "sends in clear text to auth.acme.example"),
+        ("tenants_url", "http://169.254.169.254/latest/meta-data", "link-local or cloud metadata"),
+        ("metrics_url", "https://metadata.google.internal/v1", "link-local or cloud metadata"),
+    ):
+        with pytest.raises(CatalogError, match=f"SEMSYNC_CATALOG__{name.upper()} '.*' .*{problem}"):
             provider_from_settings(settings.model_copy(update={name: url}), http_client=client)
 
 

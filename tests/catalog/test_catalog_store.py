@@ -249,7 +249,7 @@ async def test_an_invalid_stored_entry_is_one_line_with_the_reload_hint(db):
     async with db.admin_engine.begin() as conn:  # as an older semsync or a hand edit left them
         await conn.execute(text("UPDATE metrics SET definition = definition - 'source' WHERE metric_id = 'revenue'"))
         await conn.execute(text(
-            "UPDATE tenants SET semantic_layer = '{\"type\": \"cube\", \"cube_api_url\": \"http://c\", "
+            "UPDATE tenants SET semantic_layer = '{\"type\": \"cube\", \"cube_api_url\": \"https://c\", "
             "\"auth_type\": \"SECRET_KEY\", \"secret_key\": \"short-key\"}' WHERE identifier = 'acme'"))
     with pytest.raises(CatalogError) as tenant_error:
         await get_tenant(db.session_factory, "acme")

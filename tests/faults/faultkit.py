@@ -39,7 +39,7 @@ from semsync.contracts import (
     StoryWorkflowResult,
     pattern_workflow_id,
 )
-from semsync.db.session import Database
+from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database
 from semsync.demo import demo_catalog, seed_warehouse
 from semsync.devstack import PostgresServer, create_scratch_database
 from semsync.partitions import Grain, MetricContext, partition_for_date
@@ -94,7 +94,8 @@ async def fresh_database(server: PostgresServer, catalog: Catalog | None = None,
         await write_catalog(database.session_factory, catalog or acme_catalog())
     finally:
         await database.dispose()
-    return FaultDatabase(scratch.name, scratch.app_url, scratch.admin_url, create_async_engine(scratch.admin_url),
+    admin = create_async_engine(scratch.admin_url, connect_args=MAINTENANCE_CONNECT_ARGS)  # RLS is forced on the owner
+    return FaultDatabase(scratch.name, scratch.app_url, scratch.admin_url, admin,
                          scratch.catalog_url)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from temporalio.api.enums.v1 import EventType
 
 from semsync.contracts import ComponentRetry, SyncWorkflowInput, SyncWorkflowResult
+from semsync.db.session import MAINTENANCE_CONNECT_ARGS
 from semsync.devstack import PostgresServer, free_port
 from workflows.sync import SyncWorkflow
 
@@ -65,7 +66,7 @@ async def test_a_postgres_restart_mid_window_replace_is_retried_and_never_shows_
     server = PostgresServer(tmp_path / "pg", free_port())
     await asyncio.to_thread(server.start)
     database = await fresh_database(server)
-    reader = create_async_engine(database.admin_url, poolclass=NullPool)
+    reader = create_async_engine(database.admin_url, poolclass=NullPool, connect_args=MAINTENANCE_CONNECT_ARGS)
     watcher = create_async_engine(server.superuser_url(driver="postgresql+asyncpg"), poolclass=NullPool)
     try:
         settings = settings_for(database.app_url)
