@@ -86,10 +86,10 @@ CASES = [
             SEMSYNC_TEMPORAL__TLS="maybe"),
     setting("setting-secret-file-missing", "SEMSYNC_DATABASE__URL_FILE: cannot read /nonexistent/url",
             SEMSYNC_DATABASE__URL_FILE="/nonexistent/url"),
-    Bad("setting-temporal-not-an-address", ("sync", "start", "--partition", "2025-07-01|acme::revenue"),
+    Bad("setting-temporal-not-an-address", ("status", "some-backfill"),
         says="cannot use Temporal at not an address: invalid target URL",
         env={"SEMSYNC_TEMPORAL__ADDRESS": "not an address"}),
-    Bad("setting-temporal-tls-file-missing", ("sync", "start", "--partition", "2025-07-01|acme::revenue"),
+    Bad("setting-temporal-tls-file-missing", ("status", "some-backfill"),
         says="No such file or directory: '/nonexistent/ca.pem'",
         env={"SEMSYNC_TEMPORAL__TLS": "true", "SEMSYNC_TEMPORAL__TLS_SERVER_CA": "/nonexistent/ca.pem"}),
     Bad("setting-catalog-service-not-a-url", ("catalog", "refresh"), says="SEMSYNC_CATALOG__TENANTS_URL 'notaurl' "
