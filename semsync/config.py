@@ -213,6 +213,14 @@ class SemanticLayerSettings(BaseModel):
     #: hosts (comma-separated) a Cube URL or an HTTP catalog URL may name with plain http:// (besides
     #: loopback ones), e.g. "cube,cube.internal" on a compose network (`semsync.url_policy`)
     allow_http_hosts: str = ""
+    #: schemas (comma-separated) a SQL metric may read when its tenant's connection is semsync's own
+    #: database (`database_url` unset): its table is `schema.table` in one of them, and the query runs
+    #: read-only with only them on the search path (`semsync.sources.sql`)
+    warehouse_schemas: str = "warehouse"
+
+    @property
+    def warehouse_schema_names(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.warehouse_schemas.split(",") if name.strip())
 
 
 class SecretsSettings(BaseModel):

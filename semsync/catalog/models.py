@@ -71,6 +71,16 @@ class SqlMetricSource(_Strict):
     time_column: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     filters: list[Filter] = Field(default_factory=list)
 
+    @field_validator("value")
+    @classmethod
+    def _allowed_expression(cls, value: str) -> str:
+        from semsync.catalog.sql_expression import expression_problem  # sqlglot: only for SQL metrics
+
+        problem = expression_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
 
 MetricSourceDef = Annotated[CubeMetricSource | SqlMetricSource, Field(discriminator="type")]
 

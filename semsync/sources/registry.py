@@ -57,7 +57,9 @@ class SourceRegistry:
                 self._limiters[url] = rate_limiter(self.settings.requests_per_second)
             return CubeSource(connection, client=self.http_client, settings=self.settings, limiter=self._limiters[url])
         if connection.database_url is None:
-            return SqlSource(self.default_engine)
+            # semsync's own database, as the app role: confined to the operator's warehouse schemas
+            return SqlSource(self.default_engine, schemas=self.settings.warehouse_schema_names,
+                             statement_timeout_s=self.settings.request_deadline_s)
         return SqlSource(connection.database_url.get_secret_value())
 
     async def aclose(self) -> None:

@@ -13,9 +13,16 @@ so that a real ``(null)`` value is never summed into it); rows of a null value a
 Errors: PostgreSQL reports a SQLSTATE; connection, resource, shutdown and serialisation classes
 (08, 53, 57, 40, 58) are retryable, anything else (a bad column, a bad expression) is not.
 
-The value expression is trusted catalog configuration (an operator writes it, like a Cube measure);
-table, column and dimension names are checked identifiers; equality filter values are bound
-parameters, comparison values quoted literals.
+The value expression may use only aggregates, arithmetic, CASE and numeric casts
+(`semsync.catalog.sql_expression`), checked again here before each query; table, column and
+dimension names are checked identifiers; equality filter values are bound parameters, comparison
+values quoted literals.
+
+Built with `schemas` (the registry does so for semsync's own database, which it reaches as the app
+role), the source is confined to those schemas: the table must be ``schema.table`` in one of them,
+columns and members are plain names, and on PostgreSQL the query runs in a read-only transaction
+with only those schemas on the search path and a statement timeout. Anything else is refused,
+non-retryable, before a query is sent: a tenant's metric cannot read `tenants` or another semsync table.
 """
 
 from __future__ import annotations
@@ -25,9 +32,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from semsync.catalog.models import DimensionDef, Filter, FilterOperator, MetricDef, SqlMetricSource
+from semsync.catalog.sql_expression import expression_problem
 from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.partitions import Grain
 from semsync.progress import ProgressCallback, report
@@ -95,6 +103,9 @@ def build_query(source: SqlMetricSource, grain: Grain, start: date, end: date,
         raise SourceRequestError(
             f"the SQL source cannot aggregate per period on {dialect!r} (supported: {', '.join(PERIOD_SQL)})"
         )
+    problem = expression_problem(source.value)
+    if problem:
+        raise SourceRequestError(problem)
     time_col = _quote(source.time_column, "time column")
     end_exclusive = end + timedelta(days=1)
     # SQLite keeps dates as ISO text: compare text with text
@@ -131,23 +142,51 @@ def _retryable(exc: DBAPIError) -> bool:
     return isinstance(exc, OperationalError) and ("locked" in message or "busy" in message)
 
 
-class SqlSource(MetricSource):
-    """Aggregates SQL-source metrics in the database behind `engine` (PostgreSQL or SQLite)."""
+def confinement_problem(source: SqlMetricSource, dimension: DimensionDef | None,
+                        schemas: tuple[str, ...]) -> str | None:
+    """Why `source` (and `dimension`) would reach outside `schemas`, or None."""
+    schema, _, table = source.table.rpartition(".")
+    if not schema or schema not in schemas:
+        return (f"table {source.table!r} is outside the warehouse schemas: with semsync's own database a "
+                f"SQL metric reads `schema.table` in {', '.join(schemas) or '(none)'} "
+                "(SEMSYNC_SEMANTIC_LAYER__WAREHOUSE_SCHEMAS), or names its own database_url")
+    names = [("time column", source.time_column)] + [("filter member", f.member) for f in source.filters]
+    if dimension is not None:
+        names.append(("dimension member", dimension.member))
+    for what, name in names:
+        if not _IDENT.match(name):
+            return f"{what} {name!r} is not a plain column name of {source.table}"
+    return None
 
-    def __init__(self, engine: AsyncEngine | str) -> None:
+
+class SqlSource(MetricSource):
+    """Aggregates SQL-source metrics in the database behind `engine` (PostgreSQL or SQLite).
+
+    With `schemas`, confined to them (see the module's docstring); `statement_timeout_s` bounds
+    each query on PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine | str, *, schemas: tuple[str, ...] | None = None,
+                 statement_timeout_s: float | None = None) -> None:
         self._owns_engine = isinstance(engine, str)
         self.engine = create_async_engine(engine) if isinstance(engine, str) else engine
+        self.schemas = schemas
+        self.statement_timeout_s = statement_timeout_s
 
     async def fetch(self, metric: MetricDef, grain: Grain, start: date, end: date,
                     dimension: DimensionDef | None = None, *,
                     progress: ProgressCallback | None = None) -> FetchResult:
         if not isinstance(metric.source, SqlMetricSource):
             raise SourceRequestError(f"metric {metric.id!r} is not defined over SQL ({metric.source.type})")
+        if self.schemas is not None:
+            problem = confinement_problem(metric.source, dimension, self.schemas)
+            if problem:
+                raise SourceRequestError(f"metric {metric.id!r}: {problem}")
         sql, params = build_query(metric.source, Grain(grain), start, end, dimension, self.engine.dialect.name)
         by = f" by {dimension.id}" if dimension is not None else ""
         report(progress, f"querying {metric.id} per {Grain(grain).value}{by}, {start} to {end}")
         try:
-            async with self.engine.connect() as conn:
+            async with self.engine.connect() as conn, conn.begin():
+                await self._limit(conn)
                 rows = (await conn.execute(text(sql), params)).all()
         except DBAPIError as exc:
             if _retryable(exc):
@@ -168,6 +207,17 @@ class SqlSource(MetricSource):
             result.rows.append((period, slice_, value))
         report(progress, f"{len(result.rows)} rows{_counts(result)}")
         return result
+
+    async def _limit(self, conn: AsyncConnection) -> None:
+        """Read-only, on the allowed schemas only, for a bounded time (PostgreSQL; for this transaction)."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        if self.schemas is not None:
+            await conn.execute(text("SET TRANSACTION READ ONLY"))
+            path = ", ".join(_quote(schema, "warehouse schema") for schema in self.schemas)
+            await conn.execute(text(f"SET LOCAL search_path TO {path or 'pg_catalog'}"))
+        if self.statement_timeout_s is not None:
+            await conn.execute(text(f"SET LOCAL statement_timeout = {int(self.statement_timeout_s * 1000)}"))
 
     async def aclose(self) -> None:
         if self._owns_engine:
