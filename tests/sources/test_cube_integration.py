@@ -58,12 +58,15 @@ WINDOWS = {
     Grain.MONTH: (date(2024, 1, 1), date(2025, 12, 31)),
 }
 
-#: acme's revenue, slowly: the query sleeps 2.5 s, longer than Cube waits before "Continue wait"
+#: acme's revenue, slowly: the query sleeps 2.5 s, longer than Cube waits before "Continue wait". The
+#: definition only generates Cube's model (the SQL runs in Cube, not through semsync's SQL source), so
+#: it is built without the SQL source's expression allow-list, which refuses pg_sleep
 SLOW_REVENUE = MetricDef(
     id="slow_revenue",
     label="Revenue, slowly",
-    source=SqlMetricSource(
-        table="warehouse.daily_facts", time_column="day", value="sum(revenue) + (SELECT 0 FROM pg_sleep(2.5))",
+    source=SqlMetricSource.model_construct(
+        type="sql", table="warehouse.daily_facts", time_column="day",
+        value="sum(revenue) + (SELECT 0 FROM pg_sleep(2.5))",
         filters=[Filter(member="tenant", operator=FilterOperator.EQUALS, values=["acme"])],
     ),
 )
