@@ -59,6 +59,7 @@ async def worker_process(warehouse, temporal_env, tmp_path):
     log = tmp_path / "worker.log"
     env = os.environ | {
         "SEMSYNC_DATABASE__URL": warehouse.app_url,
+        "SEMSYNC_SEMANTIC_LAYER__WAREHOUSE_SCHEMAS": "obs_wh",  # this test's warehouse schema
         "SEMSYNC_TEMPORAL__ADDRESS": temporal_env.client.service_client.config.target_host,
         "SEMSYNC_TEMPORAL__SYNC_TASK_QUEUE": queues["sync"],
         "SEMSYNC_TEMPORAL__PATTERN_TASK_QUEUE": queues["patterns"],

@@ -26,6 +26,7 @@ SETTING = "SEMSYNC_PARTITIONS__FIRST_DATE"
 def cli(warehouse, monkeypatch):
     """`python -m starter …` through CliRunner on the test database; `first_date` sets the setting."""
     monkeypatch.setenv("SEMSYNC_DATABASE__URL", warehouse.app_url)
+    monkeypatch.setenv("SEMSYNC_SEMANTIC_LAYER__WAREHOUSE_SCHEMAS", "test_wh")  # the tests' warehouse schema
 
     async def invoke(*args: str, first_date: str | None = None):
         if first_date is None:

@@ -14,6 +14,7 @@ from starter.cli import app
 @pytest.fixture
 def cli(warehouse, monkeypatch):
     monkeypatch.setenv("SEMSYNC_DATABASE__URL", warehouse.app_url)
+    monkeypatch.setenv("SEMSYNC_SEMANTIC_LAYER__WAREHOUSE_SCHEMAS", "test_wh")  # the tests' warehouse schema
     get_settings.cache_clear()
 
     async def invoke(*args: str):
