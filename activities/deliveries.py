@@ -27,7 +27,6 @@ from semsync.contracts import (
     SendDeliveryRequest,
     SendDeliveryResult,
 )
-from semsync.notify.transports import DeliveryError, TransientDeliveryError
 from semsync.observability import log_context
 
 if TYPE_CHECKING:
@@ -59,6 +58,10 @@ class DeliveryActivities:
     @activity.defn
     async def send_delivery(self, request: SendDeliveryRequest) -> SendDeliveryResult:
         """One attempt at one delivery."""
+        # here, not at the top: the workflows import this module, and the transports bring httpx and
+        # aiosmtplib, which have no place in the workflow sandbox
+        from semsync.notify.transports import DeliveryError, TransientDeliveryError
+
         with log_context(tenant=request.tenant), as_application_errors():
             try:
                 result = await self.service.send(request)
