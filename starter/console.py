@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
@@ -18,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from semsync.config import get_settings
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database, refuse_privileged_role, ssl_connect_args
-from semsync.errors import SemsyncError, is_configuration_error
+from semsync.errors import InvalidInputError, SemsyncError, is_configuration_error
 from semsync.redaction import redact
 
 if TYPE_CHECKING:  # the composition root imports the analysis stack: only the commands that run it pay
@@ -52,6 +53,14 @@ def reported_errors() -> Iterator[None]:
         problems = "; ".join(_problem(error) for error in exc.errors(include_url=False))
         err_console.print(f"[bold red]error[/]: invalid {exc.title}: {escape(problems)}")
         raise typer.Exit(2) from None
+
+
+def parse_date(value: str | None, option: str) -> date | None:
+    """An option's YYYY-MM-DD value (None when not given); anything else is bad input naming the option."""
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise InvalidInputError(f"{option} {value!r} is not a date (YYYY-MM-DD)", part=option, value=value) from None
 
 
 def _problem(error: ErrorDetails) -> str:

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,8 +29,16 @@ from semsync.catalog.store import get_metric, lookup_tenant, read_catalog, read_
 from semsync.config import get_settings
 from semsync.db.session import Database, tenant_scope
 from semsync.errors import InvalidInputError
-from semsync.partitions import Grain, MetricContext, partition_for_date
-from starter.console import console, counted, err_console, reported_errors, run_with_database, run_with_services
+from semsync.partitions import Grain, MetricContext
+from starter.console import (
+    console,
+    counted,
+    err_console,
+    parse_date,
+    reported_errors,
+    run_with_database,
+    run_with_services,
+)
 
 notify = typer.Typer(no_args_is_help=True, help="Check a delivery channel.")
 digest = typer.Typer(no_args_is_help=True, help="Preview or send a tenant's digest.")
@@ -39,12 +47,6 @@ alerts = typer.Typer(no_args_is_help=True, help="Alert rules and snoozes.")
 STATUS_STYLE = {"sent": "green", "digested": "green", "failed": "red", "retrying": "yellow", "sending": "yellow",
                 "pending": "yellow", "snoozed": "dim", "folded": "cyan"}
 
-
-def _date(value: str | None, option: str) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        raise InvalidInputError(f"{option} {value!r} is not a date (YYYY-MM-DD)", part=option, value=value) from None
 
 
 @notify.command("test")
@@ -86,6 +88,7 @@ def digest_preview(
 ) -> None:
     """Render a digest without sending it."""
     from semsync.notify.render import email_content, slack_payload, webhook_body
+    from semsync.notify.service import digest_period
 
     if form not in ("html", "text", "slack", "webhook"):
         err_console.print(f"[bold red]error[/]: --format {form!r}: one of html, text, slack, webhook")
@@ -102,8 +105,8 @@ def digest_preview(
             raise InvalidInputError(f"tenant {tenant!r} has no digest rule of grain {grain.value}: give --channel",
                                     part="channel")
         zone = ZoneInfo(notifications.notifications.timezone)
-        local = _date(on, "--date") or datetime.now(UTC).astimezone(zone).date()
-        period = partition_for_date(grain, local).prev()
+        local = parse_date(on, "--date") or datetime.now(UTC).astimezone(zone).date()
+        period = digest_period(grain, local)
         return await services.deliveries.digest(notifications, chosen, grain, period, key="preview")
 
     with reported_errors():
@@ -169,7 +172,7 @@ def deliveries(
         else:
             async with db.session_factory() as session:
                 tenants = list((await session.execute(text("SELECT id FROM tenants ORDER BY identifier"))).scalars())
-        first = datetime.combine(_date(since, "--since"), time(), UTC) if since else None
+        first = datetime.combine(parse_date(since, "--since"), time(), UTC) if since else None
         rows = []
         for tenant_id in tenants:
             async with tenant_scope(db.session_factory, tenant_id) as session:
@@ -277,7 +280,7 @@ def alerts_snooze(context: str = typer.Argument(..., help="tenant::metric"),
     """Hold a metric's alerts: recorded as snoozed, never sent (digests still carry its stories)."""
     with reported_errors():
         metric = MetricContext.from_string(context)
-        end = datetime.combine(_date(until, "--until"), time(), UTC) if until else None
+        end = datetime.combine(parse_date(until, "--until"), time(), UTC) if until else None
         if end is not None and end <= datetime.now(UTC):
             raise InvalidInputError(f"--until {until} is not in the future", part="until", value=until)
 

@@ -16,7 +16,7 @@ from semsync.partitions import Grain, MetricContext
 from semsync.stories import Story, StoryStatus, current_versions
 from semsync.stories.store import holding_stories, read_stories
 from semsync.stories.templates import story_types
-from starter.console import console, reported_errors, run_with_database
+from starter.console import console, parse_date, reported_errors, run_with_database
 
 POLARITY_STYLE = {"good": "green", "bad": "red", "neutral": "white"}
 
@@ -56,12 +56,6 @@ async def find_stories(database: Database, selector: ContextSelector, *, grain: 
     return found[:limit]
 
 
-def _date(value: str | None, option: str) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        raise InvalidInputError(f"{option} {value!r} is not a date (YYYY-MM-DD)", part=option, value=value) from None
-
 
 def print_story(story: Story, *, context: bool = True) -> None:
     """One story as two or three lines: date, grain, status, salience and title; detail; grouped facts."""
@@ -99,7 +93,7 @@ def stories(
         if unknown:
             raise InvalidInputError(f"unknown story type {', '.join(unknown)}: one of {', '.join(story_types())}",
                                     part="type", value=unknown)
-        day, first = _date(on, "--date"), _date(since, "--since")
+        day, first = parse_date(on, "--date"), parse_date(since, "--since")
         selector = ContextSelector(contexts=[str(MetricContext.from_string(context))], tenant=tenant) if context \
             else ContextSelector(tenant=tenant)
         found = run_with_database(lambda db: find_stories(

@@ -127,9 +127,8 @@ async def temporal_env():
     await env.shutdown()
 
 
-@pytest.fixture(scope="session")
-async def time_skipping_env():
-    """Temporal's time-skipping test server, for timers and long waits."""
+async def start_time_skipping_server():
+    """Temporal's time-skipping test server with semsync's search attributes (the caller shuts it down)."""
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
     from temporalio.contrib.pydantic import pydantic_data_converter
@@ -143,6 +142,13 @@ async def time_skipping_env():
         namespace=env.client.namespace,
         search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in SEARCH_ATTRIBUTES},
     ))
+    return env
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env():
+    """Temporal's time-skipping test server, for timers and long waits."""
+    env = await start_time_skipping_server()
     yield env
     await env.shutdown()
 

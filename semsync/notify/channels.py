@@ -35,7 +35,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, fi
 
 from semsync import url_policy
 from semsync.partitions import Grain
-from semsync.stories.model import Genre, Polarity
+from semsync.stories.model import Genre, Polarity, Story
 
 CHANNEL_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 #: the least a webhook's signing secret may be (HMAC-SHA256: 32 bytes of key strength)
@@ -142,6 +142,11 @@ class NotificationRule(_Strict):
                 raise ValueError(f"{pattern!r} matches no story type; the types are listed in the README's "
                                  "stories section (e.g. spike, level_shift_up, likely_off_track_month)")
         return value
+
+    def takes(self, story: Story) -> bool:
+        """Whether this rule takes `story` (`selects` on its fields)."""
+        return self.selects(metric=story.metric, grain=story.grain.value, genre=story.genre.value,
+                            story_type=story.story_type, polarity=story.polarity.value, salience=story.salience)
 
     def selects(self, *, metric: str, grain: str, genre: str, story_type: str, polarity: str,
                 salience: float) -> bool:

@@ -43,21 +43,16 @@ from semsync.notify.channels import NotificationRule, Notifications
 from semsync.notify.content import Alert, Digest, DigestMetric, TestMessage
 from semsync.notify.store import NewDelivery, delivery_key
 from semsync.partitions import Grain, Partition, parse_partition, partition_for_date
+from semsync.patterns.periods import analysis_date_for
 from semsync.stories import Polarity, Story, current_versions
 from semsync.stories.store import holding_stories, read_stories
 
 log = logging.getLogger(__name__)
 
 
-def analysis_date(partition: Partition) -> date:
-    """The date a partition's stories carry: the day after its last day."""
-    return partition.end + timedelta(days=1)
-
-
-def digest_period(grain: Grain, scheduled_at: datetime, zone: str) -> Partition:
-    """The period a digest at `scheduled_at` tells: the last one complete on that local date (the day
-    before a daily digest, the week before a Monday's, the month before the 1st's)."""
-    local = scheduled_at.astimezone(ZoneInfo(zone)).date()
+def digest_period(grain: Grain, local: date) -> Partition:
+    """The period a digest going out on the local date `local` tells: the last one complete by then
+    (the day before a daily digest, the week before a Monday's, the month before the 1st's)."""
     return partition_for_date(grain, local).prev()
 
 
@@ -98,8 +93,8 @@ class DeliveryService:
         async with tenant_scope(self.session_factory, tenant.tenant_id) as session:
             stories = await read_stories(
                 session, tenant_id=tenant.tenant_id, tenant=tenant.identifier, versions=current_versions(),
-                metrics=[request.metric_id], grain=request.grain.value, first=analysis_date(partitions[0]),
-                last=analysis_date(partitions[-1]), statuses=["new"], limit=1_000_000, newest_first=False)
+                metrics=[request.metric_id], grain=request.grain.value, first=analysis_date_for(partitions[0]),
+                last=analysis_date_for(partitions[-1]), statuses=["new"], limit=1_000_000, newest_first=False)
             wanted = self._alerts(tenant.notifications, rules, stories)
             if not wanted:
                 return plan
@@ -129,9 +124,7 @@ class DeliveryService:
             for rule in rules:
                 if rule.max_age_days is not None and (today - story.story_date).days > rule.max_age_days:
                     continue
-                if not rule.selects(metric=story.metric, grain=story.grain.value, genre=story.genre.value,
-                                    story_type=story.story_type, polarity=story.polarity.value,
-                                    salience=story.salience):
+                if not rule.takes(story):
                     continue
                 for channel_id in rule.channels:
                     channel = notifications.channel(channel_id)
@@ -168,7 +161,7 @@ class DeliveryService:
         tenant = await read_notifications(self.session_factory, request.tenant)
         zone = tenant.notifications.timezone if tenant.notifications else "UTC"
         period = (parse_partition(request.grain, request.period) if request.period
-                  else digest_period(request.grain, request.scheduled_at, zone))
+                  else digest_period(request.grain, request.scheduled_at.astimezone(ZoneInfo(zone)).date()))
         plan = DigestPlan(tenant=tenant.identifier, grain=request.grain, period=period.key, retry=self.retry,
                           wait_h=self.settings.digest_wait_h)
         if tenant.notifications is None:
@@ -215,11 +208,9 @@ class DeliveryService:
         async with tenant_scope(self.session_factory, tenant.tenant_id) as session:
             stories = [] if not rules else await holding_stories(
                 session, tenant_id=tenant.tenant_id, tenant=tenant.identifier, versions=current_versions(),
-                on=analysis_date(period), grain=grain.value)
+                on=analysis_date_for(period), grain=grain.value)
             missing = await self._not_analysed(session, tenant.tenant_id, grain, period)
-        chosen = [s for s in stories if any(r.selects(metric=s.metric, grain=s.grain.value, genre=s.genre.value,
-                                                      story_type=s.story_type, polarity=s.polarity.value,
-                                                      salience=s.salience) for r in rules)]
+        chosen = [s for s in stories if any(r.takes(s) for r in rules)]
         by_metric: dict[str, list[Story]] = {}
         for story in chosen:  # most salient first
             by_metric.setdefault(story.metric, []).append(story)
@@ -271,12 +262,10 @@ class DeliveryService:
             await self._record(tenant.tenant_id, row.id, DeliveryStatus.FAILED, exc)
             return SendDeliveryResult(delivery_id=row.id, channel_type=row.channel_type, outcome="failed",
                                       attempts=row.attempts, error=str(exc))
-        except DeliveryError as exc:
+        except Exception as exc:  # transient (DeliveryError) or unexpected: recorded, retried by the caller
             await self._record(tenant.tenant_id, row.id, DeliveryStatus.RETRYING, exc)
-            exc.channel_type = row.channel_type  # for the retried counter
-            raise
-        except Exception as exc:
-            await self._record(tenant.tenant_id, row.id, DeliveryStatus.RETRYING, exc)
+            if isinstance(exc, DeliveryError):
+                exc.channel_type = row.channel_type  # for the retried counter
             raise
         async with tenant_scope(self.session_factory, tenant.tenant_id) as session:
             await store.finish(session, tenant.tenant_id, row.id, DeliveryStatus.SENT,

@@ -58,19 +58,9 @@ def workers(client, test_database, smtp_port: int, queue: str, **settings):
 async def own_clock():
     """A time-skipping server of each test's own: after these tests' activity retries the server's
     clock was seen to stay locked (its skipping stalls), which must not reach the session's server."""
-    from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
+    from tests.conftest import start_time_skipping_server
 
-    from semsync.devstack import SEARCH_ATTRIBUTES
-    from tests.conftest import _temporal_binary
-
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_temporal_binary("temporal-test-server"), data_converter=pydantic_data_converter)
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=env.client.namespace,
-        search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in SEARCH_ATTRIBUTES}))
+    env = await start_time_skipping_server()
     yield env
     await env.shutdown()
 
