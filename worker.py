@@ -33,7 +33,7 @@ from temporalio import activity, workflow  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
-from activities.backfill import BackfillActivities, LedgerActivities  # noqa: E402
+from activities.backfill import LedgerActivities, backfill_activities  # noqa: E402
 from activities.deliveries import DeliveryActivities  # noqa: E402
 from activities.discovery import DiscoveryActivities  # noqa: E402
 from activities.heartbeat import KeepAliveInterceptor  # noqa: E402
@@ -70,7 +70,7 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
             workflows=[SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow, AlertWorkflow,
                        DigestWorkflow, ResendWorkflow],
             activities=[sync.plan_sync, sync.sync_component, sync.record_component_failure, ledger.record_ledger,
-                        BackfillActivities(services.planner).plan_backfill,
+                        *backfill_activities(services.planner),
                         DiscoveryActivities(services.discovery).discover, *deliveries],
             max_concurrent_activities=settings.worker.sync_concurrency,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 
 from activities.errors import as_application_errors
-from semsync.contracts import BackfillPlan, LedgerBatch, LedgerWriteResult, PlanBackfillInput
+from semsync.contracts import (
+    BackfillPlan,
+    BackfillPlanSummary,
+    LanePage,
+    LedgerBatch,
+    LedgerWriteResult,
+    PlanBackfillInput,
+)
 
 if TYPE_CHECKING:
     from semsync.backfill_plan import BackfillPlanner
@@ -31,6 +38,24 @@ class BackfillActivities:
 
     @activity.defn
     async def plan_backfill(self, request: PlanBackfillInput) -> BackfillPlan:
-        """The selected contexts and, per context and grain, the runs of partitions the mode leaves."""
+        """The whole plan at once: what backfills started before plans were paged still ask for."""
         with as_application_errors():
             return await self.planner.plan(request)
+
+    @activity.defn
+    async def summarize_backfill(self, request: PlanBackfillInput) -> BackfillPlanSummary:
+        """The plan counted (contexts, lanes, partitions, chunks); explicit contexts checked."""
+        with as_application_errors():
+            return await self.planner.summarize(request)
+
+    @activity.defn
+    async def plan_backfill_page(self, request: PlanBackfillInput) -> LanePage:
+        """The lanes of the next contexts after the request's cursor, and the cursor after them."""
+        with as_application_errors():
+            return await self.planner.page(request)
+
+
+def backfill_activities(planner: BackfillPlanner) -> list:
+    """The planning activities a sync worker registers."""
+    activities = BackfillActivities(planner)
+    return [activities.plan_backfill, activities.summarize_backfill, activities.plan_backfill_page]

@@ -1,71 +1,130 @@
 """What a backfill has to do: the contexts it selects and, per context and grain, the runs of
-contiguous partitions its mode leaves to sync.
+contiguous partitions its mode leaves to sync; handed out in pages.
 
-- Contexts: explicit ``tenant::metric`` ones (each must exist), one tenant's, or every active one:
-  the metrics of sync-enabled tenants, less those discovery recorded as inactive.
+- Contexts: explicit ``tenant::metric`` ones (each must exist), one tenant's, those discovery
+  activated since a time, or every active one: the metrics of sync-enabled tenants, less those
+  discovery recorded as inactive. Always in one order, (tenant, metric) by code point.
 - Modes: ``all`` syncs every partition of the range; ``missing`` skips partitions the ledger shows
   synced (succeeded or partial); ``failed`` takes only those it shows failed or partial.
-
-The plan is compact (runs, not partitions), so a year of daily partitions for thousands of contexts
-stays a small payload; the BackfillWorkflow cuts runs into chunks (`Lane.chunks`).
+- Pages: `plan_page` answers the lanes of the contexts after a cursor (the last context of the page
+  before), at most `max_lanes` lanes or `max_runs` runs, so that no answer grows with the catalog; a
+  BackfillWorkflow holds the cursor and asks for the next page when its lanes run out. A page is
+  planned when it is asked for, so a context's ``missing`` partitions are those missing then.
+  `summarize` walks every page once at the start and counts (contexts, lanes, partitions, chunks) for
+  the progress; `plan_backfill` gathers every page (the CLI's dry run).
+- A lane of more than `MAX_RUNS_PER_LANE` runs (a ledger with many gaps) has its closest runs joined:
+  the partitions between them are synced again (idempotently) and the lane stays small.
 """
 
 from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.store import get_metric, lookup_tenant
-from semsync.contracts import BackfillMode, BackfillPlan, ContextSelector, Lane, LedgerStatus, PlanBackfillInput
+from semsync.contracts import (
+    BackfillMode,
+    BackfillPlan,
+    BackfillPlanSummary,
+    ContextSelector,
+    Lane,
+    LanePage,
+    LedgerStatus,
+    PlanBackfillInput,
+)
+from semsync.contracts.backfill import MAX_RUNS_PER_LANE
 from semsync.db.session import tenant_scope
 from semsync.errors import TenantSyncDisabledError
-from semsync.ledger import keys_with_status
-from semsync.partitions import MetricContext, Partition, partitions_between
+from semsync.ledger import keys_with_status_many
+from semsync.partitions import Grain, MetricContext, Partition, count_between, partitions_between
 
 _SYNCED = (LedgerStatus.SUCCEEDED, LedgerStatus.PARTIAL)
 _FAILED = (LedgerStatus.FAILED, LedgerStatus.PARTIAL)
 
+_TENANT_METRICS = """
+SELECT m.metric_id FROM metrics m LEFT JOIN metric_contexts c
+  ON c.tenant_id = m.tenant_id AND c.metric_id = m.metric_id
+WHERE m.tenant_id = :t AND coalesce(c.is_active, true)
+  AND (CAST(:after AS text) IS NULL OR m.metric_id COLLATE "C" > CAST(:after AS text))
+  AND (CAST(:since AS timestamptz) IS NULL OR c.activated_at >= CAST(:since AS timestamptz))
+ORDER BY m.metric_id COLLATE "C" LIMIT :n
+"""
 
-async def _tenant_metrics(session: AsyncSession, tenant_id: int) -> list[str]:
-    """The tenant's metric ids, less those discovery recorded as inactive."""
-    rows = await session.execute(
-        text("SELECT m.metric_id FROM metrics m LEFT JOIN metric_contexts c "
-             "ON c.tenant_id = m.tenant_id AND c.metric_id = m.metric_id "
-             "WHERE m.tenant_id = :t AND coalesce(c.is_active, true) ORDER BY m.metric_id"),
-        {"t": tenant_id},
-    )
-    return list(rows.scalars())
+_TENANTS_FROM = """
+SELECT id, identifier FROM tenants
+WHERE sync_enabled AND (CAST(:t AS text) IS NULL OR identifier COLLATE "C" >= CAST(:t AS text))
+ORDER BY identifier COLLATE "C"
+"""
+
+
+@dataclass(frozen=True)
+class Selected:
+    tenant_id: int
+    context: MetricContext
+
+
+async def _tenant_checked(session_factory: async_sessionmaker[AsyncSession], identifier: str) -> int:
+    tenant_id, tenant = await lookup_tenant(session_factory, identifier)  # UnknownTenantError
+    if not tenant.sync_enabled:
+        raise TenantSyncDisabledError(f"sync is disabled for tenant {identifier!r}")
+    return tenant_id
+
+
+async def _metrics_after(session_factory: async_sessionmaker[AsyncSession], tenant_id: int, after: str | None,
+                         limit: int, selector: ContextSelector) -> list[str]:
+    async with tenant_scope(session_factory, tenant_id) as session:
+        rows = await session.execute(text(_TENANT_METRICS), {
+            "t": tenant_id, "after": after, "since": selector.activated_since, "n": limit})
+        return list(rows.scalars())
+
+
+async def contexts_after(session_factory: async_sessionmaker[AsyncSession], selector: ContextSelector,
+                         after: MetricContext | None, limit: int) -> list[Selected]:
+    """At most `limit` selected contexts after `after` (None: from the first), in (tenant, metric)
+    order by code point; explicit ones are checked (UnknownTenantError, UnknownMetricError, …)."""
+    position = (after.tenant, after.metric) if after else None
+    if selector.contexts:
+        wanted = sorted({(c.tenant, c.metric) for c in map(MetricContext.from_string, selector.contexts)})
+        page = [pair for pair in wanted if position is None or pair > position][:limit]
+        tenant_ids: dict[str, int] = {}
+        selected = []
+        for tenant, metric in page:
+            if tenant not in tenant_ids:
+                tenant_ids[tenant] = await _tenant_checked(session_factory, tenant)
+            await get_metric(session_factory, tenant_ids[tenant], metric)  # UnknownMetricError
+            selected.append(Selected(tenant_ids[tenant], MetricContext(tenant=tenant, metric=metric)))
+        return selected
+    if selector.tenant:
+        if position is not None and position[0] > selector.tenant:
+            return []
+        tenants = [(await _tenant_checked(session_factory, selector.tenant), selector.tenant)]
+    else:
+        async with session_factory() as session:
+            rows = await session.execute(text(_TENANTS_FROM), {"t": position[0] if position else None})
+            tenants = [(row.id, row.identifier) for row in rows]
+    selected: list[Selected] = []
+    for tenant_id, identifier in tenants:
+        metric_after = position[1] if position and position[0] == identifier else None
+        for metric_id in await _metrics_after(session_factory, tenant_id, metric_after, limit - len(selected),
+                                              selector):
+            selected.append(Selected(tenant_id, MetricContext(tenant=identifier, metric=metric_id)))
+        if len(selected) >= limit:
+            break
+    return selected
 
 
 async def select_contexts(
     session_factory: async_sessionmaker[AsyncSession], selector: ContextSelector
 ) -> list[tuple[int, MetricContext]]:
     """(tenant id, context) of every selected context, in a stable order."""
-    if selector.contexts:
-        selected = []
-        for key in selector.contexts:
-            context = MetricContext.from_string(key)
-            tenant_id, tenant = await lookup_tenant(session_factory, context.tenant)
-            if not tenant.sync_enabled:
-                raise TenantSyncDisabledError(f"sync is disabled for tenant {context.tenant!r}")
-            await get_metric(session_factory, tenant_id, context.metric)  # UnknownMetricError
-            selected.append((tenant_id, context))
-        return selected
-    if selector.tenant:
-        tenant_id, tenant = await lookup_tenant(session_factory, selector.tenant)
-        if not tenant.sync_enabled:
-            raise TenantSyncDisabledError(f"sync is disabled for tenant {selector.tenant!r}")
-        tenants = [(tenant_id, selector.tenant)]
-    else:
-        async with session_factory() as session:
-            rows = await session.execute(
-                text("SELECT id, identifier FROM tenants WHERE sync_enabled ORDER BY identifier"))
-            tenants = [(row.id, row.identifier) for row in rows]
-    selected = []
-    for tenant_id, identifier in tenants:
-        async with tenant_scope(session_factory, tenant_id) as session:
-            for metric_id in await _tenant_metrics(session, tenant_id):
-                selected.append((tenant_id, MetricContext(tenant=identifier, metric=metric_id)))
+    selected: list[tuple[int, MetricContext]] = []
+    after = None
+    while page := await contexts_after(session_factory, selector, after, 1000):
+        selected += [(s.tenant_id, s.context) for s in page]
+        after = page[-1].context
     return selected
 
 
@@ -85,24 +144,93 @@ def contiguous_runs(partitions: list[Partition]) -> list[tuple[str, str]]:
     return runs
 
 
-async def plan_backfill(session_factory: async_sessionmaker[AsyncSession], request: PlanBackfillInput) -> BackfillPlan:
-    contexts = await select_contexts(session_factory, request.selector)
-    lanes: list[Lane] = []
-    skipped = 0
-    for tenant_id, context in contexts:
-        for grain_range in request.ranges:
-            partitions = partitions_between(grain_range.grain, grain_range.first, grain_range.last)
+def join_closest_runs(grain: Grain, runs: list[tuple[str, str]], limit: int = MAX_RUNS_PER_LANE
+                      ) -> list[tuple[str, str]]:
+    """`runs` with the smallest gaps between them closed until at most `limit` runs are left (the
+    earliest of equal gaps first)."""
+    if len(runs) <= limit:
+        return runs
+    gaps = sorted(range(1, len(runs)), key=lambda i: (count_between(grain, runs[i - 1][1], runs[i][0]), i))
+    closed = set(gaps[:len(runs) - limit])
+    joined = [runs[0]]
+    for i in range(1, len(runs)):
+        joined[-1:] = [(joined[-1][0], runs[i][1])] if i in closed else [joined[-1], runs[i]]
+    return joined
+
+
+async def plan_page(session_factory: async_sessionmaker[AsyncSession], request: PlanBackfillInput) -> LanePage:
+    """The lanes of the contexts after `request.after`: at most `max_lanes` lanes, and the page ends
+    with the context whose lanes reach `max_runs` runs."""
+    after = MetricContext.from_string(request.after) if request.after else None
+    limit = max(1, request.max_lanes // len(request.ranges))
+    contexts = await contexts_after(session_factory, request.selector, after, limit)
+    spans = [partitions_between(r.grain, r.first, r.last) for r in request.ranges]
+    marked: dict[tuple[int, int], dict[str, set[str]]] = {}
+    if request.mode is not BackfillMode.ALL:
+        statuses = _SYNCED if request.mode is BackfillMode.MISSING else _FAILED
+        by_tenant: dict[int, list[str]] = defaultdict(list)
+        for selected in contexts:
+            by_tenant[selected.tenant_id].append(selected.context.metric)
+        for tenant_id, metrics in by_tenant.items():
+            async with tenant_scope(session_factory, tenant_id) as session:
+                for index, (grain_range, span) in enumerate(zip(request.ranges, spans, strict=True)):
+                    marked[tenant_id, index] = await keys_with_status_many(
+                        session, tenant_id, metrics, grain_range.grain, statuses, span[0].start, span[-1].end)
+    page = LanePage(lanes=[])
+    runs = 0
+    for position, selected in enumerate(contexts):
+        for index, (grain_range, span) in enumerate(zip(request.ranges, spans, strict=True)):
+            partitions = span
             if request.mode is not BackfillMode.ALL:
-                async with tenant_scope(session_factory, tenant_id) as session:
-                    statuses = _SYNCED if request.mode is BackfillMode.MISSING else _FAILED
-                    marked = await keys_with_status(session, tenant_id, context.metric, grain_range.grain, statuses)
+                keys = marked[selected.tenant_id, index].get(selected.context.metric, set())
                 missing = request.mode is BackfillMode.MISSING
-                chosen = [p for p in partitions if (p.key not in marked) == missing]
-                skipped += len(partitions) - len(chosen)
-                partitions = chosen
+                partitions = [p for p in span if (p.key not in keys) == missing]
+                page.skipped_partitions += len(span) - len(partitions)
             if partitions:
-                lanes.append(Lane(context=context.key, grain=grain_range.grain, runs=contiguous_runs(partitions)))
-    return BackfillPlan(lanes=lanes, contexts=len(contexts), skipped_partitions=skipped)
+                lane_runs = join_closest_runs(grain_range.grain, contiguous_runs(partitions))
+                page.lanes.append(Lane(context=selected.context.key, grain=grain_range.grain, runs=lane_runs))
+                runs += len(lane_runs)
+        page.contexts += 1
+        if runs >= request.max_runs and position < len(contexts) - 1:
+            page.after = selected.context.key
+            return page
+    page.after = contexts[-1].context.key if len(contexts) == limit else None
+    return page
+
+
+async def pages(session_factory: async_sessionmaker[AsyncSession], request: PlanBackfillInput):
+    """Every page of the plan, in order."""
+    request = request.model_copy(update={"after": None})
+    while True:
+        page = await plan_page(session_factory, request)
+        yield page
+        if page.after is None:
+            return
+        request = request.model_copy(update={"after": page.after})
+
+
+async def summarize(session_factory: async_sessionmaker[AsyncSession], request: PlanBackfillInput
+                    ) -> BackfillPlanSummary:
+    """The whole plan counted, page by page (explicit contexts are checked here, before any sync)."""
+    summary = BackfillPlanSummary(contexts=0, lanes=0, partitions=0, chunks=0)
+    async for page in pages(session_factory, request.model_copy(update={"max_lanes": 1000, "max_runs": 10_000})):
+        summary.contexts += page.contexts
+        summary.skipped_partitions += page.skipped_partitions
+        summary.lanes += len(page.lanes)
+        for lane in page.lanes:
+            summary.partitions += sum(count_between(lane.grain, *run) for run in lane.runs)
+            summary.chunks += lane.chunk_count(request.chunk_size)
+    return summary
+
+
+async def plan_backfill(session_factory: async_sessionmaker[AsyncSession], request: PlanBackfillInput) -> BackfillPlan:
+    """The whole plan at once (the CLI's dry run)."""
+    plan = BackfillPlan(lanes=[], contexts=0)
+    async for page in pages(session_factory, request.model_copy(update={"max_lanes": 1000, "max_runs": 10_000})):
+        plan.lanes += page.lanes
+        plan.contexts += page.contexts
+        plan.skipped_partitions += page.skipped_partitions
+    return plan
 
 
 class BackfillPlanner:
@@ -111,3 +239,9 @@ class BackfillPlanner:
 
     async def plan(self, request: PlanBackfillInput) -> BackfillPlan:
         return await plan_backfill(self.session_factory, request)
+
+    async def summarize(self, request: PlanBackfillInput) -> BackfillPlanSummary:
+        return await summarize(self.session_factory, request)
+
+    async def page(self, request: PlanBackfillInput) -> LanePage:
+        return await plan_page(self.session_factory, request)

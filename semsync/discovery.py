@@ -10,6 +10,11 @@ writes it to the catalog tables (what the sync reads), then brings the context t
   pattern): add-only, as the design says; a pattern context whose metric is gone is inactive, and
   active again when its metric returns.
 
+The diff counts what changed and names at most `DIFF_SAMPLE` contexts of each kind (a workflow
+result stays small whatever the catalog's size); a metric context's ``activated_at`` says when it was
+inserted or reactivated, and `started_at` when this discovery began, so that the first syncs can
+select "activated since" without a list.
+
 Everything runs per tenant inside its row-level-security scope, set-based. The answer is the diff.
 """
 
@@ -24,13 +29,15 @@ from semsync.catalog.provider import provider_from_settings
 from semsync.catalog.store import write_catalog
 from semsync.config import CatalogSettings
 from semsync.contracts import DiscoveryDiff
+from semsync.contracts.schedules import sample
 from semsync.db.session import tenant_scope
 from semsync.patterns import pattern_names
 
 _UPSERT_METRIC_CONTEXTS = """
 INSERT INTO metric_contexts AS c (tenant_id, metric_id, context_key, is_active)
 SELECT :tenant_id, m, :tenant || '::' || m, true FROM unnest(CAST(:metrics AS text[])) AS m
-ON CONFLICT (context_key) DO UPDATE SET is_active = true, last_seen_at = now(), deactivated_at = NULL
+ON CONFLICT (context_key) DO UPDATE SET is_active = true, last_seen_at = now(), deactivated_at = NULL,
+    activated_at = CASE WHEN c.is_active THEN c.activated_at ELSE now() END
 RETURNING metric_id, (xmax = 0) AS inserted
 """
 
@@ -62,8 +69,10 @@ async def register_contexts(session_factory: async_sessionmaker[AsyncSession], c
     """Bring the context tables in line with `catalog` (already written to the catalog tables)."""
     wanted = {t.identifier: sorted(m.id for m in t.metrics) for t in catalog.tenants if t.sync_enabled}
     async with session_factory() as session:
+        # before any context is (re)activated: the first syncs select contexts activated since then
+        started_at = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
         tenants = (await session.execute(text("SELECT id, identifier FROM tenants ORDER BY identifier"))).all()
-    diff = DiscoveryDiff(tenants=len(wanted), metrics=sum(len(m) for m in wanted.values()))
+    diff = DiscoveryDiff(tenants=len(wanted), metrics=sum(len(m) for m in wanted.values()), started_at=started_at)
     patterns = pattern_names()
     for tenant_id, identifier in tenants:
         metrics = wanted.get(identifier, [])
@@ -76,9 +85,9 @@ async def register_contexts(session_factory: async_sessionmaker[AsyncSession], c
             gone = (await session.execute(text(_DEACTIVATE_METRIC_CONTEXTS), keys)).scalars().all()
             added = (await session.execute(text(_ADD_PATTERN_CONTEXTS), keys | {"patterns": patterns})).scalars().all()
             followed = (await session.execute(text(_FOLLOW_METRICS), keys)).all()
-        diff.new += [f"{identifier}::{m}" for m in metrics if m not in before]
-        diff.reactivated += [f"{identifier}::{m}" for m in metrics if before.get(m) is False]
-        diff.deactivated += [f"{identifier}::{m}" for m in gone]
+        diff.add_new([f"{identifier}::{m}" for m in metrics if m not in before])
+        diff.add_reactivated([f"{identifier}::{m}" for m in metrics if before.get(m) is False])
+        diff.add_deactivated([f"{identifier}::{m}" for m in gone])
         diff.pattern_contexts_added += len(added)
         diff.pattern_contexts_deactivated += sum(not active for _, active in followed)
         diff.pattern_contexts_reactivated += sum(bool(active) for _, active in followed)
@@ -98,6 +107,7 @@ class Discovery:
         summary = await write_catalog(self.session_factory, catalog)
         diff = await register_contexts(self.session_factory, catalog)
         diff.catalog_rows_changed = summary.changed
-        diff.disabled_tenants = list(summary.disabled_tenants)
-        diff.problems = list(getattr(provider, "problems", []))
+        diff.disabled_tenants = sample(summary.disabled_tenants)
+        diff.problem_count = len(getattr(provider, "problems", []))
+        diff.problems = sample(getattr(provider, "problems", []))
         return diff

@@ -337,10 +337,14 @@ def discover(wait: bool = typer.Option(False, "--wait", help="wait and print wha
         return
     diff = result.diff
     console.print(f"discovery: {diff.summary()}")
-    for label, contexts in (("new", diff.new), ("reactivated", diff.reactivated), ("deactivated", diff.deactivated)):
+    for label, contexts, count in (("new", diff.new, diff.new_count), ("reactivated", diff.reactivated,
+                                    diff.reactivated_count), ("deactivated", diff.deactivated, diff.deactivated_count)):
         if contexts:
-            console.print(f"  {label}: {', '.join(contexts)}")
+            more = f" and {count - len(contexts)} more" if count > len(contexts) else ""
+            console.print(f"  {label}: {', '.join(contexts)}{more}", markup=False)
     for problem in diff.problems:
-        console.print(f"  [yellow]skipped[/]: {problem}")
+        console.print(f"  [yellow]skipped[/]: {escape(problem)}")
+    if diff.problem_count > len(diff.problems):
+        console.print(f"  [yellow]skipped[/]: and {diff.problem_count - len(diff.problems)} more")
     for workflow in result.initial_syncs:
         console.print(f"  initial sync: {workflow}")

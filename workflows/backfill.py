@@ -1,7 +1,11 @@
 """BackfillWorkflow: child SyncWorkflows over partition ranges, with a bounded sliding window.
 
-1. `plan_backfill` selects the contexts and, per (context, grain) *lane*, the runs of partitions the
-   mode leaves (``missing``: not yet synced; ``failed``: failed or partial; ``all``).
+1. `summarize_backfill` counts the plan (contexts, lanes, partitions, chunks) for the progress; the
+   lanes themselves, per (context, grain) the runs of partitions the mode leaves (``missing``: not yet
+   synced; ``failed``: failed or partial; ``all``), come page by page from `plan_backfill_page`: the
+   workflow holds the planner's cursor and asks for the next page when every lane it holds is busy
+   or done. Nothing the workflow carries grows with the catalog: its state is the running lanes, one
+   page, the cursor, the tallies and at most `MAX_FAILURES_KEPT` failures (the ledger has them all).
 2. Each lane's runs are cut into chunks (`chunk_size` partitions; default the whole run, so one
    FULL window fetches every value once). The chunks of one lane run in order (each sync builds on
    the status the previous one left); lanes run side by side, at most `max_concurrency` children at a
@@ -9,10 +13,13 @@
 3. A failed child never fails the backfill: the result lists it with its reason, and the ledger has
    it for a later ``--mode failed``.
 4. After `children_per_run` children (or when Temporal suggests it) the window drains and the
-   workflow continues as new with its cursors and tallies, far below 10,000 history events.
+   workflow continues as new with its lanes, cursor and tallies, far below 10,000 history events.
 
 Signals pause, resume and cancel (cancel lets running children finish and starts no more); the
 `progress` query answers planned, running, succeeded, failed, rows, elapsed and ETA.
+
+A backfill started before plans were paged (patch ``paged-plan``) planned everything in one
+activity and carries the whole plan; it runs on, and its plan becomes held lanes when it continues.
 
 Id: ``backfill/{id}``; children ``sync/{grain}/{span}/{tenant}::{metric}``.
 """
@@ -35,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         BackfillResult,
         BackfillState,
         ChunkFailure,
+        LaneProgress,
         LedgerStatus,
         PlanBackfillInput,
         SyncWorkflowInput,
@@ -47,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sync import SyncWorkflow
 
 #: failures kept in the result and across continue-as-new; the ledger keeps every one
-MAX_FAILURES_KEPT = 500
+MAX_FAILURES_KEPT = 100
 
 
 @workflow.defn(failure_exception_types=[ValidationError])
@@ -58,40 +66,51 @@ class BackfillWorkflow:
         self._cancelling = False
         self._wake = False
         self._backfill_id = ""
+        #: per held lane (by object): its chunks, cut from its runs when first needed; not carried
+        self._chunks: dict[int, list[tuple[str, str]]] = {}
 
     @workflow.run
     async def run(self, request: BackfillInput) -> BackfillResult:
         self._backfill_id = request.backfill_id
         sa.upsert(backfill=request.backfill_id, status="RUNNING")
-        state = request.state or await self._plan(request)
         if request.state is not None:
+            state = request.state
             state.progress.runs += 1
+        elif workflow.patched("paged-plan"):
+            state = await self._summarize(request)
+        else:
+            state = await self._plan_whole(request)
+        self._hold_whole_plan(state, request)
         self._state = state
         self._paused = self._paused or state.paused  # a pause signalled with the start counts
-        chunks = [lane.chunks(request.chunk_size) for lane in state.plan.lanes]
-        state.progress.chunks_planned = sum(len(c) for c in chunks)
-        busy: set[int] = set()
+        busy: set[str] = set()
         started = 0
         scan = 0
         while True:
             budget_left = started < request.children_per_run and not workflow.info().is_continue_as_new_suggested()
             while not self._paused and not self._cancelling and budget_left and len(busy) < request.max_concurrency:
-                lane = self._next_lane(chunks, state.cursors, busy, scan)
-                if lane is None:
-                    break
-                scan = lane + 1
-                busy.add(lane)
+                index = self._next_lane(request, state.lanes, busy, scan)
+                if index is None:
+                    if state.exhausted:
+                        break
+                    await self._next_page(request, state, busy)
+                    scan = 0
+                    continue
+                lane = state.lanes[index]
+                scan = index + 1
+                busy.add(lane.key)
                 started += 1
                 budget_left = started < request.children_per_run
-                asyncio.create_task(self._child(request, lane, chunks[lane][state.cursors[lane]], busy))
+                asyncio.create_task(self._child(request, lane, self._lane_chunks(request, lane)[lane.done], busy))
             state.progress.chunks_running = len(busy)
             state.progress.state = ("cancelling" if self._cancelling else "paused" if self._paused else "running")
             if not busy:
-                remaining = any(c < len(chunks[i]) for i, c in enumerate(state.cursors))
+                remaining = not state.exhausted or any(self._left(request, lane) for lane in state.lanes)
                 if not remaining or self._cancelling:
                     break
-                if not self._paused:  # the run's budget is spent: start afresh with the cursors
+                if not self._paused:  # the run's budget is spent: start afresh with the lanes and cursor
                     state.paused = self._paused
+                    state.lanes = [lane for lane in state.lanes if self._left(request, lane)]
                     workflow.continue_as_new(request.model_copy(update={"state": state}))
             self._wake = False
             await workflow.wait_condition(lambda: self._wake)
@@ -101,7 +120,33 @@ class BackfillWorkflow:
         sa.upsert(status="CANCELLED" if self._cancelling else "FAILED" if state.failures else "SUCCESS")
         return BackfillResult(progress=state.progress, failures=state.failures)
 
-    async def _plan(self, request: BackfillInput) -> BackfillState:
+    def _planning(self, request: BackfillInput, **page) -> PlanBackfillInput:
+        return PlanBackfillInput(ranges=request.ranges, selector=request.selector, mode=request.mode,
+                                 chunk_size=request.chunk_size, **page)
+
+    async def _summarize(self, request: BackfillInput) -> BackfillState:
+        summary = await workflow.execute_activity_method(
+            BackfillActivities.summarize_backfill, self._planning(request),
+            summary=f"count the {request.mode.value} plan over {request.selector.describe()}", **PLANNING)
+        progress = BackfillProgress(backfill_id=request.backfill_id, state="running", contexts=summary.contexts,
+                                    partitions_planned=summary.partitions, chunks_planned=summary.chunks,
+                                    partitions_skipped=summary.skipped_partitions)
+        return BackfillState(progress=progress, started_at=workflow.now(), exhausted=summary.lanes == 0)
+
+    async def _next_page(self, request: BackfillInput, state: BackfillState, busy: set[str]) -> None:
+        """Drop the lanes that are done, and hold the next page's."""
+        page = await workflow.execute_activity_method(
+            BackfillActivities.plan_backfill_page, self._planning(request, after=state.after),
+            summary=f"plan the contexts after {state.after or 'the start'}", **PLANNING)
+        held = [lane for lane in state.lanes if lane.key in busy or self._left(request, lane)]
+        for gone in {id(lane) for lane in state.lanes} - {id(lane) for lane in held}:
+            self._chunks.pop(gone, None)
+        state.lanes = held + [LaneProgress(context=lane.context, grain=lane.grain, runs=lane.runs)
+                              for lane in page.lanes]
+        state.after, state.exhausted = page.after, page.after is None
+
+    async def _plan_whole(self, request: BackfillInput) -> BackfillState:
+        """A backfill started before plans were paged: the whole plan in one answer."""
         plan = await workflow.execute_activity_method(
             BackfillActivities.plan_backfill,
             PlanBackfillInput(ranges=request.ranges, selector=request.selector, mode=request.mode),
@@ -110,20 +155,35 @@ class BackfillWorkflow:
                                     partitions_planned=plan.partitions, partitions_skipped=plan.skipped_partitions)
         return BackfillState(plan=plan, cursors=[0] * len(plan.lanes), progress=progress, started_at=workflow.now())
 
-    @staticmethod
-    def _next_lane(chunks: list[list[tuple[str, str]]], cursors: list[int], busy: set[int], scan: int) -> int | None:
-        """The next lane (round robin from `scan`) that is idle and has chunks left."""
-        count = len(chunks)
+    def _hold_whole_plan(self, state: BackfillState, request: BackfillInput) -> None:
+        """A whole plan (a backfill from before plans were paged) becomes held lanes, the last page."""
+        if state.plan is None:
+            return
+        state.lanes = [LaneProgress(context=lane.context, grain=lane.grain, runs=lane.runs, done=done)
+                       for lane, done in zip(state.plan.lanes, state.cursors, strict=True)]
+        state.plan, state.cursors, state.after, state.exhausted = None, [], None, True
+        state.progress.chunks_planned = sum(len(self._lane_chunks(request, lane)) for lane in state.lanes)
+
+    def _lane_chunks(self, request: BackfillInput, lane: LaneProgress) -> list[tuple[str, str]]:
+        if id(lane) not in self._chunks:
+            self._chunks[id(lane)] = lane.lane().chunks(request.chunk_size)
+        return self._chunks[id(lane)]
+
+    def _left(self, request: BackfillInput, lane: LaneProgress) -> bool:
+        return lane.done < len(self._lane_chunks(request, lane))
+
+    def _next_lane(self, request: BackfillInput, lanes: list[LaneProgress], busy: set[str], scan: int) -> int | None:
+        """The next held lane (round robin from `scan`) that is idle and has chunks left."""
+        count = len(lanes)
         for step in range(count):
-            lane = (scan + step) % count
-            if lane not in busy and cursors[lane] < len(chunks[lane]):
-                return lane
+            index = (scan + step) % count
+            if lanes[index].key not in busy and self._left(request, lanes[index]):
+                return index
         return None
 
-    async def _child(self, request: BackfillInput, lane_index: int, chunk: tuple[str, str], busy: set[int]) -> None:
+    async def _child(self, request: BackfillInput, lane: LaneProgress, chunk: tuple[str, str], busy: set[str]) -> None:
         state = self._state
         assert state is not None
-        lane = state.plan.lanes[lane_index]
         context = MetricContext.from_string(lane.context)
         child = SyncWorkflowInput(
             tenant=context.tenant, metric_id=context.metric, grain=lane.grain, start_partition=chunk[0],
@@ -153,9 +213,9 @@ class BackfillWorkflow:
                       isinstance(error, WorkflowAlreadyStartedError) else describe(error))
             self._record_failure(lane.context, lane.grain, span, child.workflow_id, reason)
         finally:
-            state.cursors[lane_index] += 1
+            lane.done += 1
             progress.partitions_done += count_between(lane.grain, chunk[0], chunk[1])
-            busy.discard(lane_index)
+            busy.discard(lane.key)
             self._wake = True
 
     def _record_failure(self, context: str, grain: Grain, span: str, workflow_id: str, reason: str) -> None:

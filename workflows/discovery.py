@@ -1,9 +1,11 @@
 """DiscoveryWorkflow: keep the registry of contexts in line with the catalog (every 15 minutes).
 
 One activity loads the catalog from its provider, writes it and upserts the metric and pattern
-contexts (`semsync.discovery`); the diff is returned and logged. With `initial_sync`, the contexts
-that are new (or back) get their first sync: a BackfillWorkflow per grain over just those contexts,
-for the last complete partition as of the run's scheduled time (started, not awaited).
+contexts (`semsync.discovery`); the diff (counts, and a few names of each kind) is returned and
+logged. With `initial_sync`, the contexts that are new (or back) get their first sync: a
+BackfillWorkflow per grain over the contexts activated since this discovery began (a time, not a
+list, so the input is small however many), for the last complete partition as of the run's
+scheduled time (started, not awaited).
 """
 
 from __future__ import annotations
@@ -39,9 +41,13 @@ class DiscoveryWorkflow:
                                                       summary="load the catalog, register contexts", **PLANNING)
         workflow.logger.info("discovery: %s", diff.summary())
         result = DiscoveryResult(diff=diff)
-        fresh = sorted(diff.new + diff.reactivated)
+        fresh = diff.activated
         if not (request.initial_sync and fresh):
             return result
+        if workflow.patched("activated-since") and diff.started_at is not None:
+            selector = ContextSelector(activated_since=diff.started_at)  # however many: no list in the input
+        else:  # a discovery recorded before: the contexts by name
+            selector = ContextSelector(contexts=sorted(diff.new + diff.reactivated))
         at = scheduled_time()
         tag = str(workflow.uuid4())[:8]
         for grain in Grain:
@@ -49,13 +55,13 @@ class DiscoveryWorkflow:
             backfill = BackfillInput(
                 backfill_id=f"initial-{grain.value}-{partition.key}-{tag}",
                 ranges=[GrainRange(grain=grain, first=partition.key, last=partition.key)],
-                selector=ContextSelector(contexts=fresh), mode=BackfillMode.ALL, run_patterns=request.run_patterns,
+                selector=selector, mode=BackfillMode.ALL, run_patterns=request.run_patterns,
                 pattern_task_queue=request.pattern_task_queue, retry=request.retry)
             try:
                 await workflow.start_child_workflow(
                     BackfillWorkflow.run, backfill, id=backfill.workflow_id,
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                    static_summary=f"initial {grain.value} sync of {len(fresh)} new contexts")
+                    static_summary=f"initial {grain.value} sync of {fresh} new contexts")
                 result.initial_syncs.append(backfill.workflow_id)
             except WorkflowAlreadyStartedError:
                 pass

@@ -37,11 +37,18 @@ class GrainRange(_Model):
         return self
 
 
+#: explicit contexts a selector may name (larger selections: a tenant, every active context, or
+#: those discovery activated since a time): the input stays a small payload
+MAX_EXPLICIT_CONTEXTS = 1000
+
+
 class ContextSelector(_Model):
-    """Which metric contexts: explicit ones, one tenant's, or (neither given) every active one."""
+    """Which metric contexts: explicit ones, one tenant's, those discovery activated (inserted or
+    reactivated) since a time, or (none given) every active one."""
 
     tenant: str | None = None
-    contexts: list[str] = Field(default_factory=list)
+    contexts: list[str] = Field(default_factory=list, max_length=MAX_EXPLICIT_CONTEXTS)
+    activated_since: datetime | None = None
 
     @field_validator("tenant")
     @classmethod
@@ -55,14 +62,30 @@ class ContextSelector(_Model):
 
     def describe(self) -> str:
         if self.contexts:
-            return ", ".join(self.contexts)
+            return ", ".join(self.contexts) if len(self.contexts) <= 5 else f"{len(self.contexts)} contexts"
+        if self.activated_since:
+            return f"contexts activated since {self.activated_since:%Y-%m-%d %H:%M:%S}"
         return f"tenant {self.tenant}" if self.tenant else "every active context"
 
 
 class PlanBackfillInput(_Model):
+    """What to plan; with `after`, one page of it: the lanes of the contexts after that cursor."""
+
     ranges: list[GrainRange]
     selector: ContextSelector
     mode: BackfillMode
+    #: partitions per chunk (None: each run whole), to count the chunks
+    chunk_size: int | None = Field(None, ge=1)
+    #: the planner's cursor: the page starts after it (None: from the start)
+    after: str | None = None
+    #: a page ends after this many lanes, or once its lanes hold `max_runs` runs
+    max_lanes: int = Field(100, ge=1, le=1000)
+    max_runs: int = Field(500, ge=1, le=10_000)
+
+
+#: runs a lane may have; one with more has its closest runs joined (the partitions between are synced
+#: again, idempotently), so that a lane stays a small payload whatever the ledger's gaps
+MAX_RUNS_PER_LANE = 32
 
 
 class Lane(_Model):
@@ -83,8 +106,13 @@ class Lane(_Model):
                 chunks.append((block[0].key, block[-1].key))
         return chunks
 
+    def chunk_count(self, chunk_size: int | None) -> int:
+        return sum(-(-_run_length(self.grain, run) // chunk_size) if chunk_size else 1 for run in self.runs)
+
 
 class BackfillPlan(_Result):
+    """A whole plan (the CLI's dry run, and a backfill started before plans were paged)."""
+
     lanes: list[Lane]
     contexts: int
     #: partitions of the range that the mode skipped (already synced, or not failed)
@@ -94,6 +122,26 @@ class BackfillPlan(_Result):
     @property
     def partitions(self) -> int:
         return sum(_run_length(lane.grain, run) for lane in self.lanes for run in lane.runs)
+
+
+class LanePage(_Result):
+    """One page of a plan: the lanes of the next contexts, and the cursor after them."""
+
+    lanes: list[Lane]
+    #: the cursor for the next page; None: this was the last
+    after: str | None = None
+    contexts: int = 0
+    skipped_partitions: int = 0
+
+
+class BackfillPlanSummary(_Result):
+    """A plan's size, counted page by page; the lanes themselves are handed out in pages."""
+
+    contexts: int
+    lanes: int
+    partitions: int
+    chunks: int
+    skipped_partitions: int = 0
 
 
 def _run_length(grain: Grain, run: tuple[str, str]) -> int:
@@ -139,12 +187,35 @@ class BackfillProgress(_Result):
         return self.chunks_succeeded + self.chunks_partial + self.chunks_failed
 
 
-class BackfillState(_Result):
-    """What a BackfillWorkflow carries across continue-as-new."""
+class LaneProgress(_Model):
+    """A lane the workflow holds: its runs and how many of its chunks are done."""
 
-    plan: BackfillPlan
-    #: per lane: how many of its chunks are done
-    cursors: list[int]
+    context: str
+    grain: Grain
+    runs: list[tuple[str, str]]
+    done: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.context}|{self.grain.value}"
+
+    def lane(self) -> Lane:
+        return Lane(context=self.context, grain=self.grain, runs=self.runs)
+
+
+class BackfillState(_Result):
+    """What a BackfillWorkflow carries across continue-as-new: bounded whatever the plan's size (the
+    lanes held are the running ones and one page; the planner's cursor says where the rest begins)."""
+
+    #: a whole plan, carried by backfills started before plans were paged (read, never written now)
+    plan: BackfillPlan | None = None
+    #: with `plan`: per lane, how many of its chunks are done
+    cursors: list[int] = Field(default_factory=list)
+    #: the lanes held: running, or not started yet
+    lanes: list[LaneProgress] = Field(default_factory=list)
+    #: the planner's cursor for the next page; `exhausted`: no page left
+    after: str | None = None
+    exhausted: bool = False
     progress: BackfillProgress
     failures: list[ChunkFailure] = Field(default_factory=list)
     started_at: datetime

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from datetime import datetime
 
 from pydantic import Field
@@ -16,23 +18,58 @@ class DiscoverInput(_Model):
     """The `discover` activity's input: nothing to choose, the catalog provider comes from settings."""
 
 
+#: contexts (and problems, disabled tenants) a discovery diff names of each kind; the counts say the rest
+DIFF_SAMPLE = 50
+
+
+def sample(values: Iterable[str]) -> list[str]:
+    """At most `DIFF_SAMPLE` of `values`, in their order."""
+    return list(itertools.islice(values, DIFF_SAMPLE))
+
+
 class DiscoveryDiff(_Result):
+    """What a discovery changed: counts, and at most `DIFF_SAMPLE` named contexts of each kind (the
+    registry has them all), so that the result stays small however large the catalog."""
+
     tenants: int = 0
     metrics: int = 0
+    #: when this discovery began (the database's clock): contexts activated since are new or back
+    started_at: datetime | None = None
     new: list[str] = Field(default_factory=list)
+    new_count: int = 0
     reactivated: list[str] = Field(default_factory=list)
+    reactivated_count: int = 0
     deactivated: list[str] = Field(default_factory=list)
+    deactivated_count: int = 0
     pattern_contexts_added: int = 0
     pattern_contexts_deactivated: int = 0
     pattern_contexts_reactivated: int = 0
     catalog_rows_changed: int = 0
     disabled_tenants: list[str] = Field(default_factory=list)
-    #: entries the provider had to skip (an unreadable metric, …)
+    #: entries the provider had to skip (an unreadable metric, …): how many, and the first ones
     problems: list[str] = Field(default_factory=list)
+    problem_count: int = 0
+
+    def add_new(self, keys: list[str]) -> None:
+        self.new, self.new_count = sample([*self.new, *keys]), self.new_count + len(keys)
+
+    def add_reactivated(self, keys: list[str]) -> None:
+        self.reactivated = sample([*self.reactivated, *keys])
+        self.reactivated_count += len(keys)
+
+    def add_deactivated(self, keys: list[str]) -> None:
+        self.deactivated = sample([*self.deactivated, *keys])
+        self.deactivated_count += len(keys)
+
+    @property
+    def activated(self) -> int:
+        """New and reactivated contexts (counts; a result recorded before the counts: the lists)."""
+        return (max(self.new_count, len(self.new)) + max(self.reactivated_count, len(self.reactivated)))
 
     def summary(self) -> str:
-        return (f"{self.tenants} tenants, {self.metrics} metric contexts: {len(self.new)} new, "
-                f"{len(self.reactivated)} reactivated, {len(self.deactivated)} deactivated; pattern contexts "
+        return (f"{self.tenants} tenants, {self.metrics} metric contexts: {max(self.new_count, len(self.new))} new, "
+                f"{max(self.reactivated_count, len(self.reactivated))} reactivated, "
+                f"{max(self.deactivated_count, len(self.deactivated))} deactivated; pattern contexts "
                 f"{self.pattern_contexts_added} added, {self.pattern_contexts_deactivated} deactivated, "
                 f"{self.pattern_contexts_reactivated} reactivated")
 

@@ -162,6 +162,10 @@ class MetricContextEntry(_ContextRegistryColumns, Base):
     tenant_id: Mapped[int] = _tenant_fk()
     metric_id: Mapped[str] = mapped_column(String(64), nullable=False)
     context_key: Mapped[str] = mapped_column(String(140), nullable=False, unique=True)
+    #: when discovery inserted or last reactivated it (its first sync selects by this; migration 0009)
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (Index("ix_metric_contexts_activated", "tenant_id", "activated_at"),)
 
 
 class MetricPatternContextEntry(_ContextRegistryColumns, Base):

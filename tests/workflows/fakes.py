@@ -7,7 +7,7 @@ import uuid
 from collections import defaultdict
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from temporalio import activity
 from temporalio.client import Client
@@ -18,12 +18,14 @@ from semsync.contracts import (
     ActivePatterns,
     ActivePatternsInput,
     BackfillPlan,
+    BackfillPlanSummary,
     ComponentFailureInput,
     ComponentPlan,
     ComponentResult,
     DiscoverInput,
     DiscoveryDiff,
     Lane,
+    LanePage,
     LedgerBatch,
     LedgerEntry,
     LedgerWriteResult,
@@ -67,6 +69,9 @@ class Fakes:
     story_runs: list = field(default_factory=list)
     story_errors: list[Exception] = field(default_factory=list)
     lanes: list[Lane] = field(default_factory=list)
+    #: lanes per page of the plan, and the planning requests (summary and pages) received
+    page_size: int = 100
+    planning: list[PlanBackfillInput] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)
     ledger: list[LedgerEntry] = field(default_factory=list)
     failures_recorded: list[ComponentFailureInput] = field(default_factory=list)
@@ -122,6 +127,21 @@ class Fakes:
         async def plan_backfill(request: PlanBackfillInput) -> BackfillPlan:
             return BackfillPlan(lanes=fakes.lanes, contexts=len({lane.context for lane in fakes.lanes}))
 
+        @activity.defn(name="summarize_backfill")
+        async def summarize_backfill(request: PlanBackfillInput) -> BackfillPlanSummary:
+            fakes.planning.append(request)
+            plan = BackfillPlan(lanes=fakes.lanes, contexts=len({lane.context for lane in fakes.lanes}))
+            return BackfillPlanSummary(contexts=plan.contexts, lanes=len(plan.lanes), partitions=plan.partitions,
+                                       chunks=sum(lane.chunk_count(request.chunk_size) for lane in plan.lanes))
+
+        @activity.defn(name="plan_backfill_page")
+        async def plan_backfill_page(request: PlanBackfillInput) -> LanePage:
+            """Pages of `fakes.page_size` lanes (the cursor: how many lanes were handed out)."""
+            fakes.planning.append(request)
+            start = int(request.after or 0)
+            end = start + min(request.max_lanes, fakes.page_size)
+            return LanePage(lanes=fakes.lanes[start:end], after=str(end) if end < len(fakes.lanes) else None)
+
         @activity.defn(name="active_patterns")
         async def active_patterns(request: ActivePatternsInput) -> ActivePatterns:
             return ActivePatterns(patterns=list(fakes.patterns))
@@ -169,9 +189,12 @@ class Fakes:
         @activity.defn(name="discover")
         async def discover(request: DiscoverInput) -> DiscoveryDiff:
             contexts = sorted({lane.context for lane in fakes.lanes})
-            return DiscoveryDiff(tenants=1, metrics=len(contexts), new=contexts)
+            diff = DiscoveryDiff(tenants=1, metrics=len(contexts), started_at=datetime(2025, 7, 2, 10, tzinfo=UTC))
+            diff.add_new(contexts)
+            return diff
 
-        return [plan_sync, sync_component, record_component_failure, record_ledger, plan_backfill, active_patterns,
+        return [plan_sync, sync_component, record_component_failure, record_ledger, plan_backfill, summarize_backfill,
+                plan_backfill_page, active_patterns,
                 run_pattern, run_patterns, discover, tell_stories]
 
 
