@@ -121,3 +121,26 @@ async def wait_for_progress(handle, condition):
             return progress
         await asyncio.sleep(0.05)
     raise AssertionError(f"progress never matched: {progress}")
+
+
+async def test_lanes_come_page_by_page_and_the_state_holds_one_page(time_skipping_env):
+    client = time_skipping_env.client
+    contexts = [f"acme::m{i:02d}" for i in range(11)]
+    fakes = Fakes(dimensions=(), page_size=3, lanes=[lane(c, "day", "2025-07-01", "2025-07-04") for c in contexts])
+    async with fake_workers(client, fakes) as queues:
+        request = backfill_input(queues, chunk_size=2, max_concurrency=2, children_per_run=5)
+        handle = await client.start_workflow(BackfillWorkflow.run, request, id=request.workflow_id,
+                                             task_queue=queues.sync)
+        result = await handle.result()
+        runs = [e async for e in handle.fetch_history_events()]  # the last run's history
+    progress = result.progress
+    assert (progress.chunks_planned, progress.chunks_succeeded, progress.runs) == (22, 22, 5)
+    summary, *page_requests = fakes.planning
+    assert summary.after is None and summary.chunk_size == 2
+    assert [r.after for r in page_requests] == [None, "3", "6", "9"]  # each page asked for once
+    for context in contexts:  # a lane's chunks in order, across pages and runs
+        spans = [c[1].split(" ")[1] for c in fakes.calls if c[0] == "plan" and c[1].startswith(f"{context} ")]
+        assert spans == ["2025-07-01:2025-07-02", "2025-07-03:2025-07-04"]
+    started = [e for e in runs if e.HasField("workflow_execution_started_event_attributes")]
+    state = started[0].workflow_execution_started_event_attributes.input.payloads[0].data
+    assert len(state) < 4000  # the running lanes and one page, never the whole plan

@@ -17,6 +17,7 @@ from semsync.catalog.models import Catalog, TenantDef
 from semsync.config import CatalogSettings, DatabaseSettings, ScheduleSettings, Settings, TemporalSettings
 from semsync.contracts import (
     BackfillMode,
+    BackfillResult,
     ContextSelector,
     DiscoveryInput,
     DiscoveryResult,
@@ -92,7 +93,10 @@ async def test_discovery_registers_new_gone_and_returning_contexts(setup, tempor
     async with test_database.admin_engine.connect() as conn:
         contexts = dict((await conn.execute(text("SELECT context_key, is_active FROM metric_contexts"))).all())
         patterns = await conn.scalar(text("SELECT count(*) FROM metric_pattern_contexts WHERE is_active"))
+        activated = dict((await conn.execute(text("SELECT metric_id, activated_at FROM metric_contexts"))).all())
     assert contexts == {"sched::revenue": True, "sched::orders": True, "sched::visits": True}
+    assert activated["orders"] > activated["visits"] > activated["revenue"]  # reactivated last; revenue never left
+    assert back.started_at is not None and activated["orders"] >= back.started_at > activated["visits"]
     assert patterns == 3 * len(pattern_names())
 
 
@@ -101,8 +105,9 @@ async def test_discovery_starts_the_initial_sync_of_new_contexts(setup, temporal
     catalog_file(catalog, ["revenue", "visits", "orders", "signups"])
     result = await discover(temporal_env.client, settings, initial_sync=True, run_patterns=False)
     assert result.diff.new == ["sched::signups"] and len(result.initial_syncs) == 3
-    for workflow_id in result.initial_syncs:
-        await temporal_env.client.get_workflow_handle(workflow_id).result()
+    for workflow_id in result.initial_syncs:  # by activation time: the new context alone, however many others
+        backfill = await temporal_env.client.get_workflow_handle(workflow_id, result_type=BackfillResult).result()
+        assert backfill.progress.contexts == 1
     now = datetime.now(UTC)
     async with test_database.admin_engine.connect() as conn:
         synced = dict((await conn.execute(text(
