@@ -97,7 +97,7 @@ async def running_services(settings: Settings, queues: tuple[str, ...] = QUEUES)
     async with AsyncExitStack() as stack:
         executor = None
         if "patterns" in queues:
-            executor = pattern_process_pool(settings.worker.pattern_processes or None)
+            executor = pattern_process_pool(settings.worker.pattern_processes or None, settings.worker.pattern_nice)
             stack.callback(executor.shutdown, wait=True, cancel_futures=True)
         yield await stack.enter_async_context(open_services(settings, pattern_executor=executor))
 

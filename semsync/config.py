@@ -168,6 +168,9 @@ class WorkerSettings(BaseModel):
     pattern_processes: int = Field(0, ge=0)
     #: pattern activities at once (reading and storing overlap the analysis of others)
     pattern_concurrency: int = Field(0, ge=0)
+    #: the pattern processes' niceness: the analysis yields the cores to the worker's own process, so
+    #: workflow tasks (and the syncs' event loop) are not starved while every core analyses
+    pattern_nice: int = Field(10, ge=0, le=19)
     #: seconds a stopping worker lets running activities finish before cancelling them
     graceful_shutdown_s: float = 30.0
     #: workflows each worker keeps in its sticky cache; a bound on the worker's memory however many

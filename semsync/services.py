@@ -43,10 +43,13 @@ def pin_blas_threads() -> None:
         os.environ.setdefault(name, "1")
 
 
-def prepare_pattern_process() -> None:
-    """A pattern process's start: one BLAS thread, every pattern loaded, and what the imports built
-    (some 170,000 objects of pandas, scipy and statsmodels) moved out of the garbage collector's
-    sight: every full collection walked them again, 8 % of the analysis CPU (measured)."""
+def prepare_pattern_process(nice: int = 0) -> None:
+    """A pattern process's start: a lower CPU priority (`nice` more), one BLAS thread, every pattern
+    loaded, and what the imports built (some 170,000 objects of pandas, scipy and statsmodels) moved
+    out of the garbage collector's sight: every full collection walked them again, 8 % of the analysis
+    CPU (measured)."""
+    if nice:
+        os.nice(nice)
     pin_blas_threads()
     import semsync.patterns.context_run  # noqa: F401 - loads numpy, pandas, scipy and each pattern
     import semsync.stories.tell  # noqa: F401 - the story rules and templates
@@ -56,12 +59,14 @@ def prepare_pattern_process() -> None:
     gc.freeze()
 
 
-def pattern_process_pool(processes: int | None = None) -> ProcessPoolExecutor:
-    """A pool of `processes` (default: the cores) spawned processes for the pattern analysis."""
+def pattern_process_pool(processes: int | None = None, nice: int = 10) -> ProcessPoolExecutor:
+    """A pool of `processes` (default: the cores) spawned processes for the pattern analysis, `nice`
+    below the worker's priority: with every core analysing, the worker's workflow tasks still run at
+    once (a workflow task past the 10 s timeout is retried from scratch)."""
     return ProcessPoolExecutor(
         max_workers=processes or os.cpu_count() or 1,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=prepare_pattern_process,
+        initializer=prepare_pattern_process, initargs=(nice,),
     )
 
 

@@ -61,11 +61,14 @@ def test_a_context_analysed_in_a_worker_process_equals_analysing_in_process():
     assert {s["direction"] for s in statuses} == {"lower_is_better"}
 
 
-def test_pattern_processes_start_with_one_blas_thread_and_their_imports_frozen():
+def test_pattern_processes_start_with_one_blas_thread_their_imports_frozen_and_a_lower_priority():
     with pattern_process_pool(1) as pool:
         blas = pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result()
         frozen = pool.submit(gc.get_freeze_count).result()
+        niceness = pool.submit(os.nice, 0).result()
     assert blas == "1"
+    # the worker's own process (workflow tasks, the syncs' event loop) goes first when the cores are busy
+    assert niceness == min(os.nice(0) + 10, 19)
     # the pattern modules loaded up front: pandas, scipy and statsmodels alone build well over
     # 100,000 objects at import, all out of the collector's sight
     assert frozen > 100_000

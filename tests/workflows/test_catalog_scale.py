@@ -12,7 +12,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from instant_sync import InstantSync
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -28,6 +27,7 @@ from semsync.contracts import (
     ScheduledRunInput,
 )
 from semsync.demo import demo_catalog
+from semsync.devstack.instant_sync import InstantSync
 from semsync.devstack.scale import PayloadSizes, generate_contexts
 from semsync.partitions import Grain, last_complete_partition
 from workflows.backfill import BackfillWorkflow

@@ -1,5 +1,6 @@
 """A stand-in SyncWorkflow (registered under the real name) that answers at once: for measuring what
-the orchestration around the syncs carries, with no source and no database behind it."""
+the orchestration around the syncs carries at catalog scale (`bench/scale.py`, the payload test),
+with no source and no database behind it. Never registered by the worker."""
 
 from __future__ import annotations
 
