@@ -6,18 +6,17 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from semsync.contracts import (
-        ComponentResult,
-        LedgerStatus,
-        SyncStatus,
-        SyncType,
-        SyncWorkflowInput,
-        SyncWorkflowResult,
-    )
+from semsync.contracts import (
+    ComponentResult,
+    LedgerStatus,
+    SyncStatus,
+    SyncType,
+    SyncWorkflowInput,
+    SyncWorkflowResult,
+)
 
 
-@workflow.defn(name="SyncWorkflow")
+@workflow.defn(name="SyncWorkflow", sandboxed=False)  # trivially deterministic; its package is not sandbox-light
 class InstantSync:
     @workflow.run
     async def run(self, request: SyncWorkflowInput) -> SyncWorkflowResult:
