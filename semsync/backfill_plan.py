@@ -14,6 +14,8 @@ contiguous partitions its mode leaves to sync; handed out in pages.
   the progress; `plan_backfill` gathers every page (the CLI's dry run).
 - A lane of more than `MAX_RUNS_PER_LANE` runs (a ledger with many gaps) has its closest runs joined:
   the partitions between them are synced again (idempotently) and the lane stays small.
+- In mode ``failed`` a partial partition syncs only the components its sync left failed (the ledger
+  row names them): runs split where those differ, and each chunk's SyncWorkflow gets them.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from semsync.contracts import (
 from semsync.contracts.backfill import MAX_RUNS_PER_LANE
 from semsync.db.session import tenant_scope
 from semsync.errors import TenantSyncDisabledError
-from semsync.ledger import keys_with_status_many
+from semsync.ledger import ledger_marks
 from semsync.partitions import Grain, MetricContext, Partition, count_between, partitions_between
 
 _SYNCED = (LedgerStatus.SUCCEEDED, LedgerStatus.PARTIAL)
@@ -128,34 +130,56 @@ async def select_contexts(
     return selected
 
 
-def contiguous_runs(partitions: list[Partition]) -> list[tuple[str, str]]:
-    """Ordered partitions grouped into runs of consecutive ones: [(first key, last key), ...]."""
-    runs: list[tuple[str, str]] = []
+Components = list[str] | None
+
+
+def contiguous_runs(partitions: list[Partition], components: dict[str, Components] | None = None
+                    ) -> list[tuple[tuple[str, str], Components]]:
+    """Ordered partitions grouped into runs of consecutive ones with the same components (per
+    partition key in `components`; None: all): [((first key, last key), components), ...]."""
+    runs: list[tuple[tuple[str, str], Components]] = []
     first = previous = None
+    chosen: Components = None
     for partition in partitions:
-        if previous is not None and partition == previous.next():
+        own = components.get(partition.key) if components else None
+        if previous is not None and partition == previous.next() and own == chosen:
             previous = partition
             continue
         if first is not None:
-            runs.append((first.key, previous.key))
+            runs.append(((first.key, previous.key), chosen))
         first = previous = partition
+        chosen = own
     if first is not None:
-        runs.append((first.key, previous.key))
+        runs.append(((first.key, previous.key), chosen))
     return runs
 
 
-def join_closest_runs(grain: Grain, runs: list[tuple[str, str]], limit: int = MAX_RUNS_PER_LANE
-                      ) -> list[tuple[str, str]]:
+def _union(a: Components, b: Components) -> Components:
+    return None if a is None or b is None else sorted(set(a) | set(b))
+
+
+def join_closest_runs(grain: Grain, runs: list[tuple[tuple[str, str], Components]], limit: int = MAX_RUNS_PER_LANE
+                      ) -> list[tuple[tuple[str, str], Components]]:
     """`runs` with the smallest gaps between them closed until at most `limit` runs are left (the
-    earliest of equal gaps first)."""
+    earliest of equal gaps first); runs that touch or are joined sync the union of their components."""
     if len(runs) <= limit:
         return runs
-    gaps = sorted(range(1, len(runs)), key=lambda i: (count_between(grain, runs[i - 1][1], runs[i][0]), i))
+    gaps = sorted(range(1, len(runs)), key=lambda i: (count_between(grain, runs[i - 1][0][1], runs[i][0][0]), i))
     closed = set(gaps[:len(runs) - limit])
     joined = [runs[0]]
     for i in range(1, len(runs)):
-        joined[-1:] = [(joined[-1][0], runs[i][1])] if i in closed else [joined[-1], runs[i]]
+        (first, _), components = joined[-1]
+        if i in closed:
+            joined[-1] = ((first, runs[i][0][1]), _union(components, runs[i][1]))
+        else:
+            joined.append(runs[i])
     return joined
+
+
+def lane_of(context: MetricContext, grain: Grain, runs: list[tuple[tuple[str, str], Components]]) -> Lane:
+    components = [c for _, c in runs]
+    return Lane(context=context.key, grain=grain, runs=[span for span, _ in runs],
+                components=components if any(c is not None for c in components) else [])
 
 
 async def plan_page(session_factory: async_sessionmaker[AsyncSession], request: PlanBackfillInput) -> LanePage:
@@ -165,7 +189,7 @@ async def plan_page(session_factory: async_sessionmaker[AsyncSession], request: 
     limit = max(1, request.max_lanes // len(request.ranges))
     contexts = await contexts_after(session_factory, request.selector, after, limit)
     spans = [partitions_between(r.grain, r.first, r.last) for r in request.ranges]
-    marked: dict[tuple[int, int], dict[str, set[str]]] = {}
+    marked: dict[tuple[int, int], dict[str, dict[str, Components]]] = {}
     if request.mode is not BackfillMode.ALL:
         statuses = _SYNCED if request.mode is BackfillMode.MISSING else _FAILED
         by_tenant: dict[int, list[str]] = defaultdict(list)
@@ -174,21 +198,23 @@ async def plan_page(session_factory: async_sessionmaker[AsyncSession], request: 
         for tenant_id, metrics in by_tenant.items():
             async with tenant_scope(session_factory, tenant_id) as session:
                 for index, (grain_range, span) in enumerate(zip(request.ranges, spans, strict=True)):
-                    marked[tenant_id, index] = await keys_with_status_many(
+                    marked[tenant_id, index] = await ledger_marks(
                         session, tenant_id, metrics, grain_range.grain, statuses, span[0].start, span[-1].end)
     page = LanePage(lanes=[])
     runs = 0
     for position, selected in enumerate(contexts):
         for index, (grain_range, span) in enumerate(zip(request.ranges, spans, strict=True)):
             partitions = span
+            components = None
             if request.mode is not BackfillMode.ALL:
-                keys = marked[selected.tenant_id, index].get(selected.context.metric, set())
+                keys = marked[selected.tenant_id, index].get(selected.context.metric, {})
                 missing = request.mode is BackfillMode.MISSING
                 partitions = [p for p in span if (p.key not in keys) == missing]
                 page.skipped_partitions += len(span) - len(partitions)
+                components = None if missing else keys  # failed: a partial partition's failed components
             if partitions:
-                lane_runs = join_closest_runs(grain_range.grain, contiguous_runs(partitions))
-                page.lanes.append(Lane(context=selected.context.key, grain=grain_range.grain, runs=lane_runs))
+                lane_runs = join_closest_runs(grain_range.grain, contiguous_runs(partitions, components))
+                page.lanes.append(lane_of(selected.context, grain_range.grain, lane_runs))
                 runs += len(lane_runs)
         page.contexts += 1
         if runs >= request.max_runs and position < len(contexts) - 1:

@@ -26,10 +26,10 @@ from semsync.redaction import redact
 _UPSERT = """
 INSERT INTO partition_ledger AS l
     (tenant_id, metric_id, grain, partition_key, partition_start, kind, status, attempts, last_attempt_at,
-     last_success_at, rows, error, workflow_id)
+     last_success_at, rows, error, workflow_id, failed_components)
 SELECT :tenant_id, :metric_id, :grain, k.key, k.start, :kind, CAST(:status AS varchar), 1, :at,
        CASE WHEN CAST(:status AS varchar) IN ('succeeded', 'partial') THEN CAST(:at AS timestamptz) END,
-       :rows, :error, :workflow_id
+       :rows, :error, :workflow_id, CAST(:failed AS text[])
 FROM unnest(CAST(:keys AS text[]), CAST(:starts AS date[])) AS k(key, start)
 ON CONFLICT (tenant_id, metric_id, grain, partition_key, kind) DO UPDATE SET
     status = EXCLUDED.status,
@@ -38,7 +38,9 @@ ON CONFLICT (tenant_id, metric_id, grain, partition_key, kind) DO UPDATE SET
     last_success_at = COALESCE(EXCLUDED.last_success_at, l.last_success_at),
     rows = CASE WHEN EXCLUDED.status = 'running' THEN l.rows ELSE EXCLUDED.rows END,
     error = CASE WHEN EXCLUDED.status = 'running' THEN l.error ELSE EXCLUDED.error END,
-    workflow_id = EXCLUDED.workflow_id
+    workflow_id = EXCLUDED.workflow_id,
+    failed_components = CASE WHEN EXCLUDED.status = 'running' THEN l.failed_components
+                             ELSE EXCLUDED.failed_components END
 """
 
 
@@ -55,27 +57,30 @@ async def record(
             "status": entry.status.value, "at": at, "rows": per_partition,
             "error": cut(redact(entry.error)) if entry.error else None,
             "workflow_id": entry.workflow_id, "keys": list(entry.partitions), "starts": starts,
+            "failed": entry.failed_components,
         })
     return len(entry.partitions)
 
 
-async def keys_with_status_many(
+async def ledger_marks(
     session: AsyncSession, tenant_id: int, metric_ids: list[str], grain: Grain, statuses: Iterable[LedgerStatus],
     first: date, last: date, *, kind: str = SYNC_KIND,
-) -> dict[str, set[str]]:
-    """Per metric of `metric_ids`: the keys of its partitions starting from `first` to `last` whose
-    ledger status is one of `statuses` (one query for many contexts of a tenant)."""
+) -> dict[str, dict[str, list[str] | None]]:
+    """Per metric of `metric_ids`: its partitions starting from `first` to `last` whose ledger status
+    is one of `statuses`, each with the components a partial sync left failed (None: all, or not
+    recorded). One query for many contexts of a tenant."""
     rows = await session.execute(
-        text("SELECT metric_id, partition_key FROM partition_ledger WHERE tenant_id = :t "
+        text("SELECT metric_id, partition_key, status, failed_components FROM partition_ledger WHERE tenant_id = :t "
              "AND metric_id = ANY(CAST(:m AS text[])) AND grain = :g AND kind = :k "
              "AND status = ANY(CAST(:s AS text[])) AND partition_start BETWEEN :a AND :b"),
         {"t": tenant_id, "m": metric_ids, "g": Grain(grain).value, "k": kind, "s": [s.value for s in statuses],
          "a": first, "b": last},
     )
-    keys: dict[str, set[str]] = {}
+    marks: dict[str, dict[str, list[str] | None]] = {}
     for row in rows:
-        keys.setdefault(row.metric_id, set()).add(row.partition_key)
-    return keys
+        partial = row.status == LedgerStatus.PARTIAL.value and row.failed_components
+        marks.setdefault(row.metric_id, {})[row.partition_key] = sorted(row.failed_components) if partial else None
+    return marks
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from semsync.contracts import (
     SyncPlan,
     SyncStatus,
 )
+from semsync.contracts.sync import BASE, kept_base
 from semsync.db.session import tenant_scope
 from semsync.db.window_replace import lock_component, replace_window, uncovered
 from semsync.errors import SemsyncError, TenantSyncDisabledError, cut
@@ -96,6 +97,9 @@ class SemanticSyncService:
         async with tenant_scope(self.session_factory, tenant_id) as session:
             histories = await load_histories(session, tenant_id, metric.id, request.grain.value)
         names: list[str | None] = [None, *(d.id for d in metric.dimensions)]
+        if request.components is not None:
+            chosen = [name for name in names if (name or BASE) in request.components]
+            names = chosen or names  # the failed components are gone from the catalog: the whole sync
         components = [
             plan_component(request.grain, partitions[0], partitions[-1], histories.get(name, ComponentHistory()),
                            force_full=request.force_full_sync, dimension=name)
@@ -184,7 +188,7 @@ class SemanticSyncService:
                 retryable = exc.retryable if isinstance(exc, SemsyncError) else True
                 return failed_result(component, error_text(exc), type(exc).__name__, retryable=retryable)
 
-        base = await isolated(plan.base)
+        base = await isolated(plan.base) if plan.base else kept_base(request)
         dimension_results: list[ComponentResult] = []
         if base.status is SyncStatus.SUCCESS and plan.dimensions:
             limit = asyncio.Semaphore(self.max_concurrent_dimensions)

@@ -66,8 +66,9 @@ class BackfillWorkflow:
         self._cancelling = False
         self._wake = False
         self._backfill_id = ""
-        #: per held lane (by object): its chunks, cut from its runs when first needed; not carried
-        self._chunks: dict[int, list[tuple[str, str]]] = {}
+        #: per held lane (by object): its chunks (each with the components it syncs), cut from its runs
+        #: when first needed; not carried
+        self._chunks: dict[int, list[tuple[tuple[str, str], list[str] | None]]] = {}
 
     @workflow.run
     async def run(self, request: BackfillInput) -> BackfillResult:
@@ -141,8 +142,8 @@ class BackfillWorkflow:
         held = [lane for lane in state.lanes if lane.key in busy or self._left(request, lane)]
         for gone in {id(lane) for lane in state.lanes} - {id(lane) for lane in held}:
             self._chunks.pop(gone, None)
-        state.lanes = held + [LaneProgress(context=lane.context, grain=lane.grain, runs=lane.runs)
-                              for lane in page.lanes]
+        state.lanes = held + [LaneProgress(context=lane.context, grain=lane.grain, runs=lane.runs,
+                                           components=lane.components) for lane in page.lanes]
         state.after, state.exhausted = page.after, page.after is None
 
     async def _plan_whole(self, request: BackfillInput) -> BackfillState:
@@ -164,9 +165,10 @@ class BackfillWorkflow:
         state.plan, state.cursors, state.after, state.exhausted = None, [], None, True
         state.progress.chunks_planned = sum(len(self._lane_chunks(request, lane)) for lane in state.lanes)
 
-    def _lane_chunks(self, request: BackfillInput, lane: LaneProgress) -> list[tuple[str, str]]:
+    def _lane_chunks(self, request: BackfillInput, lane: LaneProgress
+                     ) -> list[tuple[tuple[str, str], list[str] | None]]:
         if id(lane) not in self._chunks:
-            self._chunks[id(lane)] = lane.lane().chunks(request.chunk_size)
+            self._chunks[id(lane)] = lane.lane().chunks_with_components(request.chunk_size)
         return self._chunks[id(lane)]
 
     def _left(self, request: BackfillInput, lane: LaneProgress) -> bool:
@@ -181,14 +183,17 @@ class BackfillWorkflow:
                 return index
         return None
 
-    async def _child(self, request: BackfillInput, lane: LaneProgress, chunk: tuple[str, str], busy: set[str]) -> None:
+    async def _child(self, request: BackfillInput, lane: LaneProgress,
+                     work: tuple[tuple[str, str], list[str] | None], busy: set[str]) -> None:
         state = self._state
         assert state is not None
+        chunk, components = work
         context = MetricContext.from_string(lane.context)
         child = SyncWorkflowInput(
             tenant=context.tenant, metric_id=context.metric, grain=lane.grain, start_partition=chunk[0],
             end_partition=chunk[1], force_full_sync=request.force_full, run_patterns=request.run_patterns,
             backfill_id=request.backfill_id, pattern_task_queue=request.pattern_task_queue, retry=request.retry,
+            components=components,
         )
         progress = state.progress
         span = span_key(*chunk)

@@ -2,9 +2,12 @@
 
 plan → base series (its final failure fails the workflow) → every dimension concurrently, each
 retried on its own (a dimension that is non-retryable or out of attempts is recorded FAILED with its
-reason while the others commit) → the partition ledger. Then, as its continuation, it starts the
-PatternWorkflow of its context and span (parent-close ABANDON: the patterns outlive the sync), id
-``patterns/{grain}/{span}/{tenant}::{metric}``; an identical run already running counts as started.
+reason while the others commit) → the partition ledger (a partial sync's row names its failed
+components). Started with `components` (``backfill --mode failed`` of a partial partition), only
+those are synced again: the base series and the healthy dimensions are neither fetched nor written.
+Then, as its continuation, it starts the PatternWorkflow of its context and span (parent-close
+ABANDON: the patterns outlive the sync), id ``patterns/{grain}/{span}/{tenant}::{metric}``; an
+identical run already running counts as started.
 
 Id: ``sync/{grain}/{span}/{tenant}::{metric}``.
 """
@@ -37,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         SyncWorkflowInput,
         SyncWorkflowResult,
     )
+    from semsync.contracts.sync import BASE, kept_base
     from workflows import search_attributes as sa
     from workflows.failures import describe
     from workflows.options import HEARTBEAT, LOCAL, QUICK
@@ -68,20 +72,24 @@ class SyncWorkflow:
         except ActivityError as error:
             await self._fail(request, f"planning failed: {describe(error)}")
             raise
-        sa.upsert(sync_type=plan.base.sync_type.value)
-        try:
-            base = await self._component(plan, plan.base)
-        except ActivityError as error:
-            reason = f"base series failed: {describe(error)}"
-            await self._record_failure(plan, plan.base, error)
-            await self._fail(request, reason)
-            raise ApplicationError(reason, type="BaseSeriesFailed", non_retryable=True) from error
+        sa.upsert(sync_type=(plan.base or plan.components[0]).sync_type.value)
+        if plan.base is None:  # only failed dimensions again: the base series stays as it was
+            base = kept_base(request)
+        else:
+            try:
+                base = await self._component(plan, plan.base)
+            except ActivityError as error:
+                reason = f"base series failed: {describe(error)}"
+                await self._record_failure(plan, plan.base, error)
+                await self._fail(request, reason)
+                raise ApplicationError(reason, type="BaseSeriesFailed", non_retryable=True) from error
         dimensions = list(await asyncio.gather(*(self._dimension(plan, d) for d in plan.dimensions)))
         failed = [d for d in dimensions if d.status is SyncStatus.FAILED]
         status = LedgerStatus.PARTIAL if failed else LedgerStatus.SUCCEEDED
         rows = base.rows_fetched + sum(d.rows_fetched for d in dimensions)
         error = "; ".join(f"{d.dimension}: {d.error}" for d in failed) or None
-        await self._ledger(request, status, rows=rows, error=error)
+        await self._ledger(request, status, rows=rows, error=error,
+                           failed_components=sorted(d.dimension or BASE for d in failed) or None)
         result = SyncWorkflowResult(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
                                     partitions=[p.key for p in request.partitions()], base=base,
                                     dimensions=dimensions, ledger_status=status)
@@ -118,10 +126,10 @@ class SyncWorkflow:
         return result
 
     async def _ledger(self, request: SyncWorkflowInput, status: LedgerStatus, *, rows: int = 0,
-                      error: str | None = None) -> None:
+                      error: str | None = None, failed_components: list[str] | None = None) -> None:
         entry = LedgerEntry(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
                             partitions=[p.key for p in request.partitions()], status=status, rows=rows, error=error,
-                            workflow_id=workflow.info().workflow_id)
+                            workflow_id=workflow.info().workflow_id, failed_components=failed_components)
         await workflow.execute_local_activity_method(LedgerActivities.record_ledger, LedgerBatch(entries=[entry]),
                                                      **LOCAL)
 

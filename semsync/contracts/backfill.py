@@ -89,21 +89,29 @@ MAX_RUNS_PER_LANE = 32
 
 
 class Lane(_Model):
-    """The work of one (context, grain): contiguous runs of partitions to sync, in order."""
+    """The work of one (context, grain): contiguous runs of partitions to sync, in order; in mode
+    ``failed``, per run the components a partial sync left failed (None: every component)."""
 
     context: str
     grain: Grain
     runs: list[tuple[str, str]]
+    #: aligned with `runs` when any run syncs only some components; empty: every run syncs all
+    components: list[list[str] | None] = Field(default_factory=list)
 
     def chunks(self, chunk_size: int | None) -> list[tuple[str, str]]:
         """The runs cut into chunks of at most `chunk_size` partitions (None: each run whole)."""
-        chunks: list[tuple[str, str]] = []
-        for first, last in self.runs:
+        return [chunk for chunk, _ in self.chunks_with_components(chunk_size)]
+
+    def chunks_with_components(self, chunk_size: int | None) -> list[tuple[tuple[str, str], list[str] | None]]:
+        """Each chunk with the components it syncs (None: all)."""
+        chunks: list[tuple[tuple[str, str], list[str] | None]] = []
+        for index, (first, last) in enumerate(self.runs):
+            components = self.components[index] if self.components else None
             partitions = partitions_between(self.grain, first, last)
             size = chunk_size or len(partitions)
             for i in range(0, len(partitions), size):
                 block = partitions[i:i + size]
-                chunks.append((block[0].key, block[-1].key))
+                chunks.append(((block[0].key, block[-1].key), components))
         return chunks
 
     def chunk_count(self, chunk_size: int | None) -> int:
@@ -188,11 +196,12 @@ class BackfillProgress(_Result):
 
 
 class LaneProgress(_Model):
-    """A lane the workflow holds: its runs and how many of its chunks are done."""
+    """A lane the workflow holds: its runs (and their components) and how many of its chunks are done."""
 
     context: str
     grain: Grain
     runs: list[tuple[str, str]]
+    components: list[list[str] | None] = Field(default_factory=list)
     done: int = 0
 
     @property
@@ -200,7 +209,7 @@ class LaneProgress(_Model):
         return f"{self.context}|{self.grain.value}"
 
     def lane(self) -> Lane:
-        return Lane(context=self.context, grain=self.grain, runs=self.runs)
+        return Lane(context=self.context, grain=self.grain, runs=self.runs, components=self.components)
 
 
 class BackfillState(_Result):

@@ -26,6 +26,9 @@ class SemanticSyncRequest(_SpanRequest):
     tenant: str = Field(description="tenant identifier")
     metric_id: str
     force_full_sync: bool = False
+    #: sync only these components ("base" or dimension ids; a re-run of a partial sync's failed ones);
+    #: None: the base series and every dimension
+    components: list[str] | None = None
 
     @field_validator("tenant")
     @classmethod
@@ -154,6 +157,18 @@ class ComponentPlan(_Model):
     settled_through: date | None = None
 
 
+#: the base series' name among a request's components
+BASE = "base"
+
+
+def kept_base(request: SemanticSyncRequest) -> ComponentResult:
+    """The base series' result when only failed dimensions are synced again: kept as it was."""
+    partitions = request.partitions()
+    return ComponentResult(dimension=None, sync_type=SyncType.INCREMENTAL, status=SyncStatus.SUCCESS,
+                           reason="kept: it succeeded before, only the failed components are synced again",
+                           window_start=partitions[0].start, window_end=partitions[-1].end)
+
+
 class SyncPlan(_Model):
     """`plan_sync`'s result: the tenant's id and one plan per component, base series first."""
 
@@ -162,12 +177,13 @@ class SyncPlan(_Model):
     components: list[ComponentPlan]
 
     @property
-    def base(self) -> ComponentPlan:
-        return self.components[0]
+    def base(self) -> ComponentPlan | None:
+        """The base series' plan; None when only some dimensions are synced again."""
+        return self.components[0] if self.components and self.components[0].dimension is None else None
 
     @property
     def dimensions(self) -> list[ComponentPlan]:
-        return self.components[1:]
+        return [c for c in self.components if c.dimension is not None]
 
 
 class SyncComponentInput(_Model):
@@ -204,6 +220,8 @@ class LedgerEntry(_Model):
     rows: int = 0
     error: ErrorText | None = None
     workflow_id: str | None = None
+    #: a partial sync's failed components: "base" or dimension ids
+    failed_components: list[str] | None = None
 
 
 class LedgerBatch(_Model):

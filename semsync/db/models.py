@@ -30,7 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -286,6 +286,8 @@ class PartitionLedgerEntry(Base):
     rows: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     error: Mapped[str | None] = mapped_column(Text)
     workflow_id: Mapped[str | None] = mapped_column(Text)
+    #: a partial sync's failed components ("base" or dimension ids; migration 0010)
+    failed_components: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
 
     __table_args__ = (
         Index("uq_partition_ledger_key", "tenant_id", "metric_id", "grain", "partition_key", "kind", unique=True),

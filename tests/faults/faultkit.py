@@ -290,6 +290,8 @@ class WarehouseCube(FakeCube):
     failing: float = 0.0
     stall_s: float = 2.0
     answered: dict[str, int] = field(default_factory=dict)
+    #: dimension members answered with a 400 (as Cube does for a member it does not know)
+    unknown_dimensions: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -333,6 +335,9 @@ class WarehouseCube(FakeCube):
             if measure not in self.measures:
                 self._count("400")
                 return error(400, f"Error: '{measure.split('.')[-1]}' not found for path '{measure}'")
+            for member in set(query.get("dimensions") or ()) & self.unknown_dimensions:
+                self._count("400")
+                return error(400, f"Error: '{member.split('.')[-1]}' not found for path '{member}'")
             self._loads += 1
             if self.failing and self._loads % 10 < round(self.failing * 10):
                 if self._loads % 2:
@@ -345,10 +350,11 @@ class WarehouseCube(FakeCube):
         grain = Grain(time_dimension["granularity"])
         start, end = (date.fromisoformat(d) for d in time_dimension["dateRange"])
         by_region = bool(query.get("dimensions"))
+        member = query["dimensions"][0] if by_region else self.region  # any dimension slices by region
         rows = [
             {f"{self.time_dimension}.{grain.value}": f"{period.isoformat()}T00:00:00.000",
              self.time_dimension: f"{period.isoformat()}T00:00:00.000", measure: str(value),
-             **({self.region: region} if by_region else {})}
+             **({member: region} if by_region else {})}
             for (period, region), value in sorted(self.expected(measure, grain, start, end, by_region).items(),
                                                   key=lambda kv: (kv[0][0], kv[0][1] or ""))
         ]

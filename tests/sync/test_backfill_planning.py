@@ -103,6 +103,30 @@ async def test_the_modes_read_the_ledger_and_the_count_equals_the_pages(registry
         assert summary.contexts == 13
 
 
+async def test_failed_mode_takes_a_partial_partitions_failed_components_alone(registry):
+    ledger = Ledger(registry.database.session_factory)
+    await ledger.record([
+        LedgerEntry(tenant="t0000", metric_id="m0000", grain="day", partitions=["2025-07-02", "2025-07-03"],
+                    status=LedgerStatus.PARTIAL, failed_components=["region"]),
+        LedgerEntry(tenant="t0000", metric_id="m0000", grain="day", partitions=["2025-07-04"],
+                    status=LedgerStatus.PARTIAL, failed_components=["channel", "region"]),
+        LedgerEntry(tenant="t0000", metric_id="m0000", grain="day", partitions=["2025-07-05"],
+                    status=LedgerStatus.FAILED, error="base series failed"),
+        LedgerEntry(tenant="t0000", metric_id="m0000", grain="day", partitions=["2025-07-07"],
+                    status=LedgerStatus.PARTIAL),  # recorded before the components were: all of them
+    ])
+    plan = await plan_backfill(registry.database.session_factory, request(ranges=[DAYS], mode=BackfillMode.FAILED))
+    [lane] = plan.lanes
+    assert lane.runs == [("2025-07-02", "2025-07-03"), ("2025-07-04", "2025-07-04"), ("2025-07-05", "2025-07-05"),
+                         ("2025-07-07", "2025-07-07")]
+    assert lane.components == [["region"], ["channel", "region"], None, None]
+    assert lane.chunks_with_components(1)[:3] == [(("2025-07-02", "2025-07-02"), ["region"]),
+                                                  (("2025-07-03", "2025-07-03"), ["region"]),
+                                                  (("2025-07-04", "2025-07-04"), ["channel", "region"])]
+    everything = await plan_backfill(registry.database.session_factory, request(ranges=[DAYS]))
+    assert all(lane.components == [] for lane in everything.lanes)
+
+
 async def test_explicit_and_tenant_selections_page_and_are_checked(registry):
     chosen = ContextSelector(contexts=["t0002::m0001", "t0000::m0005", "t0002::m0000"])
     found = await every_page(registry, request(ranges=[DAYS], selector=chosen, max_lanes=2))
@@ -128,14 +152,18 @@ async def test_contexts_activated_since_a_time_are_the_ones_a_discovery_brought(
 
 def test_a_lane_with_many_gaps_keeps_at_most_32_runs_joining_the_closest():
     days = [f"2025-{m:02d}-{d:02d}" for m in (7, 8, 9, 10) for d in range(1, 29, 2)]  # every other day
-    runs = [(d, d) for d in days] + [("2025-12-01", "2025-12-01")]
+    runs = [((d, d), None) for d in days] + [(("2025-12-01", "2025-12-01"), ["region"])]
     joined = join_closest_runs(Grain.DAY, runs)
     assert len(runs) == 57 and len(joined) == MAX_RUNS_PER_LANE
-    assert joined[-1] == ("2025-12-01", "2025-12-01")  # the far one keeps its own run
-    covered = {d for first, last in joined for d in (first, last)}
-    assert all(first <= last for first, last in joined) and {r[0] for r in runs} <= {
-        d for d in days if any(first <= d <= last for first, last in joined)} | covered
+    assert joined[-1] == (("2025-12-01", "2025-12-01"), ["region"])  # the far one keeps its own run
+    assert all(any(first <= d <= last for (first, last), _ in joined) for d in days)
+    assert all(first <= last for (first, last), _ in joined)
     assert join_closest_runs(Grain.DAY, runs[:5]) == runs[:5]
+    # joined runs sync the union of their components; "every component" wins
+    partial = [(("2025-07-01", "2025-07-01"), ["a"]), (("2025-07-03", "2025-07-03"), ["b"]),
+               (("2025-07-05", "2025-07-05"), None)]
+    assert join_closest_runs(Grain.DAY, partial[:2], limit=1) == [(("2025-07-01", "2025-07-03"), ["a", "b"])]
+    assert join_closest_runs(Grain.DAY, partial, limit=1) == [(("2025-07-01", "2025-07-05"), None)]
 
 
 def test_a_discovery_diff_names_at_most_50_of_each_kind_and_counts_them_all():
