@@ -141,6 +141,10 @@ def print_plan(request: BackfillInput, plan: BackfillPlan) -> None:
         console.print(f"  {grain_range.grain.value:5} {grain_range.first}:{grain_range.last}: "
                       f"{counted(sum(len(lane.chunks(None)) for lane in lanes), 'run')} over "
                       f"{counted(len(lanes), 'context')}")
+    partial = sum(1 for lane in plan.lanes for components in lane.components if components is not None)
+    if partial:
+        console.print(f"  {counted(partial, 'run')} of partial partitions sync only their failed components "
+                      "(the base series and healthy dimensions are not fetched again)")
     console.print(f"  {counted(plan.partitions, 'partition')} to sync ({plan.skipped_partitions} skipped by the mode) "
                   f"in {counted(chunks, 'child SyncWorkflow')}, at most {request.max_concurrency} at a time; patterns "
                   f"{'after each sync' if request.run_patterns else 'not run'}")
@@ -156,7 +160,8 @@ def backfill(
     context: list[str] = typer.Option([], "--context", "-c", help="tenant::metric (repeatable)"),
     tenant: str | None = typer.Option(None, "--tenant", "-t", help="every metric of one tenant"),
     mode: BackfillMode = typer.Option(BackfillMode.MISSING, "--mode", "-m",
-                                      help="missing: not yet synced; failed: failed or partial; all"),
+                                      help="missing: not yet synced; failed: failed or partial (a partial one: "
+                                           "only its failed components); all"),
     max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, max=200, help="child syncs at once"),
     chunk_size: int | None = typer.Option(None, "--chunk-size", min=1,
                                           help="partitions per child sync [default: the whole range]"),
