@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.backfill import BackfillActivities
+    from activities.telemetry import BACKFILL_DONE, BACKFILL_PLANNED, backfill_kind
     from semsync.contracts import (
         BackfillControl,
         BackfillInput,
@@ -96,6 +97,8 @@ class BackfillWorkflow:
             self._wake = False
             await workflow.wait_condition(lambda: self._wake)
         state.progress.state = "cancelled" if self._cancelling else "completed"
+        if self._cancelling:
+            self._count_cancelled(request, chunks)
         state.progress.elapsed_s = self._elapsed()
         state.progress.eta_s = 0.0
         sa.upsert(status="CANCELLED" if self._cancelling else "FAILED" if state.failures else "SUCCESS")
@@ -108,6 +111,11 @@ class BackfillWorkflow:
             summary=f"plan {request.mode.value} over {request.selector.describe()}", **PLANNING)
         progress = BackfillProgress(backfill_id=request.backfill_id, state="running", contexts=plan.contexts,
                                     partitions_planned=plan.partitions, partitions_skipped=plan.skipped_partitions)
+        planned = workflow.metric_meter().create_counter(*BACKFILL_PLANNED)
+        for lane in plan.lanes:
+            for first, last in lane.runs:
+                planned.add(count_between(lane.grain, first, last),
+                            {"grain": lane.grain.value, "kind": backfill_kind(request.backfill_id)})
         return BackfillState(plan=plan, cursors=[0] * len(plan.lanes), progress=progress, started_at=workflow.now())
 
     @staticmethod
@@ -132,6 +140,7 @@ class BackfillWorkflow:
         )
         progress = state.progress
         span = span_key(*chunk)
+        outcome = "failed"
         try:
             result = await workflow.execute_child_workflow(
                 SyncWorkflow.run, child, id=child.workflow_id,
@@ -145,8 +154,10 @@ class BackfillWorkflow:
                 progress.chunks_partial += 1
                 reason = "dimensions failed: " + "; ".join(f"{k}: {v}" for k, v in result.dimensions_failed.items())
                 self._record_failure(lane.context, lane.grain, span, child.workflow_id, reason)
+                outcome = "partial"
             else:
                 progress.chunks_succeeded += 1
+                outcome = "succeeded"
         except (ChildWorkflowError, WorkflowAlreadyStartedError) as error:
             progress.chunks_failed += 1
             reason = (f"a SyncWorkflow {child.workflow_id} is already running" if
@@ -154,9 +165,22 @@ class BackfillWorkflow:
             self._record_failure(lane.context, lane.grain, span, child.workflow_id, reason)
         finally:
             state.cursors[lane_index] += 1
-            progress.partitions_done += count_between(lane.grain, chunk[0], chunk[1])
+            partitions = count_between(lane.grain, chunk[0], chunk[1])
+            progress.partitions_done += partitions
+            workflow.metric_meter().create_counter(*BACKFILL_DONE).add(partitions, {
+                "grain": lane.grain.value, "kind": backfill_kind(request.backfill_id), "status": outcome})
             busy.discard(lane_index)
             self._wake = True
+
+    def _count_cancelled(self, request: BackfillInput, chunks: list[list[tuple[str, str]]]) -> None:
+        """The partitions a cancel leaves unsynced count as done (status cancelled) on the worker's
+        metrics, so planned minus done comes back to 0 and the stalled-backfill alert stays quiet."""
+        assert self._state is not None
+        done = workflow.metric_meter().create_counter(*BACKFILL_DONE)
+        for lane, lane_chunks, cursor in zip(self._state.plan.lanes, chunks, self._state.cursors, strict=True):
+            left = sum(count_between(lane.grain, first, last) for first, last in lane_chunks[cursor:])
+            done.add(left, {"grain": lane.grain.value, "kind": backfill_kind(request.backfill_id),
+                            "status": "cancelled"})
 
     def _record_failure(self, context: str, grain: Grain, span: str, workflow_id: str, reason: str) -> None:
         assert self._state is not None
