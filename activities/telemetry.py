@@ -86,9 +86,9 @@ def backfill_kind(backfill_id: str) -> str:
 
 
 def count(counter: CounterSpec, value: int = 1, **labels: str) -> None:
-    """Add `value` to `counter` on the running activity's metric meter (a no-op without metrics)."""
-    if value:
-        activity.metric_meter().create_counter(*counter).add(value, labels)
+    """Add `value` to `counter` on the running activity's metric meter (a no-op without metrics). A 0 is
+    added too: the label set's series then exists, at 0, before its first increase."""
+    activity.metric_meter().create_counter(*counter).add(value, labels)
 
 
 def _zeros(meter: MetricMeter, spec: CounterSpec, fixed: dict[str, str],
