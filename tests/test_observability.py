@@ -21,9 +21,21 @@ from sqlalchemy import text
 
 from semsync.catalog.models import Catalog, DimensionDef, Filter, MetricDef, SqlMetricSource, TenantDef
 from semsync.catalog.store import write_catalog
-from semsync.contracts import PatternWorkflowResult, SyncWorkflowInput, SyncWorkflowResult
+from semsync.contracts import (
+    BackfillInput,
+    BackfillMode,
+    ComponentRetry,
+    GrainRange,
+    PatternWorkflowResult,
+    ScheduledRunInput,
+    SyncWorkflowInput,
+    SyncWorkflowResult,
+)
 from semsync.devstack import free_port
 from semsync.observability import ContextFilter, JsonFormatter, TextFormatter, log_context, log_handler
+from tests.monitoring import exposed_labels, exposed_names, monitored_label_uses, monitored_metric_names
+from workflows.backfill import BackfillWorkflow
+from workflows.scheduled import ScheduledRunWorkflow
 from workflows.sync import SyncWorkflow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,3 +203,51 @@ def test_json_lines_keep_exceptions_and_the_handler_follows_the_setting():
         logger.exception("failed")
     line = json.loads(stream.getvalue())
     assert line["level"] == "ERROR" and "ValueError: boom" in line["exception"] and line["tenant"] is None
+
+
+
+async def test_the_worker_exposes_every_metric_the_dashboard_and_the_alert_rules_name(
+        warehouse, worker_process, temporal_env):
+    """A sync with its patterns and stories, a backfill in which one dimension fails, and a grain run by
+    hand: then every metric the dashboard (`deploy/grafana/dashboards/semsync.json`) and the alert
+    rules (`deploy/prometheus/rules/semsync.rules.yml`) name is on the worker's endpoint, with the labels
+    they group and match by."""
+    queues, metrics_url, _ = worker_process
+    client = temporal_env.client
+    broken = MetricDef(id="orders", label="Orders", dimensions=[DimensionDef(id="channel", member="no_such_column")],
+                       source=SqlMetricSource(table="obs_wh.sales", value="count(*)", time_column="day",
+                                              filters=[Filter(member="tenant", operator="equals", values=["acme"])]))
+    revenue = MetricDef(id="revenue", label="Revenue", dimensions=[DimensionDef(id="region", member="region")],
+                        source=SqlMetricSource(table="obs_wh.sales", value="sum(amount)", time_column="day",
+                                               filters=[Filter(member="tenant", operator="equals", values=["acme"])]))
+    await write_catalog(warehouse.catalog_session_factory, Catalog(tenants=[TenantDef(
+        identifier="acme", name="Acme", metrics=[revenue, broken])]))
+    async with httpx.AsyncClient() as http:
+        at_start = (await http.get(metrics_url)).text
+    # the counters of rare events are there from the start, at 0: the first event is an increase
+    assert {"semsync_backfill_partitions_planned", "semsync_backfill_partitions_done", "semsync_scheduled_runs",
+            "semsync_deliveries"} <= exposed_names(at_start), at_start
+    assert samples(at_start, "semsync_scheduled_runs") == []
+    retry = ComponentRetry(maximum_attempts=2, initial_interval_s=0.1, maximum_interval_s=0.2)
+    sync = SyncWorkflowInput(tenant="acme", metric_id="revenue", grain="day", start_partition="2025-07-01",
+                             patterns=["historical_performance"], pattern_task_queue=queues["patterns"])
+    backfill = BackfillInput(backfill_id=f"obs-{uuid.uuid4().hex[:8]}", mode=BackfillMode.ALL, run_patterns=False,
+                             ranges=[GrainRange(grain="day", first="2025-07-02", last="2025-07-03")], retry=retry)
+    grain_run = ScheduledRunInput(grain="day", run_patterns=False, retry=retry)
+    await asyncio.gather(
+        client.execute_workflow(SyncWorkflow.run, sync, id=sync.workflow_id, task_queue=queues["sync"]),
+        client.execute_workflow(BackfillWorkflow.run, backfill, id=backfill.workflow_id, task_queue=queues["sync"]),
+        client.execute_workflow(ScheduledRunWorkflow.run, grain_run, id=f"scheduled/day-{uuid.uuid4().hex[:8]}",
+                                task_queue=queues["sync"]))
+    wanted = monitored_metric_names()
+    async with httpx.AsyncClient() as http:
+        for _ in range(120):  # the story run follows the pattern run on its own
+            page = (await http.get(metrics_url)).text
+            if not (missing := wanted - exposed_names(page)):
+                break
+            await asyncio.sleep(0.5)
+    assert not missing, f"named by the dashboard or the rules, not on the endpoint: {sorted(missing)}"
+    labels = exposed_labels(page)
+    unlabelled = {metric: sorted(used - labels[metric]) for metric, used in monitored_label_uses().items()
+                  if used - labels[metric]}
+    assert unlabelled == {}, "labels the dashboard or the rules use that the series do not carry"
