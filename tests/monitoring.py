@@ -15,6 +15,9 @@ RULES = ROOT / "deploy/prometheus/rules/semsync.rules.yml"
 RULE_TESTS = ROOT / "deploy/prometheus/rules/semsync.rules.test.yml"
 DASHBOARD = ROOT / "deploy/grafana/dashboards/semsync.json"
 
+#: what Grafana puts in place of the dashboard's variables, for promtool and Prometheus
+VARIABLES = {"$__rate_interval": "5m", "$tenant": ".*", "$grain": ".*"}
+
 #: semsync's own metrics and the Temporal SDK's; Prometheus's own (`up`, …) are not the worker's to serve
 _METRIC = re.compile(r"\b(?:semsync|temporal)_[a-zA-Z0-9_]*[a-zA-Z0-9]\b")
 _SELECTOR = re.compile(r"\b((?:semsync|temporal)_\w+)\s*(?:\{([^}]*)\})?")
@@ -43,6 +46,13 @@ def dashboard_expressions() -> dict[str, str]:
     """``"panel title #n"`` to the PromQL of each of its targets."""
     return {f"{panel['title']} #{i}": target["expr"] for panel in panels()
             for i, target in enumerate(panel.get("targets", [])) if target.get("expr")}
+
+
+def substituted(expr: str) -> str:
+    """A dashboard expression with its variables as Grafana fills them (every tenant and grain)."""
+    for variable, value in VARIABLES.items():
+        expr = expr.replace(variable, value)
+    return expr
 
 
 def metric_names(expressions) -> set[str]:

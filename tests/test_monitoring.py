@@ -23,16 +23,13 @@ from tests.monitoring import (
     dashboard_expressions,
     metric_names,
     panels,
+    substituted,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
     PROMTOOL is None, reason="promtool is not on PATH (Debian: apt-get install prometheus; .ci/run installs it)")
-
-#: what Grafana puts in place of the dashboard's variables, for promtool
-VARIABLES = {"$__rate_interval": "5m", "$tenant": ".*", "$grain": ".*"}
-
 
 def promtool(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
@@ -42,9 +39,7 @@ def as_recording_rules(expressions: dict[str, str], path: Path) -> Path:
     """The expressions as recording rules of one group: `promtool check rules` parses each."""
     rules = []
     for i, expr in enumerate(expressions.values()):
-        for variable, value in VARIABLES.items():
-            expr = expr.replace(variable, value)
-        rules.append({"record": f"semsync:dashboard_expr_{i}", "expr": expr})
+        rules.append({"record": f"semsync:dashboard_expr_{i}", "expr": substituted(expr)})
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     return path
 
