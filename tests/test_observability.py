@@ -116,6 +116,10 @@ async def settled(client, result: SyncWorkflowResult) -> None:
         await client.get_workflow_handle(patterns.stories_workflow_id).result()
 
 
+def series_count(exposition: str, name: str) -> int:
+    return sum(line.startswith(name + "{") for line in exposition.splitlines())
+
+
 def samples(exposition: str, name: str) -> list[dict[str, str]]:
     """The label sets of the samples of metric `name` (with a value above 0) in a Prometheus text page."""
     found = []
@@ -322,6 +326,11 @@ async def test_the_worker_exposes_every_metric_the_dashboard_and_the_alert_rules
     wanted = monitored_metric_names()
     async with httpx.AsyncClient() as http:
         page = (await http.get(metrics_url)).text
+    for rare in ("semsync_backfill_partitions_planned", "semsync_backfill_partitions_done", "semsync_scheduled_runs"):
+        # the zeros of the start carry exactly the labels the workflows' meters add: the events added
+        # to those series, not to new ones
+        assert series_count(page, rare) == series_count(at_start, rare), rare
+    assert samples(page, "semsync_backfill_partitions_done") and samples(page, "semsync_scheduled_runs")
     missing = wanted - exposed_names(page)
     assert not missing, f"named by the dashboard or the rules, not on the endpoint: {sorted(missing)}"
     labels = exposed_labels(page)
