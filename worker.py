@@ -9,7 +9,8 @@
 Both by default; one by flag, so they scale apart. Dependencies come from the composition root
 (`semsync.services`), built once inside the worker's event loop and closed on shutdown. SIGTERM or
 SIGINT stops polling, lets running activities finish (`SEMSYNC_WORKER__GRACEFUL_SHUTDOWN_S`) and exits.
-`SEMSYNC_WORKER__METRICS_PORT` serves Prometheus metrics (the SDK's and semsync's, `activities.telemetry`);
+`SEMSYNC_WORKER__METRICS_PORT` serves Prometheus metrics (the SDK's and semsync's, `activities.telemetry`;
+the counters the alert rules watch start at 0);
 `SEMSYNC_LOG_FORMAT=json` writes JSON lines carrying tenant, metric, grain and partition (`semsync.observability`).
 """
 
@@ -40,6 +41,7 @@ from activities.heartbeat import KeepAliveInterceptor  # noqa: E402
 from activities.patterns import PatternActivities  # noqa: E402
 from activities.stories import StoryActivities  # noqa: E402
 from activities.sync import SyncActivities  # noqa: E402
+from activities.telemetry import initialise_counters  # noqa: E402
 from semsync.config import Settings, get_settings  # noqa: E402
 from semsync.errors import ConfigurationError  # noqa: E402
 from semsync.observability import configure_logging  # noqa: E402
@@ -120,6 +122,9 @@ async def main(queues: tuple[str, ...]) -> None:
             logging.info("metrics on http://%s:%s/metrics", settings.worker.metrics_host,
                          settings.worker.metrics_port)
         workers = make_workers(client, services, queues)
+        initialise_counters(client.service_client.config.runtime.metric_meter, namespace=settings.temporal.namespace,
+                            sync_queue=settings.temporal.sync_task_queue if "sync" in queues else None,
+                            delivery_queues=[w.task_queue for w in workers])
         async with AsyncExitStack() as stack:
             for worker in workers:
                 await stack.enter_async_context(worker)  # leaving shuts down gracefully

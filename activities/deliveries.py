@@ -17,7 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import as_application_errors
-from activities.telemetry import count
+from activities.telemetry import DELIVERIES, count
 from semsync.contracts import (
     AlertPlan,
     AlertPlanRequest,
@@ -31,9 +31,6 @@ from semsync.observability import log_context
 
 if TYPE_CHECKING:
     from semsync.notify.service import DeliveryService
-
-DELIVERIES = ("semsync_deliveries", "deliveries by channel type and outcome (sent, failed, retried)")
-
 
 class DeliveryActivities:
     def __init__(self, service: DeliveryService) -> None:
@@ -66,12 +63,12 @@ class DeliveryActivities:
             try:
                 result = await self.service.send(request)
             except DeliveryError as exc:
-                count(*DELIVERIES, channel=getattr(exc, "channel_type", None) or "unknown", status="retried")
+                count(DELIVERIES, channel=getattr(exc, "channel_type", None) or "unknown", status="retried")
                 delay = exc.retry_after if isinstance(exc, TransientDeliveryError) else None
                 raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=False,
                                        next_retry_delay=timedelta(seconds=delay) if delay else None) from None
         if result.outcome in ("sent", "failed"):
-            count(*DELIVERIES, channel=result.channel_type, status=result.outcome)
+            count(DELIVERIES, channel=result.channel_type, status=result.outcome)
         if result.outcome == "failed":
             activity.logger.warning("delivery %d refused: %s", result.delivery_id, result.error)
         return result
@@ -82,4 +79,4 @@ class DeliveryActivities:
         with log_context(tenant=request.tenant), as_application_errors():
             channel = await self.service.give_up(request)
         if channel:
-            count(*DELIVERIES, channel=channel, status="failed")
+            count(DELIVERIES, channel=channel, status="failed")

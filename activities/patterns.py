@@ -12,7 +12,7 @@ from temporalio import activity
 
 from activities.errors import as_application_errors
 from activities.heartbeat import report_progress
-from activities.telemetry import count, error_type, request_context
+from activities.telemetry import PATTERN_RESULTS, PATTERN_RUNS, count, error_type, request_context
 from semsync.contracts import (
     ActivePatterns,
     ActivePatternsInput,
@@ -46,12 +46,11 @@ class PatternActivities:
                 with as_application_errors():
                     response = await self.service.run(request, report_progress)
             except Exception as exc:
-                count("semsync_pattern_runs", "pattern activity runs", status="failed", **labels)
+                count(PATTERN_RUNS, status="failed", **labels)
                 activity.logger.warning("pattern run failed (%s): %s", error_type(exc), exc)
                 raise
-            count("semsync_pattern_runs", "pattern activity runs",
-                  status="result_errors" if response.errors else "succeeded", **labels)
-            count("semsync_pattern_results_stored", "pattern results upserted", response.results_stored, **labels)
+            count(PATTERN_RUNS, status="result_errors" if response.errors else "succeeded", **labels)
+            count(PATTERN_RESULTS, value=response.results_stored, **labels)
             activity.logger.info("pattern %s %s: %d results stored, %d with a typed error", response.pattern,
                                  response.version, response.results_stored, len(response.errors))
             return response
@@ -65,16 +64,15 @@ class PatternActivities:
                 with as_application_errors():
                     response = await self.service.run_batch(request, report_progress)
             except Exception as exc:
-                count("semsync_pattern_runs", "pattern activity runs", status="failed", pattern="all",
-                      grain=request.grain.value)
+                count(PATTERN_RUNS, status="failed", pattern="all", grain=request.grain.value)
                 activity.logger.warning("pattern run failed (%s): %s", error_type(exc), exc)
                 raise
             for outcome in response.outcomes:
                 labels = {"pattern": outcome.pattern, "grain": request.grain.value}
                 status = ("failed" if not outcome.succeeded else
                           "result_errors" if outcome.results_with_error else "succeeded")
-                count("semsync_pattern_runs", "pattern activity runs", status=status, **labels)
-                count("semsync_pattern_results_stored", "pattern results upserted", outcome.results_stored, **labels)
+                count(PATTERN_RUNS, status=status, **labels)
+                count(PATTERN_RESULTS, value=outcome.results_stored, **labels)
                 if outcome.succeeded:
                     activity.logger.info("pattern %s: %d results stored, %d with a typed error", outcome.pattern,
                                          outcome.results_stored, outcome.results_with_error)

@@ -12,7 +12,7 @@ from temporalio import activity
 
 from activities.errors import as_application_errors
 from activities.heartbeat import report_progress
-from activities.telemetry import count, error_type, request_context
+from activities.telemetry import STORIES_NEW, STORY_RUNS, count, error_type, request_context
 from semsync.contracts import StoryRunRequest, StoryRunResponse
 
 if TYPE_CHECKING:
@@ -31,11 +31,11 @@ class StoryActivities:
                 with as_application_errors():
                     response = await self.service.run(request, report_progress)
             except Exception as exc:
-                count("semsync_story_runs", "story activity runs", status="failed", grain=request.grain.value)
+                count(STORY_RUNS, status="failed", grain=request.grain.value)
                 activity.logger.warning("story run failed (%s): %s", error_type(exc), exc)
                 raise
-            count("semsync_story_runs", "story activity runs", status="succeeded", grain=request.grain.value)
-            count("semsync_stories_new", "new stories told", response.new, grain=request.grain.value)
+            count(STORY_RUNS, status="succeeded", grain=request.grain.value)
+            count(STORIES_NEW, value=response.new, grain=request.grain.value)
             activity.logger.info("stories: %d told (%d new, %d resolved) from %d results; %d written",
                                  response.stories, response.new, response.resolved,
                                  response.results_read, response.written)

@@ -13,7 +13,15 @@ from temporalio import activity
 
 from activities.errors import as_application_errors
 from activities.heartbeat import report_progress
-from activities.telemetry import count, error_type, request_context
+from activities.telemetry import (
+    COMPONENT_ATTEMPTS,
+    COMPONENT_FAILURES,
+    ROWS_SYNCED,
+    ROWS_WRITTEN,
+    count,
+    error_type,
+    request_context,
+)
 from semsync.contracts import ComponentFailureInput, ComponentResult, SemanticSyncRequest, SyncComponentInput, SyncPlan
 
 if TYPE_CHECKING:
@@ -33,18 +41,19 @@ class SyncActivities:
     @activity.defn
     async def sync_component(self, work: SyncComponentInput) -> ComponentResult:
         """Fetch one component's window and replace it atomically; heartbeats its progress."""
-        labels = {"grain": work.request.grain.value, "component": "dimension" if work.plan.dimension else "base"}
+        labels = {"tenant": work.request.tenant, "grain": work.request.grain.value,
+                  "component": "dimension" if work.plan.dimension else "base"}
         with request_context(work.request, dimension=work.plan.dimension):
+            count(COMPONENT_ATTEMPTS, **labels)
             try:
                 with as_application_errors():
                     result = await self.service.sync_component(work, report_progress)
             except Exception as exc:
-                count("semsync_sync_component_failures", "failed sync component attempts and final failures",
-                      error_type=error_type(exc), final="false", **labels)
+                count(COMPONENT_FAILURES, error_type=error_type(exc), final="false", **labels)
                 raise
             labels["sync_type"] = result.sync_type.value
-            count("semsync_rows_synced", "rows fetched into a component's window", result.rows_fetched, **labels)
-            count("semsync_rows_written", "rows inserted or updated by a sync", result.rows_written, **labels)
+            count(ROWS_SYNCED, value=result.rows_fetched, **labels)
+            count(ROWS_WRITTEN, value=result.rows_written, **labels)
             activity.logger.info("synced %s %s %s..%s: %d rows fetched, %d written, %d deleted", work.name,
                                  result.sync_type.value, result.window_start, result.window_end, result.rows_fetched,
                                  result.rows_written, result.rows_deleted)
@@ -55,9 +64,9 @@ class SyncActivities:
         """Mark a component FAILED after its last attempt, with the reason."""
         with request_context(failure.request, dimension=failure.plan.dimension), as_application_errors():
             result = await self.service.record_component_failure(failure)
-            count("semsync_sync_component_failures", "failed sync component attempts and final failures",
-                  grain=failure.request.grain.value, component="dimension" if failure.plan.dimension else "base",
-                  error_type=failure.error_type, final="true")
+            count(COMPONENT_FAILURES, tenant=failure.request.tenant, grain=failure.request.grain.value,
+                  component="dimension" if failure.plan.dimension else "base", error_type=failure.error_type,
+                  final="true")
             activity.logger.warning("%s FAILED after its last attempt (%s): %s",
                                     failure.plan.dimension or "base", failure.error_type, failure.error)
             return result

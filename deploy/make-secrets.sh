@@ -16,7 +16,7 @@ password() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 keep_or_write() { [ -s "$1" ] || printf '%s\n' "$2" > "$1"; }
 
 for name in postgres_password semsync_owner_password semsync_app_password semsync_catalog_password \
-    temporal_db_password; do
+    temporal_db_password grafana_admin_password; do
   keep_or_write "$name" "$(password)"
 done
 # the URLs semsync reads (SEMSYNC_DATABASE__URL_FILE, SEMSYNC_DATABASE__ADMIN_URL_FILE)

@@ -244,7 +244,9 @@ async def summarize(session_factory: async_sessionmaker[AsyncSession], request: 
         summary.skipped_partitions += page.skipped_partitions
         summary.lanes += len(page.lanes)
         for lane in page.lanes:
-            summary.partitions += sum(count_between(lane.grain, *run) for run in lane.runs)
+            partitions = sum(count_between(lane.grain, *run) for run in lane.runs)
+            summary.partitions += partitions
+            summary.partitions_by_grain[lane.grain] = summary.partitions_by_grain.get(lane.grain, 0) + partitions
             summary.chunks += lane.chunk_count(request.chunk_size)
     return summary
 

@@ -57,7 +57,8 @@ def port_of(address: str) -> int:
 
 
 def test_the_stack_has_its_services():
-    assert {"postgres", "temporal", "temporal-setup", "temporal-ui", "worker", "setup"} <= SERVICES.keys()
+    assert {"postgres", "temporal", "temporal-setup", "temporal-ui", "worker", "setup", "prometheus",
+            "grafana"} <= SERVICES.keys()
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -130,6 +131,42 @@ def test_nothing_unauthenticated_is_published_beyond_the_hosts_loopback():
     assert "ports" not in SERVICES["worker"]
     assert environment(SERVICES["worker"])["SEMSYNC_WORKER__METRICS_HOST"] == "0.0.0.0"
     assert WorkerSettings().metrics_host == "127.0.0.1"
+
+
+def mounts(service: dict) -> dict[str, str]:
+    """A service's bind mounts: container path to the repository path (``./`` dropped)."""
+    found = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            found[target] = source.removeprefix("./")
+    return found
+
+
+def test_prometheus_loads_the_scrape_config_and_the_alert_rules_from_the_repository():
+    prometheus = SERVICES["prometheus"]
+    config = next(a.split("=", 1)[1] for a in prometheus["command"] if a.startswith("--config.file="))
+    folder, name = config.rsplit("/", 1)
+    assert mounts(prometheus)[folder] == "deploy/prometheus" and name == "prometheus.yml"
+    rule_files = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())["rule_files"]
+    assert rule_files == ["rules/semsync.rules.yml"] and (ROOT / "deploy/prometheus" / rule_files[0]).is_file()
+    assert any(a.startswith("--storage.tsdb.retention.time=") for a in prometheus["command"])
+
+
+def test_grafana_is_provisioned_with_the_prometheus_data_source_and_the_dashboard():
+    grafana = SERVICES["grafana"]
+    mounted = mounts(grafana)
+    assert mounted["/etc/grafana/provisioning"] == "deploy/grafana/provisioning"
+    provider = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/semsync.yml").read_text())
+    dashboards = provider["providers"][0]["options"]["path"]
+    assert mounted[dashboards] == "deploy/grafana/dashboards"
+    assert (ROOT / "deploy/grafana/dashboards/semsync.json").is_file()
+    assert environment(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] == f"{dashboards}/semsync.json"
+    source = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
+    url = urlsplit(source["datasources"][0]["url"])
+    prometheus_port = int(SERVICES["prometheus"]["ports"][0].split(":")[-1])
+    assert (url.hostname, url.port) == ("prometheus", prometheus_port)
+    assert grafana["depends_on"]["prometheus"]["condition"] == "service_started"
 
 
 def test_one_namespace_everywhere():

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.backfill import BackfillActivities
+    from activities.telemetry import BACKFILL_DONE, BACKFILL_PLANNED, backfill_kind
     from semsync.contracts import (
         BackfillControl,
         BackfillInput,
@@ -116,6 +117,8 @@ class BackfillWorkflow:
             self._wake = False
             await workflow.wait_condition(lambda: self._wake)
         state.progress.state = "cancelled" if self._cancelling else "completed"
+        if self._cancelling:
+            self._count_cancelled(request)
         state.progress.elapsed_s = self._elapsed()
         state.progress.eta_s = 0.0
         sa.upsert(status="CANCELLED" if self._cancelling else "FAILED" if state.failures else "SUCCESS")
@@ -132,7 +135,9 @@ class BackfillWorkflow:
         progress = BackfillProgress(backfill_id=request.backfill_id, state="running", contexts=summary.contexts,
                                     partitions_planned=summary.partitions, chunks_planned=summary.chunks,
                                     partitions_skipped=summary.skipped_partitions)
-        return BackfillState(progress=progress, started_at=workflow.now(), exhausted=summary.lanes == 0)
+        self._count_planned(request, summary.partitions_by_grain)
+        return BackfillState(progress=progress, started_at=workflow.now(), exhausted=summary.lanes == 0,
+                             planned_by_grain=summary.partitions_by_grain)
 
     async def _next_page(self, request: BackfillInput, state: BackfillState, busy: set[str]) -> None:
         """Drop the lanes that are done, and hold the next page's."""
@@ -154,7 +159,30 @@ class BackfillWorkflow:
             summary=f"plan {request.mode.value} over {request.selector.describe()}", **PLANNING)
         progress = BackfillProgress(backfill_id=request.backfill_id, state="running", contexts=plan.contexts,
                                     partitions_planned=plan.partitions, partitions_skipped=plan.skipped_partitions)
-        return BackfillState(plan=plan, cursors=[0] * len(plan.lanes), progress=progress, started_at=workflow.now())
+        planned: dict[Grain, int] = {}
+        for lane in plan.lanes:
+            planned[lane.grain] = planned.get(lane.grain, 0) + sum(count_between(lane.grain, *r) for r in lane.runs)
+        self._count_planned(request, planned)
+        return BackfillState(plan=plan, cursors=[0] * len(plan.lanes), progress=progress, started_at=workflow.now(),
+                             planned_by_grain=planned)
+
+    @staticmethod
+    def _count_planned(request: BackfillInput, planned: dict[Grain, int]) -> None:
+        """The plan on the worker's metrics (`workflow.metric_meter`: nothing is recorded on replay)."""
+        counter = workflow.metric_meter().create_counter(*BACKFILL_PLANNED)
+        for grain, partitions in planned.items():
+            counter.add(partitions, {"grain": grain.value, "kind": backfill_kind(request.backfill_id)})
+
+    def _count_cancelled(self, request: BackfillInput) -> None:
+        """The partitions a cancel leaves unsynced count as done (status cancelled) on the worker's
+        metrics, so planned minus done comes back to 0 and the stalled-backfill alert stays quiet."""
+        assert self._state is not None
+        done = workflow.metric_meter().create_counter(*BACKFILL_DONE)
+        for grain, planned in self._state.planned_by_grain.items():
+            left = planned - self._state.done_by_grain.get(grain, 0)
+            if left > 0:
+                done.add(left, {"grain": grain.value, "kind": backfill_kind(request.backfill_id),
+                                "status": "cancelled"})
 
     def _hold_whole_plan(self, state: BackfillState, request: BackfillInput) -> None:
         """A whole plan (a backfill from before plans were paged) becomes held lanes, the last page."""
@@ -197,6 +225,7 @@ class BackfillWorkflow:
         )
         progress = state.progress
         span = span_key(*chunk)
+        outcome = "failed"
         try:
             result = await workflow.execute_child_workflow(
                 SyncWorkflow.run, child, id=child.workflow_id,
@@ -210,8 +239,10 @@ class BackfillWorkflow:
                 progress.chunks_partial += 1
                 reason = "dimensions failed: " + "; ".join(f"{k}: {v}" for k, v in result.dimensions_failed.items())
                 self._record_failure(lane.context, lane.grain, span, child.workflow_id, reason)
+                outcome = "partial"
             else:
                 progress.chunks_succeeded += 1
+                outcome = "succeeded"
         except (ChildWorkflowError, WorkflowAlreadyStartedError) as error:
             progress.chunks_failed += 1
             reason = (f"a SyncWorkflow {child.workflow_id} is already running" if
@@ -219,7 +250,11 @@ class BackfillWorkflow:
             self._record_failure(lane.context, lane.grain, span, child.workflow_id, reason)
         finally:
             lane.done += 1
-            progress.partitions_done += count_between(lane.grain, chunk[0], chunk[1])
+            partitions = count_between(lane.grain, chunk[0], chunk[1])
+            progress.partitions_done += partitions
+            state.done_by_grain[lane.grain] = state.done_by_grain.get(lane.grain, 0) + partitions
+            workflow.metric_meter().create_counter(*BACKFILL_DONE).add(partitions, {
+                "grain": lane.grain.value, "kind": backfill_kind(request.backfill_id), "status": outcome})
             busy.discard(lane.key)
             self._wake = True
 

@@ -150,6 +150,8 @@ class BackfillPlanSummary(_Result):
     partitions: int
     chunks: int
     skipped_partitions: int = 0
+    #: `partitions` per grain
+    partitions_by_grain: dict[Grain, int] = Field(default_factory=dict)
 
 
 def _run_length(grain: Grain, run: tuple[str, str]) -> int:
@@ -229,6 +231,9 @@ class BackfillState(_Result):
     failures: list[ChunkFailure] = Field(default_factory=list)
     started_at: datetime
     paused: bool = False
+    #: partitions planned and done per grain (what a cancel leaves counts on the worker's metrics)
+    planned_by_grain: dict[Grain, int] = Field(default_factory=dict)
+    done_by_grain: dict[Grain, int] = Field(default_factory=dict)
 
 
 class BackfillInput(_Model):
