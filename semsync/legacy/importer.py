@@ -45,7 +45,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.db.session import driver_connection, tenant_scope
-from semsync.legacy.source import LegacyDatabase, SeriesQuery
+from semsync.legacy.source import BATCH_ROWS, LegacyDatabase, SeriesQuery
 from semsync.legacy.tenants import TenantPair
 from semsync.partitions import Grain, Partition
 from semsync.sources.base import NULL_SLICE
@@ -221,16 +221,18 @@ async def _import_series(session: AsyncSession, legacy: LegacyDatabase, pair: Te
 
 
 async def _record_ledger(session: AsyncSession, pair: TenantPair, report: TenantImport) -> None:
-    periods = (await session.execute(text(_PERIODS), {"t": pair.semsync_id})).all()
-    counts = report.tables["partition_ledger"] = TableCounts(read=len(periods))
-    if not periods:
-        return
+    """Ledger rows for the imported periods, `BATCH_ROWS` at a time (their keys come from
+    `semsync.partitions`, the one place that knows ``%Y-W%W``)."""
+    counts = report.tables["partition_ledger"] = TableCounts()
+    periods = await session.stream(text(_PERIODS), {"t": pair.semsync_id})
     now = datetime.now(UTC)
-    counts.inserted = (await session.execute(text(_LEDGER), {
-        "t": pair.semsync_id, "at": now, "workflow_id": LEDGER_WORKFLOW_ID,
-        "m": [p[0] for p in periods], "g": [p[1] for p in periods],
-        "k": [Partition(Grain(p[1]), p[2]).key for p in periods], "d": [p[2] for p in periods],
-        "n": [p[3] for p in periods]})).rowcount
+    async for batch in periods.partitions(BATCH_ROWS):
+        counts.read += len(batch)
+        counts.inserted += (await session.execute(text(_LEDGER), {
+            "t": pair.semsync_id, "at": now, "workflow_id": LEDGER_WORKFLOW_ID,
+            "m": [p[0] for p in batch], "g": [p[1] for p in batch],
+            "k": [Partition(Grain(p[1]), p[2]).key for p in batch], "d": [p[2] for p in batch],
+            "n": [p[3] for p in batch]})).rowcount
 
 
 def _status_event(row: tuple, status: str, error: str | None) -> str:

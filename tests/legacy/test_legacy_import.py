@@ -194,3 +194,16 @@ async def test_an_unusable_original_database_is_one_line(legacy, semsync_db, set
     result = await invoke("legacy", "import", "--from", "sqlite:///original.db", *TENANT_MAP)
     assert result.exit_code == 2, result.output
     assert "is not PostgreSQL" in result.output
+
+
+async def test_small_batches_import_the_same(legacy, semsync_db, settings_env, monkeypatch):
+    import semsync.legacy.importer
+    import semsync.legacy.source
+
+    for module in (semsync.legacy.source, semsync.legacy.importer):
+        monkeypatch.setattr(module, "BATCH_ROWS", 7)
+    acme = tables(await import_json(legacy, "--tenant", "acme", "--pattern-results"), "acme")
+    assert (acme["metric_time_series"]["inserted"], acme["metric_dimensional_time_series"]["inserted"],
+            acme["partition_ledger"]["inserted"], acme["metric_sync_status"]["inserted"],
+            acme["pattern_results"]["inserted"]) == (44, 98, 44, 9, 2)
+    assert await rows(semsync_db, "acme", "SELECT count(*) FROM partition_ledger") == [(44,)]
