@@ -48,9 +48,9 @@ EARLIEST = date(1970, 1, 5)
 
 
 async def _tenants(database: Database, legacy: LegacyDatabase, tenant_map: list[str],
-                   tenant: str | None) -> list[TenantPair]:
+                   tenant: str | None) -> tuple[list[TenantPair], dict[int, str]]:
     mapping = parse_tenant_map(tenant_map) if tenant_map else await legacy.tenant_map()
-    return await resolve_tenants(database.session_factory, mapping, tenant)
+    return await resolve_tenants(database.session_factory, mapping, tenant), mapping
 
 
 def _print_tenant(report: TenantImport, dry_run: bool) -> None:
@@ -77,6 +77,10 @@ def _print_import_summary(report: ImportReport) -> None:
     else:
         console.print(f"nothing {verb}: semsync already holds everything imported "
                       f"({counted(read, 'row')} read from {counted(len(report.tenants), 'tenant')})", markup=False)
+    if report.unmapped:
+        ids = ", ".join(str(i) for i in report.unmapped[:20]) + (" …" if len(report.unmapped) > 20 else "")
+        console.print(f"not imported: the original's tenant ids {ids} have sync statuses but are not in the "
+                      "tenant map", markup=False)
     if any("metric_target" in t.tables and t.tables["metric_target"].skipped for t in report.tenants):
         console.print("targets: some of the original's targets are not in semsync's catalog with the same value; "
                       "targets are catalog data: add them to the catalog and `catalog load` it", markup=False)
@@ -101,10 +105,11 @@ def import_(
         async def work(database: Database) -> ImportReport:
             legacy = await LegacyDatabase.connect(source)
             try:
-                pairs = await _tenants(database, legacy, tenant_map, tenant)
+                pairs, mapping = await _tenants(database, legacy, tenant_map, tenant)
                 return await import_legacy(
                     database.session_factory, legacy, pairs, since=since_date, pattern_results=pattern_results,
-                    dry_run=dry_run, on_tenant=None if as_json else lambda r: _print_tenant(r, dry_run))
+                    dry_run=dry_run, on_tenant=None if as_json else lambda r: _print_tenant(r, dry_run),
+                    tenant_map=None if tenant else mapping)
             finally:
                 await legacy.close()
 
@@ -137,7 +142,11 @@ def _print_compare(report: CompareReport, tenants: list[str]) -> None:
     if report.uncatalogued:
         names = ", ".join(f"{name} ({n:,})" for name, n in sorted(report.uncatalogued.items())[:10])
         console.print(f"not compared, not in semsync's catalog: {names}", markup=False)
-    if report.differs:
+    if not report.components:
+        console.print(f"nothing to compare: neither system holds {report.grain.value} values of "
+                      f"{counted(len(tenants), 'tenant')} over {span} (check the range and the tenant map)",
+                      markup=False)
+    elif report.differs:
         console.print(f"DIFFERENT: {len(differing)} of {counted(len(report.components), 'component')} differ over "
                       f"{span}: {totals['missing']:,} missing, {totals['extra']:,} extra, {totals['different']:,} "
                       f"different, {totals['equal']:,} equal{ignored}", markup=False)
@@ -170,7 +179,7 @@ def compare(
         async def work(database: Database) -> tuple[CompareReport, list[str]]:
             legacy = await LegacyDatabase.connect(against)
             try:
-                pairs = await _tenants(database, legacy, tenant_map, tenant)
+                pairs, _ = await _tenants(database, legacy, tenant_map, tenant)
                 report = await compare_values(database.session_factory, legacy, pairs, grain, partitions[0],
                                               partitions[-1], metrics=metric or None, rel_tol=tolerance,
                                               abs_tol=abs_tolerance)

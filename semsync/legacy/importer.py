@@ -94,13 +94,15 @@ class TenantImport:
 class ImportReport:
     tenants: list[TenantImport] = field(default_factory=list)
     dry_run: bool = False
+    #: tenant ids with sync statuses in the original that the tenant map does not name (not imported)
+    unmapped: list[int] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
         return sum(t.changed for t in self.tenants)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "changed": self.changed, "tenants": [
+        return {"dry_run": self.dry_run, "changed": self.changed, "unmapped_tenant_ids": self.unmapped, "tenants": [
             {"tenant": t.identifier, "legacy_id": t.legacy_id, "changed": t.changed,
              "tables": {name: counts.as_dict() for name, counts in t.tables.items()}} for t in self.tenants]}
 
@@ -257,7 +259,7 @@ async def _import_statuses(session: AsyncSession, legacy: LegacyDatabase, pair: 
         for row in rows:
             metric, grain, dimension, sync_type, status, at = row[:6]
             if grain not in GRAINS or sync_type not in ("FULL", "INCREMENTAL") or at is None:
-                skip("unknown grain or type")
+                skip("unknown grain, type or time")
             elif metric not in metrics:
                 skip("metric not in catalog")
             elif dimension is not None and (metric, dimension) not in dimensions:
@@ -365,15 +367,18 @@ async def import_tenant(
 async def import_legacy(
     session_factory: async_sessionmaker[AsyncSession], legacy: LegacyDatabase, tenants: list[TenantPair], *,
     since: date | None = None, pattern_results: bool = False, dry_run: bool = False,
-    on_tenant: Callable[[TenantImport], None] | None = None,
+    on_tenant: Callable[[TenantImport], None] | None = None, tenant_map: dict[int, str] | None = None,
 ) -> ImportReport:
     """Import every tenant of `tenants`, one transaction each (a failure leaves the tenants before it
-    imported and its own untouched: run again, it is idempotent)."""
+    imported and its own untouched: run again, it is idempotent). With the whole `tenant_map` given,
+    the report names the original's tenant ids that it leaves out."""
     for table in ("metric_time_series", "metric_dimensional_time_series", "metric_sync_status"):
         legacy.require(table)
     if pattern_results:
         legacy.require("pattern_results")
     report = ImportReport(dry_run=dry_run)
+    if tenant_map is not None:
+        report.unmapped = sorted(await legacy.status_tenant_ids() - tenant_map.keys())
     for pair in tenants:
         tenant_report = await import_tenant(session_factory, legacy, pair, since=since,
                                             pattern_results=pattern_results, dry_run=dry_run)

@@ -120,6 +120,12 @@ class LegacyDatabase:
         rows = await self.connection.fetch("SELECT id, identifier FROM tenants ORDER BY id")
         return {int(row["id"]): str(row["identifier"]) for row in rows}
 
+    async def status_tenant_ids(self) -> set[int]:
+        """The tenant ids the original's sync statuses name (what it synced; a small table). Under its
+        row-level security without a tenant set, none: then nothing can be said of unmapped tenants."""
+        rows = await self.connection.fetch("SELECT DISTINCT tenant_id FROM metric_sync_status")
+        return {int(row["tenant_id"]) for row in rows}
+
     async def batches(self, tenant_id: int, query: str, *args: Any) -> AsyncIterator[list[tuple]]:
         """`query`'s rows for one tenant (RLS set to it; `tenant_id` is its $1, `args` $2…), `BATCH_ROWS` at a time."""
         async with self.connection.transaction(readonly=True):

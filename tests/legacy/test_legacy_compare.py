@@ -70,6 +70,12 @@ async def test_before_an_import_everything_is_missing(legacy, semsync_db, settin
     assert "6 missing, 0 extra, 0 different, 0 equal" in result.output
 
 
+async def test_a_range_neither_system_holds_says_so(legacy, semsync_db, settings_env):
+    result = await compare(legacy, "--grain", "day", "--partition-range", "2024-01-01:2024-01-31")
+    assert result.exit_code == 0, result.output
+    assert "nothing to compare: neither system holds day values of 2 tenants" in result.output
+
+
 async def test_bad_input_exits_2_with_one_line(legacy, semsync_db, settings_env):
     cases = [
         (("--grain", "day", "--partition-range", "2025-06-30:2025-06-01"), "is before start"),

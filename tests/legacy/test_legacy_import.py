@@ -157,7 +157,11 @@ async def test_the_tenant_map_from_a_file_or_the_original_tenants_table(legacy, 
     answer.write_text(json.dumps({"results": [{"id": ACME, "identifier": "acme", "name": "Acme"}], "count": 1}))
     result = await invoke("legacy", "import", "--from", legacy.url, "--tenant-map", str(answer), "--json")
     assert result.exit_code == 0, result.output
-    assert [t["tenant"] for t in json.loads(result.stdout)["tenants"]] == ["acme"]
+    report = json.loads(result.stdout)
+    assert [t["tenant"] for t in report["tenants"]] == ["acme"]
+    assert report["unmapped_tenant_ids"] == [9]  # globex's id: the answer named acme only
+    said = await invoke("legacy", "import", "--from", legacy.url, "--tenant-map", str(answer))
+    assert "not imported: the original's tenant ids 9 have sync statuses but are not in the tenant map" in said.output
 
     await legacy.execute("CREATE TABLE tenants (id integer PRIMARY KEY, identifier varchar NOT NULL);"
                          "INSERT INTO tenants VALUES (7, 'acme'), (9, 'globex')")
