@@ -8,7 +8,9 @@ from datetime import date
 from conftest import ACME, MONDAYS, TENANT_MAP, WEDNESDAY, day_value, invoke
 from sqlalchemy import text
 
+from semsync.backfill_plan import plan_backfill
 from semsync.catalog.store import lookup_tenant
+from semsync.contracts.backfill import BackfillMode, ContextSelector, GrainRange, PlanBackfillInput
 from semsync.db.session import tenant_scope
 from semsync.partitions import Grain, Partition
 from semsync.sync import SemanticSyncRequest, SemanticSyncService
@@ -102,6 +104,18 @@ async def test_the_next_syncs_after_an_import_are_incremental(legacy, semsync_db
                             "WHERE grain = 'week' AND dimension_name = 'channel' AND sync_type = 'INCREMENTAL'")
     assert status == "FAILED" and error.startswith("RUNNING in the original system")
     assert history[0]["imported_from"] == "legacy"
+
+
+async def test_a_backfill_of_missing_partitions_skips_the_imported_ones(legacy, semsync_db, settings_env):
+    await import_json(legacy, "--tenant", "acme", "--since", "2025-06-10")
+    plan = await plan_backfill(semsync_db.session_factory, PlanBackfillInput(
+        ranges=[GrainRange(grain=Grain.DAY, first="2025-06-01", last="2025-07-05"),
+                GrainRange(grain=Grain.WEEK, first="2025-W18", last="2025-W26")],
+        selector=ContextSelector(contexts=["acme::revenue"]), mode=BackfillMode.MISSING))
+    assert [(lane.grain, lane.runs) for lane in plan.lanes] == [
+        (Grain.DAY, [("2025-06-01", "2025-06-09"), ("2025-07-01", "2025-07-05")]),  # before --since; after
+        (Grain.WEEK, [("2025-W18", "2025-W23"), ("2025-W26", "2025-W26")])]  # Mondays before --since; W26 none
+    assert plan.skipped_partitions == 21 + 2
 
 
 async def test_since_limits_the_values_by_date(legacy, semsync_db, settings_env):
