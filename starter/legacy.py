@@ -2,6 +2,7 @@
 
 - ``legacy import --from URL``: the original's series, dimensional series and sync statuses (and
   ``--pattern-results``) into semsync's tables, tenant by tenant, idempotently; counts per table.
+- ``legacy targets --from URL``: the original's targets as catalog YAML (targets are catalog data).
 - ``legacy compare --against URL --grain G --partition-range A:B``: the shadow run's check, per
   context and component; exit 1 when any value is missing, extra or different.
 
@@ -17,6 +18,7 @@ import json
 from datetime import date
 
 import typer
+import yaml
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -34,7 +36,7 @@ from semsync.legacy import (
     resolve_tenants,
 )
 from semsync.legacy.compare import DEFAULT_ABS_TOL, DEFAULT_REL_TOL
-from semsync.legacy.importer import TenantImport
+from semsync.legacy.importer import TenantImport, legacy_targets
 from semsync.partitions import Grain, expand_range
 from semsync.partitions.grains import first_partitions
 from starter.console import console, counted, parse_date, reported_errors, run_with_database
@@ -118,6 +120,31 @@ def import_(
         print(json.dumps(report.as_dict()))
         return
     _print_import_summary(report)
+
+
+@app.command()
+def targets(
+    source: str = typer.Option(..., "--from", help="the original's database URL (postgresql://…)"),
+    tenant: str | None = typer.Option(None, "--tenant", "-t", help="one tenant [default: all mapped]"),
+    since: str | None = typer.Option(None, "--since", help="targets from this date (YYYY-MM-DD) [default: all]"),
+    tenant_map: list[str] = typer.Option([], "--tenant-map", help=TENANT_MAP_HELP),
+) -> None:
+    """Print the original's targets as catalog YAML (tenant → metric → targets) to add to the catalog."""
+    with reported_errors():
+        since_date = parse_date(since, "--since")
+
+        async def work(database: Database) -> dict[str, dict[str, list]]:
+            legacy = await LegacyDatabase.connect(source)
+            try:
+                pairs, _ = await _tenants(database, legacy, tenant_map, tenant)
+                return {pair.identifier: await legacy_targets(legacy, pair, since_date) for pair in pairs}
+            finally:
+                await legacy.close()
+
+        found = run_with_database(work)
+    print("# the original system's targets in the catalog's form: add each metric's list under its `targets:`,")
+    print("# then `python -m starter catalog load` (or the catalog service) — targets are catalog data in semsync")
+    print(yaml.safe_dump(found, sort_keys=False, default_flow_style=None, width=200), end="")
 
 
 def _print_compare(report: CompareReport, tenants: list[str]) -> None:

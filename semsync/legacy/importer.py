@@ -342,6 +342,26 @@ async def _check_targets(session: AsyncSession, legacy: LegacyDatabase, pair: Te
                     counts.skipped.get("different in semsync's catalog", 0) + 1)
 
 
+TARGET_FIELDS = ("target_value", "target_upper_bound", "target_lower_bound", "yellow_buffer", "red_buffer")
+
+
+async def legacy_targets(legacy: LegacyDatabase, pair: TenantPair, since: date | None = None,
+                         ) -> dict[str, list[dict[str, Any]]]:
+    """The original's targets of one tenant in the catalog's form (`TargetDef` fields), per metric, by
+    grain and date: what to add under each metric's ``targets:`` in semsync's catalog."""
+    legacy.require("metric_target")
+    columns = ", ".join(f"CAST({name} AS float8)" for name in TARGET_FIELDS)
+    sql = (f"SELECT metric_id, lower(grain), CAST(target_date AS date), {columns} FROM metric_target "
+           "WHERE tenant_id = $1 AND ($2::date IS NULL OR CAST(target_date AS date) >= $2) "
+           "ORDER BY metric_id, lower(grain), CAST(target_date AS date)")
+    targets: dict[str, list[dict[str, Any]]] = {}
+    async for rows in legacy.batches(pair.legacy_id, sql, since):
+        for metric, grain, target_date, *values in rows:
+            targets.setdefault(metric, []).append(
+                {"grain": grain, "target_date": target_date} | dict(zip(TARGET_FIELDS, values, strict=True)))
+    return targets
+
+
 async def import_tenant(
     session_factory: async_sessionmaker[AsyncSession], legacy: LegacyDatabase, pair: TenantPair, *,
     since: date | None = None, pattern_results: bool = False, dry_run: bool = False,

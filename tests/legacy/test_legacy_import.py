@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import yaml
 from conftest import ACME, MONDAYS, TENANT_MAP, WEDNESDAY, day_value, invoke
 from sqlalchemy import text
 
 from semsync.backfill_plan import plan_backfill
+from semsync.catalog.models import TargetDef
 from semsync.catalog.store import lookup_tenant
 from semsync.contracts.backfill import BackfillMode, ContextSelector, GrainRange, PlanBackfillInput
 from semsync.db.session import tenant_scope
@@ -225,3 +227,18 @@ async def test_small_batches_import_the_same(legacy, semsync_db, settings_env, m
             acme["partition_ledger"]["inserted"], acme["metric_sync_status"]["inserted"],
             acme["pattern_results"]["inserted"]) == (44, 98, 44, 9, 2)
     assert await rows(semsync_db, "acme", "SELECT count(*) FROM partition_ledger") == [(44,)]
+
+
+async def test_the_original_targets_as_catalog_yaml(legacy, semsync_db, settings_env):
+    result = await invoke("legacy", "targets", "--from", legacy.url, *TENANT_MAP)
+    assert result.exit_code == 0, result.output
+    found = yaml.safe_load(result.stdout)
+    assert found == {"acme": {"revenue": [
+        {"grain": "month", "target_date": date(2025, 7, 1), "target_value": 1000.0, "target_upper_bound": None,
+         "target_lower_bound": None, "yellow_buffer": None, "red_buffer": None},
+        {"grain": "month", "target_date": date(2025, 8, 1), "target_value": 1100.0, "target_upper_bound": None,
+         "target_lower_bound": None, "yellow_buffer": None, "red_buffer": None}]}, "globex": {}}
+    assert [TargetDef.model_validate(t).target_value for t in found["acme"]["revenue"]] == [1000.0, 1100.0]
+    later = await invoke("legacy", "targets", "--from", legacy.url, *TENANT_MAP, "--tenant", "acme",
+                         "--since", "2025-08-01")
+    assert [t["target_date"] for t in yaml.safe_load(later.stdout)["acme"]["revenue"]] == [date(2025, 8, 1)]
