@@ -242,3 +242,27 @@ async def test_the_original_targets_as_catalog_yaml(legacy, semsync_db, settings
     later = await invoke("legacy", "targets", "--from", legacy.url, *TENANT_MAP, "--tenant", "acme",
                          "--since", "2025-08-01")
     assert [t["target_date"] for t in yaml.safe_load(later.stdout)["acme"]["revenue"]] == [date(2025, 8, 1)]
+
+
+async def test_the_original_read_only_role_under_its_row_level_security(legacy, semsync_db, settings_env, pg_server):
+    role = f"original_app_{legacy.name[-8:]}"
+    policies = "".join(
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; ALTER TABLE {table} FORCE ROW LEVEL SECURITY; "
+        f"CREATE POLICY tenant ON {table} USING "
+        "(tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::integer); "
+        for table in ("metric_time_series", "metric_dimensional_time_series", "metric_sync_status",
+                      "metric_target", "pattern_results"))
+    await legacy.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'reader'; "
+                         f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; {policies}")
+    try:
+        reader = legacy.url.replace("postgres:postgres@", f"{role}:reader@")
+        result = await invoke("legacy", "import", "--from", reader, *TENANT_MAP, "--json", "--pattern-results")
+        assert result.exit_code == 0, result.output
+        acme = tables(json.loads(result.stdout), "acme")
+        assert (acme["metric_time_series"]["inserted"], acme["metric_dimensional_time_series"]["inserted"],
+                acme["metric_sync_status"]["inserted"], acme["pattern_results"]["inserted"]) == (44, 98, 9, 2)
+        compared = await invoke("legacy", "compare", "--against", reader, *TENANT_MAP, "--grain", "day",
+                                "--partition-range", "2025-06-01:2025-06-30")
+        assert compared.exit_code == 0, compared.output
+    finally:
+        await legacy.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
