@@ -1,4 +1,4 @@
-"""`python -m starter legacy import|compare`: move from the original (Dagster) system to semsync.
+"""`python -m starter legacy import|targets|compare`: move from the original (Dagster) system to semsync.
 
 - ``legacy import --from URL``: the original's series, dimensional series and sync statuses (and
   ``--pattern-results``) into semsync's tables, tenant by tenant, idempotently; counts per table.
@@ -29,16 +29,16 @@ from semsync.legacy import (
     CompareReport,
     ImportReport,
     LegacyDatabase,
+    TenantImport,
     TenantPair,
     compare_values,
     import_legacy,
+    legacy_targets,
     parse_tenant_map,
     resolve_tenants,
 )
 from semsync.legacy.compare import DEFAULT_ABS_TOL, DEFAULT_REL_TOL
-from semsync.legacy.importer import TenantImport, legacy_targets
 from semsync.partitions import Grain, expand_range
-from semsync.partitions.grains import first_partitions
 from starter.console import console, counted, parse_date, reported_errors, run_with_database
 
 app = typer.Typer(no_args_is_help=True, help="Move from the original system: import its tables, compare a shadow run.")
@@ -198,9 +198,8 @@ def compare(
 ) -> None:
     """Compare semsync's values with the original's over a partition range: exit 1 when they differ."""
     with reported_errors():
-        earliest = min(get_settings().partitions.first_date, EARLIEST)
         partitions = expand_range(grain, partition_range, allow_incomplete=True,
-                                  first_date=first_partitions(earliest)[grain].start,
+                                  first_date=min(get_settings().partitions.first_date, EARLIEST),
                                   max_partitions=get_settings().partitions.max_per_request)
 
         async def work(database: Database) -> tuple[CompareReport, list[str]]:

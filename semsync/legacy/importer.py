@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -45,7 +44,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.db.session import driver_connection, tenant_scope
+from semsync.legacy.counts import ImportReport, TableCounts, TenantImport
 from semsync.legacy.source import BATCH_ROWS, LegacyDatabase, SeriesQuery
+from semsync.legacy.targets import check_targets
 from semsync.legacy.tenants import TenantPair
 from semsync.partitions import Grain, Partition
 from semsync.sources.base import NULL_SLICE
@@ -55,56 +56,6 @@ LEDGER_WORKFLOW_ID = "legacy-import"
 #: the prefix of an imported pattern result's version (semsync's `version` column holds 16 characters)
 PATTERN_VERSION_PREFIX = "legacy-"
 GRAINS = tuple(g.value for g in Grain)
-
-
-@dataclass
-class TableCounts:
-    """One table of one tenant: rows read from the original, written (inserted, updated), already
-    equal (unchanged) and skipped by reason."""
-
-    read: int = 0
-    inserted: int = 0
-    updated: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def unchanged(self) -> int:
-        return self.read - self.inserted - self.updated - sum(self.skipped.values())
-
-    @property
-    def changed(self) -> int:
-        return self.inserted + self.updated
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"unchanged": self.unchanged}
-
-
-@dataclass
-class TenantImport:
-    identifier: str
-    legacy_id: int
-    tables: dict[str, TableCounts] = field(default_factory=dict)
-
-    @property
-    def changed(self) -> int:
-        return sum(t.changed for t in self.tables.values())
-
-
-@dataclass
-class ImportReport:
-    tenants: list[TenantImport] = field(default_factory=list)
-    dry_run: bool = False
-    #: tenant ids with sync statuses in the original that the tenant map does not name (not imported)
-    unmapped: list[int] = field(default_factory=list)
-
-    @property
-    def changed(self) -> int:
-        return sum(t.changed for t in self.tenants)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "changed": self.changed, "unmapped_tenant_ids": self.unmapped, "tenants": [
-            {"tenant": t.identifier, "legacy_id": t.legacy_id, "changed": t.changed,
-             "tables": {name: counts.as_dict() for name, counts in t.tables.items()}} for t in self.tenants]}
 
 
 class _DryRun(Exception):
@@ -321,47 +272,6 @@ async def _import_pattern_results(session: AsyncSession, legacy: LegacyDatabase,
         counts.read = total
 
 
-async def _check_targets(session: AsyncSession, legacy: LegacyDatabase, pair: TenantPair, since: date | None,
-                         report: TenantImport) -> None:
-    if not legacy.has_table("metric_target"):
-        return
-    counts = report.tables["metric_target"] = TableCounts()
-    stored = {(r[0], r[1], r[2]): r[3] for r in await session.execute(text(
-        "SELECT metric_id, grain, target_date, target_value FROM metric_targets WHERE tenant_id = :t"),
-        {"t": pair.semsync_id})}
-    sql = ("SELECT metric_id, lower(grain), CAST(target_date AS date), CAST(target_value AS float8) FROM metric_target "
-           "WHERE tenant_id = $1 AND ($2::date IS NULL OR CAST(target_date AS date) >= $2)")
-    async for rows in legacy.batches(pair.legacy_id, sql, since):
-        counts.read += len(rows)
-        for metric, grain, target_date, value in rows:
-            held = stored.get((metric, grain, target_date))
-            if held is None:
-                counts.skipped["not in semsync's catalog"] = counts.skipped.get("not in semsync's catalog", 0) + 1
-            elif value is None or abs(held - value) > 1e-9 * max(abs(held), abs(value), 1.0):
-                counts.skipped["different in semsync's catalog"] = (
-                    counts.skipped.get("different in semsync's catalog", 0) + 1)
-
-
-TARGET_FIELDS = ("target_value", "target_upper_bound", "target_lower_bound", "yellow_buffer", "red_buffer")
-
-
-async def legacy_targets(legacy: LegacyDatabase, pair: TenantPair, since: date | None = None,
-                         ) -> dict[str, list[dict[str, Any]]]:
-    """The original's targets of one tenant in the catalog's form (`TargetDef` fields), per metric, by
-    grain and date: what to add under each metric's ``targets:`` in semsync's catalog."""
-    legacy.require("metric_target")
-    columns = ", ".join(f"CAST({name} AS float8)" for name in TARGET_FIELDS)
-    sql = (f"SELECT metric_id, lower(grain), CAST(target_date AS date), {columns} FROM metric_target "
-           "WHERE tenant_id = $1 AND ($2::date IS NULL OR CAST(target_date AS date) >= $2) "
-           "ORDER BY metric_id, lower(grain), CAST(target_date AS date)")
-    targets: dict[str, list[dict[str, Any]]] = {}
-    async for rows in legacy.batches(pair.legacy_id, sql, since):
-        for metric, grain, target_date, *values in rows:
-            targets.setdefault(metric, []).append(
-                {"grain": grain, "target_date": target_date} | dict(zip(TARGET_FIELDS, values, strict=True)))
-    return targets
-
-
 async def import_tenant(
     session_factory: async_sessionmaker[AsyncSession], legacy: LegacyDatabase, pair: TenantPair, *,
     since: date | None = None, pattern_results: bool = False, dry_run: bool = False,
@@ -374,7 +284,7 @@ async def import_tenant(
             await _import_series(session, legacy, pair, since, report)
             await _import_statuses(session, legacy, pair, catalog, report)
             if legacy.has_table("metric_target"):
-                await _check_targets(session, legacy, pair, since, report)
+                report.tables["metric_target"] = await check_targets(session, legacy, pair, since)
             if pattern_results:
                 await _import_pattern_results(session, legacy, pair, since, catalog[0], report)
             if dry_run:
