@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deliveries": ("starter.notify", "deliveries"),
     "notify": ("starter.notify", "notify"),
     "migrate": ("starter.migrate", "migrate"),
+    "legacy": ("starter.legacy", "app"),
 }
 
 
