@@ -23,6 +23,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import Priority
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -32,6 +33,7 @@ from semsync.contracts import (
     BackfillControl,
     BackfillInput,
     BackfillMode,
+    BackfillOrder,
     BackfillPlan,
     BackfillProgress,
     BackfillResult,
@@ -39,6 +41,7 @@ from semsync.contracts import (
     GrainRange,
     PlanBackfillInput,
 )
+from semsync.contracts.backfill import BACKFILL_PRIORITY, SCHEDULED_PRIORITY
 from semsync.errors import PartitionRangeError
 from semsync.partitions import (
     MAX_PARTITIONS_PER_REQUEST,
@@ -145,6 +148,7 @@ def print_plan(request: BackfillInput, plan: BackfillPlan) -> None:
     if partial:
         console.print(f"  {counted(partial, 'run')} of partial partitions sync only their failed components "
                       "(the base series and healthy dimensions are not fetched again)")
+    console.print(f"  priority {request.priority}, {request.order.value}")
     console.print(f"  {counted(plan.partitions, 'partition')} to sync ({plan.skipped_partitions} skipped by the mode) "
                   f"in {counted(chunks, 'child SyncWorkflow')}, at most {request.max_concurrency} at a time; patterns "
                   f"{'after each sync' if request.run_patterns else 'not run'}")
@@ -168,6 +172,11 @@ def backfill(
     no_patterns: bool = typer.Option(False, "--no-patterns", help="sync only, run no pattern analysis"),
     force_full: bool = typer.Option(False, "--force-full", help="every child sync FULL"),
     backfill_id: str | None = typer.Option(None, "--id", help="backfill id [default: derived from the request]"),
+    priority: int = typer.Option(BACKFILL_PRIORITY, "--priority", min=1, max=5,
+                                 help=f"Temporal task priority, 1 first … 5 last (scheduled runs: "
+                                      f"{SCHEDULED_PRIORITY})"),
+    order: BackfillOrder = typer.Option(BackfillOrder.OLDEST_FIRST, "--order",
+                                        help="each context's partitions oldest-first or newest-first"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan, start nothing"),
     wait: bool = typer.Option(False, "--wait", help="show progress until done, then the summary"),
 ) -> None:
@@ -183,7 +192,8 @@ def backfill(
         request = BackfillInput(
             backfill_id=backfill_id or "pending", ranges=ranges, selector=selector, mode=mode,
             max_concurrency=max_concurrency, run_patterns=not no_patterns, chunk_size=chunk_size,
-            force_full=force_full, pattern_task_queue=settings.temporal.pattern_task_queue)
+            force_full=force_full, pattern_task_queue=settings.temporal.pattern_task_queue, priority=priority,
+            order=order)
         if backfill_id is None:
             request.backfill_id = default_backfill_id(request)
         plan = run_with_database(lambda db: BackfillPlanner(db.session_factory).plan(
@@ -197,7 +207,7 @@ def backfill(
         try:
             await client.start_workflow(
                 BackfillWorkflow.run, request, id=request.workflow_id, task_queue=settings.temporal.sync_task_queue,
-                static_summary=f"backfill {request.backfill_id}")
+                static_summary=f"backfill {request.backfill_id}", priority=Priority(priority_key=request.priority))
             console.print(f"started {request.workflow_id}: {workflow_url(request.workflow_id)}", markup=False)
         except WorkflowAlreadyStartedError:
             console.print(f"{request.workflow_id} is already running (the same request): not started twice",

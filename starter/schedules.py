@@ -50,11 +50,13 @@ from temporalio.client import (
     ScheduleState,
     ScheduleUpdate,
 )
+from temporalio.common import Priority
 from temporalio.service import RPCError, RPCStatusCode
 
 from semsync.catalog.models import TenantDef
 from semsync.config import Settings, get_settings
 from semsync.contracts import DigestInput, DiscoveryInput, DiscoveryResult, ScheduledRunInput
+from semsync.contracts.backfill import SCHEDULED_PRIORITY
 from semsync.partitions import Grain
 from starter.console import console, err_console
 from starter.orchestration import run_with_temporal
@@ -101,7 +103,8 @@ def wanted_schedules(settings: Settings) -> list[Wanted]:
                                     run_patterns=options.run_patterns, pattern_task_queue=temporal.pattern_task_queue)
         wanted.append(Wanted(f"semsync-{'daily' if grain is Grain.DAY else grain.value + 'ly'}", Schedule(
             action=ScheduleActionStartWorkflow(ScheduledRunWorkflow.run, request, id=f"scheduled/{grain.value}",
-                                               task_queue=temporal.sync_task_queue),
+                                               task_queue=temporal.sync_task_queue,
+                                               priority=Priority(priority_key=SCHEDULED_PRIORITY)),
             spec=ScheduleSpec(cron_expressions=[cron]),
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ALL, catchup_window=timedelta(days=7)),
             state=ScheduleState(paused=options.paused),

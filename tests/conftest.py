@@ -21,6 +21,7 @@ from semsync.db.migrate import drop_database
 from semsync.db.models import Base
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database
 from semsync.devstack import SEARCH_ATTRIBUTES, PostgresServer, create_scratch_database, free_port
+from semsync.devstack.temporal import dynamic_config_args
 from semsync.encryption import new_key
 
 # One key encrypts the tenants' connections for the whole session, its subprocesses included (CLI,
@@ -121,7 +122,7 @@ async def temporal_env():
         dev_server_existing_path=_temporal_binary("temporal"),
         search_attributes=keys,
         data_converter=pydantic_data_converter,
-        dev_server_extra_args=["--log-level", "error"],
+        dev_server_extra_args=["--log-level", "error", *dynamic_config_args()],
     )
     yield env
     await env.shutdown()

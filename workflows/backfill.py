@@ -15,6 +15,11 @@
 4. After `children_per_run` children (or when Temporal suggests it) the window drains and the
    workflow continues as new with its lanes, cursor and tallies, far below 10,000 history events.
 
+Priority: each child SyncWorkflow gets the request's task priority (scheduled runs 2, backfills 4 by
+default, ``--priority`` overrides) with the tenant as fairness key; its activities, pattern and story
+runs inherit both, so a scheduled run goes ahead of a backfill on shared workers and tenants share a
+priority fairly. ``newest-first`` runs each lane's chunks from the newest.
+
 Signals pause, resume and cancel (cancel lets running children finish and starts no more); the
 `progress` query answers planned, running, succeeded, failed, rows, elapsed and ETA.
 
@@ -29,6 +34,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
+from temporalio.common import Priority
 from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -39,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from semsync.contracts import (
         BackfillControl,
         BackfillInput,
+        BackfillOrder,
         BackfillProgress,
         BackfillResult,
         BackfillState,
@@ -196,7 +203,8 @@ class BackfillWorkflow:
     def _lane_chunks(self, request: BackfillInput, lane: LaneProgress
                      ) -> list[tuple[tuple[str, str], list[str] | None]]:
         if id(lane) not in self._chunks:
-            self._chunks[id(lane)] = lane.lane().chunks_with_components(request.chunk_size)
+            chunks = lane.lane().chunks_with_components(request.chunk_size)
+            self._chunks[id(lane)] = chunks[::-1] if request.order is BackfillOrder.NEWEST_FIRST else chunks
         return self._chunks[id(lane)]
 
     def _left(self, request: BackfillInput, lane: LaneProgress) -> bool:
@@ -230,6 +238,8 @@ class BackfillWorkflow:
             result = await workflow.execute_child_workflow(
                 SyncWorkflow.run, child, id=child.workflow_id,
                 parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
+                # its activities, pattern and story runs inherit it: scheduled work first, tenants fairly
+                priority=Priority(priority_key=request.priority, fairness_key=context.tenant),
                 static_summary=f"sync {lane.context} {lane.grain.value} {span} (backfill {request.backfill_id})",
             )
             progress.rows_fetched += result.rows_fetched

@@ -11,6 +11,7 @@ scheduled time (started, not awaited).
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.common import Priority
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         DiscoveryResult,
         GrainRange,
     )
+    from semsync.contracts.backfill import SCHEDULED_PRIORITY
     from semsync.partitions import Grain, last_complete_partition
     from workflows.backfill import BackfillWorkflow
     from workflows.options import PLANNING
@@ -55,11 +57,12 @@ class DiscoveryWorkflow:
             backfill = BackfillInput(
                 backfill_id=f"initial-{grain.value}-{partition.key}-{tag}",
                 ranges=[GrainRange(grain=grain, first=partition.key, last=partition.key)],
-                selector=selector, mode=BackfillMode.ALL, run_patterns=request.run_patterns,
-                pattern_task_queue=request.pattern_task_queue, retry=request.retry)
+                selector=selector, mode=BackfillMode.ALL, priority=SCHEDULED_PRIORITY,
+                run_patterns=request.run_patterns, pattern_task_queue=request.pattern_task_queue, retry=request.retry)
             try:
                 await workflow.start_child_workflow(
                     BackfillWorkflow.run, backfill, id=backfill.workflow_id,
+                    priority=Priority(priority_key=SCHEDULED_PRIORITY),
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                     static_summary=f"initial {grain.value} sync of {fresh} new contexts")
                 result.initial_syncs.append(backfill.workflow_id)

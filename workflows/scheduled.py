@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import Priority
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ScheduledRunInput,
         ScheduledRunResult,
     )
+    from semsync.contracts.backfill import SCHEDULED_PRIORITY
     from semsync.partitions import last_complete_partition
     from workflows import search_attributes as sa
     from workflows.backfill import BackfillWorkflow
@@ -50,12 +52,14 @@ class ScheduledRunWorkflow:
         backfill = BackfillInput(
             backfill_id=backfill_id, ranges=[GrainRange(grain=request.grain, first=partition.key, last=partition.key)],
             selector=ContextSelector(), mode=BackfillMode.ALL, max_concurrency=request.max_concurrency,
-            run_patterns=request.run_patterns, pattern_task_queue=request.pattern_task_queue, retry=request.retry)
+            run_patterns=request.run_patterns, pattern_task_queue=request.pattern_task_queue, retry=request.retry,
+            priority=SCHEDULED_PRIORITY)
         answer = ScheduledRunResult(grain=request.grain, partition=partition.key, scheduled_at=at,
                                     backfill_id=backfill_id, started=True)
         try:
             answer.result = await workflow.execute_child_workflow(
                 BackfillWorkflow.run, backfill, id=backfill.workflow_id,
+                priority=Priority(priority_key=SCHEDULED_PRIORITY),
                 static_summary=f"scheduled {request.grain.value} run of {partition.key}")
         except WorkflowAlreadyStartedError:
             workflow.logger.info("%s is already running: this trigger does not double it", backfill.workflow_id)

@@ -236,6 +236,19 @@ class BackfillState(_Result):
     done_by_grain: dict[Grain, int] = Field(default_factory=dict)
 
 
+#: Temporal task priorities (1 runs first, 5 last; 3 when none is given): scheduled runs and
+#: discovery's first syncs go ahead of backfills on shared workers
+SCHEDULED_PRIORITY = 2
+BACKFILL_PRIORITY = 4
+
+
+class BackfillOrder(StrEnum):
+    #: each lane's partitions from the oldest (the default: each sync builds on the one before)
+    OLDEST_FIRST = "oldest-first"
+    #: each lane's partitions from the newest (recent data first; each sync still replaces its window)
+    NEWEST_FIRST = "newest-first"
+
+
 class BackfillInput(_Model):
     backfill_id: str
     ranges: list[GrainRange] = Field(min_length=1)
@@ -250,6 +263,9 @@ class BackfillInput(_Model):
     retry: ComponentRetry = Field(default_factory=ComponentRetry)
     #: children started per run before continue-as-new (history stays far below 10,000 events)
     children_per_run: int = Field(400, ge=1)
+    #: the Temporal task priority of the children and everything they start (fairness key: the tenant)
+    priority: int = Field(BACKFILL_PRIORITY, ge=1, le=5)
+    order: BackfillOrder = BackfillOrder.OLDEST_FIRST
     state: BackfillState | None = None
 
     @field_validator("backfill_id")

@@ -23,6 +23,16 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "SemsyncStatus": "Keyword",
 }
 
+#: dynamic config of the dev server: task queue fairness (priority is on by default since server 1.29),
+#: so that a tenant's backfill shares the workers fairly with another tenant's scheduled run. A
+#: self-hosted server sets the same key in its dynamic config; Temporal Cloud enables it per namespace.
+DYNAMIC_CONFIG: tuple[str, ...] = ("matching.enableFairness=true",)
+
+
+def dynamic_config_args() -> list[str]:
+    """`temporal server start-dev` arguments for `DYNAMIC_CONFIG`."""
+    return [arg for value in DYNAMIC_CONFIG for arg in ("--dynamic-config-value", value)]
+
 
 @dataclass
 class TemporalDevServer:
@@ -73,7 +83,7 @@ class TemporalDevServer:
         cmd = [
             self.binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port),
             "--db-filename", str(self.state_dir / "temporal.db"), "--namespace", self.namespace,
-            "--log-level", "warn",
+            "--log-level", "warn", *dynamic_config_args(),
         ]
         cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"] if self.ui_port else ["--headless"]
         for name, kind in self.search_attributes.items():

@@ -9,7 +9,14 @@ import uuid
 from fakes import Fakes, fake_workers, lane
 from temporalio.client import WorkflowExecutionStatus
 
-from semsync.contracts import BackfillControl, BackfillInput, BackfillResult, ComponentRetry, GrainRange
+from semsync.contracts import (
+    BackfillControl,
+    BackfillInput,
+    BackfillOrder,
+    BackfillResult,
+    ComponentRetry,
+    GrainRange,
+)
 from workflows.backfill import BackfillWorkflow
 
 FAST_RETRY = ComponentRetry(initial_interval_s=0.01, maximum_interval_s=0.05)
@@ -144,3 +151,23 @@ async def test_lanes_come_page_by_page_and_the_state_holds_one_page(time_skippin
     started = [e for e in runs if e.HasField("workflow_execution_started_event_attributes")]
     state = started[0].workflow_execution_started_event_attributes.input.payloads[0].data
     assert len(state) < 4000  # the running lanes and one page, never the whole plan
+
+
+async def test_children_carry_the_priority_and_the_tenant_as_fairness_key_newest_first(time_skipping_env):
+    client = time_skipping_env.client
+    fakes = Fakes(dimensions=(), lanes=[lane("acme::revenue", "day", "2025-07-01", "2025-07-03"),
+                                        lane("globex::orders", "day", "2025-07-01", "2025-07-02")])
+    async with fake_workers(client, fakes) as queues:
+        request = backfill_input(queues, chunk_size=1, max_concurrency=1, priority=5,
+                                 order=BackfillOrder.NEWEST_FIRST)
+        await run_backfill(client, queues, request)
+        children = {}
+        async for event in client.get_workflow_handle(request.workflow_id).fetch_history_events():
+            if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
+                started = event.start_child_workflow_execution_initiated_event_attributes
+                children[started.workflow_id] = (started.priority.priority_key, started.priority.fairness_key)
+    assert children == {
+        f"sync/day/2025-07-0{d}/acme::revenue": (5, "acme") for d in (1, 2, 3)} | {
+        f"sync/day/2025-07-0{d}/globex::orders": (5, "globex") for d in (1, 2)}
+    spans = [c[1].split(" ")[1] for c in fakes.calls if c[0] == "plan" and c[1].startswith("acme::revenue ")]
+    assert spans == ["2025-07-03", "2025-07-02", "2025-07-01"]  # newest first, one lane in order
