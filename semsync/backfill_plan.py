@@ -28,9 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.store import get_metric, lookup_tenant
 from semsync.contracts import (
+    STORIES_KIND,
+    SYNC_KIND,
     BackfillMode,
     BackfillPlan,
     BackfillPlanSummary,
+    BackfillStage,
     ContextSelector,
     Lane,
     LanePage,
@@ -40,11 +43,9 @@ from semsync.contracts import (
 from semsync.contracts.backfill import MAX_RUNS_PER_LANE
 from semsync.db.session import tenant_scope
 from semsync.errors import TenantSyncDisabledError
-from semsync.ledger import ledger_marks
+from semsync.ledger import Mark, ledger_marks
 from semsync.partitions import Grain, MetricContext, Partition, count_between, partitions_between
-
-_SYNCED = (LedgerStatus.SUCCEEDED, LedgerStatus.PARTIAL)
-_FAILED = (LedgerStatus.FAILED, LedgerStatus.PARTIAL)
+from semsync.patterns.registry import pattern_names
 
 _TENANT_METRICS = """
 SELECT m.metric_id FROM metrics m LEFT JOIN metric_contexts c
@@ -176,10 +177,57 @@ def join_closest_runs(grain: Grain, runs: list[tuple[tuple[str, str], Components
     return joined
 
 
-def lane_of(context: MetricContext, grain: Grain, runs: list[tuple[tuple[str, str], Components]]) -> Lane:
+def lane_of(context: MetricContext, grain: Grain, runs: list[tuple[tuple[str, str], Components]],
+            stage: BackfillStage = BackfillStage.SYNC) -> Lane:
     components = [c for _, c in runs]
-    return Lane(context=context.key, grain=grain, runs=[span for span, _ in runs],
+    return Lane(context=context.key, grain=grain, runs=[span for span, _ in runs], stage=stage,
                 components=components if any(c is not None for c in components) else [])
+
+
+_SUCCEEDED = LedgerStatus.SUCCEEDED.value
+_SYNCED_VALUES = {LedgerStatus.SUCCEEDED.value, LedgerStatus.PARTIAL.value}
+_FAILED_VALUES = {LedgerStatus.FAILED.value, LedgerStatus.PARTIAL.value}
+#: samples of partitions left out for want of their dependency
+UNREADY_SAMPLE = 10
+
+
+@dataclass(frozen=True)
+class StageRules:
+    """How the ledger reads for one stage: its kinds, and the kinds of the stage it depends on."""
+
+    stage: BackfillStage
+    kinds: tuple[str, ...]
+    needs: tuple[str, ...]
+
+    def done(self, marks: dict[str, Mark]) -> bool:
+        if self.stage is BackfillStage.SYNC:
+            return getattr(marks.get(SYNC_KIND), "status", None) in _SYNCED_VALUES
+        return all(getattr(marks.get(kind), "status", None) == _SUCCEEDED for kind in self.kinds)
+
+    def failed(self, marks: dict[str, Mark]) -> bool:
+        return any(getattr(marks.get(kind), "status", None) in _FAILED_VALUES for kind in self.kinds)
+
+    def ready(self, marks: dict[str, Mark]) -> bool:
+        """The stage before has succeeded: synced (for patterns), any pattern succeeded (for stories)."""
+        if self.stage is BackfillStage.SYNC:
+            return True
+        if self.stage is BackfillStage.PATTERNS:
+            return getattr(marks.get(SYNC_KIND), "status", None) in _SYNCED_VALUES
+        return any(getattr(marks.get(kind), "status", None) == _SUCCEEDED for kind in self.needs)
+
+    def fallback(self, marks: dict[str, Mark]) -> BackfillStage:
+        """The stage an unready partition begins with under ``--with-dependencies``."""
+        synced = getattr(marks.get(SYNC_KIND), "status", None) in _SYNCED_VALUES
+        return BackfillStage.PATTERNS if self.stage is BackfillStage.STORIES and synced else BackfillStage.SYNC
+
+
+def stage_rules(request: PlanBackfillInput) -> StageRules:
+    patterns = tuple(request.patterns or pattern_names())
+    if request.what is BackfillStage.PATTERNS:
+        return StageRules(BackfillStage.PATTERNS, patterns, (SYNC_KIND,))
+    if request.what is BackfillStage.STORIES:
+        return StageRules(BackfillStage.STORIES, (STORIES_KIND,), (SYNC_KIND, *pattern_names()))
+    return StageRules(BackfillStage.SYNC, (SYNC_KIND,), ())
 
 
 async def plan_page(session_factory: async_sessionmaker[AsyncSession], request: PlanBackfillInput) -> LanePage:
@@ -189,9 +237,10 @@ async def plan_page(session_factory: async_sessionmaker[AsyncSession], request: 
     limit = max(1, request.max_lanes // len(request.ranges))
     contexts = await contexts_after(session_factory, request.selector, after, limit)
     spans = [partitions_between(r.grain, r.first, r.last) for r in request.ranges]
-    marked: dict[tuple[int, int], dict[str, dict[str, Components]]] = {}
-    if request.mode is not BackfillMode.ALL:
-        statuses = _SYNCED if request.mode is BackfillMode.MISSING else _FAILED
+    rules = stage_rules(request)
+    reads_ledger = request.mode is not BackfillMode.ALL or rules.stage is not BackfillStage.SYNC
+    marked: dict[tuple[int, int], dict[str, dict[str, dict[str, Mark]]]] = {}
+    if reads_ledger:
         by_tenant: dict[int, list[str]] = defaultdict(list)
         for selected in contexts:
             by_tenant[selected.tenant_id].append(selected.context.metric)
@@ -199,22 +248,40 @@ async def plan_page(session_factory: async_sessionmaker[AsyncSession], request: 
             async with tenant_scope(session_factory, tenant_id) as session:
                 for index, (grain_range, span) in enumerate(zip(request.ranges, spans, strict=True)):
                     marked[tenant_id, index] = await ledger_marks(
-                        session, tenant_id, metrics, grain_range.grain, statuses, span[0].start, span[-1].end)
+                        session, tenant_id, metrics, grain_range.grain, {*rules.kinds, *rules.needs},
+                        span[0].start, span[-1].end)
     page = LanePage(lanes=[])
     runs = 0
     for position, selected in enumerate(contexts):
         for index, (grain_range, span) in enumerate(zip(request.ranges, spans, strict=True)):
-            partitions = span
-            components = None
-            if request.mode is not BackfillMode.ALL:
-                keys = marked[selected.tenant_id, index].get(selected.context.metric, {})
-                missing = request.mode is BackfillMode.MISSING
-                partitions = [p for p in span if (p.key not in keys) == missing]
-                page.skipped_partitions += len(span) - len(partitions)
-                components = None if missing else keys  # failed: a partial partition's failed components
-            if partitions:
-                lane_runs = join_closest_runs(grain_range.grain, contiguous_runs(partitions, components))
-                page.lanes.append(lane_of(selected.context, grain_range.grain, lane_runs))
+            by_key = marked.get((selected.tenant_id, index), {}).get(selected.context.metric, {})
+            chosen = span
+            if request.mode is BackfillMode.MISSING:
+                chosen = [p for p in span if not rules.done(by_key.get(p.key, {}))]
+            elif request.mode is BackfillMode.FAILED:
+                chosen = [p for p in span if rules.failed(by_key.get(p.key, {}))]
+            page.skipped_partitions += len(span) - len(chosen)
+            stages: dict[BackfillStage, list[Partition]] = defaultdict(list)
+            for partition in chosen:
+                marks = by_key.get(partition.key, {})
+                if rules.ready(marks):
+                    stages[rules.stage].append(partition)
+                elif request.with_dependencies:
+                    stages[rules.fallback(marks)].append(partition)
+                else:
+                    page.unready_partitions += 1
+                    if len(page.unready_sample) < UNREADY_SAMPLE:
+                        page.unready_sample.append(f"{selected.context} {grain_range.grain.value} {partition.key}")
+            for stage in BackfillStage:  # the dependencies' lanes first (same key: they never overlap)
+                if not stages.get(stage):
+                    continue
+                components = None
+                if stage is BackfillStage.SYNC and request.mode is BackfillMode.FAILED and rules.stage is stage:
+                    components = {key: list(m[SYNC_KIND].failed_components) if m.get(SYNC_KIND) and
+                                  m[SYNC_KIND].status == LedgerStatus.PARTIAL.value and
+                                  m[SYNC_KIND].failed_components else None for key, m in by_key.items()}
+                lane_runs = join_closest_runs(grain_range.grain, contiguous_runs(stages[stage], components))
+                page.lanes.append(lane_of(selected.context, grain_range.grain, lane_runs, stage))
                 runs += len(lane_runs)
         page.contexts += 1
         if runs >= request.max_runs and position < len(contexts) - 1:
@@ -242,6 +309,8 @@ async def summarize(session_factory: async_sessionmaker[AsyncSession], request: 
     async for page in pages(session_factory, request.model_copy(update={"max_lanes": 1000, "max_runs": 10_000})):
         summary.contexts += page.contexts
         summary.skipped_partitions += page.skipped_partitions
+        summary.unready_partitions += page.unready_partitions
+        summary.unready_sample = (summary.unready_sample + page.unready_sample)[:UNREADY_SAMPLE]
         summary.lanes += len(page.lanes)
         for lane in page.lanes:
             partitions = sum(count_between(lane.grain, *run) for run in lane.runs)
@@ -258,6 +327,8 @@ async def plan_backfill(session_factory: async_sessionmaker[AsyncSession], reque
         plan.lanes += page.lanes
         plan.contexts += page.contexts
         plan.skipped_partitions += page.skipped_partitions
+        plan.unready_partitions += page.unready_partitions
+        plan.unready_sample = (plan.unready_sample + page.unready_sample)[:UNREADY_SAMPLE]
     return plan
 
 

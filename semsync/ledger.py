@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.store import lookup_tenant
-from semsync.contracts import SYNC_KIND, LedgerEntry, LedgerStatus
+from semsync.contracts import SYNC_KIND, LedgerEntry
 from semsync.db.session import tenant_scope
 from semsync.errors import cut
 from semsync.partitions import Grain, parse_partition
@@ -62,24 +62,30 @@ async def record(
     return len(entry.partitions)
 
 
+@dataclass(frozen=True)
+class Mark:
+    """A ledger row's word on one partition and kind: its status and a partial sync's failed components."""
+
+    status: str
+    failed_components: tuple[str, ...] | None = None
+
+
 async def ledger_marks(
-    session: AsyncSession, tenant_id: int, metric_ids: list[str], grain: Grain, statuses: Iterable[LedgerStatus],
-    first: date, last: date, *, kind: str = SYNC_KIND,
-) -> dict[str, dict[str, list[str] | None]]:
-    """Per metric of `metric_ids`: its partitions starting from `first` to `last` whose ledger status
-    is one of `statuses`, each with the components a partial sync left failed (None: all, or not
-    recorded). One query for many contexts of a tenant."""
+    session: AsyncSession, tenant_id: int, metric_ids: list[str], grain: Grain, kinds: Iterable[str],
+    first: date, last: date,
+) -> dict[str, dict[str, dict[str, Mark]]]:
+    """Per metric of `metric_ids`, per key of its partitions starting from `first` to `last`, per kind
+    of `kinds`: the ledger's mark. One query for many contexts of a tenant."""
     rows = await session.execute(
-        text("SELECT metric_id, partition_key, status, failed_components FROM partition_ledger WHERE tenant_id = :t "
-             "AND metric_id = ANY(CAST(:m AS text[])) AND grain = :g AND kind = :k "
-             "AND status = ANY(CAST(:s AS text[])) AND partition_start BETWEEN :a AND :b"),
-        {"t": tenant_id, "m": metric_ids, "g": Grain(grain).value, "k": kind, "s": [s.value for s in statuses],
-         "a": first, "b": last},
+        text("SELECT metric_id, partition_key, kind, status, failed_components FROM partition_ledger "
+             "WHERE tenant_id = :t AND metric_id = ANY(CAST(:m AS text[])) AND grain = :g "
+             "AND kind = ANY(CAST(:k AS text[])) AND partition_start BETWEEN :a AND :b"),
+        {"t": tenant_id, "m": metric_ids, "g": Grain(grain).value, "k": list(kinds), "a": first, "b": last},
     )
-    marks: dict[str, dict[str, list[str] | None]] = {}
+    marks: dict[str, dict[str, dict[str, Mark]]] = {}
     for row in rows:
-        partial = row.status == LedgerStatus.PARTIAL.value and row.failed_components
-        marks.setdefault(row.metric_id, {})[row.partition_key] = sorted(row.failed_components) if partial else None
+        failed = tuple(sorted(row.failed_components)) if row.failed_components else None
+        marks.setdefault(row.metric_id, {}).setdefault(row.partition_key, {})[row.kind] = Mark(row.status, failed)
     return marks
 
 

@@ -37,12 +37,13 @@ from semsync.contracts import (
     BackfillPlan,
     BackfillProgress,
     BackfillResult,
+    BackfillStage,
     ContextSelector,
     GrainRange,
     PlanBackfillInput,
 )
 from semsync.contracts.backfill import BACKFILL_PRIORITY, SCHEDULED_PRIORITY
-from semsync.errors import PartitionRangeError
+from semsync.errors import InvalidInputError, NotSyncedError, PartitionRangeError
 from semsync.partitions import (
     MAX_PARTITIONS_PER_REQUEST,
     Grain,
@@ -148,10 +149,49 @@ def print_plan(request: BackfillInput, plan: BackfillPlan) -> None:
     if partial:
         console.print(f"  {counted(partial, 'run')} of partial partitions sync only their failed components "
                       "(the base series and healthy dimensions are not fetched again)")
+    stages = {stage: sum(1 for lane in plan.lanes if lane.stage is stage) for stage in BackfillStage}
+    if request.what is not BackfillStage.SYNC or stages[BackfillStage.SYNC] != len(plan.lanes):
+        console.print("  begins with " + ", ".join(f"{stage.value} in {counted(n, 'lane')}"
+                                                    for stage, n in stages.items() if n))
     console.print(f"  priority {request.priority}, {request.order.value}")
     console.print(f"  {counted(plan.partitions, 'partition')} to sync ({plan.skipped_partitions} skipped by the mode) "
                   f"in {counted(chunks, 'child SyncWorkflow')}, at most {request.max_concurrency} at a time; patterns "
                   f"{'after each sync' if request.run_patterns else 'not run'}")
+
+
+def check_stage_options(what: BackfillStage, patterns: list[str], no_patterns: bool) -> None:
+    """`--pattern` only with `--what patterns`, each one registered; `--no-patterns` only with sync."""
+    if patterns and what is not BackfillStage.PATTERNS:
+        raise InvalidInputError("--pattern goes with --what patterns", part="--pattern")
+    if no_patterns and what is not BackfillStage.SYNC:
+        raise InvalidInputError(f"--no-patterns goes with --what sync (--what {what.value} is analysis)",
+                                part="--no-patterns")
+    if not patterns:
+        return
+    from semsync.patterns import pattern_names  # the analysis stack: only when patterns are named
+
+    known = pattern_names()
+    for name in patterns:
+        if name not in known:
+            raise InvalidInputError(f"unknown pattern {name!r}; known: {', '.join(known)}", part="--pattern",
+                                    value=name)
+
+
+def refuse_unready(request: BackfillInput, plan: BackfillPlan, grain: Grain | None, all_grains: bool,
+                   partition_range: str | None) -> None:
+    """Analysis asked of partitions not synced (or stories of ones not analysed): refused, with the
+    command that does the stage before."""
+    if not plan.unready_partitions:
+        return
+    before = "synced" if request.what is BackfillStage.PATTERNS else "analysed"
+    where = f"--all-grains --partition-range {partition_range}" if all_grains else (
+        f"--grain {grain.value} --partition-range {partition_range}")
+    selector = (f" --tenant {request.selector.tenant}" if request.selector.tenant else
+                "".join(f" --context {c}" for c in request.selector.contexts))
+    stage = "" if request.what is BackfillStage.PATTERNS else " --what patterns"
+    raise NotSyncedError(
+        f"{counted(plan.unready_partitions, 'partition')} not {before} yet (e.g. {plan.unready_sample[0]}): run "
+        f"`python -m starter backfill {where}{selector}{stage} --mode missing` first, or add --with-dependencies")
 
 
 def backfill(
@@ -177,6 +217,14 @@ def backfill(
                                       f"{SCHEDULED_PRIORITY})"),
     order: BackfillOrder = typer.Option(BackfillOrder.OLDEST_FIRST, "--order",
                                         help="each context's partitions oldest-first or newest-first"),
+    what: BackfillStage = typer.Option(
+        BackfillStage.SYNC, "--what",
+        help="the stage to begin with: sync (then patterns, stories), patterns (analyse synced data, fetch "
+             "nothing; then stories) or stories; --mode reads that stage's ledger"),
+    pattern: list[str] = typer.Option([], "--pattern", help="with --what patterns: only this pattern (repeatable)"),
+    with_dependencies: bool = typer.Option(
+        False, "--with-dependencies", help="partitions the stage before has not done yet run from that stage "
+                                           "(not synced: synced first) instead of being refused"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan, start nothing"),
     wait: bool = typer.Option(False, "--wait", help="show progress until done, then the summary"),
 ) -> None:
@@ -185,6 +233,7 @@ def backfill(
     with reported_errors():
         if context and tenant:
             raise PartitionRangeError("give --context or --tenant, not both", part="context")
+        check_stage_options(what, pattern, no_patterns)
         ranges = grain_ranges(grain, all_grains, partition_range, now=datetime.now(UTC),
                               first_date=settings.partitions.first_date,
                               max_partitions=settings.partitions.max_per_request)
@@ -193,11 +242,13 @@ def backfill(
             backfill_id=backfill_id or "pending", ranges=ranges, selector=selector, mode=mode,
             max_concurrency=max_concurrency, run_patterns=not no_patterns, chunk_size=chunk_size,
             force_full=force_full, pattern_task_queue=settings.temporal.pattern_task_queue, priority=priority,
-            order=order)
+            order=order, what=what, patterns=pattern or None, with_dependencies=with_dependencies)
         if backfill_id is None:
             request.backfill_id = default_backfill_id(request)
-        plan = run_with_database(lambda db: BackfillPlanner(db.session_factory).plan(
-            PlanBackfillInput(ranges=ranges, selector=selector, mode=mode)))
+        plan = run_with_database(lambda db: BackfillPlanner(db.session_factory).plan(PlanBackfillInput(
+            ranges=ranges, selector=selector, mode=mode, what=what, patterns=request.patterns,
+            with_dependencies=with_dependencies)))
+        refuse_unready(request, plan, grain, all_grains, partition_range)
     print_plan(request, plan)
     if dry_run:
         console.print("dry run: nothing started")

@@ -48,19 +48,27 @@ with workflow.unsafe.imports_passed_through():
         BackfillOrder,
         BackfillProgress,
         BackfillResult,
+        BackfillStage,
         BackfillState,
         ChunkFailure,
         LaneProgress,
         LedgerStatus,
+        PatternWorkflowInput,
         PlanBackfillInput,
+        StoryWorkflowInput,
         SyncWorkflowInput,
+        pattern_workflow_id,
         span_key,
+        story_workflow_id,
+        sync_workflow_id,
     )
     from semsync.partitions import Grain, MetricContext, count_between
     from workflows import search_attributes as sa
     from workflows.failures import describe
     from workflows.options import PLANNING
-    from workflows.sync import SyncWorkflow
+    from workflows.patterns import PatternWorkflow
+    from workflows.stories import StoryWorkflow
+    from workflows.sync import DEFAULT_PATTERN_TASK_QUEUE, SyncWorkflow
 
 #: failures kept in the result and across continue-as-new; the ledger keeps every one
 MAX_FAILURES_KEPT = 100
@@ -133,7 +141,8 @@ class BackfillWorkflow:
 
     def _planning(self, request: BackfillInput, **page) -> PlanBackfillInput:
         return PlanBackfillInput(ranges=request.ranges, selector=request.selector, mode=request.mode,
-                                 chunk_size=request.chunk_size, **page)
+                                 chunk_size=request.chunk_size, what=request.what, patterns=request.patterns,
+                                 with_dependencies=request.with_dependencies, **page)
 
     async def _summarize(self, request: BackfillInput) -> BackfillState:
         summary = await workflow.execute_activity_method(
@@ -224,40 +233,28 @@ class BackfillWorkflow:
         state = self._state
         assert state is not None
         chunk, components = work
-        context = MetricContext.from_string(lane.context)
-        child = SyncWorkflowInput(
-            tenant=context.tenant, metric_id=context.metric, grain=lane.grain, start_partition=chunk[0],
-            end_partition=chunk[1], force_full_sync=request.force_full, run_patterns=request.run_patterns,
-            backfill_id=request.backfill_id, pattern_task_queue=request.pattern_task_queue, retry=request.retry,
-            components=components,
-        )
         progress = state.progress
         span = span_key(*chunk)
+        workflow_id = ""
         outcome = "failed"
         try:
-            result = await workflow.execute_child_workflow(
-                SyncWorkflow.run, child, id=child.workflow_id,
-                parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
-                # its activities, pattern and story runs inherit it: scheduled work first, tenants fairly
-                priority=Priority(priority_key=request.priority, fairness_key=context.tenant),
-                static_summary=f"sync {lane.context} {lane.grain.value} {span} (backfill {request.backfill_id})",
-            )
-            progress.rows_fetched += result.rows_fetched
-            progress.rows_written += result.rows_written
-            progress.patterns_started += int(result.patterns_started)
-            if result.ledger_status is LedgerStatus.PARTIAL:
+            if lane.stage is BackfillStage.SYNC:
+                workflow_id, reason = await self._sync(request, lane, chunk, components)
+            else:
+                workflow_id, reason = await self._analyse(request, lane, chunk)
+            if reason:
                 progress.chunks_partial += 1
-                reason = "dimensions failed: " + "; ".join(f"{k}: {v}" for k, v in result.dimensions_failed.items())
-                self._record_failure(lane.context, lane.grain, span, child.workflow_id, reason)
+                self._record_failure(lane.context, lane.grain, span, workflow_id, reason)
                 outcome = "partial"
             else:
                 progress.chunks_succeeded += 1
                 outcome = "succeeded"
         except (ChildWorkflowError, WorkflowAlreadyStartedError) as error:
             progress.chunks_failed += 1
-            reason = (f"a SyncWorkflow {child.workflow_id} is already running" if
+            workflow_id = workflow_id or self._child_id(request, lane, chunk)
+            reason = (f"a {lane.stage.value} run {workflow_id} is already running" if
                       isinstance(error, WorkflowAlreadyStartedError) else describe(error))
-            self._record_failure(lane.context, lane.grain, span, child.workflow_id, reason)
+            self._record_failure(lane.context, lane.grain, span, workflow_id, reason)
         finally:
             lane.done += 1
             partitions = count_between(lane.grain, chunk[0], chunk[1])
@@ -267,6 +264,77 @@ class BackfillWorkflow:
                 "grain": lane.grain.value, "kind": backfill_kind(request.backfill_id), "status": outcome})
             busy.discard(lane.key)
             self._wake = True
+
+    @staticmethod
+    def _child_id(request: BackfillInput, lane: LaneProgress, chunk: tuple[str, str]) -> str:
+        context = MetricContext.from_string(lane.context)
+        span = span_key(*chunk)
+        if lane.stage is BackfillStage.SYNC:
+            return sync_workflow_id(lane.grain, span, context)
+        if lane.stage is BackfillStage.PATTERNS:
+            suffix = f"::{request.patterns[0]}" if request.patterns and len(request.patterns) == 1 else ""
+            return pattern_workflow_id(lane.grain, span, context) + suffix
+        return story_workflow_id(lane.grain, span, context)
+
+    def _priority(self, request: BackfillInput, lane: LaneProgress) -> Priority:
+        return Priority(priority_key=request.priority, fairness_key=MetricContext.from_string(lane.context).tenant)
+
+    async def _sync(self, request: BackfillInput, lane: LaneProgress, chunk: tuple[str, str],
+                    components: list[str] | None) -> tuple[str, str | None]:
+        """One child SyncWorkflow (its pattern and story runs follow it); the reason when partial."""
+        context = MetricContext.from_string(lane.context)
+        child = SyncWorkflowInput(
+            tenant=context.tenant, metric_id=context.metric, grain=lane.grain, start_partition=chunk[0],
+            end_partition=chunk[1], force_full_sync=request.force_full, run_patterns=request.run_patterns,
+            backfill_id=request.backfill_id, pattern_task_queue=request.pattern_task_queue, retry=request.retry,
+            components=components, patterns=request.patterns,
+        )
+        progress = self._state.progress
+        span = span_key(*chunk)
+        result = await workflow.execute_child_workflow(
+            SyncWorkflow.run, child, id=child.workflow_id,
+            parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
+            # its activities, pattern and story runs inherit it: scheduled work first, tenants fairly
+            priority=self._priority(request, lane),
+            static_summary=f"sync {lane.context} {lane.grain.value} {span} (backfill {request.backfill_id})",
+        )
+        progress.rows_fetched += result.rows_fetched
+        progress.rows_written += result.rows_written
+        progress.patterns_started += int(result.patterns_started)
+        if result.ledger_status is LedgerStatus.PARTIAL:
+            return child.workflow_id, "dimensions failed: " + "; ".join(
+                f"{k}: {v}" for k, v in result.dimensions_failed.items())
+        return child.workflow_id, None
+
+    async def _analyse(self, request: BackfillInput, lane: LaneProgress, chunk: tuple[str, str]
+                       ) -> tuple[str, str | None]:
+        """One child PatternWorkflow (its stories follow) or StoryWorkflow over data already stored;
+        the reason when some of its patterns failed."""
+        context = MetricContext.from_string(lane.context)
+        span = span_key(*chunk)
+        queue = request.pattern_task_queue or DEFAULT_PATTERN_TASK_QUEUE
+        common = {"parent_close_policy": workflow.ParentClosePolicy.REQUEST_CANCEL,
+                  "priority": self._priority(request, lane), "task_queue": queue}
+        if lane.stage is BackfillStage.PATTERNS:
+            patterns = PatternWorkflowInput(
+                tenant=context.tenant, metric_id=context.metric, grain=lane.grain, start_partition=chunk[0],
+                end_partition=chunk[1], patterns=request.patterns, backfill_id=request.backfill_id,
+                alerts_task_queue=workflow.info().task_queue)
+            result = await workflow.execute_child_workflow(
+                PatternWorkflow.run, patterns, id=patterns.workflow_id,
+                static_summary=f"patterns of {lane.context} {lane.grain.value} {span} (backfill "
+                               f"{request.backfill_id})", **common)
+            self._state.progress.patterns_started += 1
+            failed = "; ".join(f"{o.pattern}: {o.error}" for o in result.outcomes if not o.succeeded)
+            return patterns.workflow_id, f"patterns failed: {failed}" if failed else None
+        stories = StoryWorkflowInput(tenant=context.tenant, metric_id=context.metric, grain=lane.grain,
+                                     start_partition=chunk[0], end_partition=chunk[1],
+                                     backfill_id=request.backfill_id, alerts_task_queue=workflow.info().task_queue)
+        await workflow.execute_child_workflow(
+            StoryWorkflow.run, stories, id=stories.workflow_id,
+            static_summary=f"stories of {lane.context} {lane.grain.value} {span} (backfill {request.backfill_id})",
+            **common)
+        return stories.workflow_id, None
 
     def _record_failure(self, context: str, grain: Grain, span: str, workflow_id: str, reason: str) -> None:
         assert self._state is not None

@@ -23,6 +23,17 @@ class BackfillMode(StrEnum):
     ALL = "all"
 
 
+class BackfillStage(StrEnum):
+    """Where a backfill's work begins; every stage after it follows (sync → patterns → stories)."""
+
+    #: fetch and write, then the patterns and stories of each synced span
+    SYNC = "sync"
+    #: analyse data already synced (nothing is fetched), then tell its stories
+    PATTERNS = "patterns"
+    #: tell stories from pattern results already stored
+    STORIES = "stories"
+
+
 class GrainRange(_Model):
     """An inclusive range of partitions of one grain."""
 
@@ -81,6 +92,12 @@ class PlanBackfillInput(_Model):
     #: a page ends after this many lanes, or once its lanes hold `max_runs` runs
     max_lanes: int = Field(100, ge=1, le=1000)
     max_runs: int = Field(500, ge=1, le=10_000)
+    #: the stage the work begins with; the modes read its ledger (the patterns': `patterns`, or all)
+    what: BackfillStage = BackfillStage.SYNC
+    patterns: list[str] | None = None
+    #: partitions whose stage before `what` has not succeeded: refused (counted in `unready`), or run
+    #: from that stage (sync → patterns → stories) with `with_dependencies`
+    with_dependencies: bool = False
 
 
 #: runs a lane may have; one with more has its closest runs joined (the partitions between are synced
@@ -97,6 +114,8 @@ class Lane(_Model):
     runs: list[tuple[str, str]]
     #: aligned with `runs` when any run syncs only some components; empty: every run syncs all
     components: list[list[str] | None] = Field(default_factory=list)
+    #: the stage its runs begin with
+    stage: BackfillStage = BackfillStage.SYNC
 
     def chunks(self, chunk_size: int | None) -> list[tuple[str, str]]:
         """The runs cut into chunks of at most `chunk_size` partitions (None: each run whole)."""
@@ -125,6 +144,9 @@ class BackfillPlan(_Result):
     contexts: int
     #: partitions of the range that the mode skipped (already synced, or not failed)
     skipped_partitions: int = 0
+    #: partitions left out because the stage before the requested one has not succeeded on them
+    unready_partitions: int = 0
+    unready_sample: list[str] = Field(default_factory=list)
 
     @computed_field
     @property
@@ -140,6 +162,10 @@ class LanePage(_Result):
     after: str | None = None
     contexts: int = 0
     skipped_partitions: int = 0
+    #: partitions left out because the stage before the requested one has not succeeded on them
+    unready_partitions: int = 0
+    #: a few of them, as ``context grain key``
+    unready_sample: list[str] = Field(default_factory=list)
 
 
 class BackfillPlanSummary(_Result):
@@ -152,6 +178,8 @@ class BackfillPlanSummary(_Result):
     skipped_partitions: int = 0
     #: `partitions` per grain
     partitions_by_grain: dict[Grain, int] = Field(default_factory=dict)
+    unready_partitions: int = 0
+    unready_sample: list[str] = Field(default_factory=list)
 
 
 def _run_length(grain: Grain, run: tuple[str, str]) -> int:
@@ -204,6 +232,7 @@ class LaneProgress(_Model):
     grain: Grain
     runs: list[tuple[str, str]]
     components: list[list[str] | None] = Field(default_factory=list)
+    stage: BackfillStage = BackfillStage.SYNC
     done: int = 0
 
     @property
@@ -211,7 +240,8 @@ class LaneProgress(_Model):
         return f"{self.context}|{self.grain.value}"
 
     def lane(self) -> Lane:
-        return Lane(context=self.context, grain=self.grain, runs=self.runs, components=self.components)
+        return Lane(context=self.context, grain=self.grain, runs=self.runs, components=self.components,
+                    stage=self.stage)
 
 
 class BackfillState(_Result):
@@ -266,6 +296,11 @@ class BackfillInput(_Model):
     #: the Temporal task priority of the children and everything they start (fairness key: the tenant)
     priority: int = Field(BACKFILL_PRIORITY, ge=1, le=5)
     order: BackfillOrder = BackfillOrder.OLDEST_FIRST
+    #: the stage the work begins with (``patterns``: analyse synced data across contexts, fetch nothing)
+    what: BackfillStage = BackfillStage.SYNC
+    #: with `what` patterns: only these patterns (None: the metric's active ones)
+    patterns: list[str] | None = None
+    with_dependencies: bool = False
     state: BackfillState | None = None
 
     @field_validator("backfill_id")
