@@ -164,7 +164,7 @@ class BackfillWorkflow:
         for gone in {id(lane) for lane in state.lanes} - {id(lane) for lane in held}:
             self._chunks.pop(gone, None)
         state.lanes = held + [LaneProgress(context=lane.context, grain=lane.grain, runs=lane.runs,
-                                           components=lane.components) for lane in page.lanes]
+                                           components=lane.components, stage=lane.stage) for lane in page.lanes]
         state.after, state.exhausted = page.after, page.after is None
 
     async def _plan_whole(self, request: BackfillInput) -> BackfillState:

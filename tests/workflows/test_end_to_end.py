@@ -20,6 +20,7 @@ from temporalio.common import SearchAttributeKey
 from typer.testing import CliRunner
 
 import worker as worker_module
+from semsync.backfill_plan import BackfillPlanner
 from semsync.catalog.models import Catalog, Filter, MetricDef, SqlMetricSource, TenantDef
 from semsync.catalog.store import write_catalog
 from semsync.config import DatabaseSettings, Settings, TemporalSettings, get_settings
@@ -27,10 +28,12 @@ from semsync.contracts import (
     BackfillInput,
     BackfillMode,
     BackfillResult,
+    BackfillStage,
     ComponentRetry,
     ContextSelector,
     GrainRange,
     PatternWorkflowResult,
+    PlanBackfillInput,
     StoryWorkflowResult,
     SyncWorkflowInput,
     pattern_workflow_id,
@@ -57,10 +60,10 @@ BROKEN = TenantDef(identifier="broken", name="Broken", metrics=[MetricDef(
 
 
 class ChaosSources:
-    """The real sources, failing a share of fetches with a retryable error (a seeded coin)."""
+    """The real sources, failing a share of fetches with a retryable error (a seeded coin); counts them."""
 
     def __init__(self, inner) -> None:
-        self.inner, self.rate, self.failures = inner, 0.0, 0
+        self.inner, self.rate, self.failures, self.fetches = inner, 0.0, 0, 0
         self.coin = random.Random(30)
 
     async def source_for(self, tenant):
@@ -69,6 +72,7 @@ class ChaosSources:
 
         class Flaky:
             async def fetch(self, *args, **kwargs):
+                chaos.fetches += 1
                 if chaos.coin.random() < chaos.rate:
                     chaos.failures += 1
                     raise SourceUnavailableError("chaos: HTTP 500 from the semantic layer")
@@ -439,3 +443,60 @@ async def test_the_report_page_loads_in_a_real_browser_without_errors(stack, acm
                                                      page.as_uri()], capture_output=True, text=True, timeout=120)
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert (await asyncio.to_thread(shot.stat)).st_size > 20_000
+
+
+async def test_a_patterns_only_backfill_analyses_synced_data_and_fetches_nothing(stack, temporal_env, test_database):
+    settings, chaos = stack
+    client = temporal_env.client
+    selector = ContextSelector(contexts=["initech::revenue", "initech::orders", "initech::signups"])
+    days = [GrainRange(grain="day", first="2025-08-01", last="2025-08-05")]
+    await run_backfill(client, settings, ranges=days, selector=selector, run_patterns=False, mode=BackfillMode.ALL)
+    fetched = chaos.fetches
+
+    analysed = await run_backfill(client, settings, ranges=days, selector=selector, what=BackfillStage.PATTERNS)
+    assert chaos.fetches == fetched  # nothing fetched: the data was synced
+    assert (analysed.progress.chunks_succeeded, analysed.progress.patterns_started) == (3, 3)
+
+    async def pattern_rows() -> dict[tuple[str, str, str], tuple[str, object]]:
+        async with test_database.admin_engine.connect() as conn:
+            rows = await conn.execute(text(
+                "SELECT l.metric_id, l.partition_key, l.kind, l.status, l.last_attempt_at FROM partition_ledger l "
+                "JOIN tenants t ON t.id = l.tenant_id WHERE t.identifier = 'initech' AND l.grain = 'day' "
+                "AND l.kind NOT IN ('sync', 'stories') AND l.partition_key BETWEEN '2025-08-01' AND '2025-08-05'"))
+            return {(r.metric_id, r.partition_key, r.kind): (r.status, r.last_attempt_at) for r in rows}
+
+    before = await pattern_rows()
+    assert len(before) == 3 * 5 * len(pattern_names()) and {s for s, _ in before.values()} == {"succeeded"}
+    async with test_database.admin_engine.begin() as conn:  # one pattern of one partition failed
+        await conn.execute(text(
+            "UPDATE partition_ledger SET status = 'failed' WHERE metric_id = 'orders' AND partition_key = '2025-08-03' "
+            "AND kind = 'forecasting' AND grain = 'day'"))
+    again = await run_backfill(client, settings, ranges=days, selector=selector, what=BackfillStage.PATTERNS,
+                               mode=BackfillMode.FAILED)
+    assert (again.progress.partitions_planned, again.progress.chunks_succeeded) == (1, 1)
+    assert chaos.fetches == fetched
+    after = await pattern_rows()
+    rerun = {key for key in after if after[key][1] != before[key][1]}
+    assert {(metric, day) for metric, day, _ in rerun} == {("orders", "2025-08-03")}  # the others untouched
+    assert after[("orders", "2025-08-03", "forecasting")][0] == "succeeded"
+
+    # a partition never synced is refused by the plan (the CLI names the command), or synced first
+    later = [GrainRange(grain="day", first="2025-08-05", last="2025-08-07")]
+    planner = BackfillPlanner(test_database.database.session_factory)
+    refused = await planner.plan(PlanBackfillInput(ranges=later, selector=selector, mode=BackfillMode.MISSING,
+                                                   what=BackfillStage.PATTERNS))
+    assert refused.unready_partitions == 3 * 2 and refused.unready_sample[0] == "initech::orders day 2025-08-06"
+    request = BackfillInput(backfill_id=f"e2e-{uuid.uuid4()}", pattern_task_queue=settings.temporal.pattern_task_queue,
+                            retry=FAST_RETRY, ranges=later, selector=selector, what=BackfillStage.PATTERNS,
+                            with_dependencies=True)
+    resolved = await client.execute_workflow(BackfillWorkflow.run, request, id=request.workflow_id,
+                                             task_queue=settings.temporal.sync_task_queue)
+    # per context: day 5 is analysed already (mode missing), days 6-7 synced first, their patterns following
+    assert (resolved.progress.chunks_succeeded, resolved.progress.partitions_done) == (3, 3 * 2)
+    assert resolved.progress.rows_fetched > 0 and chaos.fetches > fetched
+    running = (f"SemsyncBackfill = '{request.backfill_id}' AND ExecutionStatus = 'Running' "
+               "AND (WorkflowType = 'PatternWorkflow' OR WorkflowType = 'StoryWorkflow')")
+    for _ in range(240):  # the pattern and story runs finish before the module's next test
+        if not (await client.count_workflows(running)).count:
+            break
+        await asyncio.sleep(0.5)
