@@ -26,10 +26,10 @@ from semsync.redaction import redact
 _UPSERT = """
 INSERT INTO partition_ledger AS l
     (tenant_id, metric_id, grain, partition_key, partition_start, kind, status, attempts, last_attempt_at,
-     last_success_at, rows, error, workflow_id, failed_components)
+     last_success_at, rows, error, workflow_id, failed_components, fingerprint, note)
 SELECT :tenant_id, :metric_id, :grain, k.key, k.start, :kind, CAST(:status AS varchar), 1, :at,
        CASE WHEN CAST(:status AS varchar) IN ('succeeded', 'partial') THEN CAST(:at AS timestamptz) END,
-       :rows, :error, :workflow_id, CAST(:failed AS text[])
+       :rows, :error, :workflow_id, CAST(:failed AS text[]), :fingerprint, :note
 FROM unnest(CAST(:keys AS text[]), CAST(:starts AS date[])) AS k(key, start)
 ON CONFLICT (tenant_id, metric_id, grain, partition_key, kind) DO UPDATE SET
     status = EXCLUDED.status,
@@ -40,7 +40,9 @@ ON CONFLICT (tenant_id, metric_id, grain, partition_key, kind) DO UPDATE SET
     error = CASE WHEN EXCLUDED.status = 'running' THEN l.error ELSE EXCLUDED.error END,
     workflow_id = EXCLUDED.workflow_id,
     failed_components = CASE WHEN EXCLUDED.status = 'running' THEN l.failed_components
-                             ELSE EXCLUDED.failed_components END
+                             ELSE EXCLUDED.failed_components END,
+    fingerprint = CASE WHEN EXCLUDED.status = 'running' THEN l.fingerprint ELSE EXCLUDED.fingerprint END,
+    note = CASE WHEN EXCLUDED.status = 'running' THEN l.note ELSE EXCLUDED.note END
 """
 
 
@@ -57,7 +59,7 @@ async def record(
             "status": entry.status.value, "at": at, "rows": per_partition,
             "error": cut(redact(entry.error)) if entry.error else None,
             "workflow_id": entry.workflow_id, "keys": list(entry.partitions), "starts": starts,
-            "failed": entry.failed_components,
+            "failed": entry.failed_components, "fingerprint": entry.fingerprint, "note": entry.note,
         })
     return len(entry.partitions)
 

@@ -5,14 +5,22 @@ evaluates each date (`analyze_many`, off the event loop), and upserts the result
 key, so a re-run replaces and never duplicates. Pattern settings from the catalog override the
 pattern's defaults: the tenant's first, then the metric's. The analysis date of a partition is the
 day after it ends: its window ends with that partition, the last complete period.
+
+A batch skips a pattern whose last success on every partition of the span stood on the same
+fingerprint (its version, its effective settings, and the metric's stored data up to the span's
+end: rows' count and latest write, with the slices and targets): nothing it would read changed, so
+its results would be the same. The outcome says ``skipped``; ``force`` analyses anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections import Counter
 from concurrent.futures import Executor
+from datetime import date
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +47,13 @@ from semsync.progress import ProgressCallback, report
 
 __all__ = ["PatternBatchRequest", "PatternBatchResponse", "PatternRunRequest", "PatternRunResponse",
            "PatternRunService"]
+
+
+def fingerprint(version: str, settings: PatternSettings, data_version: str) -> str:
+    """What a pattern's results over a span stand on: its version, its effective settings and the
+    data's version, hashed."""
+    text_form = f"{version}|{settings.model_dump_json()}|{data_version}"
+    return hashlib.sha256(text_form.encode()).hexdigest()[:32]
 
 
 class PatternRunService:
@@ -99,6 +114,16 @@ class PatternRunService:
         dates = [analysis_date_for(p) for p in partitions]
         stored: Counter[str] = Counter()
         with_error: Counter[str] = Counter()
+        fingerprints: dict[str, str] = {}
+        skipped: set[str] = set()
+        if settings:
+            data_version = await self._data_version(tenant_id, metric.id, request.grain.value, partitions[-1].end)
+            fingerprints = {name: fingerprint(get_pattern(name).version, s, data_version)
+                            for name, s in settings.items()}
+            if not request.force:
+                skipped = await self._unchanged(tenant_id, metric.id, request.grain.value,
+                                                [p.key for p in partitions], fingerprints)
+                settings = {name: s for name, s in settings.items() if name not in skipped}
         if settings:
             report(progress, f"{', '.join(settings)}: reading data for {len(dates)} analysis dates")
             data = await self.organiser.read_for_patterns([(get_pattern(n), s) for n, s in settings.items()],
@@ -112,11 +137,41 @@ class PatternRunService:
             stored.update(record[1] for record in analysed.records)  # one record per date (and dimension)
             with_error.update(where.split(" ", 1)[0] for where in analysed.errors)
         outcomes = [PatternOutcome(pattern=name, succeeded=name not in failed, error=failed.get(name),
-                                   results_stored=stored[name], results_with_error=with_error[name])
+                                   results_stored=stored[name], results_with_error=with_error[name],
+                                   skipped=name in skipped,
+                                   fingerprint=fingerprints.get(name) if name not in failed else None)
                     for name in names]
         return PatternBatchResponse(tenant=request.tenant, tenant_id=tenant_id, metric_id=metric.id,
                                     grain=request.grain, partitions=[p.key for p in partitions], outcomes=outcomes,
                                     duration_s=time.perf_counter() - began)
+
+    async def _data_version(self, tenant_id: int, metric_id: str, grain: str, through: date) -> str:
+        """What the metric's stored data up to `through` looks like to a pattern, in one string: the
+        rows' count and latest write, of the series, its slices and its targets (a value restated,
+        added or removed changes it; values of later dates do not)."""
+        async with tenant_scope(self.session_factory, tenant_id) as session:
+            row = (await session.execute(text(
+                "SELECT (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM metric_time_series "
+                "        WHERE tenant_id = :t AND metric_id = :m AND grain = :g AND date <= :d) AS base, "
+                "       (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') "
+                "        FROM metric_dimensional_time_series "
+                "        WHERE tenant_id = :t AND metric_id = :m AND grain = :g AND date <= :d) AS sliced, "
+                "       (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM metric_targets "
+                "        WHERE tenant_id = :t AND metric_id = :m) AS targets"),
+                {"t": tenant_id, "m": metric_id, "g": grain, "d": through})).one()
+        return f"{row.base}|{row.sliced}|{row.targets}"
+
+    async def _unchanged(self, tenant_id: int, metric_id: str, grain: str, keys: list[str],
+                         fingerprints: dict[str, str]) -> set[str]:
+        """The patterns whose last success on every partition of `keys` stood on the same fingerprint."""
+        async with tenant_scope(self.session_factory, tenant_id) as session:
+            rows = (await session.execute(text(
+                "SELECT kind, count(*) AS n FROM partition_ledger WHERE tenant_id = :t AND metric_id = :m "
+                "AND grain = :g AND partition_key = ANY(CAST(:keys AS text[])) AND kind = ANY(CAST(:kinds AS text[])) "
+                "AND status = 'succeeded' AND fingerprint = (CAST(:prints AS jsonb) ->> kind) GROUP BY kind"),
+                {"t": tenant_id, "m": metric_id, "g": grain, "keys": keys, "kinds": list(fingerprints),
+                 "prints": json.dumps(fingerprints)})).all()
+        return {row.kind for row in rows if row.n == len(keys)}
 
     @staticmethod
     def _settings(pattern: Pattern, tenant: TenantDef, metric: MetricDef) -> PatternSettings:

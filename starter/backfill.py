@@ -211,6 +211,8 @@ def backfill(
                                           help="partitions per child sync [default: the whole range]"),
     no_patterns: bool = typer.Option(False, "--no-patterns", help="sync only, run no pattern analysis"),
     force_full: bool = typer.Option(False, "--force-full", help="every child sync FULL"),
+    force: bool = typer.Option(False, "--force", help="analyse even spans whose data, pattern versions and "
+                                                      "settings are unchanged since their last success"),
     backfill_id: str | None = typer.Option(None, "--id", help="backfill id [default: derived from the request]"),
     priority: int = typer.Option(BACKFILL_PRIORITY, "--priority", min=1, max=5,
                                  help=f"Temporal task priority, 1 first … 5 last (scheduled runs: "
@@ -242,7 +244,8 @@ def backfill(
             backfill_id=backfill_id or "pending", ranges=ranges, selector=selector, mode=mode,
             max_concurrency=max_concurrency, run_patterns=not no_patterns, chunk_size=chunk_size,
             force_full=force_full, pattern_task_queue=settings.temporal.pattern_task_queue, priority=priority,
-            order=order, what=what, patterns=pattern or None, with_dependencies=with_dependencies)
+            order=order, what=what, patterns=pattern or None, with_dependencies=with_dependencies,
+            force_analysis=force)
         if backfill_id is None:
             request.backfill_id = default_backfill_id(request)
         plan = run_with_database(lambda db: BackfillPlanner(db.session_factory).plan(PlanBackfillInput(

@@ -287,7 +287,7 @@ class BackfillWorkflow:
             tenant=context.tenant, metric_id=context.metric, grain=lane.grain, start_partition=chunk[0],
             end_partition=chunk[1], force_full_sync=request.force_full, run_patterns=request.run_patterns,
             backfill_id=request.backfill_id, pattern_task_queue=request.pattern_task_queue, retry=request.retry,
-            components=components, patterns=request.patterns,
+            components=components, patterns=request.patterns, force_analysis=request.force_analysis,
         )
         progress = self._state.progress
         span = span_key(*chunk)
@@ -319,7 +319,7 @@ class BackfillWorkflow:
             patterns = PatternWorkflowInput(
                 tenant=context.tenant, metric_id=context.metric, grain=lane.grain, start_partition=chunk[0],
                 end_partition=chunk[1], patterns=request.patterns, backfill_id=request.backfill_id,
-                alerts_task_queue=workflow.info().task_queue)
+                alerts_task_queue=workflow.info().task_queue, force=request.force_analysis)
             result = await workflow.execute_child_workflow(
                 PatternWorkflow.run, patterns, id=patterns.workflow_id,
                 static_summary=f"patterns of {lane.context} {lane.grain.value} {span} (backfill "

@@ -6,9 +6,12 @@ catalog read once, one read of the data they all need, one analysis job, one sto
 settings are invalid or whose analysis raises fails alone, in its outcome. Should the batch itself
 fail for good (the database gone, a pattern crashing its process), each pattern runs again as its own
 activity, isolated and retried on its own: one failing pattern never stops the others. The outcomes
-go into the partition ledger, one row per partition and pattern. One workflow per sync rather than
-one per pattern keeps a scheduled run over thousands of contexts cheap. When at least one pattern
-succeeded, it starts the span's StoryWorkflow as its continuation (parent-close ABANDON).
+go into the partition ledger, one row per partition and pattern. A pattern whose data, version and
+settings are unchanged since its last success on the span is skipped (``skipped: unchanged`` in the
+ledger; `force` analyses anyway), and when every pattern was skipped no story run follows. One
+workflow per sync rather than one per pattern keeps a scheduled run over thousands of contexts cheap.
+When at least one pattern succeeded (not skipped), it starts the span's StoryWorkflow as its
+continuation (parent-close ABANDON).
 
 Id: ``patterns/{grain}/{span}/{tenant}::{metric}`` (``…::{pattern}`` when started for one pattern).
 """
@@ -47,6 +50,8 @@ with workflow.unsafe.imports_passed_through():
 BATCHED = "patterns-in-one-activity"
 #: the `workflow.patched` marker of the stories continuation (histories without it start none)
 STORIES = "stories-continuation"
+#: the ledger's note on a pattern not analysed because nothing it reads changed
+SKIPPED = "skipped: unchanged"
 #: the analysis runs in a process pool while the activity's keep-alive heartbeats every 5 s from the
 #: event loop, so a 30 s heartbeat timeout is six missed beats: a lost worker's pattern resumes within 30 s
 ANALYSIS = pool_work(timedelta(minutes=30))
@@ -68,7 +73,8 @@ class PatternWorkflow:
             LedgerEntry(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
                         partitions=partitions, kind=o.pattern,
                         status=LedgerStatus.SUCCEEDED if o.succeeded else LedgerStatus.FAILED,
-                        rows=o.results_stored, error=o.error, workflow_id=workflow.info().workflow_id)
+                        rows=o.results_stored, error=o.error, workflow_id=workflow.info().workflow_id,
+                        fingerprint=o.fingerprint, note=SKIPPED if o.skipped else None)
             for o in outcomes
         ]
         if entries:
@@ -76,7 +82,8 @@ class PatternWorkflow:
                                                          LedgerBatch(entries=entries), **LOCAL)
         result = PatternWorkflowResult(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
                                        partitions=partitions, outcomes=outcomes)
-        if request.run_stories and any(o.succeeded for o in outcomes) and workflow.patched(STORIES):
+        # stories follow new results: when every pattern was skipped (nothing changed), so are they
+        if request.run_stories and any(o.succeeded and not o.skipped for o in outcomes) and workflow.patched(STORIES):
             result.stories_workflow_id = await self._start_stories(request)
         sa.upsert(status="FAILED" if result.failed else "SUCCESS")
         return result
@@ -98,7 +105,7 @@ class PatternWorkflow:
     async def _run_batch(self, request: PatternWorkflowInput) -> list[PatternOutcome]:
         batch = PatternBatchRequest(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
                                     start_partition=request.start_partition, end_partition=request.end_partition,
-                                    patterns=request.patterns)
+                                    patterns=request.patterns, force=request.force)
         names = ", ".join(request.patterns) if request.patterns else "active patterns"
         try:
             response = await workflow.execute_activity_method(

@@ -142,7 +142,7 @@ class SyncWorkflow:
             tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
             start_partition=request.start_partition, end_partition=request.end_partition,
             patterns=request.patterns, backfill_id=request.backfill_id,
-            alerts_task_queue=workflow.info().task_queue,
+            alerts_task_queue=workflow.info().task_queue, force=request.force_analysis,
         )
         workflow_id = patterns.workflow_id
         try:

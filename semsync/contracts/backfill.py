@@ -301,6 +301,8 @@ class BackfillInput(_Model):
     #: with `what` patterns: only these patterns (None: the metric's active ones)
     patterns: list[str] | None = None
     with_dependencies: bool = False
+    #: analyse even where data, pattern versions and settings are unchanged since the last success
+    force_analysis: bool = False
     state: BackfillState | None = None
 
     @field_validator("backfill_id")

@@ -61,6 +61,9 @@ class PatternBatchRequest(_SpanRequest):
     tenant: str
     metric_id: str
     patterns: list[str] | None = None
+    #: analyse even where the data, the pattern's version and settings are unchanged since its last
+    #: success on every partition of the span (otherwise skipped: "skipped: unchanged")
+    force: bool = False
 
     @model_validator(mode="after")
     def _check_context(self) -> Self:
@@ -99,6 +102,10 @@ class PatternOutcome(_Model):
     results_stored: int = 0
     results_with_error: int = 0
     error: ErrorText | None = None
+    #: not analysed: data, version and settings unchanged since the span's last success
+    skipped: bool = False
+    #: what this success stands on (version, settings, data version), hashed
+    fingerprint: str | None = None
 
 
 class PatternBatchResponse(_Model):

@@ -222,6 +222,9 @@ class LedgerEntry(_Model):
     workflow_id: str | None = None
     #: a partial sync's failed components: "base" or dimension ids
     failed_components: list[str] | None = None
+    #: a pattern's success: its version, settings and data version, hashed
+    fingerprint: str | None = None
+    note: str | None = None
 
 
 class LedgerBatch(_Model):
@@ -247,6 +250,8 @@ class SyncWorkflowInput(SemanticSyncRequest):
     run_patterns: bool = True
     #: the pattern names to run after the sync; None: the metric's active pattern contexts
     patterns: list[str] | None = None
+    #: analyse even where data, versions and settings are unchanged since the last success
+    force_analysis: bool = False
     backfill_id: str | None = None
     pattern_task_queue: str | None = None
     retry: ComponentRetry = Field(default_factory=ComponentRetry)

@@ -288,6 +288,10 @@ class PartitionLedgerEntry(Base):
     workflow_id: Mapped[str | None] = mapped_column(Text)
     #: a partial sync's failed components ("base" or dimension ids; migration 0010)
     failed_components: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    #: a pattern's success: its version, settings and data version, hashed (migration 0011)
+    fingerprint: Mapped[str | None] = mapped_column(Text)
+    #: e.g. ``skipped: unchanged``
+    note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("uq_partition_ledger_key", "tenant_id", "metric_id", "grain", "partition_key", "kind", unique=True),

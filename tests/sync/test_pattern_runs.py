@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import text
 
 from semsync.catalog.store import read_catalog, write_catalog
+from semsync.contracts import LedgerEntry, LedgerStatus
 from semsync.errors import CatalogError, InvalidInputError, NotFoundError
+from semsync.ledger import Ledger
 from semsync.partitions import Grain
 from semsync.pattern_runs import PatternBatchRequest, PatternRunRequest, PatternRunService
 from semsync.patterns import get_pattern, pattern_names
@@ -141,3 +143,39 @@ async def test_a_pattern_that_fails_in_a_batch_fails_alone(synced, monkeypatch):
     assert outcome["drift_detection"].error == "ZeroDivisionError: a bug in the pattern"
     assert outcome["nope"].error.startswith("NotFoundError")
     assert await count_results(synced) == {"performance_status": 11}  # nothing of the failing patterns
+
+
+async def test_a_batch_over_unchanged_data_skips_each_pattern_until_its_data_version_or_settings_change(synced):
+    service = PatternRunService(synced.session_factory)
+    ledger = Ledger(synced.session_factory)
+    batch = PatternBatchRequest(tenant="acme", metric_id="revenue", grain=Grain.DAY, start_partition="2025-07-10",
+                                end_partition="2025-07-12", patterns=["drift_detection", "performance_status"])
+
+    async def run(**changes) -> dict[str, bool]:
+        response = await service.run_batch(batch.model_copy(update=changes))
+        await ledger.record([LedgerEntry(tenant="acme", metric_id="revenue", grain=Grain.DAY,
+                                         partitions=response.partitions, kind=o.pattern, status=LedgerStatus.SUCCEEDED,
+                                         rows=o.results_stored, fingerprint=o.fingerprint) for o in response.outcomes])
+        assert all(o.succeeded for o in response.outcomes)
+        return {o.pattern: o.skipped for o in response.outcomes}
+
+    async def write(statement: str) -> None:
+        async with synced.admin_engine.begin() as conn:
+            await conn.execute(text(statement))
+
+    assert await run() == {"drift_detection": False, "performance_status": False}
+    assert await run() == {"drift_detection": True, "performance_status": True}  # nothing changed
+    assert await run(force=True) == {"drift_detection": False, "performance_status": False}
+    # a value after the span's end is not read: still skipped; one before it is
+    await write("UPDATE metric_time_series SET value = value + 1, updated_at = now() + interval '1 second' "
+                "WHERE date = '2025-07-25' AND grain = 'day'")
+    assert await run() == {"drift_detection": True, "performance_status": True}
+    await write("UPDATE metric_time_series SET value = value + 1, updated_at = now() + interval '1 second' "
+                "WHERE date = '2025-07-05' AND grain = 'day'")
+    assert await run() == {"drift_detection": False, "performance_status": False}
+    await write("DELETE FROM metric_dimensional_time_series WHERE date = '2025-07-02' AND grain = 'day'")
+    assert await run() == {"drift_detection": False, "performance_status": False}  # a slice's rows removed
+    await with_pattern_settings(synced, {"drift_detection": {"lookback_day": 20}})
+    assert await run() == {"drift_detection": False, "performance_status": True}  # only its settings changed
+    # a span whose partitions did not all succeed with this fingerprint runs again
+    assert await run(end_partition="2025-07-13") == {"drift_detection": False, "performance_status": False}

@@ -467,6 +467,18 @@ async def test_a_patterns_only_backfill_analyses_synced_data_and_fetches_nothing
 
     before = await pattern_rows()
     assert len(before) == 3 * 5 * len(pattern_names()) and {s for s, _ in before.values()} == {"succeeded"}
+    # the same again: nothing changed, so nothing is analysed and the ledger says so; no story run follows
+    unchanged = await run_backfill(client, settings, ranges=days, selector=selector, what=BackfillStage.PATTERNS,
+                                   mode=BackfillMode.ALL)
+    assert unchanged.progress.chunks_succeeded == 3
+    async with test_database.admin_engine.connect() as conn:
+        notes = (await conn.execute(text(
+            "SELECT DISTINCT l.note FROM partition_ledger l JOIN tenants t ON t.id = l.tenant_id "
+            "WHERE t.identifier = 'initech' AND l.metric_id IN ('revenue', 'orders', 'signups') AND l.grain = 'day' "
+            "AND l.kind NOT IN ('sync', 'stories') AND l.partition_key BETWEEN '2025-08-01' AND '2025-08-05'"
+            ))).scalars().all()
+    assert notes == ["skipped: unchanged"]
+    before = await pattern_rows()
     async with test_database.admin_engine.begin() as conn:  # one pattern of one partition failed
         await conn.execute(text(
             "UPDATE partition_ledger SET status = 'failed' WHERE metric_id = 'orders' AND partition_key = '2025-08-03' "
