@@ -12,7 +12,10 @@ dimensions, cloned from the demo's acme::revenue), one year of daily partitions 
   grain, as many at once as the backfill's window), on a fresh database;
 - **literal**: `--chunk-size 1` on a subset (2 contexts × 30 days), timed the same way.
 
-Last line: ``backfill: contexts=… partitions=… wall_s=… direct_s=… per_partition_s=… overhead=…
+Then **rerun**: the same backfill again in mode ``all`` over the unchanged data (every sync runs
+again and writes nothing; every pattern is skipped, its data, version and settings unchanged).
+
+Last line: ``backfill: contexts=… partitions=… wall_s=… rerun_s=… direct_s=… per_partition_s=… overhead=…
 speedup=… peak_rss_mb=…`` (overhead = wall ÷ direct; speedup = the literal shape's seconds per
 partition ÷ ours).
 """
@@ -46,6 +49,7 @@ from semsync.catalog.store import write_catalog  # noqa: E402
 from semsync.config import DatabaseSettings, Settings, TemporalSettings, WorkerSettings  # noqa: E402
 from semsync.contracts import (  # noqa: E402
     BackfillInput,
+    BackfillMode,
     ContextSelector,
     GrainRange,
     PatternBatchRequest,
@@ -114,7 +118,9 @@ async def fresh_database(server, catalog: Catalog) -> str:
 
 
 async def on_temporal(env, url: str, executor, ranges: list[GrainRange], contexts: list[MetricContext],
-                      chunk_size: int | None) -> float:
+                      chunk_size: int | None, *, rerun: bool = False) -> tuple[float, float | None]:
+    """Seconds of the backfill until its last pattern run is done; with `rerun`, then the seconds of the
+    same backfill again in mode ``all`` over the unchanged data (every sync again, the analysis skipped)."""
     suffix = uuid.uuid4().hex[:8]
     settings = Settings(database=DatabaseSettings(url=url),
                         temporal=TemporalSettings(sync_task_queue=f"sync-{suffix}", pattern_task_queue=f"pat-{suffix}"),
@@ -122,26 +128,31 @@ async def on_temporal(env, url: str, executor, ranges: list[GrainRange], context
     async with open_services(settings, pattern_executor=executor) as services:
         workers = worker_module.make_workers(env.client, services)
         async with workers[0], workers[1]:
-            request = BackfillInput(
-                backfill_id=f"bench-{suffix}", ranges=ranges,
-                selector=ContextSelector(contexts=[str(c) for c in contexts]), max_concurrency=CONCURRENCY,
-                chunk_size=chunk_size, pattern_task_queue=settings.temporal.pattern_task_queue)
-            began = time.perf_counter()
-            result = await env.client.execute_workflow(BackfillWorkflow.run, request, id=request.workflow_id,
-                                                       task_queue=settings.temporal.sync_task_queue)
-            if result.failures:
-                raise SystemExit(f"backfill failures: {result.failures[:3]}")
-            for grain_range in ranges:
-                for context in contexts:
-                    spans = [f"{grain_range.first}:{grain_range.last}"] if chunk_size is None else [
-                        p.key for p in partitions_between(grain_range.grain, grain_range.first, grain_range.last)]
-                    for span in spans:
-                        handle = env.client.get_workflow_handle(
-                            pattern_workflow_id(grain_range.grain, span, context), result_type=PatternWorkflowResult)
-                        outcome = await handle.result()
-                        if outcome.failed:
-                            raise SystemExit(f"pattern failures: {outcome}")
-            return time.perf_counter() - began
+            async def once(mode: BackfillMode, tag: str) -> float:
+                request = BackfillInput(
+                    backfill_id=f"bench-{suffix}-{tag}", ranges=ranges, mode=mode,
+                    selector=ContextSelector(contexts=[str(c) for c in contexts]), max_concurrency=CONCURRENCY,
+                    chunk_size=chunk_size, pattern_task_queue=settings.temporal.pattern_task_queue)
+                began = time.perf_counter()
+                result = await env.client.execute_workflow(BackfillWorkflow.run, request, id=request.workflow_id,
+                                                           task_queue=settings.temporal.sync_task_queue)
+                if result.failures:
+                    raise SystemExit(f"backfill failures: {result.failures[:3]}")
+                for grain_range in ranges:
+                    for context in contexts:
+                        spans = [f"{grain_range.first}:{grain_range.last}"] if chunk_size is None else [
+                            p.key for p in partitions_between(grain_range.grain, grain_range.first, grain_range.last)]
+                        for span in spans:
+                            handle = env.client.get_workflow_handle(pattern_workflow_id(grain_range.grain, span,
+                                                                                        context),
+                                                                    result_type=PatternWorkflowResult)
+                            outcome = await handle.result()
+                            if outcome.failed:
+                                raise SystemExit(f"pattern failures: {outcome}")
+                return time.perf_counter() - began
+
+            first = await once(BackfillMode.MISSING, "first")
+            return first, (await once(BackfillMode.ALL, "rerun") if rerun else None)
 
 
 async def direct(url: str, executor, ranges: list[GrainRange], contexts: list[MetricContext]) -> dict[str, float]:
@@ -186,13 +197,14 @@ async def run(server, count: int) -> dict[str, float]:
         print(f"{count} contexts × {partitions_of(YEAR)} partitions (day, week, month) · 5 patterns · "
               f"{CONCURRENCY} syncs at once · {psutil.cpu_count()} cores")
         with PeakRss() as rss:
-            wall_s = await on_temporal(env, urls[0], executor, YEAR, contexts, None)
-        print(f"ours (Temporal, one child per context and grain): {wall_s:.1f}s")
+            wall_s, rerun_s = await on_temporal(env, urls[0], executor, YEAR, contexts, None, rerun=True)
+        print(f"ours (Temporal, one child per context and grain): {wall_s:.1f}s; the same again in mode all "
+              f"over unchanged data (every sync again, the analysis skipped): {rerun_s:.1f}s")
         spent = await direct(urls[1], executor, YEAR, contexts)
         print(f"direct (no Temporal): {spent['wall_s']:.1f}s wall; summed over calls: sync {spent['sync_s']:.1f}s, "
               f"patterns {spent['patterns_s']:.1f}s (read, analyse in {psutil.cpu_count()} processes, store)")
         literal_contexts = contexts[:2]
-        literal_s = await on_temporal(env, urls[2], executor, SUBSET, literal_contexts, 1)
+        literal_s, _ = await on_temporal(env, urls[2], executor, SUBSET, literal_contexts, 1)
         literal_partitions = partitions_of(SUBSET) * len(literal_contexts)
         print(f"literal shape (one child per partition + its pattern runs), {literal_partitions} partitions: "
               f"{literal_s:.1f}s = {literal_s / literal_partitions:.3f}s per partition")
@@ -201,7 +213,8 @@ async def run(server, count: int) -> dict[str, float]:
         await env.shutdown()
     partitions = partitions_of(YEAR) * count
     per_partition = wall_s / partitions
-    return {"contexts": count, "partitions": partitions, "wall_s": wall_s, "direct_s": spent["wall_s"],
+    return {"contexts": count, "partitions": partitions, "wall_s": wall_s, "rerun_s": rerun_s,
+            "direct_s": spent["wall_s"],
             "per_partition_s": per_partition, "overhead": wall_s / spent["wall_s"],
             "speedup": (literal_s / literal_partitions) / per_partition, "peak_rss_mb": rss.peak / 2**20}
 
@@ -213,6 +226,7 @@ def main() -> None:
     with temporary_postgres() as server:
         r = asyncio.run(run(server, count))
     print(f"backfill: contexts={r['contexts']} partitions={r['partitions']} wall_s={r['wall_s']:.1f} "
+          f"rerun_s={r['rerun_s']:.1f} "
           f"direct_s={r['direct_s']:.1f} per_partition_s={r['per_partition_s']:.4f} overhead={r['overhead']:.2f} "
           f"speedup={r['speedup']:.1f} peak_rss_mb={r['peak_rss_mb']:.0f}")
 
