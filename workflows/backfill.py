@@ -70,6 +70,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stories import StoryWorkflow
     from workflows.sync import DEFAULT_PATTERN_TASK_QUEUE, SyncWorkflow
 
+#: the `workflow.patched` marker of a context's lanes run in order (histories without it: side by side)
+IN_ORDER = "context-lanes-in-order"
 #: failures kept in the result and across continue-as-new; the ledger keeps every one
 MAX_FAILURES_KEPT = 100
 
@@ -82,6 +84,7 @@ class BackfillWorkflow:
         self._cancelling = False
         self._wake = False
         self._backfill_id = ""
+        self._in_order = False
         #: per held lane (by object): its chunks (each with the components it syncs), cut from its runs
         #: when first needed; not carried
         self._chunks: dict[int, list[tuple[tuple[str, str], list[str] | None]]] = {}
@@ -98,6 +101,8 @@ class BackfillWorkflow:
         else:
             state = await self._plan_whole(request)
         self._hold_whole_plan(state, request)
+        # a context's lanes in order: its days before its weeks and months, a stage's dependencies first
+        self._in_order = workflow.patched(IN_ORDER)
         self._state = state
         self._paused = self._paused or state.paused  # a pause signalled with the start counts
         busy: set[str] = set()
@@ -220,12 +225,23 @@ class BackfillWorkflow:
         return lane.done < len(self._lane_chunks(request, lane))
 
     def _next_lane(self, request: BackfillInput, lanes: list[LaneProgress], busy: set[str], scan: int) -> int | None:
-        """The next held lane (round robin from `scan`) that is idle and has chunks left."""
+        """The next held lane (round robin from `scan`) that is idle and has chunks left, and (since
+        `IN_ORDER`) no lane of its context before it with chunks left: a context's days run before its
+        weeks and months, a partition's sync before its analysis."""
+        first: dict[str, LaneProgress] = {}  # per context, its first lane running or with work left
+        if self._in_order:
+            for lane in lanes:
+                if lane.context not in first and (lane.key in busy or self._left(request, lane)):
+                    first[lane.context] = lane
         count = len(lanes)
         for step in range(count):
             index = (scan + step) % count
-            if lanes[index].key not in busy and self._left(request, lanes[index]):
-                return index
+            lane = lanes[index]
+            if lane.key in busy or not self._left(request, lane):
+                continue
+            if self._in_order and first.get(lane.context) is not lane:
+                continue  # waits for the lanes of its context before it
+            return index
         return None
 
     async def _child(self, request: BackfillInput, lane: LaneProgress,

@@ -171,3 +171,20 @@ async def test_children_carry_the_priority_and_the_tenant_as_fairness_key_newest
         f"sync/day/2025-07-0{d}/globex::orders": (5, "globex") for d in (1, 2)}
     spans = [c[1].split(" ")[1] for c in fakes.calls if c[0] == "plan" and c[1].startswith("acme::revenue ")]
     assert spans == ["2025-07-03", "2025-07-02", "2025-07-01"]  # newest first, one lane in order
+
+
+async def test_a_contexts_days_run_before_its_weeks_and_months_while_contexts_run_side_by_side(time_skipping_env):
+    client = time_skipping_env.client
+    contexts = ["acme::revenue", "acme::orders"]
+    fakes = Fakes(dimensions=(), lanes=[
+        lane_ for c in contexts for lane_ in (lane(c, "day", "2025-07-01", "2025-07-14"),
+                                              lane(c, "week", "2025-W27", "2025-W28"),
+                                              lane(c, "month", "2025-07", "2025-07"))])
+    async with fake_workers(client, fakes) as queues:
+        result = await run_backfill(client, queues, backfill_input(queues, chunk_size=7, max_concurrency=4))
+    assert result.progress.chunks_succeeded == 2 * (2 + 1 + 1)
+    for context in contexts:
+        grains = [c[1].split(" ")[1] for c in fakes.calls if c[0] == "plan" and c[1].startswith(f"{context} ")]
+        assert grains == ["2025-07-01:2025-07-07", "2025-07-08:2025-07-14", "2025-W27:2025-W28", "2025-07"]
+    first_plans = [c[1].split(" ")[0] for c in fakes.calls if c[0] == "plan"][:2]
+    assert sorted(first_plans) == sorted(contexts)  # the two contexts began together
