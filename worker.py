@@ -72,6 +72,7 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
             workflows=[SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow, AlertWorkflow,
                        DigestWorkflow, ResendWorkflow],
             activities=[sync.plan_sync, sync.sync_component, sync.record_component_failure, ledger.record_ledger,
+                        ledger.note_missing_days,
                         *backfill_activities(services.planner),
                         DiscoveryActivities(services.discovery).discover, *deliveries],
             max_concurrent_activities=settings.worker.sync_concurrency,

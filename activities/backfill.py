@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 from temporalio import activity
@@ -13,6 +14,7 @@ from semsync.contracts import (
     LanePage,
     LedgerBatch,
     LedgerWriteResult,
+    NoteMissingDaysInput,
     PlanBackfillInput,
 )
 
@@ -30,6 +32,14 @@ class LedgerActivities:
         """Upsert the ledger rows of one or more spans."""
         with as_application_errors():
             return LedgerWriteResult(rows_written=await self.ledger.record(batch.entries))
+
+    @activity.defn
+    async def note_missing_days(self, request: NoteMissingDaysInput) -> LedgerWriteResult:
+        """Name, on each context's row of a week or month, the days it covers that were not synced."""
+        with as_application_errors():
+            return LedgerWriteResult(rows_written=await self.ledger.note_missing_days(
+                request.grain, request.partition, date.fromisoformat(request.first_day),
+                date.fromisoformat(request.last_day)))
 
 
 class BackfillActivities:

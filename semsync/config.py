@@ -12,7 +12,7 @@ import os
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -192,6 +192,13 @@ class ScheduleSettings(BaseModel):
     initial_sync: bool = False
     #: paused schedules are created paused (a staging environment, say)
     paused: bool = False
+    #: the weekly and monthly runs and the days they cover: ``resolve`` syncs the period's missing days
+    #: first (again every `cross_grain_poll_min` while some keep failing), ``wait`` waits for them,
+    #: ``off`` runs at once; `cross_grain_deadline_h` after it began the period runs anyway and its
+    #: ledger rows name the days that were missing
+    cross_grain: Literal["resolve", "wait", "off"] = "resolve"
+    cross_grain_deadline_h: float = Field(6.0, gt=0)
+    cross_grain_poll_min: float = Field(15.0, gt=0)
 
 
 class SemanticLayerSettings(BaseModel):

@@ -46,6 +46,26 @@ ON CONFLICT (tenant_id, metric_id, grain, partition_key, kind) DO UPDATE SET
 """
 
 
+_NOTE_MISSING_DAYS = """
+WITH days AS (
+    SELECT d::date AS day, to_char(d, 'YYYY-MM-DD') AS key
+    FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS d
+), missing AS (
+    SELECT p.metric_id, string_agg(days.key, ', ' ORDER BY days.key) AS keys
+    FROM partition_ledger p CROSS JOIN days
+    WHERE p.tenant_id = :t AND p.grain = :g AND p.partition_key = :k AND p.kind = :kind
+      AND NOT EXISTS (SELECT 1 FROM partition_ledger d WHERE d.tenant_id = p.tenant_id AND d.metric_id = p.metric_id
+                      AND d.grain = 'day' AND d.kind = :kind AND d.partition_key = days.key
+                      AND d.status IN ('succeeded', 'partial'))
+    GROUP BY p.metric_id
+)
+UPDATE partition_ledger p SET note = 'days missing: ' || missing.keys
+FROM missing
+WHERE p.tenant_id = :t AND p.grain = :g AND p.partition_key = :k AND p.kind = :kind
+  AND p.metric_id = missing.metric_id
+"""
+
+
 async def record(
     session_factory: async_sessionmaker[AsyncSession], tenant_id: int, entry: LedgerEntry, *, at: datetime
 ) -> int:
@@ -135,6 +155,21 @@ class Ledger:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.session_factory = session_factory
         self.clock = clock
+
+    async def note_missing_days(self, grain: Grain, partition: str, first_day: date, last_day: date) -> int:
+        """On each context's ledger row of the week or month `partition`, name the days from `first_day`
+        to `last_day` whose sync has not succeeded (``days missing: …``); rows whose days are all
+        there are left alone. Per tenant, set-based; how many rows got a note."""
+        async with self.session_factory() as session:
+            tenants = list((await session.execute(text("SELECT id FROM tenants ORDER BY id"))).scalars())
+        noted = 0
+        for tenant_id in tenants:
+            async with tenant_scope(self.session_factory, tenant_id) as session:
+                result = await session.execute(text(_NOTE_MISSING_DAYS), {
+                    "t": tenant_id, "g": Grain(grain).value, "k": partition, "kind": SYNC_KIND,
+                    "first": first_day, "last": last_day})
+                noted += result.rowcount
+        return noted
 
     async def record(self, entries: list[LedgerEntry]) -> int:
         """Upsert every entry (one statement per entry); returns the partition rows written."""

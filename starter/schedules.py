@@ -100,7 +100,10 @@ def wanted_schedules(settings: Settings) -> list[Wanted]:
     wanted = []
     for grain, cron in GRAIN_CRONS.items():
         request = ScheduledRunInput(grain=grain, max_concurrency=options.max_concurrency,
-                                    run_patterns=options.run_patterns, pattern_task_queue=temporal.pattern_task_queue)
+                                    run_patterns=options.run_patterns, pattern_task_queue=temporal.pattern_task_queue,
+                                    cross_grain=options.cross_grain,
+                                    cross_grain_deadline_h=options.cross_grain_deadline_h,
+                                    cross_grain_poll_min=options.cross_grain_poll_min)
         wanted.append(Wanted(f"semsync-{'daily' if grain is Grain.DAY else grain.value + 'ly'}", Schedule(
             action=ScheduleActionStartWorkflow(ScheduledRunWorkflow.run, request, id=f"scheduled/{grain.value}",
                                                task_queue=temporal.sync_task_queue,

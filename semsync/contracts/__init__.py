@@ -61,10 +61,12 @@ from semsync.contracts.patterns import (
     pattern_workflow_id,
 )
 from semsync.contracts.schedules import (
+    CrossGrain,
     DiscoverInput,
     DiscoveryDiff,
     DiscoveryInput,
     DiscoveryResult,
+    NoteMissingDaysInput,
     ScheduledRunInput,
     ScheduledRunResult,
 )
@@ -110,6 +112,7 @@ __all__ = [
     "PatternWorkflowInput", "PatternWorkflowResult", "PlanBackfillInput", "SemanticSyncRequest",
     "SemanticSyncResponse", "SyncComponentInput", "SyncPlan", "SyncStatus", "SyncType", "SyncWorkflowInput",
     "SyncWorkflowResult", "pattern_workflow_id", "span_key", "sync_workflow_id", "DiscoverInput", "DiscoveryDiff",
-    "DiscoveryInput", "DiscoveryResult", "ScheduledRunInput", "ScheduledRunResult", "STORIES_KIND",
+    "DiscoveryInput", "DiscoveryResult", "ScheduledRunInput", "ScheduledRunResult", "CrossGrain",
+    "NoteMissingDaysInput", "STORIES_KIND",
     "StoryRunRequest", "StoryRunResponse", "StoryWorkflowInput", "StoryWorkflowResult", "story_workflow_id",
 ]

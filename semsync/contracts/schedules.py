@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import Field
 
@@ -90,6 +91,17 @@ class DiscoveryResult(_Result):
     initial_syncs: list[str] = Field(default_factory=list)
 
 
+class CrossGrain(StrEnum):
+    """How a weekly or monthly run treats the days its period covers."""
+
+    #: sync the period's missing days first (again while some keep failing, until the deadline)
+    RESOLVE = "resolve"
+    #: wait for the daily runs to bring them (until the deadline)
+    WAIT = "wait"
+    #: run at once
+    OFF = "off"
+
+
 class ScheduledRunInput(_Model):
     """ScheduledRunWorkflow's input: the grain; the partition comes from the scheduled time."""
 
@@ -98,6 +110,12 @@ class ScheduledRunInput(_Model):
     run_patterns: bool = True
     pattern_task_queue: str | None = None
     retry: ComponentRetry = Field(default_factory=ComponentRetry)
+    #: a week or month and its days (per context, from the ledger): see `CrossGrain`
+    cross_grain: CrossGrain = CrossGrain.RESOLVE
+    #: hours after the run began past which the period runs whatever days are missing
+    cross_grain_deadline_h: float = Field(6.0, gt=0)
+    #: minutes between looks at the ledger (and resolutions) while days are missing
+    cross_grain_poll_min: float = Field(15.0, gt=0)
 
 
 class ScheduledRunResult(_Result):
@@ -108,3 +126,16 @@ class ScheduledRunResult(_Result):
     #: False when the run of this partition was already going (a second trigger): it was not doubled
     started: bool
     result: BackfillResult | None = None
+    #: day partitions (summed over contexts) the period covers that were not synced when it ran
+    days_missing: int = 0
+    #: the backfills that synced the period's missing days first (``resolve``)
+    resolutions: list[str] = Field(default_factory=list)
+
+
+class NoteMissingDaysInput(_Model):
+    """Name, on the ledger rows of one week or month, the days it covers that are not synced."""
+
+    grain: Grain
+    partition: str
+    first_day: str
+    last_day: str

@@ -16,9 +16,11 @@ import worker as worker_module
 from semsync.catalog.models import Catalog, TenantDef
 from semsync.config import CatalogSettings, DatabaseSettings, ScheduleSettings, Settings, TemporalSettings
 from semsync.contracts import (
+    BackfillInput,
     BackfillMode,
     BackfillResult,
     ContextSelector,
+    CrossGrain,
     DiscoveryInput,
     DiscoveryResult,
     GrainRange,
@@ -31,7 +33,9 @@ from semsync.partitions import Grain, last_complete_partition
 from semsync.patterns import pattern_names
 from semsync.services import open_services
 from starter.schedules import apply_schedules, pause_schedule, unpause_schedule, wanted_schedules
+from workflows.backfill import BackfillWorkflow
 from workflows.discovery import DiscoveryWorkflow
+from workflows.scheduled import ScheduledRunWorkflow
 
 pytestmark = pytest.mark.temporal
 
@@ -245,3 +249,59 @@ async def test_a_paused_schedule_whose_definition_did_not_change_is_unchanged(se
     assert (await daily.describe()).schedule.state.note.endswith("- maintenance")
     await unpause_schedule(daily)
     assert set((await apply_schedules(client, settings)).values()) == {"unchanged"}
+
+
+async def week_rows(test_database, week: str) -> dict[str, tuple[str, str | None]]:
+    async with test_database.admin_engine.connect() as conn:
+        rows = await conn.execute(text(
+            "SELECT metric_id, status, note FROM partition_ledger WHERE grain = 'week' AND kind = 'sync' "
+            "AND partition_key = :k"), {"k": week})
+        return {r.metric_id: (r.status, r.note) for r in rows}
+
+
+async def day_statuses(test_database, first: date, last: date) -> dict[tuple[str, str], str]:
+    async with test_database.admin_engine.connect() as conn:
+        rows = await conn.execute(text(
+            "SELECT metric_id, partition_key, status FROM partition_ledger WHERE grain = 'day' AND kind = 'sync' "
+            "AND partition_start BETWEEN :a AND :b"), {"a": first, "b": last})
+        return {(r.metric_id, r.partition_key): r.status for r in rows}
+
+
+async def test_a_weekly_run_past_its_deadline_runs_and_names_the_missing_days(setup, temporal_env, test_database):
+    settings, _, _ = setup
+    client = temporal_env.client
+    request = ScheduledRunInput(grain="week", run_patterns=False, cross_grain=CrossGrain.WAIT,
+                                cross_grain_deadline_h=4 / 3600, cross_grain_poll_min=1 / 60,
+                                pattern_task_queue=settings.temporal.pattern_task_queue)
+    week = last_complete_partition(Grain.WEEK, datetime.now(UTC))
+    result = await client.execute_workflow(ScheduledRunWorkflow.run, request, id=f"scheduled/test-{uuid.uuid4()}",
+                                           task_queue=settings.temporal.sync_task_queue)
+    days = ", ".join((week.start + timedelta(days=i)).isoformat() for i in range(7))
+    assert result.partition == week.key and result.started and result.resolutions == []  # waited, synced none
+    rows = await week_rows(test_database, week.key)
+    assert result.days_missing == 7 * len(rows) and rows
+    assert set(rows.values()) == {("succeeded", f"days missing: {days}")}
+    assert await day_statuses(test_database, week.start, week.end) == {}
+
+
+async def test_a_weekly_run_syncs_the_missing_days_of_its_week_first(setup, temporal_env, test_database):
+    settings, _, _ = setup
+    client = temporal_env.client
+    week = last_complete_partition(Grain.WEEK, datetime.now(UTC))
+    five = GrainRange(grain="day", first=week.start.isoformat(), last=(week.start + timedelta(days=4)).isoformat())
+    backfill = BackfillInput(backfill_id=f"days-{uuid.uuid4().hex[:8]}", ranges=[five], mode=BackfillMode.ALL,
+                             run_patterns=False, pattern_task_queue=settings.temporal.pattern_task_queue)
+    await client.execute_workflow(BackfillWorkflow.run, backfill, id=backfill.workflow_id,
+                                  task_queue=settings.temporal.sync_task_queue)
+    contexts = {metric for metric, _ in await day_statuses(test_database, week.start, week.end)}
+    request = ScheduledRunInput(grain="week", run_patterns=False,
+                                pattern_task_queue=settings.temporal.pattern_task_queue)
+    assert request.cross_grain is CrossGrain.RESOLVE  # the default
+    result = await client.execute_workflow(ScheduledRunWorkflow.run, request, id=f"scheduled/test-{uuid.uuid4()}",
+                                           task_queue=settings.temporal.sync_task_queue)
+    assert (result.days_missing, result.resolutions) == (0, [f"backfill/scheduled-week-{week.key}-days-1"])
+    resolution = await client.get_workflow_handle(result.resolutions[0], result_type=BackfillResult).result()
+    assert resolution.progress.partitions_done == 2 * len(contexts)  # the two missing days of each context
+    days = await day_statuses(test_database, week.start, week.end)
+    assert set(days.values()) == {"succeeded"} and len(days) == 7 * len(contexts)
+    assert set((await week_rows(test_database, week.key)).values()) == {("succeeded", None)}  # the note is gone
