@@ -125,6 +125,7 @@ class LedgerRow:
     rows: int
     error: str | None
     workflow_id: str | None
+    note: str | None = None
 
 
 async def read_ledger(
@@ -137,7 +138,7 @@ async def read_ledger(
         async with tenant_scope(session_factory, tenant_id) as session:
             result = await session.execute(
                 text("SELECT metric_id, grain, partition_key, partition_start, kind, status, attempts, "
-                     "last_attempt_at, rows, error, workflow_id FROM partition_ledger "
+                     "last_attempt_at, rows, error, workflow_id, note FROM partition_ledger "
                      "WHERE tenant_id = :t AND grain = :g AND (CAST(:k AS text) IS NULL OR kind = :k) "
                      "AND (CAST(:first AS date) IS NULL OR partition_start >= :first) "
                      "AND (CAST(:last AS date) IS NULL OR partition_start <= :last) "

@@ -78,6 +78,12 @@ def health_map(grain: Grain, last: int, kind: str, selector: ContextSelector) ->
         legend.append(CELLS[status], style=STYLES[status])
         legend.append(f" {status or 'never'} {counts.get(status, 0)}   ")
     console.print(legend)
+    notes = sorted((f"{r.tenant}::{r.metric_id}", r.partition_key, r.note) for r in ledger if r.note
+                   and r.note != "skipped: unchanged")
+    for context, key, note in notes[:10]:
+        console.print(f"  {context} {key}: {note}", markup=False)
+    if len(notes) > 10:
+        console.print(f"  and {len(notes) - 10} more notes", markup=False)
     if counts.get("failed") or counts.get("partial"):
         console.print(f"retry them: python -m starter backfill --grain {grain.value} --partition-range "
                       f"{partitions[0].key}:{partitions[-1].key} --mode failed", markup=False)
@@ -103,9 +109,13 @@ def backfill_status(given_id: str) -> None:
             raise typer.Exit(1)
         return await handle.query(BackfillWorkflow.progress)
 
-    answer = run_with_temporal(look)
+    async def look_with_stages(client: Client) -> tuple[BackfillProgress | BackfillResult, dict[str, Counter]]:
+        return await look(client), await stage_runs(client, backfill_id)
+
+    answer, runs = run_with_temporal(look_with_stages)
     if isinstance(answer, BackfillResult):
         print_result(answer)
+        print_stages(answer.progress, runs)
         return
     p = answer
     # paused, nothing advances: an ETA would stand still while time passes
@@ -115,6 +125,37 @@ def backfill_status(given_id: str) -> None:
                   f"{counted(p.chunks_running, 'sync')} running, {p.chunks_succeeded} succeeded, "
                   f"{p.chunks_partial} partial, {p.chunks_failed} failed; {counted(p.rows_fetched, 'row')} fetched; "
                   f"{p.elapsed_s:.0f}s elapsed{eta}")
+    print_stages(p, runs)
+
+
+#: the runs a backfill's children start, by stage
+STAGE_WORKFLOWS = {"pattern runs": "PatternWorkflow", "story runs": "StoryWorkflow", "alert runs": "AlertWorkflow"}
+
+
+async def stage_runs(client: Client, backfill_id: str) -> dict[str, Counter]:
+    """Per stage after the sync, its runs of this backfill by execution status (the visibility store)."""
+    counts: dict[str, Counter] = {}
+    for stage, workflow_type in STAGE_WORKFLOWS.items():
+        counts[stage] = Counter()
+        for status in ("Running", "Completed", "Failed"):
+            query = (f"SemsyncBackfill = '{backfill_id}' AND WorkflowType = '{workflow_type}' "
+                     f"AND ExecutionStatus = '{status}'")
+            counts[stage][status.lower()] = (await client.count_workflows(query)).count
+    return counts
+
+
+def print_stages(progress: BackfillProgress, runs: dict[str, Counter]) -> None:
+    """The backfill per stage: its children by the stage they began with, then the runs that followed."""
+    if progress.chunks_by_stage:
+        console.print("  children by stage: " + ", ".join(
+            f"{stage} {n}" for stage, n in sorted(progress.chunks_by_stage.items())), markup=False)
+    if progress.partitions_unready:
+        console.print(f"  {counted(progress.partitions_unready, 'partition')} left out: the stage before had not "
+                      "succeeded on them (--with-dependencies runs them from there)", markup=False)
+    for stage, counts in runs.items():
+        if sum(counts.values()):
+            console.print(f"  {stage}: {counts['completed']} completed, {counts['running']} running, "
+                          f"{counts['failed']} failed", markup=False)
 
 
 def _pattern_names() -> list[str]:

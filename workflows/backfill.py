@@ -126,6 +126,7 @@ class BackfillWorkflow:
                 asyncio.create_task(self._child(request, lane, self._lane_chunks(request, lane)[lane.done], busy))
             state.progress.chunks_running = len(busy)
             state.progress.state = ("cancelling" if self._cancelling else "paused" if self._paused else "running")
+            self._details(state)
             if not busy:
                 remaining = not state.exhausted or any(self._left(request, lane) for lane in state.lanes)
                 if not remaining or self._cancelling:
@@ -144,6 +145,19 @@ class BackfillWorkflow:
         sa.upsert(status="CANCELLED" if self._cancelling else "FAILED" if state.failures else "SUCCESS")
         return BackfillResult(progress=state.progress, failures=state.failures)
 
+    @staticmethod
+    def _details(state: BackfillState) -> None:
+        """What the run is doing and waiting for, in the Web UI's current details."""
+        p = state.progress
+        waiting = {"paused": "paused: no new child starts until resumed",
+                   "cancelling": f"cancelling: waiting for {p.chunks_running} running children to finish"}
+        stages = ", ".join(f"{stage} {n}" for stage, n in sorted(p.chunks_by_stage.items()))
+        workflow.set_current_details(
+            f"{waiting.get(p.state, p.state)} · {p.partitions_done}/{p.partitions_planned} partitions · "
+            f"{p.chunks_running} children running, {p.chunks_succeeded} succeeded, {p.chunks_partial} partial, "
+            f"{p.chunks_failed} failed" + (f" · done by stage: {stages}" if stages else "")
+            + ("" if state.exhausted else " · more contexts to plan"))
+
     def _planning(self, request: BackfillInput, **page) -> PlanBackfillInput:
         return PlanBackfillInput(ranges=request.ranges, selector=request.selector, mode=request.mode,
                                  chunk_size=request.chunk_size, what=request.what, patterns=request.patterns,
@@ -155,7 +169,8 @@ class BackfillWorkflow:
             summary=f"count the {request.mode.value} plan over {request.selector.describe()}", **PLANNING)
         progress = BackfillProgress(backfill_id=request.backfill_id, state="running", contexts=summary.contexts,
                                     partitions_planned=summary.partitions, chunks_planned=summary.chunks,
-                                    partitions_skipped=summary.skipped_partitions)
+                                    partitions_skipped=summary.skipped_partitions,
+                                    partitions_unready=summary.unready_partitions)
         self._count_planned(request, summary.partitions_by_grain)
         return BackfillState(progress=progress, started_at=workflow.now(), exhausted=summary.lanes == 0,
                              planned_by_grain=summary.partitions_by_grain)
@@ -272,6 +287,7 @@ class BackfillWorkflow:
                       isinstance(error, WorkflowAlreadyStartedError) else describe(error))
             self._record_failure(lane.context, lane.grain, span, workflow_id, reason)
         finally:
+            progress.chunks_by_stage[lane.stage.value] = progress.chunks_by_stage.get(lane.stage.value, 0) + 1
             lane.done += 1
             partitions = count_between(lane.grain, chunk[0], chunk[1])
             progress.partitions_done += partitions

@@ -109,6 +109,10 @@ class ScheduledRunWorkflow:
                 summary=f"days of {days.first}..{days.last} not synced", **PLANNING)
             if not missing.partitions:
                 return 0
+            workflow.set_current_details(
+                f"{missing.partitions} day partitions of {days.first}..{days.last} not synced in "
+                f"{missing.lanes} contexts; the {request.grain.value} runs when they are, or at "
+                f"{deadline:%Y-%m-%d %H:%M} UTC ({request.cross_grain.value})")
             if workflow.now() >= deadline:
                 workflow.logger.warning("%s runs past its deadline with %d day partitions missing",
                                         backfill_id, missing.partitions)

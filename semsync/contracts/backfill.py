@@ -218,6 +218,10 @@ class BackfillProgress(_Result):
     elapsed_s: float = 0.0
     eta_s: float | None = None
     runs: int = 1
+    #: children finished per stage they began with (sync, patterns, stories)
+    chunks_by_stage: dict[str, int] = Field(default_factory=dict)
+    #: partitions left out because the stage before the requested one had not succeeded on them
+    partitions_unready: int = 0
 
     @computed_field
     @property

@@ -331,6 +331,17 @@ async def test_the_cli_plans_starts_follows_and_reports(stack, temporal_env, tes
         assert "completed" in waited.output and "3/3 partitions" in waited.output
         status = await cli("status", backfill[-1])
         assert status.exit_code == 0 and "completed" in status.output
+        assert "children by stage: sync 1" in status.output and "pattern runs: 1 completed" in status.output
+        assert "story runs: 1 completed" in status.output
+        # analysis alone, refused where nothing is synced, with the command that syncs first
+        unsynced = await cli("backfill", "--grain", "day", "--partition-range", "2025-09-20:2025-09-21", "--context",
+                             "acme::revenue", "--what", "patterns", "--dry-run")
+        assert unsynced.exit_code == 2 and "2 partitions not synced yet (e.g. acme::revenue day 2025-09-20)" in (
+            unsynced.output)
+        assert "--with-dependencies" in unsynced.output
+        resolved = await cli("backfill", "--grain", "day", "--partition-range", "2025-09-20:2025-09-21", "--context",
+                             "acme::revenue", "--what", "patterns", "--with-dependencies", "--dry-run")
+        assert resolved.exit_code == 0 and "begins with sync in 1 lane" in resolved.output, resolved.output
         health = await cli("status", "--grain", "day", "--tenant", "acme", "--last", "400")
         assert health.exit_code == 0 and "acme::revenue" in health.output and "succeeded" in health.output
         synced = await cli("sync", "start", "--partition", "2025-08-07|acme::revenue", "--wait", "--no-patterns")
