@@ -6,7 +6,8 @@ A sync is made of units of work that can fail, and be retried, on their own:
   dimension) FULL or INCREMENTAL and its window (:mod:`semsync.sync_plan`);
 - `sync_component`: stream one component's window from the tenant's semantic layer, page by page,
   into the staging table, and replace that window atomically (:mod:`semsync.db.window_replace`)
-  with its sync status in the same transaction. Memory holds one page, whatever the component's size.
+  with its sync status in the same transaction. Memory holds one page, whatever the component's
+  size; more than `max_rows_per_component` rows fail it (`ComponentTooLargeError`), nothing written.
   It raises on failure, so the caller's retry policy decides what happens next;
 - `record_component_failure`: mark a component FAILED after its last attempt (its next sync is FULL).
 
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.models import MetricDef, TenantDef
 from semsync.catalog.store import get_metric, lookup_tenant
+from semsync.config import DEFAULT_MAX_ROWS_PER_COMPONENT
 from semsync.contracts import (
     ComponentFailureInput,
     ComponentPlan,
@@ -49,7 +51,7 @@ from semsync.db.window_replace import (
     stage_rows,
     uncovered,
 )
-from semsync.errors import SemsyncError, TenantSyncDisabledError, cut
+from semsync.errors import ComponentTooLargeError, SemsyncError, TenantSyncDisabledError, cut
 from semsync.progress import ProgressCallback, report
 from semsync.sources.base import MetricSource, SourcePage
 from semsync.sync_plan import ComponentHistory, advance_settled, plan_component
@@ -80,11 +82,13 @@ class SemanticSyncService:
         sources: SourceProvider,
         *,
         max_concurrent_dimensions: int = 4,
+        max_rows_per_component: int = DEFAULT_MAX_ROWS_PER_COMPONENT,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.session_factory = session_factory
         self.sources = sources
         self.max_concurrent_dimensions = max_concurrent_dimensions
+        self.max_rows_per_component = max_rows_per_component
         self.clock = clock
 
     async def _tenant_and_metric(self, request: SemanticSyncRequest) -> tuple[int, TenantDef, MetricDef]:
@@ -140,7 +144,7 @@ class SemanticSyncService:
         component = {"tenant_id": work.tenant_id, "metric_id": metric.id, "grain": request.grain.value,
                      "dimension_name": plan.dimension}
         # One transaction from the first page staged to the status written: a failure anywhere (the
-        # source mid-stream, the write) leaves the stored window and its status as they were.
+        # source mid-stream, the row cap, the write) leaves the stored window and its status as they were.
         async with tenant_scope(self.session_factory, work.tenant_id) as session:
             staged = await self._stage(session, source.pages(metric, request.grain, plan.start, plan.end, dimension,
                                                              progress=progress), metric, plan)
@@ -172,11 +176,18 @@ class SemanticSyncService:
 
     async def _stage(self, session: AsyncSession, pages: AsyncIterator[SourcePage], metric: MetricDef,
                      plan: ComponentPlan) -> StagedRows:
-        """Every page of `pages` COPYed into the staging table as it comes, then let go."""
+        """Every page of `pages` COPYed into the staging table as it comes, then let go; stops with
+        `ComponentTooLargeError` before the page that would pass `max_rows_per_component`."""
         staged = StagedRows()
         await open_stage(session)
         async with aclosing(pages) as stream:
             async for page in stream:
+                if staged.rows + len(page.rows) > self.max_rows_per_component:
+                    raise ComponentTooLargeError(
+                        f"metric {metric.id!r}, {_component_name(plan)}: the source returned more than "
+                        f"{self.max_rows_per_component:,} rows for {plan.start}..{plan.end}, the cap of one "
+                        "component (SEMSYNC_SEMANTIC_LAYER__MAX_ROWS_PER_COMPONENT); nothing was written. "
+                        "Raise the cap, or sync a shorter window")
                 await stage_rows(session, page.rows)
                 staged.rows += len(page.rows)
                 staged.dropped_nulls += page.dropped_nulls
@@ -234,6 +245,10 @@ class StagedRows:
     rows: int = 0
     dropped_nulls: int = 0
     null_slices: int = 0
+
+
+def _component_name(plan: ComponentPlan) -> str:
+    return f"dimension {plan.dimension!r}" if plan.dimension else "base series"
 
 
 def failed_result(plan: ComponentPlan, error: str, error_type: str, *, retryable: bool | None) -> ComponentResult:
