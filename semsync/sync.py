@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -145,9 +145,8 @@ class SemanticSyncService:
                      "dimension_name": plan.dimension}
         # One transaction from the first page staged to the status written: a failure anywhere (the
         # source mid-stream, the row cap, the write) leaves the stored window and its status as they were.
-        async with tenant_scope(self.session_factory, work.tenant_id) as session:
-            staged = await self._stage(session, source.pages(metric, request.grain, plan.start, plan.end, dimension,
-                                                             progress=progress), metric, plan)
+        pages = source.pages(metric, request.grain, plan.start, plan.end, dimension, progress=progress)
+        async with self._staged(work.tenant_id, pages, metric, plan) as (session, staged):
             result.rows_fetched = staged.rows + staged.dropped_nulls
             result.rows_dropped_null = staged.dropped_nulls
             report(progress, f"{work.name}: writing {staged.rows} rows")
@@ -174,25 +173,32 @@ class SemanticSyncService:
         result.duration_s = time.perf_counter() - began
         return result
 
-    async def _stage(self, session: AsyncSession, pages: AsyncIterator[SourcePage], metric: MetricDef,
-                     plan: ComponentPlan) -> StagedRows:
-        """Every page of `pages` COPYed into the staging table as it comes, then let go; stops with
-        `ComponentTooLargeError` before the page that would pass `max_rows_per_component`."""
-        staged = StagedRows()
-        await open_stage(session)
+    @asynccontextmanager
+    async def _staged(self, tenant_id: int, pages: AsyncIterator[SourcePage], metric: MetricDef,
+                      plan: ComponentPlan) -> AsyncIterator[tuple[AsyncSession, StagedRows]]:
+        """A transaction whose staging table holds every page of `pages`, COPYed as it came and let go.
+
+        The transaction opens once the first page is in hand (for most components the only one), so
+        a slow semantic layer does not hold it idle. Raises `ComponentTooLargeError` before staging
+        the page that would pass `max_rows_per_component`."""
         async with aclosing(pages) as stream:
-            async for page in stream:
-                if staged.rows + len(page.rows) > self.max_rows_per_component:
-                    raise ComponentTooLargeError(
-                        f"metric {metric.id!r}, {_component_name(plan)}: the source returned more than "
-                        f"{self.max_rows_per_component:,} rows for {plan.start}..{plan.end}, the cap of one "
-                        "component (SEMSYNC_SEMANTIC_LAYER__MAX_ROWS_PER_COMPONENT); nothing was written. "
-                        "Raise the cap, or sync a shorter window")
-                await stage_rows(session, page.rows)
-                staged.rows += len(page.rows)
-                staged.dropped_nulls += page.dropped_nulls
-                staged.null_slices += page.null_slices
-        return staged
+            page = await anext(stream, None)
+            async with tenant_scope(self.session_factory, tenant_id) as session:
+                staged = StagedRows()
+                await open_stage(session)
+                while page is not None:
+                    if staged.rows + len(page.rows) > self.max_rows_per_component:
+                        raise ComponentTooLargeError(
+                            f"metric {metric.id!r}, {_component_name(plan)}: the source returned more than "
+                            f"{self.max_rows_per_component:,} rows for {plan.start}..{plan.end}, the cap of one "
+                            "component (SEMSYNC_SEMANTIC_LAYER__MAX_ROWS_PER_COMPONENT); nothing was written. "
+                            "Raise the cap, or sync a shorter window")
+                    await stage_rows(session, page.rows)
+                    staged.rows += len(page.rows)
+                    staged.dropped_nulls += page.dropped_nulls
+                    staged.null_slices += page.null_slices
+                    page = await anext(stream, None)
+                yield session, staged
 
     async def record_component_failure(self, failure: ComponentFailureInput) -> ComponentResult:
         """Mark a component FAILED with its reason (its next sync will be FULL)."""

@@ -4,6 +4,7 @@ with nothing written; a stream that breaks mid-way leaves the stored window as i
 
 from __future__ import annotations
 
+import asyncio
 import tracemalloc
 import weakref
 from collections.abc import AsyncIterator
@@ -12,6 +13,8 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 from sync_helpers import FixedSources, table_checksum
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -197,3 +200,30 @@ async def test_a_stream_failing_on_page_3_leaves_the_stored_window_as_it_was(db,
     assert (retried.rows_updated, retried.rows_unchanged) == (DAYS, 0)
     again = await service.sync_component(work)
     assert (again.rows_updated, again.rows_inserted, again.rows_unchanged) == (0, 0, DAYS)
+
+
+async def test_no_write_transaction_waits_idle_on_a_slow_first_page(db, registry):
+    """The component's transaction opens once the first page is in hand: a semantic layer that takes
+    minutes to answer (Cube's "Continue wait") holds no transaction idle meanwhile."""
+    release = asyncio.Event()
+
+    class Slow(MetricSource):
+        async def pages(self, metric, grain, start, end, dimension=None, *, progress=None):
+            await release.wait()
+            yield SourcePage(rows=[(start, None, 1.0)])
+
+    service = SemanticSyncService(db.session_factory, FixedSources(Slow()))
+    syncing = asyncio.create_task(service.sync_component(await component(service, None)))
+    await asyncio.sleep(0.3)
+    superuser = create_async_engine(db.superuser_url.replace("postgresql://", "postgresql+asyncpg://"),
+                                    poolclass=NullPool)
+    try:
+        async with superuser.connect() as conn:
+            idle = await conn.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND state LIKE 'idle in transaction%'"),
+                {"name": db.name})
+    finally:
+        release.set()
+        await superuser.dispose()
+    assert (await syncing).rows_inserted == 1
+    assert idle == 0
