@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path
@@ -31,7 +33,7 @@ from semsync.db.session import Database, tenant_scope  # noqa: E402
 from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
 from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import Grain  # noqa: E402
-from semsync.sources.base import FetchResult, MetricSource  # noqa: E402
+from semsync.sources.base import MetricSource, SourcePage  # noqa: E402
 from semsync.sources.sql import SqlSource  # noqa: E402
 from semsync.sync import SemanticSyncRequest, SemanticSyncService  # noqa: E402
 
@@ -43,10 +45,11 @@ class CountingSource(MetricSource):
     def __init__(self, inner: MetricSource) -> None:
         self.inner, self.fetched = inner, 0
 
-    async def fetch(self, metric, grain, start, end, dimension=None, *, progress=None) -> FetchResult:
-        result = await self.inner.fetch(metric, grain, start, end, dimension, progress=progress)
-        self.fetched += len(result.rows) + result.dropped_nulls
-        return result
+    async def pages(self, metric, grain, start, end, dimension=None, *, progress=None) -> AsyncIterator[SourcePage]:
+        async with aclosing(self.inner.pages(metric, grain, start, end, dimension, progress=progress)) as pages:
+            async for page in pages:
+                self.fetched += len(page.rows) + page.dropped_nulls
+                yield page
 
     async def source_for(self, tenant) -> MetricSource:
         return self

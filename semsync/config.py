@@ -33,6 +33,8 @@ DEV_PG_PORT = 55432
 DEV_CATALOG_ROLE = "semsync_catalog"
 DEV_TEMPORAL_PORT = 7233
 DEV_UI_PORT = 8233
+#: rows one component may bring in one sync (`SemanticLayerSettings.max_rows_per_component`)
+DEFAULT_MAX_ROWS_PER_COMPONENT = 20_000_000
 
 
 _POSTGRES_SCHEMES = ("postgresql+asyncpg", "postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
@@ -207,6 +209,10 @@ class SemanticLayerSettings(BaseModel):
     request_timeout_s: float = 30.0
     continue_wait_deadline_s: float = 120.0
     max_concurrent_dimensions: int = 4
+    #: the most rows one component (the base series or one dimension) may bring in one sync; more
+    #: fails the component, non-retryable, with nothing written (`ComponentTooLargeError`). Rows are
+    #: streamed page by page whatever this is: it bounds the database's work and a runaway dimension.
+    max_rows_per_component: int = Field(DEFAULT_MAX_ROWS_PER_COMPONENT, ge=1)
     jwt_ttl_s: int = 3600
     #: attempts at one page of a paged Cube fetch (5xx, timeout, connection error) before giving up
     page_attempts: int = Field(3, ge=1)

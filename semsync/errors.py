@@ -95,6 +95,13 @@ class SourceUnavailableError(SourceError):
     retryable = True
 
 
+class ComponentTooLargeError(SemsyncError):
+    """A component's window holds more rows than a sync may take in one go
+    (`SemanticLayerSettings.max_rows_per_component`): a retry would fetch as many again."""
+
+    retryable = False
+
+
 class CatalogServiceError(SemsyncError):
     """The product's catalog service (tenants, metrics, OAuth2 token) failed."""
 

@@ -118,7 +118,8 @@ async def open_services(
         yield Services(
             settings=settings, database=database, catalog_database=catalog_database, http=http, sources=sources,
             sync=SemanticSyncService(database.session_factory, sources,
-                                     max_concurrent_dimensions=settings.semantic_layer.max_concurrent_dimensions),
+                                     max_concurrent_dimensions=settings.semantic_layer.max_concurrent_dimensions,
+                                     max_rows_per_component=settings.semantic_layer.max_rows_per_component),
             patterns=PatternRunService(database.session_factory, executor=pattern_executor),
             stories=StoryRunService(database.session_factory, executor=pattern_executor),
             ledger=Ledger(database.session_factory),

@@ -4,9 +4,11 @@ A sync is made of units of work that can fail, and be retried, on their own:
 
 - `plan`: look up the tenant and metric, and decide per component (the base series and every
   dimension) FULL or INCREMENTAL and its window (:mod:`semsync.sync_plan`);
-- `sync_component`: fetch one component's window from the tenant's semantic layer and replace
-  that window atomically (:mod:`semsync.db.window_replace`) with its sync status in the same
-  transaction. It raises on failure, so the caller's retry policy decides what happens next;
+- `sync_component`: stream one component's window from the tenant's semantic layer, page by page,
+  into the staging table, and replace that window atomically (:mod:`semsync.db.window_replace`)
+  with its sync status in the same transaction. Memory holds one page, whatever the component's
+  size; more than `max_rows_per_component` rows fail it (`ComponentTooLargeError`), nothing written.
+  It raises on failure, so the caller's retry policy decides what happens next;
 - `record_component_failure`: mark a component FAILED after its last attempt (its next sync is FULL).
 
 The Temporal `SyncWorkflow` calls these as activities. `sync` is the in-process composition (`python
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -27,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.models import MetricDef, TenantDef
 from semsync.catalog.store import get_metric, lookup_tenant
+from semsync.config import DEFAULT_MAX_ROWS_PER_COMPONENT
 from semsync.contracts import (
     ComponentFailureInput,
     ComponentPlan,
@@ -39,10 +44,17 @@ from semsync.contracts import (
 )
 from semsync.contracts.sync import BASE, kept_base
 from semsync.db.session import tenant_scope
-from semsync.db.window_replace import lock_component, replace_window, uncovered
-from semsync.errors import SemsyncError, TenantSyncDisabledError, cut
+from semsync.db.window_replace import (
+    apply_staged,
+    lock_component,
+    open_stage,
+    refuse_duplicates,
+    stage_rows,
+    uncovered,
+)
+from semsync.errors import ComponentTooLargeError, SemsyncError, TenantSyncDisabledError, cut
 from semsync.progress import ProgressCallback, report
-from semsync.sources.base import NULL_SLICE, MetricSource
+from semsync.sources.base import MetricSource, SourcePage
 from semsync.sync_plan import ComponentHistory, advance_settled, plan_component
 from semsync.sync_status import load_histories, newer_windows, record_status
 
@@ -71,11 +83,13 @@ class SemanticSyncService:
         sources: SourceProvider,
         *,
         max_concurrent_dimensions: int = 4,
+        max_rows_per_component: int = DEFAULT_MAX_ROWS_PER_COMPONENT,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.session_factory = session_factory
         self.sources = sources
         self.max_concurrent_dimensions = max_concurrent_dimensions
+        self.max_rows_per_component = max_rows_per_component
         self.clock = clock
 
     async def _tenant_and_metric(self, request: SemanticSyncRequest) -> tuple[int, TenantDef, MetricDef]:
@@ -127,26 +141,28 @@ class SemanticSyncService:
         async with tenant_scope(self.session_factory, work.tenant_id) as session:
             await record_status(session, **status_keys, status=SyncStatus.RUNNING, at=fetched_at)
         report(progress, f"{work.name}: fetching {plan.start}..{plan.end} ({plan.sync_type.value})")
-        fetched = await source.fetch(metric, request.grain, plan.start, plan.end, dimension, progress=progress)
-        report(progress, f"{work.name}: writing {len(fetched.rows)} rows")
         result = ComponentResult(
             dimension=plan.dimension, sync_type=plan.sync_type, reason=plan.reason, window_start=plan.start,
             window_end=plan.end, status=SyncStatus.SUCCESS,
-            rows_fetched=len(fetched.rows) + fetched.dropped_nulls, rows_dropped_null=fetched.dropped_nulls,
         )
         component = {"tenant_id": work.tenant_id, "metric_id": metric.id, "grain": request.grain.value,
                      "dimension_name": plan.dimension}
-        async with tenant_scope(self.session_factory, work.tenant_id) as session:
+        # One transaction from the first page staged to the status written: a failure anywhere (the
+        # source mid-stream, the row cap, the write) leaves the stored window and its status as they were.
+        pages = source.pages(metric, request.grain, plan.start, plan.end, dimension, progress=progress)
+        async with self._staged(work.tenant_id, pages, metric, plan) as (session, staged):
+            result.rows_fetched = staged.rows + staged.dropped_nulls
+            result.rows_dropped_null = staged.dropped_nulls
+            report(progress, f"{work.name}: writing {staged.rows} rows")
+            await refuse_duplicates(session, metric_id=metric.id, dimension_name=plan.dimension)
             await lock_component(session, **component)
             # an overlapping sync that fetched later and committed first keeps its values
             parts = uncovered(plan.start, plan.end,
                               await newer_windows(session, **component, fetched_at=fetched_at))
             for start, end in parts:
-                rows = fetched.rows if (start, end) == (plan.start, plan.end) else [
-                    row for row in fetched.rows if start <= row[0] <= end]
-                counts = await replace_window(session, **component, start=start, end=end, rows=rows)
-                if plan.dimension is not None and fetched.null_slices:
-                    result.null_slice_rows += sum(1 for row in rows if row[1] == NULL_SLICE and start <= row[0] <= end)
+                counts = await apply_staged(session, **component, start=start, end=end)
+                if plan.dimension is not None and staged.null_slices:
+                    result.null_slice_rows += counts.null_slice
                 result.rows_inserted += counts.inserted
                 result.rows_updated += counts.updated
                 result.rows_unchanged += counts.unchanged
@@ -160,6 +176,33 @@ class SemanticSyncService:
             )
         result.duration_s = time.perf_counter() - began
         return result
+
+    @asynccontextmanager
+    async def _staged(self, tenant_id: int, pages: AsyncIterator[SourcePage], metric: MetricDef,
+                      plan: ComponentPlan) -> AsyncIterator[tuple[AsyncSession, StagedRows]]:
+        """A transaction whose staging table holds every page of `pages`, COPYed as it came and let go.
+
+        The transaction opens once the first page is in hand (for most components the only one), so
+        a slow semantic layer does not hold it idle. Raises `ComponentTooLargeError` before staging
+        the page that would pass `max_rows_per_component`."""
+        async with aclosing(pages) as stream:
+            page = await anext(stream, None)
+            async with tenant_scope(self.session_factory, tenant_id) as session:
+                staged = StagedRows()
+                await open_stage(session)
+                while page is not None:
+                    if staged.rows + len(page.rows) > self.max_rows_per_component:
+                        raise ComponentTooLargeError(
+                            f"metric {metric.id!r}, {_component_name(plan)}: the source returned more than "
+                            f"{self.max_rows_per_component:,} rows for {plan.start}..{plan.end}, the cap of one "
+                            "component (SEMSYNC_SEMANTIC_LAYER__MAX_ROWS_PER_COMPONENT); nothing was written. "
+                            "Raise the cap, or sync a shorter window")
+                    await stage_rows(session, page.rows)
+                    staged.rows += len(page.rows)
+                    staged.dropped_nulls += page.dropped_nulls
+                    staged.null_slices += page.null_slices
+                    page = await anext(stream, None)
+                yield session, staged
 
     async def record_component_failure(self, failure: ComponentFailureInput) -> ComponentResult:
         """Mark a component FAILED with its reason (its next sync will be FULL)."""
@@ -203,6 +246,19 @@ class SemanticSyncService:
             partitions=[p.key for p in request.partitions()], force_full_sync=request.force_full_sync,
             base=base, dimensions=dimension_results, started_at=started_at, finished_at=self.clock(),
         )
+
+
+@dataclass
+class StagedRows:
+    """What a component's stream put in the staging table: counts only, the rows are in the database."""
+
+    rows: int = 0
+    dropped_nulls: int = 0
+    null_slices: int = 0
+
+
+def _component_name(plan: ComponentPlan) -> str:
+    return f"dimension {plan.dimension!r}" if plan.dimension else "base series"
 
 
 def failed_result(plan: ComponentPlan, error: str, error_type: str, *, retryable: bool | None) -> ComponentResult:

@@ -2,7 +2,13 @@
 
 A source answers: the values of a metric for a grain and an inclusive date window, optionally
 grouped by one dimension. Rows are plain tuples (not models): a FULL sync moves hundreds of
-thousands of them. Each row's date is the first day of its period (Monday for weeks).
+thousands of them, a big dimension millions. Each row's date is the first day of its period (Monday
+for weeks).
+
+A source hands its rows over as a stream of bounded pages (`MetricSource.pages`, each at most about
+`PAGE_ROWS` rows): the sync writes each page to its staging table and lets it go, so that a
+component's size never decides a worker's memory. `MetricSource.fetch` gathers the pages into one
+`FetchResult`, for the small answers of tests, the demo and comparisons.
 
 A row grouped by a dimension whose value is null (no region recorded, say) is kept, in the slice
 `NULL_SLICE`, so that a dimension's slices add up to the base series; a row with a null *value* is
@@ -15,6 +21,8 @@ optional `progress` callback (`semsync.progress`), which the Temporal activity t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -24,6 +32,9 @@ from semsync.progress import ProgressCallback
 
 #: (period start date, dimension slice or None for the base series, value)
 SourceRow = tuple[date, str | None, float]
+
+#: rows a source puts in one page (about 3 MB of rows in memory)
+PAGE_ROWS = 10_000
 
 NULL_SLICE = "(null)"
 """The slice of the rows whose dimension value is null: one explicit slice, stored and analysed like
@@ -38,7 +49,9 @@ def slice_of(value: object) -> str:
 
 
 @dataclass
-class FetchResult:
+class SourcePage:
+    """One page of a source's stream: at most about `PAGE_ROWS` rows and the null counts of its rows."""
+
     rows: list[SourceRow] = field(default_factory=list)
     #: rows the source returned with a null value, dropped and counted
     dropped_nulls: int = 0
@@ -46,10 +59,34 @@ class FetchResult:
     null_slices: int = 0
 
 
+@dataclass
+class FetchResult(SourcePage):
+    """Every page of one fetch together (`MetricSource.fetch`)."""
+
+
 class MetricSource(ABC):
     """A semantic layer; raises SourceRequestError (non-retryable) or SourceUnavailableError (retryable)."""
 
     @abstractmethod
+    def pages(
+        self,
+        metric: MetricDef,
+        grain: Grain,
+        start: date,
+        end: date,
+        dimension: DimensionDef | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> AsyncIterator[SourcePage]:
+        """The metric's rows per `grain` period in ``[start, end]``, by `dimension` when one is given,
+        as pages of at most about `PAGE_ROWS` rows, each with its own null counts.
+
+        An async generator: the caller iterates it inside ``contextlib.aclosing`` so that a stream
+        left early (a failed write, a row cap) releases its cursor or connection at once. The source
+        keeps no page after yielding it. `progress` is called with a short line at each step (a page
+        read, a retry).
+        """
+
     async def fetch(
         self,
         metric: MetricDef,
@@ -60,10 +97,14 @@ class MetricSource(ABC):
         *,
         progress: ProgressCallback | None = None,
     ) -> FetchResult:
-        """The metric's rows per `grain` period in ``[start, end]``, by `dimension` when one is given.
-
-        `progress` is called with a short line at each step (a page read, a retry).
-        """
+        """Every page of `pages` in one result: for small answers only (it holds every row)."""
+        result = FetchResult()
+        async with aclosing(self.pages(metric, grain, start, end, dimension, progress=progress)) as stream:
+            async for page in stream:
+                result.rows.extend(page.rows)
+                result.dropped_nulls += page.dropped_nulls
+                result.null_slices += page.null_slices
+        return result
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most sources hold nothing
         """Release connections."""

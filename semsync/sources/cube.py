@@ -35,9 +35,12 @@ given, and the metric's filters. Cube's ``week`` is the ISO week starting Monday
   cannot help), except 408 and 429; 5xx, 408, 429, timeouts and connection errors →
   `SourceUnavailableError`. Cube reports a data source it cannot reach as a 400 "orchestrator error";
   such a 400 whose message names a connection failure is retryable too.
-- **Nulls.** A row with a null value is dropped and counted in `FetchResult.dropped_nulls`; a row
+- **Nulls.** A row with a null value is dropped and counted in `SourcePage.dropped_nulls`; a row
   whose dimension value is null is kept in the slice `NULL_SLICE` (counted in
-  `FetchResult.null_slices`), so that the slices sum to the base series.
+  `SourcePage.null_slices`), so that the slices sum to the base series.
+- **Streaming.** `CubeSource.pages` yields each page as soon as it is parsed and asks for the next
+  only when the caller has taken it (written it to the staging table): one page of a component is in
+  memory at a time.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ import asyncio
 import itertools
 import re
 import time
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any, NoReturn
 
@@ -68,7 +72,7 @@ from semsync.http_limits import RequestDeadlineError, ResponseTooLargeError, bou
 from semsync.partitions import Grain
 from semsync.progress import ProgressCallback, report
 from semsync.redaction import redact
-from semsync.sources.base import FetchResult, MetricSource, SourceRow, slice_of
+from semsync.sources.base import MetricSource, SourcePage, SourceRow, slice_of
 
 LOAD_PATH = "/cubejs-api/v1/load"
 CONTINUE_WAIT = "Continue wait"
@@ -199,7 +203,7 @@ class CubeSource(MetricSource):
         if self._owns_client:
             await self._client.aclose()
 
-    async def fetch(
+    async def pages(
         self,
         metric: MetricDef,
         grain: Grain,
@@ -208,13 +212,13 @@ class CubeSource(MetricSource):
         dimension: DimensionDef | None = None,
         *,
         progress: ProgressCallback | None = None,
-    ) -> FetchResult:
+    ) -> AsyncIterator[SourcePage]:
+        """Each Cube page as it is read (the next is asked for once the caller has taken this one)."""
         source = metric.source
         if not isinstance(source, CubeMetricSource):
             raise SourceRequestError(f"metric {metric.id!r} has a {source.type!r} source, not a Cube source")
         if start > end:
             raise SourceRequestError(f"window start {start} is after its end {end}")
-        result = FetchResult()
         offset = 0
         received = 0
         first_of_page: dict[str, Any] | None = None
@@ -225,15 +229,14 @@ class CubeSource(MetricSource):
                 raise SourceRequestError(f"Cube ignores `offset`: cannot page through {source.measure}")
             first_of_page = data[0] if data else None
             rows, dropped, null_slices = parse_rows(data, source, grain, dimension)
-            result.rows.extend(rows)
-            result.dropped_nulls += dropped
-            result.null_slices += null_slices
             received += len(data)
-            report(progress, f"page {page}: {received} rows")
-            if len(data) < self.page_size:
-                break
+            full = len(data) >= self.page_size
             offset += len(data)
-        return result
+            del data  # only the parsed rows stay while the caller writes them
+            report(progress, f"page {page}: {received} rows")
+            yield SourcePage(rows=rows, dropped_nulls=dropped, null_slices=null_slices)
+            if not full:
+                break
 
     async def _load_page(
         self, query: dict[str, Any], page: int, progress: ProgressCallback | None

@@ -164,3 +164,15 @@ async def test_sources_of_one_cube_deployment_share_its_rate_limit() -> None:
     assert {r.headers["authorization"] for r in fake.requests} == {"token-acme", "token-globex"}
     assert len(fake.requests) == 26
     assert elapsed >= 1.6 - 0.01
+
+
+async def test_each_page_is_handed_over_before_the_next_is_asked_for(cube: FakeCube) -> None:
+    source = CubeSource(CubeConnection(cube_api_url=cube.url, token="t"), settings=QUICK, page_size=3)
+    try:
+        sizes = []
+        async for page in source.pages(REVENUE, Grain.DAY, FIRST, FIRST + timedelta(days=30)):
+            sizes.append(len(page.rows))
+            assert len(cube.offsets()) == len(sizes)  # the next page is not read ahead and held
+    finally:
+        await source.aclose()
+    assert sizes == [3, 3, 1]

@@ -124,3 +124,14 @@ async def test_progress_hears_the_query_and_its_rows(engines):
                                              progress=lines.append)
     assert lines == ["querying revenue per week by channel, 2025-06-01 to 2025-06-10",
                      "9 rows, 3 in the null slice (null)"]
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+async def test_rows_come_in_pages_of_at_most_page_rows(engines, dialect):
+    channel = DimensionDef(id="channel", member="channel")
+    whole = await SqlSource(engines[dialect]).fetch(metric(), Grain.DAY, FIRST, FIRST + timedelta(days=59), channel)
+    pages = [page async for page in SqlSource(engines[dialect], page_rows=50).pages(
+        metric(), Grain.DAY, FIRST, FIRST + timedelta(days=59), channel)]
+    assert [len(page.rows) for page in pages] == [50, 50, 50, 30]
+    assert [row for page in pages for row in page.rows] == whole.rows
+    assert sum(page.null_slices for page in pages) == whole.null_slices == 60

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import text
 
-from semsync.sources.base import FetchResult, MetricSource
+from semsync.sources.base import FetchResult, MetricSource, SourcePage
 
 
 @dataclass
@@ -21,7 +23,7 @@ class ScriptedSource(MetricSource):
     calls: list[tuple[str | None, date, date]] = field(default_factory=list)
     fetched_rows: int = 0
 
-    async def fetch(self, metric, grain, start, end, dimension=None, *, progress=None) -> FetchResult:
+    async def pages(self, metric, grain, start, end, dimension=None, *, progress=None) -> AsyncIterator[SourcePage]:
         name = dimension.id if dimension else None
         self.calls.append((name, start, end))
         if name in self.fail_dimensions:
@@ -30,9 +32,20 @@ class ScriptedSource(MetricSource):
             remaining, error = self.fail_times[name]
             self.fail_times[name] = (remaining - 1, error)
             raise error
-        result = await self.inner.fetch(metric, grain, start, end, dimension, progress=progress)
-        self.fetched_rows += len(result.rows)
-        return result
+        async with aclosing(self.inner.pages(metric, grain, start, end, dimension, progress=progress)) as pages:
+            async for page in pages:
+                self.fetched_rows += len(page.rows)
+                yield page
+
+
+class WholeFetch(MetricSource):
+    """A source whose answer is one page, made by `fetch` (a test's rewrite of the rows it got)."""
+
+    async def pages(self, metric, grain, start, end, dimension=None, *, progress=None) -> AsyncIterator[SourcePage]:
+        yield await self.fetch(metric, grain, start, end, dimension, progress=progress)
+
+    async def fetch(self, metric, grain, start, end, dimension=None, *, progress=None) -> FetchResult:
+        raise NotImplementedError
 
 
 class FixedSources:

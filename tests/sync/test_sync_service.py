@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
-from sync_helpers import FixedSources, table_checksum
+from sync_helpers import FixedSources, WholeFetch, table_checksum
 
 from semsync.db.session import tenant_scope
 from semsync.errors import (
@@ -113,7 +113,7 @@ async def test_duplicate_rows_from_the_source_fail_without_writing(service, scri
     before = await table_checksum(warehouse, "metric_time_series")
     inner = scripted.inner
 
-    class Duplicating:
+    class Duplicating(WholeFetch):
         async def fetch(self, metric, grain, start, end, dimension=None, *, progress=None):
             result = await inner.fetch(metric, grain, start, end, dimension)
             result.rows = [(d, s, v + 1) for d, s, v in result.rows] + result.rows[:1]
@@ -302,7 +302,7 @@ async def test_overlapping_syncs_keep_the_later_fetch_whoever_commits_last(servi
     inner = scripted.inner
     release_first = asyncio.Event()
 
-    class Restating:
+    class Restating(WholeFetch):
         """Values restated by `offset`; the first caller's fetch is held until the second has committed."""
 
         def __init__(self, offset: float, hold: bool) -> None:

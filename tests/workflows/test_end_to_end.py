@@ -11,6 +11,7 @@ import random
 import shutil
 import subprocess
 import uuid
+from contextlib import aclosing
 from datetime import date
 from pathlib import Path
 
@@ -71,12 +72,14 @@ class ChaosSources:
         chaos = self
 
         class Flaky:
-            async def fetch(self, *args, **kwargs):
+            async def pages(self, *args, **kwargs):
                 chaos.fetches += 1
                 if chaos.coin.random() < chaos.rate:
                     chaos.failures += 1
                     raise SourceUnavailableError("chaos: HTTP 500 from the semantic layer")
-                return await source.fetch(*args, **kwargs)
+                async with aclosing(source.pages(*args, **kwargs)) as pages:
+                    async for page in pages:
+                        yield page
 
         return Flaky()
 
