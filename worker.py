@@ -78,6 +78,7 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
             max_concurrent_activities=settings.worker.sync_concurrency,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
             interceptors=[KeepAliveInterceptor()], max_cached_workflows=settings.worker.max_cached_workflows,
+            disable_eager_activity_execution=not settings.worker.eager_activities,
         ))
     if "patterns" in queues:
         patterns = PatternActivities(services.patterns)
@@ -90,6 +91,7 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
             max_concurrent_activities=settings.worker.pattern_concurrency or processes * 2,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_s),
             interceptors=[KeepAliveInterceptor()], max_cached_workflows=settings.worker.max_cached_workflows,
+            disable_eager_activity_execution=not settings.worker.eager_activities,
         ))
     return workers
 

@@ -178,6 +178,10 @@ class WorkerSettings(BaseModel):
     #: workflows each worker keeps in its sticky cache; a bound on the worker's memory however many
     #: contexts a scheduled run covers (an evicted workflow replays its short history when it resumes)
     max_cached_workflows: int = Field(200, ge=0)
+    #: eager activities: a workflow's new activities start on this worker's free slots at once, past
+    #: the task queue, and so past its priorities and fairness; off, every activity is matched by the
+    #: server in priority order (a scheduled run's ahead of a backfill's)
+    eager_activities: bool = False
     #: the Prometheus endpoint (`/metrics`: the SDK's metrics and semsync's); 0 = off
     metrics_port: int = Field(0, ge=0, le=65535)
     #: loopback by default: the endpoint has no authentication (a container sets 0.0.0.0 explicitly)

@@ -23,10 +23,10 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "SemsyncStatus": "Keyword",
 }
 
-#: dynamic config of the dev server: task queue fairness (priority is on by default since server 1.29),
+#: dynamic config of the dev server: the matcher that orders tasks by priority, and task queue fairness,
 #: so that a tenant's backfill shares the workers fairly with another tenant's scheduled run. A
 #: self-hosted server sets the same key in its dynamic config; Temporal Cloud enables it per namespace.
-DYNAMIC_CONFIG: tuple[str, ...] = ("matching.enableFairness=true",)
+DYNAMIC_CONFIG: tuple[str, ...] = ("matching.useNewMatcher=true", "matching.enableFairness=true")
 
 
 def dynamic_config_args() -> list[str]:
