@@ -16,6 +16,8 @@ from semsync.contracts import (
     LedgerWriteResult,
     NoteMissingDaysInput,
     PlanBackfillInput,
+    YieldCheck,
+    YieldCheckInput,
 )
 
 if TYPE_CHECKING:
@@ -65,7 +67,19 @@ class BackfillActivities:
             return await self.planner.page(request)
 
 
+@activity.defn
+async def higher_priority_backfills(request: YieldCheckInput) -> YieldCheck:
+    """How many BackfillWorkflows of a higher priority (a lower number) are running, from the
+    visibility store (`SemsyncPriority`)."""
+    higher = ", ".join(f"'{p}'" for p in range(1, request.priority))
+    if not higher:
+        return YieldCheck(running=0)
+    query = f"WorkflowType = 'BackfillWorkflow' AND ExecutionStatus = 'Running' AND SemsyncPriority IN ({higher})"
+    return YieldCheck(running=(await activity.client().count_workflows(query)).count)
+
+
 def backfill_activities(planner: BackfillPlanner) -> list:
     """The planning activities a sync worker registers."""
     activities = BackfillActivities(planner)
-    return [activities.plan_backfill, activities.summarize_backfill, activities.plan_backfill_page]
+    return [activities.plan_backfill, activities.summarize_backfill, activities.plan_backfill_page,
+            higher_priority_backfills]

@@ -32,15 +32,16 @@ Id: ``backfill/{id}``; children ``sync/{grain}/{span}/{tenant}::{metric}``.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import Priority
-from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.backfill import BackfillActivities
+    from activities.backfill import BackfillActivities, higher_priority_backfills
     from activities.telemetry import BACKFILL_DONE, BACKFILL_PLANNED, backfill_kind
     from semsync.contracts import (
         BackfillControl,
@@ -57,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         PlanBackfillInput,
         StoryWorkflowInput,
         SyncWorkflowInput,
+        YieldCheckInput,
         pattern_workflow_id,
         span_key,
         story_workflow_id,
@@ -65,13 +67,18 @@ with workflow.unsafe.imports_passed_through():
     from semsync.partitions import Grain, MetricContext, count_between
     from workflows import search_attributes as sa
     from workflows.failures import describe
-    from workflows.options import PLANNING
+    from workflows.options import PLANNING, QUICK
     from workflows.patterns import PatternWorkflow
     from workflows.stories import StoryWorkflow
     from workflows.sync import DEFAULT_PATTERN_TASK_QUEUE, SyncWorkflow
 
 #: the `workflow.patched` marker of a context's lanes run in order (histories without it: side by side)
 IN_ORDER = "context-lanes-in-order"
+#: the `workflow.patched` marker of yielding to higher-priority backfills (and `SemsyncPriority`)
+YIELD = "yield-to-higher-priority"
+#: children a backfill keeps going while backfills of a higher priority run, and how often it looks
+YIELD_WINDOW = 1
+YIELD_CHECK = timedelta(seconds=10)
 #: failures kept in the result and across continue-as-new; the ledger keeps every one
 MAX_FAILURES_KEPT = 100
 
@@ -85,6 +92,9 @@ class BackfillWorkflow:
         self._wake = False
         self._backfill_id = ""
         self._in_order = False
+        self._yields = False
+        self._yielding = False
+        self._checked: datetime | None = None
         #: per held lane (by object): its chunks (each with the components it syncs), cut from its runs
         #: when first needed; not carried
         self._chunks: dict[int, list[tuple[tuple[str, str], list[str] | None]]] = {}
@@ -92,7 +102,11 @@ class BackfillWorkflow:
     @workflow.run
     async def run(self, request: BackfillInput) -> BackfillResult:
         self._backfill_id = request.backfill_id
-        sa.upsert(backfill=request.backfill_id, status="RUNNING")
+        self._yields = workflow.patched(YIELD)
+        if self._yields:  # what lower-priority backfills look for
+            sa.upsert(backfill=request.backfill_id, status="RUNNING", priority=str(request.priority))
+        else:
+            sa.upsert(backfill=request.backfill_id, status="RUNNING")
         if request.state is not None:
             state = request.state
             state.progress.runs += 1
@@ -109,8 +123,10 @@ class BackfillWorkflow:
         started = 0
         scan = 0
         while True:
+            await self._check_yield(request)
+            window = YIELD_WINDOW if self._yielding else request.max_concurrency
             budget_left = started < request.children_per_run and not workflow.info().is_continue_as_new_suggested()
-            while not self._paused and not self._cancelling and budget_left and len(busy) < request.max_concurrency:
+            while not self._paused and not self._cancelling and budget_left and len(busy) < window:
                 index = self._next_lane(request, state.lanes, busy, scan)
                 if index is None:
                     if state.exhausted:
@@ -125,7 +141,8 @@ class BackfillWorkflow:
                 budget_left = started < request.children_per_run
                 asyncio.create_task(self._child(request, lane, self._lane_chunks(request, lane)[lane.done], busy))
             state.progress.chunks_running = len(busy)
-            state.progress.state = ("cancelling" if self._cancelling else "paused" if self._paused else "running")
+            state.progress.state = ("cancelling" if self._cancelling else "paused" if self._paused else
+                                    "yielding" if self._yielding else "running")
             self._details(state)
             if not busy:
                 remaining = not state.exhausted or any(self._left(request, lane) for lane in state.lanes)
@@ -145,11 +162,34 @@ class BackfillWorkflow:
         sa.upsert(status="CANCELLED" if self._cancelling else "FAILED" if state.failures else "SUCCESS")
         return BackfillResult(progress=state.progress, failures=state.failures)
 
+    async def _check_yield(self, request: BackfillInput) -> None:
+        """At most every `YIELD_CHECK`: whether backfills of a higher priority run (a scheduled run's,
+        discovery's first syncs): while they do, this one keeps `YIELD_WINDOW` children going, so that
+        they have the workers' cores, not only the first place in the task queue."""
+        if not self._yields or request.priority <= 1 or self._paused or self._cancelling:
+            return
+        if self._checked is not None and workflow.now() - self._checked < YIELD_CHECK:
+            return
+        self._checked = workflow.now()
+        try:
+            check = await workflow.execute_activity(
+                higher_priority_backfills, YieldCheckInput(priority=request.priority),
+                summary="backfills of a higher priority running?", **QUICK)
+        except ActivityError as error:  # the visibility store away: go on at full width
+            workflow.logger.warning("could not tell whether higher-priority backfills run: %s", describe(error))
+            self._yielding = False
+            return
+        if check.running and not self._yielding:
+            workflow.logger.info("%d backfills of a higher priority are running: down to %d children",
+                                 check.running, YIELD_WINDOW)
+        self._yielding = check.running > 0
+
     @staticmethod
     def _details(state: BackfillState) -> None:
         """What the run is doing and waiting for, in the Web UI's current details."""
         p = state.progress
         waiting = {"paused": "paused: no new child starts until resumed",
+                   "yielding": f"yielding: {YIELD_WINDOW} child at a time while backfills of a higher priority run",
                    "cancelling": f"cancelling: waiting for {p.chunks_running} running children to finish"}
         stages = ", ".join(f"{stage} {n}" for stage, n in sorted(p.chunks_by_stage.items()))
         workflow.set_current_details(

@@ -18,12 +18,14 @@ PATTERN = SearchAttributeKey.for_keyword("SemsyncPattern")
 BACKFILL = SearchAttributeKey.for_keyword("SemsyncBackfill")
 SYNC_TYPE = SearchAttributeKey.for_keyword("SemsyncSyncType")
 STATUS = SearchAttributeKey.for_keyword("SemsyncStatus")
+#: a BackfillWorkflow's task priority ("1" … "5"): lower-priority backfills yield to running ones
+PRIORITY = SearchAttributeKey.for_keyword("SemsyncPriority")
 
 
 def upsert(**values: str | None) -> None:
     """Upsert the given attributes (by lower-case name, e.g. ``tenant="acme"``); None values are skipped."""
     keys = {"tenant": TENANT, "metric": METRIC, "grain": GRAIN, "partition": PARTITION, "pattern": PATTERN,
-            "backfill": BACKFILL, "sync_type": SYNC_TYPE, "status": STATUS}
+            "backfill": BACKFILL, "sync_type": SYNC_TYPE, "status": STATUS, "priority": PRIORITY}
     workflow.upsert_search_attributes(
         [keys[name].value_set(value) for name, value in values.items() if value is not None]
     )

@@ -8,7 +8,7 @@ set -eu
 RETENTION="${RETENTION:-30d}"
 # name:type, as SEARCH_ATTRIBUTES lists them (tests/test_deploy.py keeps the two equal)
 SEARCH_ATTRIBUTES="SemsyncTenant:Keyword SemsyncMetric:Keyword SemsyncGrain:Keyword SemsyncPartition:Keyword
-SemsyncPattern:Keyword SemsyncBackfill:Keyword SemsyncSyncType:Keyword SemsyncStatus:Keyword"
+SemsyncPattern:Keyword SemsyncBackfill:Keyword SemsyncSyncType:Keyword SemsyncStatus:Keyword SemsyncPriority:Keyword"
 
 tries=0
 until temporal operator cluster health --address "$TEMPORAL_ADDRESS" 2>/dev/null | grep -q SERVING; do

@@ -28,6 +28,8 @@ from semsync.contracts.backfill import (
     LanePage,
     LaneProgress,
     PlanBackfillInput,
+    YieldCheck,
+    YieldCheckInput,
 )
 from semsync.contracts.common import SYNC_KIND, LedgerStatus, SyncStatus, SyncType, span_key
 from semsync.contracts.deliveries import (
@@ -114,5 +116,6 @@ __all__ = [
     "SyncWorkflowResult", "pattern_workflow_id", "span_key", "sync_workflow_id", "DiscoverInput", "DiscoveryDiff",
     "DiscoveryInput", "DiscoveryResult", "ScheduledRunInput", "ScheduledRunResult", "CrossGrain",
     "NoteMissingDaysInput", "STORIES_KIND",
-    "StoryRunRequest", "StoryRunResponse", "StoryWorkflowInput", "StoryWorkflowResult", "story_workflow_id",
+    "StoryRunRequest", "StoryRunResponse", "YieldCheck",
+    "YieldCheckInput", "StoryWorkflowInput", "StoryWorkflowResult", "story_workflow_id",
 ]

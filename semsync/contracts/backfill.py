@@ -276,6 +276,17 @@ SCHEDULED_PRIORITY = 2
 BACKFILL_PRIORITY = 4
 
 
+class YieldCheckInput(_Model):
+    """Are backfills of a higher priority (a lower number) than `priority` running?"""
+
+    priority: int = Field(ge=1, le=5)
+
+
+class YieldCheck(_Result):
+    #: running BackfillWorkflows of a higher priority (the scheduled runs', discovery's first syncs)
+    running: int
+
+
 class BackfillOrder(StrEnum):
     #: each lane's partitions from the oldest (the default: each sync builds on the one before)
     OLDEST_FIRST = "oldest-first"

@@ -21,6 +21,7 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "SemsyncBackfill": "Keyword",
     "SemsyncSyncType": "Keyword",
     "SemsyncStatus": "Keyword",
+    "SemsyncPriority": "Keyword",
 }
 
 #: dynamic config of the dev server: the matcher that orders tasks by priority, and task queue fairness,

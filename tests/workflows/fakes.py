@@ -42,6 +42,8 @@ from semsync.contracts import (
     SyncPlan,
     SyncStatus,
     SyncType,
+    YieldCheck,
+    YieldCheckInput,
 )
 from semsync.partitions import parse_partition
 from workflows.backfill import BackfillWorkflow
@@ -69,6 +71,9 @@ class Fakes:
     story_runs: list = field(default_factory=list)
     story_errors: list[Exception] = field(default_factory=list)
     lanes: list[Lane] = field(default_factory=list)
+    #: the answers of the next yield checks (running higher-priority backfills), and the checks asked
+    higher_priority_running: list[int] = field(default_factory=list)
+    yield_checks: list[int] = field(default_factory=list)
     #: lanes per page of the plan, and the planning requests (summary and pages) received
     page_size: int = 100
     planning: list[PlanBackfillInput] = field(default_factory=list)
@@ -142,6 +147,11 @@ class Fakes:
             end = start + min(request.max_lanes, fakes.page_size)
             return LanePage(lanes=fakes.lanes[start:end], after=str(end) if end < len(fakes.lanes) else None)
 
+        @activity.defn(name="higher_priority_backfills")
+        async def higher_priority_backfills(request: YieldCheckInput) -> YieldCheck:
+            fakes.yield_checks.append(request.priority)
+            return YieldCheck(running=fakes.higher_priority_running.pop(0) if fakes.higher_priority_running else 0)
+
         @activity.defn(name="active_patterns")
         async def active_patterns(request: ActivePatternsInput) -> ActivePatterns:
             return ActivePatterns(patterns=list(fakes.patterns))
@@ -194,7 +204,7 @@ class Fakes:
             return diff
 
         return [plan_sync, sync_component, record_component_failure, record_ledger, plan_backfill, summarize_backfill,
-                plan_backfill_page, active_patterns,
+                plan_backfill_page, higher_priority_backfills, active_patterns,
                 run_pattern, run_patterns, discover, tell_stories]
 
 

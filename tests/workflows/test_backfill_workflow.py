@@ -188,3 +188,37 @@ async def test_a_contexts_days_run_before_its_weeks_and_months_while_contexts_ru
         assert grains == ["2025-07-01:2025-07-07", "2025-07-08:2025-07-14", "2025-W27:2025-W28", "2025-07"]
     first_plans = [c[1].split(" ")[0] for c in fakes.calls if c[0] == "plan"][:2]
     assert sorted(first_plans) == sorted(contexts)  # the two contexts began together
+
+
+async def test_a_backfill_keeps_one_child_going_while_higher_priority_backfills_run(time_skipping_env):
+    client = time_skipping_env.client
+    contexts = [f"acme::m{i}" for i in range(6)]
+    fakes = Fakes(dimensions=(), lanes=[lane(c, "day", "2025-07-01", "2025-07-01") for c in contexts],
+                  higher_priority_running=[2] * 100)  # a scheduled run throughout
+    async with fake_workers(client, fakes) as queues:
+        request = backfill_input(queues, max_concurrency=4)
+        result = await run_backfill(client, queues, request)
+        overlap = running = 0
+        async for event in client.get_workflow_handle(request.workflow_id).fetch_history_events():
+            if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
+                running += 1
+                overlap = max(overlap, running)
+            elif event.HasField("child_workflow_execution_completed_event_attributes"):
+                running -= 1
+    assert result.progress.chunks_succeeded == 6 and overlap == 1  # one child at a time, not four
+    assert fakes.yield_checks and set(fakes.yield_checks) == {4}
+
+
+async def test_a_backfill_runs_its_full_window_when_nothing_of_a_higher_priority_runs(time_skipping_env):
+    client = time_skipping_env.client
+    fakes = Fakes(dimensions=(), lanes=[lane(f"acme::m{i}", "day", "2025-07-01", "2025-07-01") for i in range(6)])
+    async with fake_workers(client, fakes) as queues:
+        request = backfill_input(queues, max_concurrency=4)
+        await run_backfill(client, queues, request)
+        started = 0
+        async for event in client.get_workflow_handle(request.workflow_id).fetch_history_events():
+            if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
+                started += 1
+            elif event.HasField("child_workflow_execution_completed_event_attributes"):
+                break
+    assert started == 4  # four children before the first ended
