@@ -481,7 +481,7 @@ def detect(
         statistic, k, model = _scaled_statistics(wide, hi - lo, min_segment, sigma2, after=len(y) - hi)
         if statistic < critical:
             continue
-        split, size = _refine(wide, model, min_segment, sigma2)
+        split, size = _refine(wide, model, min_segment + k, min_segment, sigma2)
         split += lo
         found.append(Change(split, _KINDS[model], statistic, size, sloped=model > 0))
         pending += [(lo, split), (split, hi)]
@@ -532,23 +532,30 @@ def redate(
         return change
     wide = _segment_gains(t, y, lo, hi, cache)
     model = _KINDS.index(change.kind) + (change.kind == "level_shift" and change.sloped)
-    split, size = _refine(wide, model, min_segment, sigma * sigma)
+    split, size = _refine(wide, model, change.index - lo, min_segment, sigma * sigma)
     return Change(lo + split, change.kind, change.score, size, sloped=change.sloped)
 
 
-def _refine(g: Gains, model: int, min_segment: int, sigma2: float) -> tuple[int, float]:
-    """The change's position, dated again over the whole segment with as few as `MIN_EDGE` points
-    on either side (`date_change`), and its size there.
+def _refine(g: Gains, model: int, split: int, min_segment: int, sigma2: float) -> tuple[int, float]:
+    """The change's position, dated again (`date_change`) within `DATE_REACH` × `min_segment` of
+    `split` with as few as `MIN_EDGE` points on either side, and its size there.
 
     Detection needs `min_segment` points on each side, so a recent step is first found pinned
     `min_segment` periods before the end; its date, with the chosen model, is where it really
-    happened (a step seen 3 days after it is dated 3 days ago, not 7). `g`: the segment's gains with
-    `MIN_EDGE`."""
-    column = date_change((g.step, g.sloped_step, g.hinge)[model][0], sigma2, min_segment)
+    happened (a step seen 3 days after it is dated 3 days ago, not 7). The reach keeps the date
+    with the change that was found: the segment's one-change posterior may have another mode
+    elsewhere (an older, smaller feature). `g`: the segment's gains with `MIN_EDGE`."""
+    gain = (g.step, g.sloped_step, g.hinge)[model][0]
+    reach = DATE_REACH * min_segment
+    lo = max(split - reach, MIN_EDGE) - MIN_EDGE
+    hi = min(split + reach, len(gain) + MIN_EDGE - 1) - MIN_EDGE
+    column = lo + date_change(gain[lo : hi + 1], sigma2, min_segment)
     sizes = (g.step_size, g.sloped_step_size, g.hinge_size)[model][0]
     return column + MIN_EDGE, float(sizes[column])
 
 
+#: a change is dated within this many × `min_segment` periods of where it was found (`_refine`)
+DATE_REACH = 3
 #: a change's date (`date_change`): one wrong by more than `min_segment` periods costs 1, one wrong
 #: by more than `DATE_PRECISION` periods `DATE_PRECISION_COST` more, and one wrong at all that
 #: squared more again (so that among dates equally likely to be right within a week, the likelier
