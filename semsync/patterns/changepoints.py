@@ -526,8 +526,9 @@ def redate(
     t: np.ndarray, y: np.ndarray, change: Change, *, lo: int, hi: int, sigma: float, min_segment: int,
     cache: GainsCache | None = None,
 ) -> Change:
-    """`change` dated again (`date_change`) on the segment [lo, hi) between its neighbours, with its
-    own model, and its size there: the date that the data of this segment give it."""
+    """`change` dated again (`_refine`: within `DATE_REACH` × `min_segment` of its position) on the
+    segment [lo, hi) between its neighbours, with its own model, and its size there: the date that
+    this segment's data give it."""
     if hi - lo < 2 * MIN_EDGE + 1:
         return change
     wide = _segment_gains(t, y, lo, hi, cache)
@@ -573,7 +574,7 @@ def date_change(gain: np.ndarray, sigma2: float, min_segment: int) -> int:
 
     The likeliest position alone (the maximum gain) is right to within a week for 88 % of 1σ steps
     seen 120 days before and 60 after (σ known); where the posterior is flat, its mass over the
-    nearby dates is the better guide (92.5 %); where it is sharp (a larger step) this is the maximum
+    nearby dates is the better guide (91–92 %); where it is sharp (a larger step) this is the maximum
     gain's date."""
     if len(gain) == 0:
         return 0
