@@ -481,7 +481,7 @@ def detect(
         statistic, k, model = _scaled_statistics(wide, hi - lo, min_segment, sigma2, after=len(y) - hi)
         if statistic < critical:
             continue
-        split, size = _refine(wide, hi - lo, model, min_segment + k, min_segment)
+        split, size = _refine(wide, model, min_segment + k, min_segment, sigma2)
         split += lo
         found.append(Change(split, _KINDS[model], statistic, size, sloped=model > 0))
         pending += [(lo, split), (split, hi)]
@@ -522,20 +522,72 @@ def change_near(
     return Change(first + column, _KINDS[model], score, float(size), sloped=model > 0)
 
 
-def _refine(g: Gains, n: int, model: int, split: int, min_segment: int) -> tuple[int, float]:
-    """The change's position, searched again within `min_segment` of `split` with as few as
-    `MIN_EDGE` points on either side, and its size there.
+def redate(
+    t: np.ndarray, y: np.ndarray, change: Change, *, lo: int, hi: int, sigma: float, min_segment: int,
+    cache: GainsCache | None = None,
+) -> Change:
+    """`change` dated again (`_refine`: within `DATE_REACH` × `min_segment` of its position) on the
+    segment [lo, hi) between its neighbours, with its own model, and its size there: the date that
+    this segment's data give it."""
+    if hi - lo < 2 * MIN_EDGE + 1:
+        return change
+    wide = _segment_gains(t, y, lo, hi, cache)
+    model = _KINDS.index(change.kind) + (change.kind == "level_shift" and change.sloped)
+    split, size = _refine(wide, model, change.index - lo, min_segment, sigma * sigma)
+    return Change(lo + split, change.kind, change.score, size, sloped=change.sloped)
+
+
+def _refine(g: Gains, model: int, split: int, min_segment: int, sigma2: float) -> tuple[int, float]:
+    """The change's position, dated again (`date_change`) within `DATE_REACH` × `min_segment` of
+    `split` with as few as `MIN_EDGE` points on either side, and its size there.
 
     Detection needs `min_segment` points on each side, so a recent step is first found pinned
-    `min_segment` periods before the end; its best position, with the chosen model, is where it
-    really happened (a step seen 3 days after it is dated 3 days ago, not 7). `g`: the segment's
-    gains with `MIN_EDGE`."""
+    `min_segment` periods before the end; its date, with the chosen model, is where it really
+    happened (a step seen 3 days after it is dated 3 days ago, not 7). The reach keeps the date
+    with the change that was found: the segment's one-change posterior may have another mode
+    elsewhere (an older, smaller feature). `g`: the segment's gains with `MIN_EDGE`."""
     gain = (g.step, g.sloped_step, g.hinge)[model][0]
+    reach = DATE_REACH * min_segment
+    lo = max(split - reach, MIN_EDGE) - MIN_EDGE
+    hi = min(split + reach, len(gain) + MIN_EDGE - 1) - MIN_EDGE
+    column = lo + date_change(gain[lo : hi + 1], sigma2, min_segment)
     sizes = (g.step_size, g.sloped_step_size, g.hinge_size)[model][0]
-    lo = max(split - min_segment, MIN_EDGE) - MIN_EDGE
-    hi = min(split + min_segment, n - MIN_EDGE) - MIN_EDGE
-    column = lo + int(np.argmax(gain[lo : hi + 1]))
     return column + MIN_EDGE, float(sizes[column])
+
+
+#: a change is dated within this many × `min_segment` periods of where it was found (`_refine`)
+DATE_REACH = 3
+#: a change's date (`date_change`): one wrong by more than `min_segment` periods costs 1, one wrong
+#: by more than `DATE_PRECISION` periods `DATE_PRECISION_COST` more, and one wrong at all that
+#: squared more again (so that among dates equally likely to be right within a week, the likelier
+#: within 2 days wins, and among those the likeliest)
+DATE_PRECISION = 2
+DATE_PRECISION_COST = 0.2
+
+
+def date_change(gain: np.ndarray, sigma2: float, min_segment: int) -> int:
+    """The column of `gain` (one model's gains over the segment's mean at consecutive candidate
+    splits, in level units squared) at which to date the change: the date least likely to be wrong
+    by more than `min_segment` periods (then by more than `DATE_PRECISION`), under the posterior of
+    a single change's position, ∝ exp(gain / 2σ²) (the model's likelihood with its levels fitted,
+    every position alike a priori).
+
+    The likeliest position alone (the maximum gain) is right to within a week for 88 % of 1σ steps
+    seen 120 days before and 60 after (σ known); where the posterior is flat, its mass over the
+    nearby dates is the better guide (91–92 %); where it is sharp (a larger step) this is the maximum
+    gain's date."""
+    if len(gain) == 0:
+        return 0
+    weight = np.exp((gain - gain.max()) / (2.0 * sigma2)) if sigma2 > 0 else (gain == gain.max()).astype(float)
+    cumulative = np.concatenate(([0.0], np.cumsum(weight)))
+    at = np.arange(len(gain))
+    last = len(gain)
+
+    def mass(width: int) -> np.ndarray:
+        return cumulative[np.minimum(at + width + 1, last)] - cumulative[np.maximum(at - width, 0)]
+
+    cost = DATE_PRECISION_COST
+    return int(np.argmax(mass(min_segment) + cost * mass(DATE_PRECISION) + cost * cost * weight))
 
 
 def local_estimate(

@@ -22,17 +22,22 @@ weekday-adjusted); σ and the lag-one autocorrelation ρ come from the residuals
 part between the large changes, σ widened to the noise's long-run scale, and the critical value is
 the one simulated for that ρ, so that neither a weekly rhythm nor persistent noise reads as drift.
 
-From one date to the next: a recent step is dated where its evidence peaks (a step seen 3 days
+From one date to the next: a recent step is dated where its evidence points (a step seen 3 days
 after it is dated 3 days ago, as a level shift: a trend change needs 2 × `min_segment` periods to
-show). The statistic of a real but modest change wanders about the critical value as the window
-moves, so a window's own detection alone would report it on some dates and not on others. A date
-therefore also looks at the changes that the windows of the previous `keep_periods_<grain>` dates
-(60 days, 26 weeks, 12 months) found by themselves (each window's own detection, read from the data
-before this window, so a date gives the same answer alone as in a backfill): such a change stays
-reported, at the date the earliest of those windows gave it, while this window still shows it
-there, its statistic at least `keep_ratio` × the critical value. A window's own false-alarm rate is
-0.25 % by default, so that with what the memory adds a date of a change-free series reports a
-change about 1 % of the time or less (`bench/pattern_accuracy.py`: white, weekday and AR(1) noise).
+show). A change's date is the one least likely to be off by more than `min_segment` periods under
+the posterior of its position (`changepoints.date_change`), not merely the best-fitting split: for a
+small step the likelihood is flat over a fortnight, and its mass, not its peak, says where the step
+most likely is. The statistic of a real but modest change wanders about the critical value as the
+window moves, so a window's own detection alone would report it on some dates and not on others. A
+date therefore also looks at the changes that the windows of the previous `keep_periods_<grain>`
+dates (60 days, 26 weeks, 12 months) found by themselves (each window's own detection, read from
+the data before this window, so a date gives the same answer alone as in a backfill): such a change
+stays reported while this window still shows it there, its statistic at least `keep_ratio` × the
+critical value, dated by this window's data, which hold the most periods after it (an earlier
+window's date, from fewer periods after the change, is the worse estimate and would stay wrong).
+A window's own false-alarm rate is 0.25 % by default, so that with what the memory adds a date of a
+change-free series reports a change about 1 % of the time or less (`bench/pattern_accuracy.py`:
+white, weekday and AR(1) noise).
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ from semsync.patterns.changepoints import (
     local_estimate,
     noise_scale,
     piecewise_residuals,
+    redate,
     residual_scale,
 )
 from semsync.patterns.periods import PeriodGrid, ordinal, period_start
@@ -76,9 +82,8 @@ from semsync.patterns.series import weekly_pattern
 
 #: the changes that σ is estimated around are those beyond this many times the critical value
 PROVISIONAL_FACTOR = 3.0
-#: a change an earlier window found and a level shift this window finds within this many ×
-#: `min_segment` periods of it are one change, dated where it was first found while the data there
-#: still show it
+#: a change an earlier window found and one this window finds within this many × `min_segment`
+#: periods of it are one change, dated by this window
 SAME_CHANGE = 3
 #: an earlier window's change is looked for in this window within this many periods of its date
 KEPT_TOLERANCE = MIN_EDGE
@@ -185,7 +190,7 @@ class _Prepared:
 
 class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prepared]):
     name: ClassVar[str] = "drift_detection"
-    version: ClassVar[str] = "2.2"
+    version: ClassVar[str] = "2.3"
     needs = frozenset({DataNeed.SERIES})
     settings_model = DriftDetectionSettings
     result_model = DriftDetectionResult
@@ -268,16 +273,15 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
         dates found and this window still shows at their date (statistic ≥ `keep_ratio` × the
         critical value).
 
-        The earlier windows are visited oldest first, so a change keeps the date the earliest of them
-        gave it: a level shift of this window's own within `SAME_CHANGE` × `min_segment` of it is the
-        same change, moved to the earlier date when the data there show it (once); one within
-        `min_segment` is the same change as this window dates it. A trend change keeps this window's
-        date: a bend is dated better the more of it a window sees."""
+        An earlier window's change within `SAME_CHANGE` × `min_segment` periods of one of this
+        window's is that change, as this window dates it: the window with the most periods after a
+        change dates it best. One that this window does not find by itself is looked for within
+        `KEPT_TOLERANCE` of the earlier date and, when kept, dated on this window's data between
+        its neighbours (`changepoints.redate`)."""
         min_segment = settings.min_segment(grain)
         t, y, n = window.t, window.y, len(window.y)
         bar = settings.keep_ratio * window.critical
         changes = list(window.changes)
-        settled: set[int] = set()  # indices of changes dated by an earlier window
         seen: set[int] = set()
         memo = prepared.found
         for back in range(settings.keep_periods(grain), 0, -1):
@@ -289,23 +293,17 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
                     continue
                 seen.add(found)
                 k = int(np.searchsorted(window.present, position))
-                nearest = min(changes, key=lambda c: abs(c.index - k), default=None)
-                distance = abs(nearest.index - k) if nearest is not None else n
-                if distance <= min_segment:  # the same change, dated by this window
-                    settled.add(nearest.index)
-                    continue
-                same = distance <= SAME_CHANGE * min_segment
-                if same and (nearest.index in settled or nearest.kind != "level_shift"):
-                    continue
-                others = [c for c in changes if c is not nearest] if same else changes
-                lo = max([0] + [c.index for c in others if c.index <= k])
-                hi = min([n] + [c.index for c in others if c.index > k])
+                if any(abs(c.index - k) <= SAME_CHANGE * min_segment for c in changes):
+                    continue  # the same change, dated by this window
+                lo = max([0] + [c.index for c in changes if c.index <= k])
+                hi = min([n] + [c.index for c in changes if c.index > k])
                 kept = change_near(t, y, lo=lo, hi=hi, near=k, tolerance=KEPT_TOLERANCE, sigma=window.sigma,
                                    min_segment=min_segment, cache=window.cache)
                 if kept is None or kept.score < bar:
                     continue
-                changes = sorted([*others, kept], key=lambda c: c.index)
-                settled.add(kept.index)
+                kept = redate(t, y, kept, lo=lo, hi=hi, sigma=window.sigma, min_segment=min_segment,
+                              cache=window.cache)
+                changes = sorted([*changes, kept], key=lambda c: c.index)
         return changes
 
     @staticmethod
