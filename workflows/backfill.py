@@ -18,7 +18,10 @@
 Priority: each child SyncWorkflow gets the request's task priority (scheduled runs 2, backfills 4 by
 default, ``--priority`` overrides) with the tenant as fairness key; its activities, pattern and story
 runs inherit both, so a scheduled run goes ahead of a backfill on shared workers and tenants share a
-priority fairly. ``newest-first`` runs each lane's chunks from the newest.
+priority fairly. Priority orders the task queue only; a backfill's children already running would
+still share the cores with a scheduled run's, so while a backfill of a higher priority runs (the
+visibility store's `SemsyncPriority`, looked at every 3 s at most) a backfill keeps one child going.
+``newest-first`` runs each lane's chunks from the newest.
 
 Signals pause, resume and cancel (cancel lets running children finish and starts no more); the
 `progress` query answers planned, running, succeeded, failed, rows, elapsed and ETA.
@@ -78,7 +81,7 @@ IN_ORDER = "context-lanes-in-order"
 YIELD = "yield-to-higher-priority"
 #: children a backfill keeps going while backfills of a higher priority run, and how often it looks
 YIELD_WINDOW = 1
-YIELD_CHECK = timedelta(seconds=10)
+YIELD_CHECK = timedelta(seconds=3)
 #: failures kept in the result and across continue-as-new; the ledger keeps every one
 MAX_FAILURES_KEPT = 100
 
