@@ -26,7 +26,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.models import MetricDef, TenantDef
-from semsync.catalog.store import get_metric, lookup_tenant
+from semsync.catalog.store import get_metric, has_cache_target, lookup_tenant
 from semsync.contracts import (
     ComponentFailureInput,
     ComponentPlan,
@@ -90,7 +90,9 @@ class SemanticSyncService:
         """Each component's sync type and window, base series first. Unknown or disabled tenants and
         unknown metrics raise typed, non-retryable errors before anything is written."""
         tenant_id, _, metric = await self._tenant_and_metric(request)
-        return await self._plan(request, tenant_id, metric)
+        plan = await self._plan(request, tenant_id, metric)
+        plan.cache_target = await has_cache_target(self.session_factory, tenant_id)
+        return plan
 
     async def _plan(self, request: SemanticSyncRequest, tenant_id: int, metric: MetricDef) -> SyncPlan:
         partitions = request.partitions()

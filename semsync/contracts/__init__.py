@@ -29,6 +29,14 @@ from semsync.contracts.backfill import (
     LaneProgress,
     PlanBackfillInput,
 )
+from semsync.contracts.cache import (
+    CACHE_KIND,
+    CacheRequest,
+    CacheWindow,
+    CacheWorkflowInput,
+    CacheWorkflowResult,
+    CacheWriteResult,
+)
 from semsync.contracts.common import SYNC_KIND, LedgerStatus, SyncStatus, SyncType, span_key
 from semsync.contracts.deliveries import (
     AlertPlan,
@@ -96,6 +104,7 @@ from semsync.contracts.sync import (
 )
 
 __all__ = [
+    "CACHE_KIND", "CacheRequest", "CacheWindow", "CacheWorkflowInput", "CacheWorkflowResult", "CacheWriteResult",
     "AlertPlan", "AlertPlanRequest", "AlertWorkflowInput", "AlertWorkflowResult", "DeliveryRetry",
     "DeliveryStatus", "DeliveryTally", "DigestInput", "DigestPlan", "DigestPlanRequest", "DigestResult",
     "GiveUpRequest", "ResendInput", "SendDeliveryRequest", "SendDeliveryResult", "alert_workflow_id",
