@@ -1,4 +1,6 @@
-"""The cache in a PostgreSQL database: one upsert from a temporary stage, and the deletes, in one transaction."""
+"""The cache in a PostgreSQL database: the rows staged in a temporary table, then one upsert from it
+(``INSERT … ON CONFLICT DO UPDATE … WHERE value IS DISTINCT FROM``) and one delete of the windows'
+rows the stage lacks, in one transaction. The table is created first if missing."""
 
 from __future__ import annotations
 
@@ -55,9 +57,13 @@ class PostgresCacheWriter:
         condition, values = scope_condition(scopes, lambda i: f":w{i}")
         try:
             async with self.engine.begin() as conn:
-                if self.schema:
-                    await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {self.schema}"))
-                await conn.execute(text(_table_ddl(self.table)))
+                if await conn.scalar(text("SELECT to_regclass(:t)"), {"t": self.table}) is None:
+                    # concurrent writers' CREATE … IF NOT EXISTS race on the catalog: one creates, under a lock
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": self.table})
+                    if self.schema:
+                        await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {self.schema}"))
+                    await conn.execute(text(_table_ddl(self.table)))
+            async with self.engine.begin() as conn:
                 await conn.execute(text(_STAGE))
                 await conn.execute(text(_LOAD), {"dates": [r[2] for r in rows], "dimensions": [r[3] for r in rows],
                                                  "slices": [r[4] for r in rows], "values": [r[5] for r in rows]})
