@@ -89,3 +89,18 @@ async def test_the_target_is_sealed_at_rest_and_read_back(db):
     await write_catalog(db.catalog_session_factory, pg.model_copy(update={"tenants": [
         pg.tenants[0].model_copy(update={"cache": None})]}))
     assert (await read_cache_target(db.session_factory, "acme"))[1] is None
+
+
+async def test_discovery_registers_the_cache_partitions_of_tenants_with_a_target(db):
+    from semsync.cache import CacheService
+    from semsync.catalog.models import Catalog
+    from semsync.discovery import register_contexts
+
+    parsed = parse_catalog(catalog(SNOWFLAKE), source="catalog.yaml")
+    plain = parsed.tenants[0].model_copy(update={"identifier": "plain", "cache": None})
+    both = Catalog(tenants=[parsed.tenants[0], plain])
+    await write_catalog(db.catalog_session_factory, both)
+    diff = await register_contexts(db.catalog_session_factory, both)
+    assert diff.cache_partitions == 3 and "3 cache partitions" in diff.summary()
+    keys = await CacheService(db.session_factory).partitions()
+    assert [k.key for k in keys] == ["acme::day::revenue", "acme::week::revenue", "acme::month::revenue"]
