@@ -171,3 +171,39 @@ async def test_backfill_what_cache_fills_a_target_from_what_is_synced(stack, tem
     assert (await ledger(test_database.admin_engine, "acme"))["2025-07-11"] == "succeeded"
     day = date(2025, 7, 11)
     assert in_window(await pg_rows(url), day, day) == await semsync_rows(test_database.admin_engine, "acme", day, day)
+
+
+async def test_the_cli_backfills_the_cache_and_refuses_unsynced_partitions(stack, temporal_env, test_database,
+                                                                           monkeypatch):
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from semsync.config import get_settings
+    from starter.cli import app
+
+    settings, url, _ = stack
+    await sync_then_cache(temporal_env.client, settings, "acme", "2025-07-12", "2025-07-13")
+    monkeypatch.setenv("SEMSYNC_DATABASE__URL", test_database.app_url)
+    monkeypatch.setenv("SEMSYNC_TEMPORAL__ADDRESS", temporal_env.client.service_client.config.target_host)
+    monkeypatch.setenv("SEMSYNC_TEMPORAL__SYNC_TASK_QUEUE", settings.temporal.sync_task_queue)
+    monkeypatch.setenv("SEMSYNC_TEMPORAL__PATTERN_TASK_QUEUE", settings.temporal.pattern_task_queue)
+    get_settings.cache_clear()
+
+    async def cli(*args: str):
+        outcome = await asyncio.to_thread(CliRunner().invoke, app, list(args))
+        assert "Traceback" not in outcome.output, outcome.output
+        return outcome
+
+    try:
+        unsynced = await cli("backfill", "--grain", "day", "--partition-range", "2025-07-20:2025-07-21",
+                             "--tenant", "acme", "--what", "cache", "--dry-run")
+        assert unsynced.exit_code == 2 and "2 partitions not synced yet" in unsynced.output, unsynced.output
+        assert "--with-dependencies" in unsynced.output
+        cached = await cli("backfill", "--grain", "day", "--partition-range", "2025-07-12:2025-07-13",
+                           "--tenant", "acme", "--what", "cache", "--mode", "all", "--wait")
+        assert cached.exit_code == 0 and "completed" in cached.output, cached.output
+        health = await cli("status", "--grain", "day", "--tenant", "acme", "--kind", "cache", "--last", "400")
+        assert health.exit_code == 0 and "acme::revenue" in health.output and "succeeded" in health.output
+    finally:
+        get_settings.cache_clear()
