@@ -1,5 +1,5 @@
-"""The cache in Snowflake, through its official connector: the rows bulk-loaded into a temporary
-stage, then one ``MERGE INTO … USING`` that upserts them and deletes the windows' rows semsync no
+"""The cache in Snowflake, through its official connector: the rows bulk-loaded (`write_pandas`)
+into a temporary table, then one ``MERGE INTO … USING`` that upserts them and deletes the windows' rows semsync no
 longer has (matched rows marked gone), atomically as every single statement is.
 
 The connector is blocking: a write runs on a thread. Its errors are sorted by whose they are: a
@@ -18,8 +18,8 @@ from semsync.cache.rows import Row, Scope, scope_condition
 from semsync.catalog.models import SnowflakeCacheTarget
 from semsync.errors import CacheTargetError, CacheTargetUnavailableError
 
-#: rows per INSERT into the stage (the connector binds a batch as one multi-row statement)
-STAGE_BATCH = 16_384
+#: rows per Parquet file loaded into the stage
+STAGE_BATCH = 100_000
 #: Snowflake error numbers that only the user can fix: 3901xx/3902xx a refused login (390100
 #: incorrect username or password, 390144 invalid JWT, 390189 role not granted, 390201 no such
 #: database, 390202 no such schema, 390203 no such warehouse), 000606 no active warehouse, 002003
@@ -139,10 +139,8 @@ class SnowflakeCacheWriter:
             cur = conn.cursor()
             cur.execute(_table_ddl(table))
             cur.execute(_STAGE)
-            staged = [(r[2], r[3], r[4], r[5]) for r in rows]
-            for i in range(0, len(staged), STAGE_BATCH):
-                cur.executemany("INSERT INTO SEMSYNC_CACHE_STAGE (date, dimension, slice, value) "
-                                "VALUES (%s, %s, %s, %s)", staged[i:i + STAGE_BATCH])
+            if rows:
+                self._stage(conn, rows)
             keys = (tenant, metric, grain)
             condition, window = scope_condition(scopes, lambda i: "%s")
             cur.execute(_merge(table, condition.replace("t.", "c.")), (*keys, *window, *keys, *keys))
@@ -155,6 +153,19 @@ class SnowflakeCacheWriter:
             raise self._sorted(exc) from None
         finally:
             conn.close()
+
+    @staticmethod
+    def _stage(conn: Any, rows: list[Row]) -> None:
+        """The rows bulk-loaded into the stage the connector's way (`write_pandas`: Parquet files PUT to
+        a temporary stage, then one COPY INTO), not a round trip per row."""
+        import pandas as pd
+        from snowflake.connector import pandas_tools
+
+        frame = pd.DataFrame([(r[2], r[3], r[4], r[5]) for r in rows], columns=["DATE", "DIMENSION", "SLICE", "VALUE"])
+        ok, _, loaded, _ = pandas_tools.write_pandas(conn, frame, "SEMSYNC_CACHE_STAGE", quote_identifiers=False,
+                                                     chunk_size=STAGE_BATCH)
+        if not ok or loaded != len(rows):
+            raise CacheTargetUnavailableError(f"staging loaded {loaded} of {len(rows)} rows")
 
     def _sorted(self, exc: Exception) -> Exception:
         """The connector's error as a typed semsync error of one line, or as it is (a bug: retried)."""
