@@ -49,15 +49,15 @@ async def read_rows(session: AsyncSession, tenant_id: int, metric: str, grain: s
     return rows
 
 
-def scope_condition(scopes: list[Scope], placeholder) -> tuple[str, list]:
-    """A SQL condition on the cache table's alias ``t`` that holds for the rows of `scopes`, and its
+def scope_condition(scopes: list[Scope], placeholder, alias: str = "t") -> tuple[str, list]:
+    """A SQL condition on the cache table's `alias` that holds for the rows of `scopes`, and its
     parameters in order; `placeholder(i)` spells the i-th parameter of the target's driver."""
     clauses, params = [], []
     for scope in scopes:
-        window = f"t.date BETWEEN {placeholder(len(params))} AND {placeholder(len(params) + 1)}"
+        window = f"{alias}.date BETWEEN {placeholder(len(params))} AND {placeholder(len(params) + 1)}"
         params += [scope.start, scope.end]
         if scope.dimension is not None:
-            window += f" AND t.dimension = {placeholder(len(params))}"
+            window += f" AND {alias}.dimension = {placeholder(len(params))}"
             params.append(scope.dimension)
         clauses.append(f"({window})")
     return " OR ".join(clauses) or "false", params

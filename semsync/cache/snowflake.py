@@ -142,8 +142,8 @@ class SnowflakeCacheWriter:
             if rows:
                 self._stage(conn, rows)
             keys = (tenant, metric, grain)
-            condition, window = scope_condition(scopes, lambda i: "%s")
-            cur.execute(_merge(table, condition.replace("t.", "c.")), (*keys, *window, *keys, *keys))
+            condition, window = scope_condition(scopes, lambda i: "%s", alias="c")
+            cur.execute(_merge(table, condition), (*keys, *window, *keys, *keys))
             counts = dict(zip((d[0].lower() for d in cur.description), cur.fetchone(), strict=True))
             inserted = counts.get("number of rows inserted", 0)
             updated = counts.get("number of rows updated", 0)
