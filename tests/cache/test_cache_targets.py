@@ -17,7 +17,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.cache import CacheActivities
 from semsync.cache import CacheService
 from semsync.contracts import CacheRequest, CacheWindow
-from semsync.errors import CacheTargetError
+from semsync.errors import CacheTargetError, CacheTargetUnavailableError
 from tests.cache.conftest import SNOWFLAKE, load, pg_rows, scratch_target, seed, snowflake_rows, tenant
 
 D1, D2, D3 = date(2025, 7, 1), date(2025, 7, 2), date(2025, 7, 3)
@@ -126,3 +126,44 @@ async def test_bad_snowflake_credentials_are_a_one_line_error_that_is_not_retrie
         assert failed.value.message == str(caught.value)
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("kind, message, errno, expected", [
+    ("ProgrammingError", "No active warehouse selected in the current session.", 606, CacheTargetError),
+    ("ProgrammingError", "Object 'ANALYTICS.SEMSYNC' does not exist or not authorized.", 2003, CacheTargetError),
+    ("DatabaseError", "Failed to connect to DB: x. Role 'R' specified in the connect string is not granted", 250001,
+     CacheTargetError),
+    ("OperationalError", "Could not connect to Snowflake backend after 2 attempt(s).", 250001,
+     CacheTargetUnavailableError),
+])
+def test_snowflake_errors_are_sorted_by_whose_they_are(kind, message, errno, expected):
+    from snowflake.connector import errors
+
+    from semsync.cache.snowflake import SnowflakeCacheWriter
+    from semsync.catalog.models import SnowflakeCacheTarget
+
+    writer = SnowflakeCacheWriter(SnowflakeCacheTarget.model_validate(SNOWFLAKE))
+    sorted_ = writer._sorted(getattr(errors, kind)(msg=message, errno=errno))
+    assert type(sorted_) is expected and "\n" not in str(sorted_) and message in str(sorted_), sorted_
+
+
+def test_key_pair_auth_hands_the_connector_the_key_in_der():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from semsync.cache.snowflake import SnowflakeCacheWriter
+    from semsync.catalog.models import SnowflakeCacheTarget
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.BestAvailableEncryption(b"phrase")).decode()
+    target = SnowflakeCacheTarget.model_validate({**SNOWFLAKE, "password": None, "private_key": pem,
+                                                  "private_key_passphrase": "phrase"})
+    seen = {}
+    SnowflakeCacheWriter(target, connect=lambda **kwargs: seen.update(kwargs))._connection()
+    assert "password" not in seen and seen["warehouse"] == "WH" and seen["schema"] == "SEMSYNC"
+    loaded = serialization.load_der_private_key(seen["private_key"], None)
+    assert loaded.private_numbers() == key.private_numbers()
+    wrong = target.model_copy(update={"private_key_passphrase": None})
+    with pytest.raises(CacheTargetError, match="cannot read private_key"):
+        SnowflakeCacheWriter(wrong, connect=lambda **kwargs: None)._connection()
