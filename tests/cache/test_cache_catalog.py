@@ -104,3 +104,15 @@ async def test_discovery_registers_the_cache_partitions_of_tenants_with_a_target
     assert diff.cache_partitions == 3 and "3 cache partitions" in diff.summary()
     keys = await CacheService(db.session_factory).partitions()
     assert [k.key for k in keys] == ["acme::day::revenue", "acme::week::revenue", "acme::month::revenue"]
+
+
+async def test_rotating_the_key_reseals_the_cache_target(db):
+    from semsync.catalog.store import reseal_connections
+    from semsync.encryption import SecretBox, new_key
+
+    old_key, new = new_key(), new_key()
+    await write_catalog(db.catalog_session_factory, parse_catalog(catalog(SNOWFLAKE), source="catalog.yaml"),
+                        box=SecretBox([old_key]))
+    assert await reseal_connections(db.catalog_session_factory, SecretBox([new, old_key])) == 1
+    _, target = await read_cache_target(db.session_factory, "acme", box=SecretBox([new]))
+    assert target.password.get_secret_value() == PASSWORD
