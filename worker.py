@@ -1,7 +1,8 @@
 """The semsync worker: `python worker.py [--queue sync|patterns|all]`.
 
 - queue ``semsync-sync``: SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow,
-  AlertWorkflow, DigestWorkflow, ResendWorkflow; the sync, planning, ledger, discovery and delivery activities;
+  AlertWorkflow, DigestWorkflow, ResendWorkflow, CacheWorkflow; the sync, planning, ledger, discovery, delivery
+  and cache activities;
 - queue ``semsync-patterns``: PatternWorkflow, StoryWorkflow and their activities, whose analysis and
   telling run in a process pool sized to the cores, so one worker uses every core (and AlertWorkflow,
   for a story run started without a sync queue to send from).
@@ -35,6 +36,7 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from activities.backfill import LedgerActivities, backfill_activities  # noqa: E402
+from activities.cache import CacheActivities  # noqa: E402
 from activities.deliveries import DeliveryActivities  # noqa: E402
 from activities.discovery import DiscoveryActivities  # noqa: E402
 from activities.heartbeat import KeepAliveInterceptor  # noqa: E402
@@ -48,6 +50,7 @@ from semsync.observability import configure_logging  # noqa: E402
 from semsync.services import Services, open_services, pattern_process_pool  # noqa: E402
 from semsync.temporal_client import connect_temporal  # noqa: E402
 from workflows.backfill import BackfillWorkflow  # noqa: E402
+from workflows.cache import CacheWorkflow  # noqa: E402
 from workflows.deliveries import AlertWorkflow, DigestWorkflow, ResendWorkflow  # noqa: E402
 from workflows.discovery import DiscoveryWorkflow  # noqa: E402
 from workflows.patterns import PatternWorkflow  # noqa: E402
@@ -70,9 +73,9 @@ def make_workers(client: Client, services: Services, queues: tuple[str, ...] = Q
         workers.append(Worker(
             client, task_queue=settings.temporal.sync_task_queue,
             workflows=[SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow, DiscoveryWorkflow, AlertWorkflow,
-                       DigestWorkflow, ResendWorkflow],
+                       DigestWorkflow, ResendWorkflow, CacheWorkflow],
             activities=[sync.plan_sync, sync.sync_component, sync.record_component_failure, ledger.record_ledger,
-                        ledger.note_missing_days,
+                        ledger.note_missing_days, CacheActivities(services.cache).write_cache,
                         *backfill_activities(services.planner),
                         DiscoveryActivities(services.discovery).discover, *deliveries],
             max_concurrent_activities=settings.worker.sync_concurrency,

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.store import get_metric, lookup_tenant
 from semsync.contracts import (
+    CACHE_KIND,
     STORIES_KIND,
     SYNC_KIND,
     BackfillMode,
@@ -211,7 +212,7 @@ class StageRules:
         """The stage before has succeeded: synced (for patterns), any pattern succeeded (for stories)."""
         if self.stage is BackfillStage.SYNC:
             return True
-        if self.stage is BackfillStage.PATTERNS:
+        if self.stage in (BackfillStage.PATTERNS, BackfillStage.CACHE):
             return getattr(marks.get(SYNC_KIND), "status", None) in _SYNCED_VALUES
         return any(getattr(marks.get(kind), "status", None) == _SUCCEEDED for kind in self.needs)
 
@@ -227,7 +228,17 @@ def stage_rules(request: PlanBackfillInput) -> StageRules:
         return StageRules(BackfillStage.PATTERNS, patterns, (SYNC_KIND,))
     if request.what is BackfillStage.STORIES:
         return StageRules(BackfillStage.STORIES, (STORIES_KIND,), (SYNC_KIND, *pattern_names()))
+    if request.what is BackfillStage.CACHE:
+        return StageRules(BackfillStage.CACHE, (CACHE_KIND,), (SYNC_KIND,))
     return StageRules(BackfillStage.SYNC, (SYNC_KIND,), ())
+
+
+async def _cached_tenants(session_factory: async_sessionmaker[AsyncSession], tenant_ids: set[int]) -> set[int]:
+    """Those of `tenant_ids` that have a cache target."""
+    async with session_factory() as session:
+        rows = await session.execute(text("SELECT id FROM tenants WHERE id = ANY(CAST(:ids AS integer[])) "
+                                          "AND cache_target IS NOT NULL"), {"ids": sorted(tenant_ids)})
+        return set(rows.scalars())
 
 
 async def plan_page(session_factory: async_sessionmaker[AsyncSession], request: PlanBackfillInput) -> LanePage:
@@ -252,7 +263,11 @@ async def plan_page(session_factory: async_sessionmaker[AsyncSession], request: 
                         span[0].start, span[-1].end)
     page = LanePage(lanes=[])
     runs = 0
+    cached = await _cached_tenants(session_factory, {s.tenant_id for s in contexts}) \
+        if rules.stage is BackfillStage.CACHE else set()
     for position, selected in enumerate(contexts):
+        if rules.stage is BackfillStage.CACHE and selected.tenant_id not in cached:
+            continue  # a tenant without a cache target has no cache partitions
         for index, (grain_range, span) in enumerate(zip(request.ranges, spans, strict=True)):
             by_key = marked.get((selected.tenant_id, index), {}).get(selected.context.metric, {})
             chosen = span

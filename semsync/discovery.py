@@ -8,7 +8,10 @@ writes it to the catalog tables (what the sync reads), then brings the context t
   ``deactivated_at``); those that come back are reactivated;
 - **pattern contexts** (`metric_pattern_contexts`, ``tenant::metric::pattern`` for every registered
   pattern): add-only, as the design says; a pattern context whose metric is gone is inactive, and
-  active again when its metric returns.
+  active again when its metric returns;
+- **cache partitions** (``tenant::grain::metric``, `semsync.cache`): derived, not stored: every grain
+  of each active metric context of a tenant with a cache target (written with the catalog); the diff
+  counts them, `CacheService.partitions` lists them.
 
 The diff counts what changed and names at most `DIFF_SAMPLE` contexts of each kind (a workflow
 result stays small whatever the catalog's size); a metric context's ``activated_at`` says when it was
@@ -31,6 +34,7 @@ from semsync.config import CatalogSettings
 from semsync.contracts import DiscoveryDiff
 from semsync.contracts.schedules import sample
 from semsync.db.session import tenant_scope
+from semsync.partitions import Grain
 from semsync.patterns import pattern_names
 
 _UPSERT_METRIC_CONTEXTS = """
@@ -74,6 +78,7 @@ async def register_contexts(session_factory: async_sessionmaker[AsyncSession], c
         tenants = (await session.execute(text("SELECT id, identifier FROM tenants ORDER BY identifier"))).all()
     diff = DiscoveryDiff(tenants=len(wanted), metrics=sum(len(m) for m in wanted.values()), started_at=started_at)
     patterns = pattern_names()
+    cached = {t.identifier for t in catalog.tenants if t.sync_enabled and t.cache is not None}
     for tenant_id, identifier in tenants:
         metrics = wanted.get(identifier, [])
         keys = {"tenant_id": tenant_id, "tenant": identifier, "metrics": metrics}
@@ -91,6 +96,8 @@ async def register_contexts(session_factory: async_sessionmaker[AsyncSession], c
         diff.pattern_contexts_added += len(added)
         diff.pattern_contexts_deactivated += sum(not active for _, active in followed)
         diff.pattern_contexts_reactivated += sum(bool(active) for _, active in followed)
+        if identifier in cached:
+            diff.cache_partitions += len(metrics) * len(Grain)
     return diff
 
 

@@ -102,6 +102,19 @@ class ComponentTooLargeError(SemsyncError):
     retryable = False
 
 
+class CacheTargetError(SemsyncError):
+    """A tenant's cache target refused the write for a reason that is the user's to fix (bad credentials,
+    a missing warehouse, database or schema, a missing privilege): retrying cannot help."""
+
+    retryable = False
+
+
+class CacheTargetUnavailableError(SemsyncError):
+    """A tenant's cache target could not be reached or timed out: a retry may help."""
+
+    retryable = True
+
+
 class CatalogServiceError(SemsyncError):
     """The product's catalog service (tenants, metrics, OAuth2 token) failed."""
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import httpx
 
 from semsync.backfill_plan import BackfillPlanner
+from semsync.cache import CacheService
 from semsync.config import Settings
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database, refuse_privileged_role, ssl_connect_args
 from semsync.discovery import Discovery
@@ -85,6 +86,7 @@ class Services:
     planner: BackfillPlanner
     discovery: Discovery
     deliveries: DeliveryService
+    cache: CacheService
 
 
 @asynccontextmanager
@@ -126,6 +128,7 @@ async def open_services(
             planner=BackfillPlanner(database.session_factory),
             discovery=Discovery(catalog_database.session_factory, settings.catalog, http),
             deliveries=DeliveryService(database.session_factory, settings.notify, transports),
+            cache=CacheService(database.session_factory),
         )
     finally:
         await transports.aclose()

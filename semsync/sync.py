@@ -30,7 +30,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.models import MetricDef, TenantDef
-from semsync.catalog.store import get_metric, lookup_tenant
+from semsync.catalog.store import get_metric, has_cache_target, lookup_tenant
 from semsync.config import DEFAULT_MAX_ROWS_PER_COMPONENT
 from semsync.contracts import (
     ComponentFailureInput,
@@ -104,7 +104,9 @@ class SemanticSyncService:
         """Each component's sync type and window, base series first. Unknown or disabled tenants and
         unknown metrics raise typed, non-retryable errors before anything is written."""
         tenant_id, _, metric = await self._tenant_and_metric(request)
-        return await self._plan(request, tenant_id, metric)
+        plan = await self._plan(request, tenant_id, metric)
+        plan.cache_target = await has_cache_target(self.session_factory, tenant_id)
+        return plan
 
     async def _plan(self, request: SemanticSyncRequest, tenant_id: int, metric: MetricDef) -> SyncPlan:
         partitions = request.partitions()

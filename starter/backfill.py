@@ -115,7 +115,9 @@ def default_backfill_id(request: BackfillInput) -> str:
     what = request.model_dump(mode="json", include={"ranges", "selector", "mode", "chunk_size", "run_patterns",
                                                     "force_full"})
     digest = hashlib.sha1(json.dumps(what, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{ranges}.{request.mode.value}.{digest}"
+    # a cache backfill of the same range is other work than its sync (the other stages' ids are unchanged)
+    stage = ".cache" if request.what is BackfillStage.CACHE else ""
+    return f"{ranges}.{request.mode.value}.{digest}{stage}"
 
 
 #: a backfill's workflow id is ``backfill/{id}`` (`BackfillInput.workflow_id`)
@@ -164,7 +166,7 @@ def check_stage_options(what: BackfillStage, patterns: list[str], no_patterns: b
     if patterns and what is not BackfillStage.PATTERNS:
         raise InvalidInputError("--pattern goes with --what patterns", part="--pattern")
     if no_patterns and what is not BackfillStage.SYNC:
-        raise InvalidInputError(f"--no-patterns goes with --what sync (--what {what.value} is analysis)",
+        raise InvalidInputError(f"--no-patterns goes with --what sync (--what {what.value} runs no sync)",
                                 part="--no-patterns")
     if not patterns:
         return
@@ -183,12 +185,12 @@ def refuse_unready(request: BackfillInput, plan: BackfillPlan, grain: Grain | No
     command that does the stage before."""
     if not plan.unready_partitions:
         return
-    before = "synced" if request.what is BackfillStage.PATTERNS else "analysed"
+    before = "synced" if request.what in (BackfillStage.PATTERNS, BackfillStage.CACHE) else "analysed"
     where = f"--all-grains --partition-range {partition_range}" if all_grains else (
         f"--grain {grain.value} --partition-range {partition_range}")
     selector = (f" --tenant {request.selector.tenant}" if request.selector.tenant else
                 "".join(f" --context {c}" for c in request.selector.contexts))
-    stage = "" if request.what is BackfillStage.PATTERNS else " --what patterns"
+    stage = "" if request.what in (BackfillStage.PATTERNS, BackfillStage.CACHE) else " --what patterns"
     raise NotSyncedError(
         f"{counted(plan.unready_partitions, 'partition')} not {before} yet (e.g. {plan.unready_sample[0]}): run "
         f"`python -m starter backfill {where}{selector}{stage} --mode missing` first, or add --with-dependencies")
@@ -222,7 +224,8 @@ def backfill(
     what: BackfillStage = typer.Option(
         BackfillStage.SYNC, "--what",
         help="the stage to begin with: sync (then patterns, stories), patterns (analyse synced data, fetch "
-             "nothing; then stories) or stories; --mode reads that stage's ledger"),
+             "nothing; then stories), stories, or cache (write synced data into the tenants' cache targets, "
+             "fetch nothing); --mode reads that stage's ledger"),
     pattern: list[str] = typer.Option([], "--pattern", help="with --what patterns: only this pattern (repeatable)"),
     with_dependencies: bool = typer.Option(
         False, "--with-dependencies", help="partitions the stage before has not done yet run from that stage "

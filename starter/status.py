@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from semsync.backfill_plan import select_contexts
 from semsync.config import get_settings
-from semsync.contracts import STORIES_KIND, SYNC_KIND, BackfillProgress, BackfillResult, ContextSelector
+from semsync.contracts import CACHE_KIND, STORIES_KIND, SYNC_KIND, BackfillProgress, BackfillResult, ContextSelector
 from semsync.db.session import Database
 from semsync.errors import InvalidInputError, PartitionRangeError
 from semsync.ledger import LedgerRow, read_ledger
@@ -169,7 +169,7 @@ def status(
     grain: Grain = typer.Option(Grain.DAY, "--grain", "-g"),
     last: int | None = typer.Option(None, "--last", min=1,
                                     help="partitions shown [default: day 60, week 26, month 12]"),
-    kind: str = typer.Option(SYNC_KIND, "--kind", help="sync, a pattern's name, or stories"),
+    kind: str = typer.Option(SYNC_KIND, "--kind", help="sync, a pattern's name, stories, or cache"),
     tenant: str | None = typer.Option(None, "--tenant", "-t"),
 ) -> None:
     """A backfill's progress, or the partition health map of every context."""
@@ -177,9 +177,9 @@ def status(
         if backfill_id is not None:
             backfill_status(backfill_id)
             return
-        if kind not in (SYNC_KIND, STORIES_KIND) and kind not in _pattern_names():
-            raise InvalidInputError(f"--kind {kind!r}: expected {SYNC_KIND}, {STORIES_KIND} or a pattern "
-                                    f"({', '.join(_pattern_names())})", part="kind", value=kind)
+        if kind not in (SYNC_KIND, STORIES_KIND, CACHE_KIND) and kind not in _pattern_names():
+            raise InvalidInputError(f"--kind {kind!r}: expected {SYNC_KIND}, {STORIES_KIND}, {CACHE_KIND} or a "
+                                    f"pattern ({', '.join(_pattern_names())})", part="kind", value=kind)
         selector = ContextSelector(tenant=tenant)  # a malformed --tenant is refused before the database
         shown = last if last is not None else {Grain.DAY: 60, Grain.WEEK: 26, Grain.MONTH: 12}[grain]
         health_map(grain, shown, kind, selector)

@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         BackfillResult,
         BackfillStage,
         BackfillState,
+        CacheWorkflowInput,
         ChunkFailure,
         LaneProgress,
         LedgerStatus,
@@ -67,8 +68,11 @@ with workflow.unsafe.imports_passed_through():
         story_workflow_id,
         sync_workflow_id,
     )
+    from semsync.contracts.cache import cache_workflow_id
     from semsync.partitions import Grain, MetricContext, count_between
+    from semsync.partitions.cache_keys import CacheKey
     from workflows import search_attributes as sa
+    from workflows.cache import CacheWorkflow
     from workflows.failures import describe
     from workflows.options import PLANNING, QUICK
     from workflows.patterns import PatternWorkflow
@@ -314,6 +318,8 @@ class BackfillWorkflow:
         try:
             if lane.stage is BackfillStage.SYNC:
                 workflow_id, reason = await self._sync(request, lane, chunk, components)
+            elif lane.stage is BackfillStage.CACHE:
+                workflow_id, reason = await self._cache(request, lane, chunk)
             else:
                 workflow_id, reason = await self._analyse(request, lane, chunk)
             if reason:
@@ -346,6 +352,8 @@ class BackfillWorkflow:
         span = span_key(*chunk)
         if lane.stage is BackfillStage.SYNC:
             return sync_workflow_id(lane.grain, span, context)
+        if lane.stage is BackfillStage.CACHE:
+            return cache_workflow_id(CacheKey.of(context, lane.grain), span)
         if lane.stage is BackfillStage.PATTERNS:
             suffix = f"::{request.patterns[0]}" if request.patterns and len(request.patterns) == 1 else ""
             return pattern_workflow_id(lane.grain, span, context) + suffix
@@ -380,6 +388,18 @@ class BackfillWorkflow:
             return child.workflow_id, "dimensions failed: " + "; ".join(
                 f"{k}: {v}" for k, v in result.dimensions_failed.items())
         return child.workflow_id, None
+
+    async def _cache(self, request: BackfillInput, lane: LaneProgress, chunk: tuple[str, str]
+                     ) -> tuple[str, str | None]:
+        """One child CacheWorkflow: the chunk's whole window from what is already synced."""
+        context = MetricContext.from_string(lane.context)
+        cache = CacheWorkflowInput(tenant=context.tenant, metric_id=context.metric, grain=lane.grain,
+                                   start_partition=chunk[0], end_partition=chunk[1], backfill_id=request.backfill_id)
+        await workflow.execute_child_workflow(
+            CacheWorkflow.run, cache, id=cache.workflow_id,
+            parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL, priority=self._priority(request, lane),
+            static_summary=f"cache {cache.key} {cache.span} (backfill {request.backfill_id})")
+        return cache.workflow_id, None
 
     async def _analyse(self, request: BackfillInput, lane: LaneProgress, chunk: tuple[str, str]
                        ) -> tuple[str, str | None]:

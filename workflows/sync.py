@@ -7,7 +7,10 @@ components). Started with `components` (``backfill --mode failed`` of a partial 
 those are synced again: the base series and the healthy dimensions are neither fetched nor written.
 Then, as its continuation, it starts the PatternWorkflow of its context and span (parent-close
 ABANDON: the patterns outlive the sync), id ``patterns/{grain}/{span}/{tenant}::{metric}``; an
-identical run already running counts as started.
+identical run already running counts as started. When the tenant has a cache target (the plan says
+so), it also starts the CacheWorkflow of ``tenant::grain::metric`` over the windows it changed (the
+base series if synced, each dimension that succeeded), id ``cache/{tenant}::{grain}::{metric}/{span}``,
+ABANDON likewise (patched ``cache-continuation``).
 
 Id: ``sync/{grain}/{span}/{tenant}::{metric}``.
 """
@@ -27,6 +30,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.backfill import LedgerActivities
     from activities.sync import SyncActivities
     from semsync.contracts import (
+        CacheWindow,
+        CacheWorkflowInput,
         ComponentFailureInput,
         ComponentPlan,
         ComponentResult,
@@ -42,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from semsync.contracts.sync import BASE, kept_base
     from workflows import search_attributes as sa
+    from workflows.cache import CacheWorkflow
     from workflows.failures import describe
     from workflows.options import HEARTBEAT, LOCAL, QUICK
     from workflows.patterns import PatternWorkflow
@@ -93,6 +99,11 @@ class SyncWorkflow:
         result = SyncWorkflowResult(tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
                                     partitions=[p.key for p in request.partitions()], base=base,
                                     dimensions=dimensions, ledger_status=status)
+        if plan.cache_target and workflow.patched("cache-continuation"):
+            changed = [r for r in ([base] if plan.base is not None else []) + dimensions
+                       if r.status is SyncStatus.SUCCESS]
+            if changed:
+                result.cache_workflow_id = await self._start_cache(request, changed)
         if request.run_patterns:
             result.patterns_workflow_id = await self._start_patterns(request)
             result.patterns_started = True  # started now, or an identical run already covers this sync
@@ -136,6 +147,21 @@ class SyncWorkflow:
     async def _fail(self, request: SyncWorkflowInput, reason: str) -> None:
         await self._ledger(request, LedgerStatus.FAILED, error=reason)
         sa.upsert(status=SyncStatus.FAILED.value)
+
+    async def _start_cache(self, request: SyncWorkflowInput, changed: list[ComponentResult]) -> str:
+        cache = CacheWorkflowInput(
+            tenant=request.tenant, metric_id=request.metric_id, grain=request.grain,
+            start_partition=request.start_partition, end_partition=request.end_partition,
+            windows=[CacheWindow(dimension=r.dimension, start=r.window_start, end=r.window_end) for r in changed],
+            backfill_id=request.backfill_id)
+        workflow_id = cache.workflow_id
+        try:
+            await workflow.start_child_workflow(
+                CacheWorkflow.run, cache, id=workflow_id, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                static_summary=f"cache {cache.key} {request.span}")
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("cache workflow %s already running: it covers this sync", workflow_id)
+        return workflow_id
 
     async def _start_patterns(self, request: SyncWorkflowInput) -> str:
         patterns = PatternWorkflowInput(

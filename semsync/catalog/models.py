@@ -220,6 +220,66 @@ class NoConnection(_Strict):
 SemanticLayerConnection = Annotated[CubeConnection | SqlConnection | NoConnection, Field(discriminator="type")]
 
 
+#: a table name in a cache target: an unquoted SQL identifier (upper-cased by Snowflake)
+TABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class SnowflakeCacheTarget(_Strict):
+    """A tenant's Snowflake account, where its synced series are cached (`semsync.cache`): a password
+    or a key pair (an unencrypted or passphrase-protected PKCS#8 PEM), and where to write."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type: Literal["snowflake"] = "snowflake"
+    account: str = Field(min_length=1, description="account identifier, e.g. `xy12345.eu-west-1` or `org-account`")
+    user: str = Field(min_length=1)
+    password: SecretStr | None = None
+    private_key: SecretStr | None = Field(None, description="PKCS#8 PEM of the user's key pair")
+    private_key_passphrase: SecretStr | None = None
+    role: str | None = None
+    warehouse: str = Field(min_length=1)
+    database: str = Field(min_length=1)
+    schema_: str = Field(alias="schema", min_length=1)
+    table: str = Field("SEMSYNC_CACHE", pattern=TABLE_NAME)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> SnowflakeCacheTarget:
+        if (self.password is None) == (self.private_key is None):
+            raise ValueError("give exactly one of `password` and `private_key` (a key pair's PKCS#8 PEM)")
+        if self.private_key is not None and "PRIVATE KEY-----" not in self.private_key.get_secret_value():
+            raise ValueError("`private_key` is not a PEM private key (-----BEGIN PRIVATE KEY-----)")
+        return self
+
+
+class SqlCacheTarget(_Strict):
+    """A cache in another database, by SQLAlchemy URL (PostgreSQL: ``postgresql://user:pw@host/db``)."""
+
+    type: Literal["sql"] = "sql"
+    url: SecretStr
+    schema_: str | None = Field(None, alias="schema", pattern=TABLE_NAME)
+    table: str = Field("semsync_cache", pattern=TABLE_NAME)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql(cls, value: SecretStr) -> SecretStr:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value.get_secret_value())
+        except ArgumentError:
+            raise ValueError("is not a SQLAlchemy URL (dialect+driver://user:password@host/database)") from None
+        if url.get_backend_name() != "postgresql":
+            raise ValueError(f"dialect {url.get_backend_name()!r} is not supported as a cache target yet "
+                             "(postgresql; for Snowflake use `type: snowflake`)")
+        return value
+
+
+CacheTarget = Annotated[SnowflakeCacheTarget | SqlCacheTarget, Field(discriminator="type")]
+
+
 class TenantDef(_Strict):
     identifier: str = Field(pattern=IDENTIFIER, max_length=MAX_IDENTIFIER_LENGTH)
     name: str
@@ -230,6 +290,8 @@ class TenantDef(_Strict):
     metrics: list[MetricDef] = Field(default_factory=list)
     #: where the tenant's stories are delivered (`semsync.notify.channels`); None: nowhere
     notifications: Notifications | None = None
+    #: where the tenant's synced series are cached after each sync (`semsync.cache`); None: nowhere
+    cache: CacheTarget | None = None
 
     @model_validator(mode="after")
     def _unique_metrics(self) -> TenantDef:

@@ -27,11 +27,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from semsync.catalog.models import Catalog, MetricDef, NoConnection, TenantDef
+from semsync.catalog.models import CacheTarget, Catalog, MetricDef, NoConnection, TenantDef
 from semsync.catalog.provider import CatalogProvider
 from semsync.db.session import TENANT_SETTING, tenant_scope
 from semsync.encryption import ENVELOPE, SecretBox
@@ -71,6 +71,11 @@ def secrets_in_clear(model: BaseModel) -> dict[str, Any]:
     """A model (the tenant's notifications: channels with URLs and secrets) as JSON with every
     secret in clear, however deep (a plain dump masks them): what is sealed at rest."""
     return json.loads(json.dumps(model.model_dump(mode="python", exclude_none=True), default=_clear))
+
+
+def target_json(target: BaseModel) -> dict[str, Any]:
+    """A cache target as JSON with its secrets in clear, by its catalog names (``schema``)."""
+    return json.loads(json.dumps(target.model_dump(mode="python", exclude_none=True, by_alias=True), default=_clear))
 
 
 def _clear(value: Any) -> Any:
@@ -169,23 +174,45 @@ async def _sealed_notifications(session: AsyncSession, catalog: Catalog, box: Se
     return sealed
 
 
+async def _sealed_cache_targets(session: AsyncSession, catalog: Catalog, box: SecretBox) -> list[str | None]:
+    """Each tenant's cache target as stored (None: none): kept when unchanged, as `_sealed_connections`."""
+    stored = dict((await session.execute(
+        text("SELECT identifier, cache_target FROM tenants WHERE identifier = ANY(CAST(:identifiers AS text[]))"),
+        {"identifiers": [t.identifier for t in catalog.tenants]},
+    )).all())
+    sealed: list[str | None] = []
+    for tenant in catalog.tenants:
+        if tenant.cache is None:
+            sealed.append(None)
+            continue
+        plain = target_json(tenant.cache)
+        previous = stored.get(tenant.identifier)
+        if previous and box.is_current(previous) and box.open(previous, tenant=tenant.identifier) == plain:
+            sealed.append(json.dumps(previous))
+        else:
+            sealed.append(json.dumps(box.seal(plain)))
+    return sealed
+
+
 async def _upsert_tenants(session: AsyncSession, catalog: Catalog, box: SecretBox) -> tuple[dict[str, int], int]:
     tenants = catalog.tenants
     layers = await _sealed_connections(session, catalog, box)
     notifications = await _sealed_notifications(session, catalog, box)
+    caches = await _sealed_cache_targets(session, catalog, box)
     result = await session.execute(
         text(
-            "INSERT INTO tenants (identifier, name, sync_enabled, semantic_layer, pattern_settings, notifications) "
-            "SELECT i, n, e, CAST(s AS jsonb), CAST(p AS jsonb), CAST(x AS jsonb) FROM unnest("
+            "INSERT INTO tenants (identifier, name, sync_enabled, semantic_layer, pattern_settings, notifications, "
+            "  cache_target) "
+            "SELECT i, n, e, CAST(s AS jsonb), CAST(p AS jsonb), CAST(x AS jsonb), CAST(c AS jsonb) FROM unnest("
             "  CAST(:identifiers AS text[]), CAST(:names AS text[]), CAST(:enabled AS boolean[]),"
-            "  CAST(:layers AS text[]), CAST(:patterns AS text[]), CAST(:notifications AS text[])) "
-            "  AS u(i, n, e, s, p, x) "
+            "  CAST(:layers AS text[]), CAST(:patterns AS text[]), CAST(:notifications AS text[]),"
+            "  CAST(:caches AS text[])) AS u(i, n, e, s, p, x, c) "
             "ON CONFLICT (identifier) DO UPDATE SET name = excluded.name, sync_enabled = excluded.sync_enabled, "
             "  semantic_layer = excluded.semantic_layer, pattern_settings = excluded.pattern_settings, "
-            "  notifications = excluded.notifications, updated_at = now() "
+            "  notifications = excluded.notifications, cache_target = excluded.cache_target, updated_at = now() "
             "WHERE (tenants.name, tenants.sync_enabled, tenants.semantic_layer, tenants.pattern_settings, "
-            "  tenants.notifications) IS DISTINCT FROM (excluded.name, excluded.sync_enabled, "
-            "  excluded.semantic_layer, excluded.pattern_settings, excluded.notifications)"
+            "  tenants.notifications, tenants.cache_target) IS DISTINCT FROM (excluded.name, excluded.sync_enabled, "
+            "  excluded.semantic_layer, excluded.pattern_settings, excluded.notifications, excluded.cache_target)"
         ),
         {
             "identifiers": [t.identifier for t in tenants],
@@ -194,6 +221,7 @@ async def _upsert_tenants(session: AsyncSession, catalog: Catalog, box: SecretBo
             "layers": layers,
             "patterns": [json.dumps(t.patterns) for t in tenants],
             "notifications": notifications,
+            "caches": caches,
         },
     )
     rows = await session.execute(
@@ -207,9 +235,10 @@ async def _disable_missing_tenants(session: AsyncSession, identifiers: list[str]
     rows = await session.execute(
         text(
             "UPDATE tenants t SET sync_enabled = false, semantic_layer = CAST(:none AS jsonb), notifications = NULL, "
-            "  updated_at = now() "
+            "  cache_target = NULL, updated_at = now() "
             "FROM tenants old WHERE old.id = t.id "
-            "  AND (t.sync_enabled OR t.semantic_layer <> CAST(:none AS jsonb) OR t.notifications IS NOT NULL) "
+            "  AND (t.sync_enabled OR t.semantic_layer <> CAST(:none AS jsonb) OR t.notifications IS NOT NULL "
+            "       OR t.cache_target IS NOT NULL) "
             "  AND NOT (t.identifier = ANY(CAST(:identifiers AS text[]))) RETURNING t.identifier, old.sync_enabled"
         ),
         {"identifiers": identifiers, "none": json.dumps(NoConnection().model_dump())},
@@ -381,8 +410,8 @@ async def read_catalog(
     where = "WHERE sync_enabled" if sync_enabled_only else ""
     tenants: list[TenantDef] = []
     async with session_factory() as session, session.begin():
-        rows = (await session.execute(text(f"SELECT {_TENANT_COLUMNS}, notifications FROM tenants {where} "
-                                           "ORDER BY identifier"))).all()
+        rows = (await session.execute(text(f"SELECT {_TENANT_COLUMNS}, notifications, cache_target FROM tenants "
+                                           f"{where} ORDER BY identifier"))).all()
         for row in rows:
             await session.execute(text("SELECT set_config(:n, :v, true)"), {"n": TENANT_SETTING, "v": str(row.id)})
             definitions = (
@@ -394,6 +423,9 @@ async def read_catalog(
             if row.notifications:
                 tenant = tenant.model_copy(update={
                     "notifications": _notifications(row.identifier, row.notifications, default_box())})
+            if row.cache_target:
+                tenant = tenant.model_copy(update={
+                    "cache": open_cache_target(row.identifier, row.cache_target, default_box())})
             tenants.append(tenant)
     return Catalog(tenants=tenants)
 
@@ -405,19 +437,24 @@ async def reseal_connections(session_factory: async_sessionmaker[AsyncSession], 
     box = box or default_box()
     async with session_factory() as session, session.begin():
         rows = (await session.execute(
-            text("SELECT id, identifier, semantic_layer, notifications FROM tenants ORDER BY id FOR UPDATE"))).all()
+            text("SELECT id, identifier, semantic_layer, notifications, cache_target FROM tenants "
+                 "ORDER BY id FOR UPDATE"))).all()
         stale = [row for row in rows
                  if (_has_connection(row.semantic_layer) and not box.is_current(row.semantic_layer))
-                 or (row.notifications and not box.is_current(row.notifications))]
+                 or (row.notifications and not box.is_current(row.notifications))
+                 or (row.cache_target and not box.is_current(row.cache_target))]
         if stale:
             await session.execute(
                 text("UPDATE tenants t SET semantic_layer = CAST(u.s AS jsonb), notifications = CAST(u.x AS jsonb), "
-                     "  updated_at = now() FROM unnest(CAST(:ids AS integer[]), CAST(:layers AS text[]), "
-                     "  CAST(:notifications AS text[])) AS u(i, s, x) WHERE t.id = u.i"),
+                     "  cache_target = CAST(u.c AS jsonb), updated_at = now() FROM unnest(CAST(:ids AS integer[]), "
+                     "  CAST(:layers AS text[]), CAST(:notifications AS text[]), CAST(:caches AS text[])) "
+                     "  AS u(i, s, x, c) WHERE t.id = u.i"),
                 {"ids": [row.id for row in stale],
                  "layers": [json.dumps(_resealed(box, row.semantic_layer, row.identifier)) for row in stale],
                  "notifications": [json.dumps(_resealed(box, row.notifications, row.identifier))
-                                   if row.notifications else None for row in stale]},
+                                   if row.notifications else None for row in stale],
+                 "caches": [json.dumps(_resealed(box, row.cache_target, row.identifier))
+                            if row.cache_target else None for row in stale]},
             )
     return len(stale)
 
@@ -440,6 +477,40 @@ def _notifications(tenant: str, stored: dict[str, Any], box: SecretBox) -> Notif
             f"tenant {tenant!r}: the stored notifications are invalid ({_first_problem(exc)}); "
             "reload the catalog with `python -m starter catalog load FILE`", part="notifications", value=tenant,
         ) from None
+
+
+_CACHE_TARGET: TypeAdapter[Any] = TypeAdapter(CacheTarget)
+
+
+def open_cache_target(tenant: str, stored: dict[str, Any], box: SecretBox) -> Any:
+    """A stored (sealed) cache target as its model, secrets in clear."""
+    try:
+        return _CACHE_TARGET.validate_python(box.open(stored, tenant=tenant))
+    except ValidationError as exc:
+        raise CatalogError(
+            f"tenant {tenant!r}: the stored cache target is invalid ({_first_problem(exc)}); "
+            "reload the catalog with `python -m starter catalog load FILE`", part="cache", value=tenant,
+        ) from None
+
+
+async def has_cache_target(session_factory: async_sessionmaker[AsyncSession], tenant_id: int) -> bool:
+    """Whether the tenant has a cache target (nothing is decrypted)."""
+    async with session_factory() as session:
+        return bool((await session.execute(
+            text("SELECT cache_target IS NOT NULL FROM tenants WHERE id = :t"), {"t": tenant_id})).scalar())
+
+
+async def read_cache_target(session_factory: async_sessionmaker[AsyncSession], identifier: str,
+                            box: SecretBox | None = None) -> tuple[int, Any]:
+    """A tenant's id and cache target (None: it has none), in one query; raises UnknownTenantError."""
+    async with session_factory() as session:
+        row = (await session.execute(
+            text("SELECT id, cache_target FROM tenants WHERE identifier = :identifier"),
+            {"identifier": identifier})).first()
+    if row is None:
+        raise UnknownTenantError(f"unknown tenant {identifier!r}: {LOAD_HINT}")
+    target = open_cache_target(identifier, row.cache_target, box or default_box()) if row.cache_target else None
+    return int(row.id), target
 
 
 @dataclass(frozen=True)

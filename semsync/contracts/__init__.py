@@ -31,6 +31,14 @@ from semsync.contracts.backfill import (
     YieldCheck,
     YieldCheckInput,
 )
+from semsync.contracts.cache import (
+    CACHE_KIND,
+    CacheRequest,
+    CacheWindow,
+    CacheWorkflowInput,
+    CacheWorkflowResult,
+    CacheWriteResult,
+)
 from semsync.contracts.common import SYNC_KIND, LedgerStatus, SyncStatus, SyncType, span_key
 from semsync.contracts.deliveries import (
     AlertPlan,
@@ -98,6 +106,7 @@ from semsync.contracts.sync import (
 )
 
 __all__ = [
+    "CACHE_KIND", "CacheRequest", "CacheWindow", "CacheWorkflowInput", "CacheWorkflowResult", "CacheWriteResult",
     "AlertPlan", "AlertPlanRequest", "AlertWorkflowInput", "AlertWorkflowResult", "DeliveryRetry",
     "DeliveryStatus", "DeliveryTally", "DigestInput", "DigestPlan", "DigestPlanRequest", "DigestResult",
     "GiveUpRequest", "ResendInput", "SendDeliveryRequest", "SendDeliveryResult", "alert_workflow_id",

@@ -32,6 +32,8 @@ class BackfillStage(StrEnum):
     PATTERNS = "patterns"
     #: tell stories from pattern results already stored
     STORIES = "stories"
+    #: write what is already synced into the tenants' cache targets (`semsync.cache`); nothing is fetched
+    CACHE = "cache"
 
 
 class GrainRange(_Model):

@@ -45,6 +45,8 @@ class DiscoveryDiff(_Result):
     pattern_contexts_added: int = 0
     pattern_contexts_deactivated: int = 0
     pattern_contexts_reactivated: int = 0
+    #: cache partitions (``tenant::grain::metric``) of the tenants with a cache target, after this discovery
+    cache_partitions: int = 0
     catalog_rows_changed: int = 0
     disabled_tenants: list[str] = Field(default_factory=list)
     #: entries the provider had to skip (an unreadable metric, …): how many, and the first ones
@@ -72,7 +74,8 @@ class DiscoveryDiff(_Result):
                 f"{max(self.reactivated_count, len(self.reactivated))} reactivated, "
                 f"{max(self.deactivated_count, len(self.deactivated))} deactivated; pattern contexts "
                 f"{self.pattern_contexts_added} added, {self.pattern_contexts_deactivated} deactivated, "
-                f"{self.pattern_contexts_reactivated} reactivated")
+                f"{self.pattern_contexts_reactivated} reactivated"
+                + (f"; {self.cache_partitions} cache partitions" if self.cache_partitions else ""))
 
 
 class DiscoveryInput(_Model):

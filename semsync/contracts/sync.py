@@ -175,6 +175,8 @@ class SyncPlan(_Model):
     request: SemanticSyncRequest
     tenant_id: int
     components: list[ComponentPlan]
+    #: the tenant has a cache target: the sync's continuation writes what it changed there
+    cache_target: bool = False
 
     @property
     def base(self) -> ComponentPlan | None:
@@ -274,6 +276,8 @@ class SyncWorkflowResult(_SyncTotals):
     patterns_workflow_id: str | None = None
     #: True also when an identical pattern run was already running (it covers this sync)
     patterns_started: bool = False
+    #: the CacheWorkflow started as its continuation (the tenant has a cache target)
+    cache_workflow_id: str | None = None
 
 
 def sync_workflow_id(grain: Grain, span: str, context: MetricContext) -> str:

@@ -88,6 +88,8 @@ class Tenant(Base):
     )
     #: where its stories are delivered (`semsync.notify.channels`), sealed like the connection; None: nowhere
     notifications: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    #: where its synced series are cached (`semsync.cache`), sealed like the connection; None: nowhere
+    cache_target: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 

@@ -19,6 +19,8 @@ from semsync.contracts import (
     ActivePatternsInput,
     BackfillPlan,
     BackfillPlanSummary,
+    CacheRequest,
+    CacheWriteResult,
     ComponentFailureInput,
     ComponentPlan,
     ComponentResult,
@@ -47,6 +49,7 @@ from semsync.contracts import (
 )
 from semsync.partitions import parse_partition
 from workflows.backfill import BackfillWorkflow
+from workflows.cache import CacheWorkflow
 from workflows.discovery import DiscoveryWorkflow
 from workflows.patterns import PatternWorkflow
 from workflows.scheduled import ScheduledRunWorkflow
@@ -84,6 +87,11 @@ class Fakes:
     batch_runs: list[PatternBatchRequest] = field(default_factory=list)
     #: errors raised by the next attempts of the pattern batch, in order
     batch_errors: list[Exception] = field(default_factory=list)
+    #: tenants with a cache target (their syncs continue into a CacheWorkflow), the cache writes asked
+    #: for, and errors raised by the next ones, in order
+    cache_tenants: set[str] = field(default_factory=set)
+    cache_writes: list[CacheRequest] = field(default_factory=list)
+    cache_errors: list[Exception] = field(default_factory=list)
 
     def activities(self) -> list:
         fakes = self
@@ -102,7 +110,7 @@ class Fakes:
                 ComponentPlan(dimension=d, sync_type=SyncType.FULL, start=first.start - timedelta(days=365),
                               end=last.end, reason="no successful FULL sync yet")
                 for d in (None, *fakes.dimensions)
-            ])
+            ], cache_target=request.tenant in fakes.cache_tenants)
 
         @activity.defn(name="sync_component")
         async def sync_component(work: SyncComponentInput) -> ComponentResult:
@@ -203,9 +211,16 @@ class Fakes:
             diff.add_new(contexts)
             return diff
 
+        @activity.defn(name="write_cache")
+        async def write_cache(request: CacheRequest) -> CacheWriteResult:
+            fakes.cache_writes.append(request)
+            if fakes.cache_errors:
+                raise fakes.cache_errors.pop(0)
+            return CacheWriteResult(target="fake", rows_read=10, rows_inserted=10)
+
         return [plan_sync, sync_component, record_component_failure, record_ledger, plan_backfill, summarize_backfill,
                 plan_backfill_page, higher_priority_backfills, active_patterns,
-                run_pattern, run_patterns, discover, tell_stories]
+                run_pattern, run_patterns, discover, tell_stories, write_cache]
 
 
 @dataclass
@@ -222,7 +237,7 @@ async def fake_workers(client: Client, fakes: Fakes):
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(Worker(client, task_queue=queues.sync,
                                                workflows=[SyncWorkflow, BackfillWorkflow, ScheduledRunWorkflow,
-                                                          DiscoveryWorkflow], activities=activities))
+                                                          DiscoveryWorkflow, CacheWorkflow], activities=activities))
         await stack.enter_async_context(Worker(client, task_queue=queues.patterns,
                                                workflows=[PatternWorkflow, StoryWorkflow], activities=activities))
         yield queues

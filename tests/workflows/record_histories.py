@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from semsync.contracts import (  # noqa: E402
     BackfillInput,
+    CacheWorkflowInput,
     ComponentRetry,
     DiscoveryInput,
     GrainRange,
@@ -36,6 +37,7 @@ from semsync.contracts import (  # noqa: E402
 )
 from semsync.devstack import SEARCH_ATTRIBUTES  # noqa: E402
 from workflows.backfill import BackfillWorkflow  # noqa: E402
+from workflows.cache import CacheWorkflow  # noqa: E402
 from workflows.discovery import DiscoveryWorkflow  # noqa: E402
 from workflows.patterns import PatternWorkflow  # noqa: E402
 from workflows.scheduled import ScheduledRunWorkflow  # noqa: E402
@@ -109,6 +111,13 @@ async def main() -> None:
                      ScheduledRunInput(grain="day", run_patterns=False, retry=FAST), queues.sync)
         await record(client, "discovery_with_initial_sync", DiscoveryWorkflow.run,
                      DiscoveryInput(initial_sync=True, run_patterns=False, retry=FAST), queues.sync)
+        # since a sync of a tenant with a cache target continues into its CacheWorkflow (patched)
+        fakes.cache_tenants = {"acme"}
+        await record(client, "sync_with_cache", SyncWorkflow.run,
+                     SyncWorkflowInput(**(sync | {"run_patterns": False})), queues.sync)
+        await record(client, "cache_write", CacheWorkflow.run,
+                     CacheWorkflowInput(tenant="acme", metric_id="revenue", grain="day", start_partition="2025-07-01",
+                                        end_partition="2025-07-03"), queues.sync)
     await env.shutdown()
 
 
