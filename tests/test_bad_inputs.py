@@ -138,7 +138,7 @@ CASES = [
     cli("stories-bad-context", "stories", "acme:revenue", says="acme:revenue"),
     cli("status-bad-tenant", "status", "--tenant", "ac me", says="tenant 'ac me' contains ' '"),
     cli("status-unknown-kind", "status", "--kind", "seasonality",
-        says="--kind 'seasonality': expected sync, stories or"),
+        says="--kind 'seasonality': expected sync, stories, cache or"),
     cli("status-last-zero", "status", "--last", "0", says="Invalid value for '--last'", max_lines=USAGE_LINES),
     cli("demo-seed-before-start", "demo", "seed", "--until", "2019-01-01", says="--until 2019-01-01 is before the "
         "demo's data begins"),

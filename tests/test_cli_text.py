@@ -68,6 +68,9 @@ class FakeClient:
         self.asked.append(workflow_id)
         return FakeHandle(workflow_id in self.existing, self.existing.get(workflow_id))
 
+    async def count_workflows(self, _query: str) -> SimpleNamespace:  # the stages' runs: none here
+        return SimpleNamespace(count=0)
+
 
 @pytest.fixture
 def temporal(monkeypatch) -> FakeClient:

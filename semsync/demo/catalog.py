@@ -153,9 +153,10 @@ _HEADER = """\
 
 def catalog_yaml(catalog: Catalog | None = None) -> str:
     data = (catalog or demo_catalog()).model_dump(mode="json", exclude_defaults=False)
-    for tenant in data["tenants"]:  # a tenant without notifications says nothing of them
-        if tenant.get("notifications") is None:
-            tenant.pop("notifications", None)
+    for tenant in data["tenants"]:  # a tenant without notifications or a cache target says nothing of them
+        for optional in ("notifications", "cache"):
+            if tenant.get(optional) is None:
+                tenant.pop(optional, None)
     return _HEADER + yaml.dump(data, Dumper=_CatalogDumper, sort_keys=False, width=200, allow_unicode=True)
 
 

@@ -28,6 +28,17 @@ from fakes import Fakes, fake_workers  # noqa: E402
 FAST_RETRY = ComponentRetry(initial_interval_s=0.01, maximum_interval_s=0.05)
 
 
+@pytest.fixture
+async def time_skipping_env():
+    """A time-skipping server of each test's own: a write refused here fails its activity, and after
+    activity failures the server's clock was seen to stay locked, which must not reach the session's."""
+    from tests.conftest import start_time_skipping_server
+
+    env = await start_time_skipping_server()
+    yield env
+    await env.shutdown()
+
+
 async def finished(client, workflow_id: str, result_type):
     """The result of a workflow the test did not start (polled, as tests/workflows/test_sync_workflow.py)."""
     handle = client.get_workflow_handle(workflow_id, result_type=result_type)

@@ -6,6 +6,7 @@ cache`` fills a target from what is already synced, fetching nothing from the so
 from __future__ import annotations
 
 import uuid
+from contextlib import aclosing
 from datetime import date
 
 import pytest
@@ -46,9 +47,11 @@ class CountingSources:
         outer = self
 
         class Counted:
-            async def fetch(self, *args, **kwargs):
+            async def pages(self, *args, **kwargs):
                 outer.fetches += 1
-                return await source.fetch(*args, **kwargs)
+                async with aclosing(source.pages(*args, **kwargs)) as pages:
+                    async for page in pages:
+                        yield page
         return Counted()
 
 

@@ -135,8 +135,9 @@ async def test_alerts_and_digests_arrive_once_through_a_killed_worker_and_a_rest
                     key.removeprefix("<").removesuffix("@semsync>") for key in smtp.unique_keys()}
                 # 4. the backfill again: nothing new recorded or sent
                 before = (len(http.received()), len(smtp.received()))
+                # synced, analysed (forced: the data did not change) and told again
                 again = backfill_request(settings, ranges=[RANGE], selector=ContextSelector(contexts=CONTEXTS),
-                                         mode=BackfillMode.ALL)  # synced, analysed and told again
+                                         mode=BackfillMode.ALL, force_analysis=True)
                 await start_backfill(client, settings, again)
                 await finish_backfill(client, again)
                 for context in CONTEXTS:
