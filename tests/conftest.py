@@ -110,20 +110,25 @@ def _temporal_binary(name: str) -> str:
     return found
 
 
-@pytest.fixture(scope="session")
-async def temporal_env():
+async def start_dev_server():
     """A real Temporal dev server (schedules, end-to-end) with semsync's search attributes."""
     from temporalio.common import SearchAttributeKey
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
     keys = [SearchAttributeKey.for_keyword(name) for name in SEARCH_ATTRIBUTES]
-    env = await WorkflowEnvironment.start_local(
+    return await WorkflowEnvironment.start_local(
         dev_server_existing_path=_temporal_binary("temporal"),
         search_attributes=keys,
         data_converter=pydantic_data_converter,
         dev_server_extra_args=["--log-level", "error", *dynamic_config_args()],
     )
+
+
+@pytest.fixture(scope="session")
+async def temporal_env():
+    """The session's dev server."""
+    env = await start_dev_server()
     yield env
     await env.shutdown()
 
