@@ -151,6 +151,16 @@ async def start_time_skipping_server():
     return env
 
 
+@pytest.fixture
+async def own_clock():
+    """A time-skipping server of the test's own, for tests whose activities fail and retry: after such
+    retries a server's clock was seen to stay locked (its skipping stalls), which must not reach the
+    session's server."""
+    env = await start_time_skipping_server()
+    yield env
+    await env.shutdown()
+
+
 @pytest.fixture(scope="session")
 async def time_skipping_env():
     """Temporal's time-skipping test server, for timers and long waits."""

@@ -22,6 +22,7 @@ per run: one query each.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -131,74 +132,46 @@ async def write_catalog(
     )
 
 
-async def _sealed_connections(session: AsyncSession, catalog: Catalog, box: SecretBox) -> list[str]:
-    """Each tenant's connection as stored: its stored token when the connection is unchanged and
-    sealed with the primary key (so a reload rewrites nothing), else freshly sealed."""
+async def _sealed(session: AsyncSession, catalog: Catalog, box: SecretBox, column: str,
+                  plain_of: Callable[[TenantDef], str | None],
+                  dress: Callable[[TenantDef, dict], dict] | None = None) -> list[str | None]:
+    """Each tenant's sealed `column` as stored: its stored token when the plain value (`plain_of`;
+    None: the tenant has none) is unchanged and sealed with the primary key (so a reload rewrites
+    nothing), else freshly sealed and, with `dress`, given what its envelope says in clear."""
     stored = dict((await session.execute(
-        text("SELECT identifier, semantic_layer FROM tenants WHERE identifier = ANY(CAST(:identifiers AS text[]))"),
-        {"identifiers": [t.identifier for t in catalog.tenants]},
-    )).all())
-    sealed = []
-    for tenant in catalog.tenants:
-        plain = connection_json(tenant.semantic_layer)
-        previous = stored.get(tenant.identifier)
-        if previous and box.is_current(previous) and box.open(previous, tenant=tenant.identifier) == plain:
-            sealed.append(json.dumps(previous))
-        else:
-            sealed.append(json.dumps(box.seal(plain)))
-    return sealed
-
-
-async def _sealed_notifications(session: AsyncSession, catalog: Catalog, box: SecretBox) -> list[str | None]:
-    """Each tenant's notifications as stored (None: none): kept when unchanged, as `_sealed_connections`.
-    Besides the sealed token the envelope says in clear whether the tenant has alert rules (the story
-    runs start an alert step only then, without opening it)."""
-    stored = dict((await session.execute(
-        text("SELECT identifier, notifications FROM tenants WHERE identifier = ANY(CAST(:identifiers AS text[]))"),
+        text(f"SELECT identifier, {column} FROM tenants WHERE identifier = ANY(CAST(:identifiers AS text[]))"),
         {"identifiers": [t.identifier for t in catalog.tenants]},
     )).all())
     sealed: list[str | None] = []
     for tenant in catalog.tenants:
-        if tenant.notifications is None:
-            sealed.append(None)
-            continue
-        plain = secrets_in_clear(tenant.notifications)
+        plain = plain_of(tenant)
         previous = stored.get(tenant.identifier)
-        if previous and box.is_current(previous) and box.open(previous, tenant=tenant.identifier) == plain:
-            sealed.append(json.dumps(previous))
-            continue
-        envelope = box.seal(plain)
-        envelope.pop("type", None)
-        envelope["alerts"] = any(rule.mode == "alert" for rule in tenant.notifications.rules)
-        sealed.append(json.dumps(envelope))
-    return sealed
-
-
-async def _sealed_cache_targets(session: AsyncSession, catalog: Catalog, box: SecretBox) -> list[str | None]:
-    """Each tenant's cache target as stored (None: none): kept when unchanged, as `_sealed_connections`."""
-    stored = dict((await session.execute(
-        text("SELECT identifier, cache_target FROM tenants WHERE identifier = ANY(CAST(:identifiers AS text[]))"),
-        {"identifiers": [t.identifier for t in catalog.tenants]},
-    )).all())
-    sealed: list[str | None] = []
-    for tenant in catalog.tenants:
-        if tenant.cache is None:
+        if plain is None:
             sealed.append(None)
-            continue
-        plain = target_json(tenant.cache)
-        previous = stored.get(tenant.identifier)
-        if previous and box.is_current(previous) and box.open(previous, tenant=tenant.identifier) == plain:
+        elif previous and box.is_current(previous) and box.open(previous, tenant=tenant.identifier) == plain:
             sealed.append(json.dumps(previous))
         else:
-            sealed.append(json.dumps(box.seal(plain)))
+            envelope = box.seal(plain)
+            sealed.append(json.dumps(dress(tenant, envelope) if dress else envelope))
     return sealed
+
+
+def _notifications_envelope(tenant: TenantDef, envelope: dict) -> dict:
+    """Besides the sealed token the envelope says in clear whether the tenant has alert rules (the
+    story runs start an alert step only then, without opening it)."""
+    envelope.pop("type", None)
+    envelope["alerts"] = any(rule.mode == "alert" for rule in tenant.notifications.rules)
+    return envelope
 
 
 async def _upsert_tenants(session: AsyncSession, catalog: Catalog, box: SecretBox) -> tuple[dict[str, int], int]:
     tenants = catalog.tenants
-    layers = await _sealed_connections(session, catalog, box)
-    notifications = await _sealed_notifications(session, catalog, box)
-    caches = await _sealed_cache_targets(session, catalog, box)
+    layers = await _sealed(session, catalog, box, "semantic_layer", lambda t: connection_json(t.semantic_layer))
+    notifications = await _sealed(
+        session, catalog, box, "notifications",
+        lambda t: None if t.notifications is None else secrets_in_clear(t.notifications), _notifications_envelope)
+    caches = await _sealed(session, catalog, box, "cache_target", lambda t: None if t.cache is None else
+                           target_json(t.cache))
     result = await session.execute(
         text(
             "INSERT INTO tenants (identifier, name, sync_enabled, semantic_layer, pattern_settings, notifications, "

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from semsync.contracts.common import LedgerStatus, _Model, _Result, _SpanRequest
+from semsync.contracts.common import LedgerStatus, _ContextRequest, _Model, _Result
 from semsync.partitions.cache_keys import CacheKey
-from semsync.partitions.contexts import check_identifier
 
 #: the ledger's kind of a cache write
 CACHE_KIND = "cache"
@@ -22,24 +21,12 @@ class CacheWindow(_Model):
     end: date
 
 
-class CacheRequest(_SpanRequest):
+class CacheRequest(_ContextRequest):
     """Write one cache partition's span (``tenant::grain::metric`` over partitions) into the tenant's target."""
 
-    tenant: str
-    metric_id: str
     #: the windows the sync changed (base and the dimensions that succeeded); None: the span's whole
     #: window, base and every dimension (a backfill from what is already synced)
     windows: list[CacheWindow] | None = None
-
-    @field_validator("tenant")
-    @classmethod
-    def _tenant(cls, value: str) -> str:
-        return check_identifier("tenant", value)
-
-    @field_validator("metric_id")
-    @classmethod
-    def _metric(cls, value: str) -> str:
-        return check_identifier("metric", value)
 
     @property
     def key(self) -> CacheKey:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from semsync.errors import cut
-from semsync.partitions import Grain, Partition, partitions_between
+from semsync.partitions import Grain, MetricContext, Partition, partitions_between
+from semsync.partitions.contexts import check_identifier
 from semsync.redaction import redact
 
 
@@ -86,3 +87,24 @@ class _SpanRequest(_Model):
     def span(self) -> str:
         """``2025-07-01`` or ``2025-07-01:2025-07-31``."""
         return span_key(self.start_partition, self.end_partition or self.start_partition)
+
+
+class _ContextRequest(_SpanRequest):
+    """A span of one ``tenant::metric`` context, its identifiers checked when built."""
+
+    tenant: str = Field(description="tenant identifier")
+    metric_id: str
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        return check_identifier("tenant", value)
+
+    @field_validator("metric_id")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        return check_identifier("metric", value)
+
+    @property
+    def context(self) -> MetricContext:
+        return MetricContext(tenant=self.tenant, metric=self.metric_id)

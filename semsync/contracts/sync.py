@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import Field, computed_field, field_validator
+from pydantic import Field, computed_field
 
 from semsync.contracts.common import (
     SYNC_KIND,
@@ -12,37 +12,21 @@ from semsync.contracts.common import (
     LedgerStatus,
     SyncStatus,
     SyncType,
+    _ContextRequest,
     _Model,
     _Result,
-    _SpanRequest,
 )
 from semsync.partitions import Grain, MetricContext
-from semsync.partitions.contexts import check_identifier
 
 
-class SemanticSyncRequest(_SpanRequest):
+class SemanticSyncRequest(_ContextRequest):
     """One metric context, one grain, one partition or a contiguous run of them."""
 
-    tenant: str = Field(description="tenant identifier")
-    metric_id: str
     force_full_sync: bool = False
     #: sync only these components ("base" or dimension ids; a re-run of a partial sync's failed ones);
     #: None: the base series and every dimension
     components: list[str] | None = None
 
-    @field_validator("tenant")
-    @classmethod
-    def _tenant(cls, value: str) -> str:
-        return check_identifier("tenant", value)
-
-    @field_validator("metric_id")
-    @classmethod
-    def _metric(cls, value: str) -> str:
-        return check_identifier("metric", value)
-
-    @property
-    def context(self) -> MetricContext:
-        return MetricContext(tenant=self.tenant, metric=self.metric_id)
 
 
 class ComponentResult(_Result):

@@ -28,15 +28,6 @@ from fakes import Fakes, fake_workers  # noqa: E402
 FAST_RETRY = ComponentRetry(initial_interval_s=0.01, maximum_interval_s=0.05)
 
 
-@pytest.fixture
-async def time_skipping_env():
-    """A time-skipping server of each test's own: a write refused here fails its activity, and after
-    activity failures the server's clock was seen to stay locked, which must not reach the session's."""
-    from tests.conftest import start_time_skipping_server
-
-    env = await start_time_skipping_server()
-    yield env
-    await env.shutdown()
 
 
 async def finished(client, workflow_id: str, result_type):
@@ -55,8 +46,8 @@ def sync_input(queues, tenant: str = "acme") -> SyncWorkflowInput:
                              run_patterns=False)
 
 
-async def test_the_sync_hands_its_cache_the_windows_it_changed(time_skipping_env):
-    client = time_skipping_env.client
+async def test_the_sync_hands_its_cache_the_windows_it_changed(own_clock):
+    client = own_clock.client
     fakes = Fakes(cache_tenants={"acme"})
     fakes.component_errors[("acme::revenue", "channel")] = [
         ApplicationError("bad member", type="SourceRequestError", non_retryable=True)]
@@ -76,8 +67,8 @@ async def test_the_sync_hands_its_cache_the_windows_it_changed(time_skipping_env
     assert cache_rows[-1].partitions == ["2025-07-01", "2025-07-02", "2025-07-03"]
 
 
-async def test_a_tenant_without_a_target_gets_no_cache_workflow(time_skipping_env):
-    client, fakes = time_skipping_env.client, Fakes()
+async def test_a_tenant_without_a_target_gets_no_cache_workflow(own_clock):
+    client, fakes = own_clock.client, Fakes()
     async with fake_workers(client, fakes) as queues:
         request = sync_input(queues)
         result = await client.execute_workflow(SyncWorkflow.run, request, id=request.workflow_id,
@@ -85,8 +76,8 @@ async def test_a_tenant_without_a_target_gets_no_cache_workflow(time_skipping_en
     assert result.cache_workflow_id is None and not fakes.cache_writes
 
 
-async def test_a_refused_write_fails_the_cache_run_once_and_its_ledger_says_why(time_skipping_env):
-    client = time_skipping_env.client
+async def test_a_refused_write_fails_the_cache_run_once_and_its_ledger_says_why(own_clock):
+    client = own_clock.client
     fakes = Fakes(cache_errors=[ApplicationError("snowflake account 'xy' refused the cache write (250001): "
                                                  "Incorrect username or password was specified.",
                                                  type="CacheTargetError", non_retryable=True)])

@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.worker import Worker
@@ -52,17 +51,6 @@ def workers(client, test_database, smtp_port: int, queue: str, **settings):
     return Worker(client, task_queue=queue, workflows=[StoryWorkflow, AlertWorkflow, DigestWorkflow],
                   activities=[activities.plan_alerts, activities.plan_digest, activities.send_delivery,
                               activities.give_up_delivery, ledger.record_ledger, told])
-
-
-@pytest.fixture
-async def own_clock():
-    """A time-skipping server of each test's own: after these tests' activity retries the server's
-    clock was seen to stay locked (its skipping stalls), which must not reach the session's server."""
-    from tests.conftest import start_time_skipping_server
-
-    env = await start_time_skipping_server()
-    yield env
-    await env.shutdown()
 
 
 HISTORIES = Path(__file__).parent / "histories"
