@@ -111,10 +111,14 @@ async def worker_process(warehouse, temporal_env, tmp_path):
 
 async def settled(client, result: SyncWorkflowResult) -> None:
     """Wait for the pattern run a sync started and the story run that follows it: they outlive the sync,
-    and must not be left running on the session's dev server when this test's worker stops."""
-    patterns = await client.get_workflow_handle(result.patterns_workflow_id, result_type=PatternWorkflowResult).result()
-    if patterns.stories_workflow_id:
-        await client.get_workflow_handle(patterns.stories_workflow_id).result()
+    and must not be left running on the session's dev server when this test's worker stops (a later
+    test starting the same ids would be handed the orphan, on a queue no worker polls any more). Each
+    test syncs a partition of its own, so that their pattern and story workflow ids differ as well."""
+    async with asyncio.timeout(180):
+        patterns = await client.get_workflow_handle(result.patterns_workflow_id,
+                                                    result_type=PatternWorkflowResult).result()
+        if patterns.stories_workflow_id:
+            await client.get_workflow_handle(patterns.stories_workflow_id).result()
 
 
 def series_count(exposition: str, name: str) -> int:
@@ -142,9 +146,7 @@ async def test_the_worker_serves_semsyncs_and_the_sdks_metrics_and_logs_json_wit
     result = await client.execute_workflow(SyncWorkflow.run, request, id=request.workflow_id,
                                            task_queue=queues["sync"], result_type=SyncWorkflowResult)
     assert result.success and result.patterns_workflow_id
-    patterns = await client.get_workflow_handle(result.patterns_workflow_id,
-                                                result_type=PatternWorkflowResult).result()
-    assert patterns
+    await settled(client, result)
 
     async with httpx.AsyncClient() as http:
         page = (await http.get(metrics_url)).text
@@ -183,7 +185,7 @@ async def test_a_real_prometheus_scraping_the_worker_evaluates_every_panel_and_r
     evaluates them, and answers every panel's query: no query fails (promtool only parses), and the
     panels that sync and slots feed return series."""
     queues, metrics_url, _ = worker_process
-    request = SyncWorkflowInput(tenant="acme", metric_id="revenue", grain="day", start_partition="2025-07-01",
+    request = SyncWorkflowInput(tenant="acme", metric_id="revenue", grain="day", start_partition="2025-07-05",
                                 patterns=["historical_performance"], pattern_task_queue=queues["patterns"])
     result = await temporal_env.client.execute_workflow(SyncWorkflow.run, request, id=request.workflow_id,
                                                         task_queue=queues["sync"], result_type=SyncWorkflowResult)
@@ -311,7 +313,7 @@ async def test_the_worker_exposes_every_metric_the_dashboard_and_the_alert_rules
             "semsync_deliveries"} <= exposed_names(at_start), at_start
     assert samples(at_start, "semsync_scheduled_runs") == []
     retry = ComponentRetry(maximum_attempts=2, initial_interval_s=0.1, maximum_interval_s=0.2)
-    sync = SyncWorkflowInput(tenant="acme", metric_id="revenue", grain="day", start_partition="2025-07-01",
+    sync = SyncWorkflowInput(tenant="acme", metric_id="revenue", grain="day", start_partition="2025-07-10",
                              patterns=["historical_performance"], pattern_task_queue=queues["patterns"])
     backfill = BackfillInput(backfill_id=f"obs-{uuid.uuid4().hex[:8]}", mode=BackfillMode.ALL, run_patterns=False,
                              ranges=[GrainRange(grain="day", first="2025-07-02", last="2025-07-03")], retry=retry)
