@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from semsync.catalog.store import get_metric, lookup_tenant
+from semsync.catalog.store import find_tenant, get_metric
 from semsync.contracts import (
     CACHE_KIND,
     STORIES_KIND,
@@ -71,10 +71,10 @@ class Selected:
 
 
 async def _tenant_checked(session_factory: async_sessionmaker[AsyncSession], identifier: str) -> int:
-    tenant_id, tenant = await lookup_tenant(session_factory, identifier)  # UnknownTenantError
+    tenant = await find_tenant(session_factory, identifier)  # UnknownTenantError
     if not tenant.sync_enabled:
         raise TenantSyncDisabledError(f"sync is disabled for tenant {identifier!r}")
-    return tenant_id
+    return tenant.id
 
 
 async def _metrics_after(session_factory: async_sessionmaker[AsyncSession], tenant_id: int, after: str | None,

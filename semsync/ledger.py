@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from semsync.catalog.store import lookup_tenant
+from semsync.catalog.store import find_tenant
 from semsync.contracts import SYNC_KIND, LedgerEntry
 from semsync.db.session import tenant_scope
 from semsync.errors import cut
@@ -178,6 +178,6 @@ class Ledger:
         tenant_ids: dict[str, int] = {}
         for entry in entries:
             if entry.tenant not in tenant_ids:
-                tenant_ids[entry.tenant] = (await lookup_tenant(self.session_factory, entry.tenant))[0]
+                tenant_ids[entry.tenant] = (await find_tenant(self.session_factory, entry.tenant)).id
             written += await record(self.session_factory, tenant_ids[entry.tenant], entry, at=self.clock())
         return written

@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.models import MetricDef, TenantDef
-from semsync.catalog.store import get_metric, lookup_tenant
+from semsync.catalog.store import StoredTenant, find_tenant, get_metric
 from semsync.catalog.validation import stored_settings_error
 from semsync.contracts import (
     PatternBatchRequest,
@@ -67,7 +67,7 @@ class PatternRunService:
     async def active_patterns(self, tenant: str, metric_id: str) -> list[str]:
         """The metric's active pattern contexts as discovery recorded them; every registered pattern
         while discovery has recorded none for the metric."""
-        tenant_id, _ = await lookup_tenant(self.session_factory, tenant)
+        tenant_id = (await find_tenant(self.session_factory, tenant)).id
         await get_metric(self.session_factory, tenant_id, metric_id)  # UnknownMetricError
         return await self._active(tenant_id, metric_id)
 
@@ -85,7 +85,7 @@ class PatternRunService:
 
     async def synced_periods(self, request: PatternRunRequest) -> int:
         """How many periods of the request's grain are synced for its metric, up to the range's end."""
-        tenant_id, _ = await lookup_tenant(self.session_factory, request.tenant)
+        tenant_id = (await find_tenant(self.session_factory, request.tenant)).id
         async with tenant_scope(self.session_factory, tenant_id) as session:
             return await session.scalar(
                 text("SELECT count(*) FROM metric_time_series WHERE tenant_id = :t AND metric_id = :m "
@@ -101,7 +101,8 @@ class PatternRunService:
         stored); a failure to read or store fails the batch."""
         began = time.perf_counter()
         partitions = request.partitions()
-        tenant_id, tenant = await lookup_tenant(self.session_factory, request.tenant)
+        tenant = await find_tenant(self.session_factory, request.tenant)  # nothing decrypted: no fetch here
+        tenant_id = tenant.id
         metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
         names = request.patterns if request.patterns is not None else await self._active(tenant_id, metric.id)
         settings, failed = {}, {}
@@ -174,7 +175,7 @@ class PatternRunService:
         return {row.kind for row in rows if row.n == len(keys)}
 
     @staticmethod
-    def _settings(pattern: Pattern, tenant: TenantDef, metric: MetricDef) -> PatternSettings:
+    def _settings(pattern: Pattern, tenant: TenantDef | StoredTenant, metric: MetricDef) -> PatternSettings:
         """The pattern's defaults, then the tenant's overrides, then the metric's, and its direction."""
         overrides = pattern_overrides(tenant, metric, pattern.name)
         try:
@@ -194,7 +195,8 @@ class PatternRunService:
         began = time.perf_counter()
         partitions = request.partitions()
         pattern = get_pattern(request.pattern)
-        tenant_id, tenant = await lookup_tenant(self.session_factory, request.tenant)
+        tenant = await find_tenant(self.session_factory, request.tenant)
+        tenant_id = tenant.id
         metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
         settings = self._settings(pattern, tenant, metric)
         dates = [analysis_date_for(p) for p in partitions]

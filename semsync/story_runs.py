@@ -17,7 +17,7 @@ from concurrent.futures import Executor
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from semsync.catalog.store import get_metric, lookup_tenant
+from semsync.catalog.store import find_tenant, get_metric
 from semsync.contracts import StoryRunRequest, StoryRunResponse
 from semsync.db.session import tenant_scope
 from semsync.patterns import analysis_date_for
@@ -48,7 +48,7 @@ class StoryRunService:
     async def run(self, request: StoryRunRequest, progress: ProgressCallback | None = None) -> StoryRunResponse:
         began = time.perf_counter()
         partitions = request.partitions()
-        tenant_id, _ = await lookup_tenant(self.session_factory, request.tenant)
+        tenant_id = (await find_tenant(self.session_factory, request.tenant)).id
         metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
         grain = request.grain
         dates = [analysis_date_for(p) for p in partitions]

@@ -30,7 +30,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.models import MetricDef, TenantDef
-from semsync.catalog.store import get_metric, has_cache_target, lookup_tenant
+from semsync.catalog.store import StoredTenant, find_tenant, get_metric
 from semsync.config import DEFAULT_MAX_ROWS_PER_COMPONENT
 from semsync.contracts import (
     ComponentFailureInput,
@@ -92,20 +92,21 @@ class SemanticSyncService:
         self.max_rows_per_component = max_rows_per_component
         self.clock = clock
 
-    async def _tenant_and_metric(self, request: SemanticSyncRequest) -> tuple[int, TenantDef, MetricDef]:
-        tenant_id, tenant = await lookup_tenant(self.session_factory, request.tenant)
+    async def _tenant_and_metric(self, request: SemanticSyncRequest) -> tuple[StoredTenant, MetricDef]:
+        """One tenant query and one metric query; nothing decrypted (only a fetch opens the connection)."""
+        tenant = await find_tenant(self.session_factory, request.tenant)
         if not tenant.sync_enabled:
             raise TenantSyncDisabledError(
                 f"sync is disabled for tenant {request.tenant!r}: enable it in the catalog and load it again"
             )
-        return tenant_id, tenant, await get_metric(self.session_factory, tenant_id, request.metric_id)
+        return tenant, await get_metric(self.session_factory, tenant.id, request.metric_id)
 
     async def plan(self, request: SemanticSyncRequest) -> SyncPlan:
         """Each component's sync type and window, base series first. Unknown or disabled tenants and
         unknown metrics raise typed, non-retryable errors before anything is written."""
-        tenant_id, _, metric = await self._tenant_and_metric(request)
-        plan = await self._plan(request, tenant_id, metric)
-        plan.cache_target = await has_cache_target(self.session_factory, tenant_id)
+        tenant, metric = await self._tenant_and_metric(request)
+        plan = await self._plan(request, tenant.id, metric)
+        plan.cache_target = tenant.has_cache_target
         return plan
 
     async def _plan(self, request: SemanticSyncRequest, tenant_id: int, metric: MetricDef) -> SyncPlan:
@@ -128,8 +129,8 @@ class SemanticSyncService:
     ) -> ComponentResult:
         """Fetch and write one component; raises the source's or database's error on failure (the
         component is then left RUNNING with its previous data and status untouched)."""
-        _, tenant, metric = await self._tenant_and_metric(work.request)
-        return await self._sync_component(work, tenant, metric, progress)
+        tenant, metric = await self._tenant_and_metric(work.request)
+        return await self._sync_component(work, tenant.open(), metric, progress)
 
     async def _sync_component(
         self, work: SyncComponentInput, tenant: TenantDef, metric: MetricDef, progress: ProgressCallback | None
@@ -219,8 +220,9 @@ class SemanticSyncService:
         (base failure → ``success`` False; dimensions after a failed base are not attempted)."""
         started_at = self.clock()
         # the catalog read once for the whole sync (each component's activity reads its own)
-        tenant_id, tenant, metric = await self._tenant_and_metric(request)
-        plan = await self._plan(request, tenant_id, metric)
+        stored, metric = await self._tenant_and_metric(request)
+        tenant = stored.open()
+        plan = await self._plan(request, stored.id, metric)
 
         async def isolated(component: ComponentPlan) -> ComponentResult:
             work = SyncComponentInput(request=request, tenant_id=plan.tenant_id, plan=component)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -288,7 +288,27 @@ _PRUNES = (
     "  WHERE k.m = x.metric_id AND k.g = x.grain AND k.d = x.target_date)",
 )
 
-_TENANT_COLUMNS = "id, identifier, name, sync_enabled, semantic_layer, pattern_settings"
+_TENANT_COLUMNS = (
+    "id, identifier, name, sync_enabled, semantic_layer, pattern_settings, cache_target IS NOT NULL AS cached")
+
+
+@dataclass(frozen=True)
+class StoredTenant:
+    """A tenant as one catalog query finds it, its connection still sealed: what planning, the ledger
+    and the analysis need (id, sync flag, pattern settings). `open` decrypts the connection, which
+    only a fetch from the semantic layer needs."""
+
+    id: int
+    identifier: str
+    name: str
+    sync_enabled: bool
+    patterns: dict[str, dict[str, Any]]
+    has_cache_target: bool
+    _row: Any = field(repr=False, compare=False)
+
+    def open(self, box: SecretBox | None = None) -> TenantDef:
+        """The tenant's definition with its semantic layer connection opened (decrypted), without metrics."""
+        return _tenant_def(self._row, box=box)
 
 
 def _tenant_def(row: Any, metrics: list[MetricDef] | None = None, box: SecretBox | None = None) -> TenantDef:
@@ -336,8 +356,8 @@ async def get_tenant(session_factory: async_sessionmaker[AsyncSession], identifi
     return (await lookup_tenant(session_factory, identifier))[1]
 
 
-async def lookup_tenant(session_factory: async_sessionmaker[AsyncSession], identifier: str) -> tuple[int, TenantDef]:
-    """The tenant's numeric id (for `tenant_scope`) and its definition without metrics, in one query."""
+async def find_tenant(session_factory: async_sessionmaker[AsyncSession], identifier: str) -> StoredTenant:
+    """The tenant, in one query, nothing decrypted; raises UnknownTenantError."""
     async with session_factory() as session:
         row = (
             await session.execute(
@@ -347,7 +367,15 @@ async def lookup_tenant(session_factory: async_sessionmaker[AsyncSession], ident
         ).first()
     if row is None:
         raise UnknownTenantError(f"unknown tenant {identifier!r}: {LOAD_HINT}")
-    return int(row.id), _tenant_def(row)
+    return StoredTenant(id=int(row.id), identifier=row.identifier, name=row.name, sync_enabled=row.sync_enabled,
+                        patterns=row.pattern_settings or {}, has_cache_target=bool(row.cached), _row=row)
+
+
+async def lookup_tenant(session_factory: async_sessionmaker[AsyncSession], identifier: str) -> tuple[int, TenantDef]:
+    """The tenant's numeric id (for `tenant_scope`) and its definition without metrics, its connection
+    opened, in one query. Whoever needs no connection calls `find_tenant` (nothing decrypted)."""
+    tenant = await find_tenant(session_factory, identifier)
+    return tenant.id, tenant.open()
 
 
 async def get_metric(session_factory: async_sessionmaker[AsyncSession], tenant_id: int, metric_id: str) -> MetricDef:
