@@ -64,7 +64,14 @@ from semsync.config import (  # noqa: E402
     TemporalSettings,
     WorkerSettings,
 )
-from semsync.contracts import BackfillControl, DiscoveryInput, ScheduledRunInput, ScheduledRunResult  # noqa: E402
+from semsync.contracts import (  # noqa: E402
+    BackfillControl,
+    DiscoveryInput,
+    ScheduledRunInput,
+    ScheduledRunResult,
+    backfill_workflow_id,
+    scheduled_backfill_id,
+)
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
 from semsync.demo import catalog_yaml, demo_catalog, seed_warehouse  # noqa: E402
 from semsync.devstack import SEARCH_ATTRIBUTES, create_scratch_database, temporary_postgres  # noqa: E402
@@ -194,7 +201,7 @@ async def catalog_scale(server, env, contexts: int) -> float:
             run = await client.start_workflow(ScheduledRunWorkflow.run, ScheduledRunInput(
                 grain="day", max_concurrency=50, run_patterns=False), id=f"scheduled/{queue}", task_queue=queue)
             partition = last_complete_partition(Grain.DAY, (await run.describe()).start_time)
-            backfill = client.get_workflow_handle(f"backfill/scheduled-day-{partition.key}")
+            backfill = client.get_workflow_handle(backfill_workflow_id(scheduled_backfill_id(Grain.DAY, partition.key)))
             progress = None
             while progress is None or progress.runs < 4:
                 await asyncio.sleep(1)

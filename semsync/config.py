@@ -18,6 +18,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator,
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from semsync.contracts.temporal_names import PATTERN_TASK_QUEUE, SYNC_TASK_QUEUE
 from semsync.partitions.grains import DEFAULT_FIRST_DATE
 from semsync.partitions.ranges import DEFAULT_MAX_PER_REQUEST, MAX_PARTITIONS_PER_REQUEST
 
@@ -135,8 +136,8 @@ class DatabaseSettings(BaseModel):
 class TemporalSettings(BaseModel):
     address: str = f"127.0.0.1:{DEV_TEMPORAL_PORT}"
     namespace: str = "default"
-    sync_task_queue: str = "semsync-sync"
-    pattern_task_queue: str = "semsync-patterns"
+    sync_task_queue: str = SYNC_TASK_QUEUE
+    pattern_task_queue: str = PATTERN_TASK_QUEUE
     ui_url: str = f"http://127.0.0.1:{DEV_UI_PORT}"
     #: TLS to the frontend; implied by a client certificate, a server CA or an API key
     tls: bool = False

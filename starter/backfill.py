@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from urllib.parse import quote
 
@@ -30,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from semsync.backfill_plan import BackfillPlanner
 from semsync.config import get_settings
 from semsync.contracts import (
+    BACKFILL_WORKFLOW_PREFIX,
     BackfillControl,
     BackfillInput,
     BackfillMode,
@@ -41,6 +43,7 @@ from semsync.contracts import (
     ContextSelector,
     GrainRange,
     PlanBackfillInput,
+    backfill_workflow_id,
 )
 from semsync.contracts.backfill import BACKFILL_PRIORITY, SCHEDULED_PRIORITY
 from semsync.errors import InvalidInputError, NotSyncedError, PartitionRangeError
@@ -121,13 +124,10 @@ def default_backfill_id(request: BackfillInput) -> str:
 
 
 #: a backfill's workflow id is ``backfill/{id}`` (`BackfillInput.workflow_id`)
-WORKFLOW_PREFIX = "backfill"
-
-
 def bare_backfill_id(given: str) -> str:
     """The backfill id of `given`: the id itself, or its workflow id `backfill/ID` as the CLI prints it
     (a backfill id holds no '/', so the prefix is never part of one)."""
-    return given.removeprefix(f"{WORKFLOW_PREFIX}/")
+    return given.removeprefix(f"{BACKFILL_WORKFLOW_PREFIX}/")
 
 
 def workflow_url(workflow_id: str) -> str:
@@ -283,7 +283,7 @@ def backfill(
 
 async def follow(client: Client, backfill_id: str) -> BackfillResult:
     """A progress bar until the backfill and the pattern and story runs it started are done."""
-    handle = client.get_workflow_handle(f"backfill/{backfill_id}", result_type=BackfillResult)
+    handle = client.get_workflow_handle(backfill_workflow_id(backfill_id), result_type=BackfillResult)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("partitions", total=None)
@@ -330,13 +330,14 @@ def print_result(result: BackfillResult) -> None:
         console.print("retry only these: python -m starter backfill … --mode failed")
 
 
-def _signal(name: str, given_id: str, reason: str | None) -> None:
+def _signal(signal: Callable[[BackfillWorkflow, BackfillControl], None], given_id: str, reason: str | None) -> None:
     backfill_id = bare_backfill_id(given_id)
+    name = signal.__name__
 
     async def send(client: Client) -> BackfillProgress:
-        handle = client.get_workflow_handle(f"{WORKFLOW_PREFIX}/{backfill_id}")
+        handle = client.get_workflow_handle_for(BackfillWorkflow.run, backfill_workflow_id(backfill_id))
         try:
-            await handle.signal(name, BackfillControl(reason=reason))
+            await handle.signal(signal, BackfillControl(reason=reason))
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 err_console.print(f"[bold red]error[/]: no running backfill with id {escape(repr(backfill_id))}")
@@ -351,14 +352,14 @@ def _signal(name: str, given_id: str, reason: str | None) -> None:
 
 def pause(backfill_id: str = typer.Argument(...), reason: str | None = typer.Option(None)) -> None:
     """Start no new child syncs until resumed (running ones finish)."""
-    _signal("pause", backfill_id, reason)
+    _signal(BackfillWorkflow.pause, backfill_id, reason)
 
 
 def resume(backfill_id: str = typer.Argument(...), reason: str | None = typer.Option(None)) -> None:
     """Carry on a paused backfill."""
-    _signal("resume", backfill_id, reason)
+    _signal(BackfillWorkflow.resume, backfill_id, reason)
 
 
 def cancel(backfill_id: str = typer.Argument(...), reason: str | None = typer.Option(None)) -> None:
     """Start no more child syncs; running ones finish; the result lists what was done."""
-    _signal("cancel", backfill_id, reason)
+    _signal(BackfillWorkflow.cancel, backfill_id, reason)

@@ -19,14 +19,22 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from semsync.backfill_plan import select_contexts
 from semsync.config import get_settings
-from semsync.contracts import CACHE_KIND, STORIES_KIND, SYNC_KIND, BackfillProgress, BackfillResult, ContextSelector
+from semsync.contracts import (
+    CACHE_KIND,
+    STORIES_KIND,
+    SYNC_KIND,
+    BackfillProgress,
+    BackfillResult,
+    ContextSelector,
+    backfill_workflow_id,
+)
 from semsync.db.session import Database
 from semsync.errors import InvalidInputError, PartitionRangeError
 from semsync.ledger import LedgerRow, read_ledger
 from semsync.partitions import Grain, Partition, first_partitions, last_complete_partition, partition_range
 from semsync.partitions.grains import FIRST_DATE_SETTING
 from semsync.sync_plan import shift_periods
-from starter.backfill import WORKFLOW_PREFIX, bare_backfill_id, print_result
+from starter.backfill import bare_backfill_id, print_result
 from starter.console import console, counted, err_console, reported_errors, run_with_database
 from starter.orchestration import run_with_temporal
 from workflows.backfill import BackfillWorkflow
@@ -93,7 +101,7 @@ def backfill_status(given_id: str) -> None:
     backfill_id = bare_backfill_id(given_id)
 
     async def look(client: Client) -> BackfillProgress | BackfillResult:
-        handle = client.get_workflow_handle(f"{WORKFLOW_PREFIX}/{backfill_id}", result_type=BackfillResult)
+        handle = client.get_workflow_handle(backfill_workflow_id(backfill_id), result_type=BackfillResult)
         try:
             description = await handle.describe()
         except RPCError as exc:

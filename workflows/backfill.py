@@ -69,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
         sync_workflow_id,
     )
     from semsync.contracts.cache import cache_workflow_id
+    from semsync.contracts.temporal_names import PATTERN_TASK_QUEUE
     from semsync.partitions import Grain, MetricContext, count_between
     from semsync.partitions.cache_keys import CacheKey
     from workflows import search_attributes as sa
@@ -77,7 +78,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.options import PLANNING, QUICK
     from workflows.patterns import PatternWorkflow
     from workflows.stories import StoryWorkflow
-    from workflows.sync import DEFAULT_PATTERN_TASK_QUEUE, SyncWorkflow
+    from workflows.sync import SyncWorkflow
 
 #: the `workflow.patched` marker of a context's lanes run in order (histories without it: side by side)
 IN_ORDER = "context-lanes-in-order"
@@ -407,7 +408,7 @@ class BackfillWorkflow:
         the reason when some of its patterns failed."""
         context = MetricContext.from_string(lane.context)
         span = span_key(*chunk)
-        queue = request.pattern_task_queue or DEFAULT_PATTERN_TASK_QUEUE
+        queue = request.pattern_task_queue or PATTERN_TASK_QUEUE
         common = {"parent_close_policy": workflow.ParentClosePolicy.REQUEST_CANCEL,
                   "priority": self._priority(request, lane), "task_queue": queue}
         if lane.stage is BackfillStage.PATTERNS:

@@ -44,7 +44,8 @@ with workflow.unsafe.imports_passed_through():
         PlanBackfillInput,
         ScheduledRunInput,
         ScheduledRunResult,
-    )
+            scheduled_backfill_id,
+)
     from semsync.contracts.backfill import SCHEDULED_PRIORITY
     from semsync.partitions import Grain, last_complete_partition, partition_for_date
     from workflows import search_attributes as sa
@@ -63,7 +64,7 @@ class ScheduledRunWorkflow:
         at = scheduled_time()
         self._measure(request.grain.value, workflow.now() - at)
         partition = last_complete_partition(request.grain, at)
-        backfill_id = f"scheduled-{request.grain.value}-{partition.key}"
+        backfill_id = scheduled_backfill_id(request.grain, partition.key)
         sa.upsert(grain=request.grain.value, partition=partition.key, backfill=backfill_id)
         backfill = BackfillInput(
             backfill_id=backfill_id, ranges=[GrainRange(grain=request.grain, first=partition.key, last=partition.key)],

@@ -1,8 +1,8 @@
 """The search attributes semsync sets on its workflows, so the Web UI and `temporal workflow list`
 find e.g. every failed sync of one tenant: ``SemsyncTenant = 'acme' AND SemsyncStatus = 'FAILED'``.
 
-The names match `semsync.devstack.SEARCH_ATTRIBUTES`, which `dev up` registers; a production
-namespace registers them once with `temporal operator search-attribute create` (see the README).
+The names are `semsync.contracts.temporal_names`', which `dev up` registers; a production namespace
+registers them once with `temporal operator search-attribute create` (see the README).
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
-TENANT = SearchAttributeKey.for_keyword("SemsyncTenant")
-METRIC = SearchAttributeKey.for_keyword("SemsyncMetric")
-GRAIN = SearchAttributeKey.for_keyword("SemsyncGrain")
-PARTITION = SearchAttributeKey.for_keyword("SemsyncPartition")
-PATTERN = SearchAttributeKey.for_keyword("SemsyncPattern")
-BACKFILL = SearchAttributeKey.for_keyword("SemsyncBackfill")
-SYNC_TYPE = SearchAttributeKey.for_keyword("SemsyncSyncType")
-STATUS = SearchAttributeKey.for_keyword("SemsyncStatus")
-#: a BackfillWorkflow's task priority ("1" … "5"): lower-priority backfills yield to running ones
-PRIORITY = SearchAttributeKey.for_keyword("SemsyncPriority")
+from semsync.contracts import temporal_names as names
+
+TENANT = SearchAttributeKey.for_keyword(names.TENANT)
+METRIC = SearchAttributeKey.for_keyword(names.METRIC)
+GRAIN = SearchAttributeKey.for_keyword(names.GRAIN)
+PARTITION = SearchAttributeKey.for_keyword(names.PARTITION)
+PATTERN = SearchAttributeKey.for_keyword(names.PATTERN)
+BACKFILL = SearchAttributeKey.for_keyword(names.BACKFILL)
+SYNC_TYPE = SearchAttributeKey.for_keyword(names.SYNC_TYPE)
+STATUS = SearchAttributeKey.for_keyword(names.STATUS)
+PRIORITY = SearchAttributeKey.for_keyword(names.PRIORITY)
 
 
 def upsert(**values: str | None) -> None:

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         SyncWorkflowResult,
     )
     from semsync.contracts.sync import BASE, kept_base
+    from semsync.contracts.temporal_names import PATTERN_TASK_QUEUE
     from workflows import search_attributes as sa
     from workflows.cache import CacheWorkflow
     from workflows.failures import describe
@@ -55,7 +56,6 @@ with workflow.unsafe.imports_passed_through():
 #: one component: a semantic layer fetch and a window replace; a dead worker is noticed by heartbeat
 #: (a keep-alive every 5 s, so 30 s is six missed beats: a lost worker's component resumes within 30 s)
 COMPONENT = {"start_to_close_timeout": timedelta(minutes=30), "heartbeat_timeout": HEARTBEAT}
-DEFAULT_PATTERN_TASK_QUEUE = "semsync-patterns"
 
 
 @workflow.defn(failure_exception_types=[ValidationError])
@@ -174,7 +174,7 @@ class SyncWorkflow:
         try:
             await workflow.start_child_workflow(
                 PatternWorkflow.run, patterns, id=workflow_id,
-                task_queue=request.pattern_task_queue or DEFAULT_PATTERN_TASK_QUEUE,
+                task_queue=request.pattern_task_queue or PATTERN_TASK_QUEUE,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 static_summary=f"patterns of {request.context} {request.grain.value} {request.span}",
             )

@@ -11,6 +11,7 @@ Ids are meaningful and deterministic, so a re-run of the same work is recognised
 """
 
 from semsync.contracts.backfill import (
+    BACKFILL_WORKFLOW_PREFIX,
     BackfillControl,
     BackfillInput,
     BackfillMode,
@@ -30,6 +31,7 @@ from semsync.contracts.backfill import (
     PlanBackfillInput,
     YieldCheck,
     YieldCheckInput,
+    backfill_workflow_id,
 )
 from semsync.contracts.cache import (
     CACHE_KIND,
@@ -79,6 +81,7 @@ from semsync.contracts.schedules import (
     NoteMissingDaysInput,
     ScheduledRunInput,
     ScheduledRunResult,
+    scheduled_backfill_id,
 )
 from semsync.contracts.stories import (
     STORIES_KIND,
@@ -106,6 +109,9 @@ from semsync.contracts.sync import (
 )
 
 __all__ = [
+    "scheduled_backfill_id",
+    "BACKFILL_WORKFLOW_PREFIX",
+    "backfill_workflow_id",
     "CACHE_KIND", "CacheRequest", "CacheWindow", "CacheWorkflowInput", "CacheWorkflowResult", "CacheWriteResult",
     "AlertPlan", "AlertPlanRequest", "AlertWorkflowInput", "AlertWorkflowResult", "DeliveryRetry",
     "DeliveryStatus", "DeliveryTally", "DigestInput", "DigestPlan", "DigestPlanRequest", "DigestResult",

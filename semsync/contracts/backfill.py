@@ -296,6 +296,15 @@ class BackfillOrder(StrEnum):
     NEWEST_FIRST = "newest-first"
 
 
+#: a BackfillWorkflow's id is this prefix, a slash and its backfill id (which holds no '/')
+BACKFILL_WORKFLOW_PREFIX = "backfill"
+
+
+def backfill_workflow_id(backfill_id: str) -> str:
+    """The workflow id of backfill `backfill_id`."""
+    return f"{BACKFILL_WORKFLOW_PREFIX}/{backfill_id}"
+
+
 class BackfillInput(_Model):
     backfill_id: str
     ranges: list[GrainRange] = Field(min_length=1)
@@ -331,7 +340,7 @@ class BackfillInput(_Model):
 
     @property
     def workflow_id(self) -> str:
-        return f"backfill/{self.backfill_id}"
+        return backfill_workflow_id(self.backfill_id)
 
 
 class BackfillResult(_Result):

@@ -105,6 +105,12 @@ class CrossGrain(StrEnum):
     OFF = "off"
 
 
+def scheduled_backfill_id(grain: Grain, partition_key: str) -> str:
+    """The backfill id of a scheduled run of `grain` for its partition (``scheduled-day-2025-07-01``);
+    its workflow id is `backfill_workflow_id` of it."""
+    return f"scheduled-{Grain(grain).value}-{partition_key}"
+
+
 class ScheduledRunInput(_Model):
     """ScheduledRunWorkflow's input: the grain; the partition comes from the scheduled time."""
 

@@ -10,19 +10,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from semsync.contracts.temporal_names import SEARCH_ATTRIBUTES  # noqa: F401 - registered by the dev server
 from semsync.devstack.processes import DevStackError, _alive, _wait_for, port_open
-
-SEARCH_ATTRIBUTES: dict[str, str] = {
-    "SemsyncTenant": "Keyword",
-    "SemsyncMetric": "Keyword",
-    "SemsyncGrain": "Keyword",
-    "SemsyncPartition": "Keyword",
-    "SemsyncPattern": "Keyword",
-    "SemsyncBackfill": "Keyword",
-    "SemsyncSyncType": "Keyword",
-    "SemsyncStatus": "Keyword",
-    "SemsyncPriority": "Keyword",
-}
 
 #: dynamic config of the dev server: the matcher that orders tasks by priority, and task queue fairness,
 #: so that a tenant's backfill shares the workers fairly with another tenant's scheduled run. A

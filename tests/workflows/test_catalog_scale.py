@@ -25,6 +25,8 @@ from semsync.contracts import (
     ContextSelector,
     GrainRange,
     ScheduledRunInput,
+    backfill_workflow_id,
+    scheduled_backfill_id,
 )
 from semsync.demo import demo_catalog
 from semsync.devstack.instant_sync import InstantSync
@@ -81,7 +83,7 @@ async def test_a_scheduled_run_over_100000_contexts_carries_no_payload_over_256_
                                                 max_concurrency=50, run_patterns=False), id=f"scheduled/{queue}",
                                                 task_queue=queue, execution_timeout=timedelta(minutes=10))
         partition = last_complete_partition(Grain.DAY, (await scheduled.describe()).start_time)
-        child = client.get_workflow_handle(f"backfill/scheduled-day-{partition.key}")
+        child = client.get_workflow_handle(backfill_workflow_id(scheduled_backfill_id(Grain.DAY, partition.key)))
         planned = await wait_for(child, lambda p: p.chunks_done >= 50)
         assert (planned.contexts, planned.partitions_planned, planned.chunks_planned) == (100_000, 100_000, 100_000)
         await child.signal(BackfillWorkflow.cancel, BackfillControl(reason="measured"))
