@@ -332,6 +332,10 @@ async def summarize(session_factory: async_sessionmaker[AsyncSession], request: 
             summary.partitions += partitions
             summary.partitions_by_grain[lane.grain] = summary.partitions_by_grain.get(lane.grain, 0) + partitions
             summary.chunks += lane.chunk_count(request.chunk_size)
+            summary.lanes_by_grain[lane.grain] = summary.lanes_by_grain.get(lane.grain, 0) + 1
+            summary.runs_by_grain[lane.grain] = summary.runs_by_grain.get(lane.grain, 0) + len(lane.runs)
+            summary.partial_runs += sum(1 for components in lane.components if components is not None)
+            summary.lanes_by_stage[lane.stage] = summary.lanes_by_stage.get(lane.stage, 0) + 1
     return summary
 
 

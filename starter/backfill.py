@@ -36,13 +36,12 @@ from semsync.contracts import (
     BackfillInput,
     BackfillMode,
     BackfillOrder,
-    BackfillPlan,
+    BackfillPlanSummary,
     BackfillProgress,
     BackfillResult,
     BackfillStage,
     ContextSelector,
     GrainRange,
-    PlanBackfillInput,
     backfill_workflow_id,
 )
 from semsync.contracts.backfill import BACKFILL_PRIORITY, SCHEDULED_PRIORITY
@@ -138,27 +137,25 @@ def workflow_url(workflow_id: str) -> str:
             f"{quote(workflow_id, safe='')}")
 
 
-def print_plan(request: BackfillInput, plan: BackfillPlan) -> None:
-    chunks = sum(len(lane.chunks(request.chunk_size)) for lane in plan.lanes)
+def print_plan(request: BackfillInput, plan: BackfillPlanSummary) -> None:
     console.print(f"backfill [bold]{escape(request.backfill_id)}[/]: {counted(plan.contexts, 'context')} "
                   f"({escape(request.selector.describe())}), mode {request.mode.value}")
     for grain_range in request.ranges:
-        lanes = [lane for lane in plan.lanes if lane.grain is grain_range.grain]
-        console.print(f"  {grain_range.grain.value:5} {grain_range.first}:{grain_range.last}: "
-                      f"{counted(sum(len(lane.chunks(None)) for lane in lanes), 'run')} over "
-                      f"{counted(len(lanes), 'context')}")
-    partial = sum(1 for lane in plan.lanes for components in lane.components if components is not None)
-    if partial:
-        console.print(f"  {counted(partial, 'run')} of partial partitions sync only their failed components "
+        grain = grain_range.grain
+        console.print(f"  {grain.value:5} {grain_range.first}:{grain_range.last}: "
+                      f"{counted(plan.runs_by_grain.get(grain, 0), 'run')} over "
+                      f"{counted(plan.lanes_by_grain.get(grain, 0), 'context')}")
+    if plan.partial_runs:
+        console.print(f"  {counted(plan.partial_runs, 'run')} of partial partitions sync only their failed components "
                       "(the base series and healthy dimensions are not fetched again)")
-    stages = {stage: sum(1 for lane in plan.lanes if lane.stage is stage) for stage in BackfillStage}
-    if request.what is not BackfillStage.SYNC or stages[BackfillStage.SYNC] != len(plan.lanes):
+    stages = {stage: plan.lanes_by_stage.get(stage, 0) for stage in BackfillStage}
+    if request.what is not BackfillStage.SYNC or stages[BackfillStage.SYNC] != plan.lanes:
         console.print("  begins with " + ", ".join(f"{stage.value} in {counted(n, 'lane')}"
                                                     for stage, n in stages.items() if n))
     console.print(f"  priority {request.priority}, {request.order.value}")
     console.print(f"  {counted(plan.partitions, 'partition')} to sync ({plan.skipped_partitions} skipped by the mode) "
-                  f"in {counted(chunks, 'child SyncWorkflow')}, at most {request.max_concurrency} at a time; patterns "
-                  f"{'after each sync' if request.run_patterns else 'not run'}")
+                  f"in {counted(plan.chunks, 'child SyncWorkflow')}, at most {request.max_concurrency} at a time; "
+                  f"patterns {'after each sync' if request.run_patterns else 'not run'}")
 
 
 def check_stage_options(what: BackfillStage, patterns: list[str], no_patterns: bool) -> None:
@@ -179,7 +176,7 @@ def check_stage_options(what: BackfillStage, patterns: list[str], no_patterns: b
                                     value=name)
 
 
-def refuse_unready(request: BackfillInput, plan: BackfillPlan, grain: Grain | None, all_grains: bool,
+def refuse_unready(request: BackfillInput, plan: BackfillPlanSummary, grain: Grain | None, all_grains: bool,
                    partition_range: str | None) -> None:
     """Analysis asked of partitions not synced (or stories of ones not analysed): refused, with the
     command that does the stage before."""
@@ -251,10 +248,10 @@ def backfill(
             force_analysis=force)
         if backfill_id is None:
             request.backfill_id = default_backfill_id(request)
-        plan = run_with_database(lambda db: BackfillPlanner(db.session_factory).plan(PlanBackfillInput(
-            ranges=ranges, selector=selector, mode=mode, what=what, patterns=request.patterns,
-            with_dependencies=with_dependencies)))
+        # counted here, once: the workflow starts from these counts and plans its lanes page by page
+        plan = run_with_database(lambda db: BackfillPlanner(db.session_factory).summarize(request.planning()))
         refuse_unready(request, plan, grain, all_grains, partition_range)
+        request.summary = plan
     print_plan(request, plan)
     if dry_run:
         console.print("dry run: nothing started")

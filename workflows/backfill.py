@@ -206,14 +206,10 @@ class BackfillWorkflow:
             f"{p.chunks_failed} failed" + (f" · done by stage: {stages}" if stages else "")
             + ("" if state.exhausted else " · more contexts to plan"))
 
-    def _planning(self, request: BackfillInput, **page) -> PlanBackfillInput:
-        return PlanBackfillInput(ranges=request.ranges, selector=request.selector, mode=request.mode,
-                                 chunk_size=request.chunk_size, what=request.what, patterns=request.patterns,
-                                 with_dependencies=request.with_dependencies, **page)
-
     async def _summarize(self, request: BackfillInput) -> BackfillState:
-        summary = await workflow.execute_activity_method(
-            BackfillActivities.summarize_backfill, self._planning(request),
+        """The plan's counts: as the CLI made them before starting, else counted now."""
+        summary = request.summary or await workflow.execute_activity_method(
+            BackfillActivities.summarize_backfill, request.planning(),
             summary=f"count the {request.mode.value} plan over {request.selector.describe()}", **PLANNING)
         progress = BackfillProgress(backfill_id=request.backfill_id, state="running", contexts=summary.contexts,
                                     partitions_planned=summary.partitions, chunks_planned=summary.chunks,
@@ -226,7 +222,7 @@ class BackfillWorkflow:
     async def _next_page(self, request: BackfillInput, state: BackfillState, busy: set[str]) -> None:
         """Drop the lanes that are done, and hold the next page's."""
         page = await workflow.execute_activity_method(
-            BackfillActivities.plan_backfill_page, self._planning(request, after=state.after),
+            BackfillActivities.plan_backfill_page, request.planning(after=state.after),
             summary=f"plan the contexts after {state.after or 'the start'}", **PLANNING)
         held = [lane for lane in state.lanes if lane.key in busy or self._left(request, lane)]
         for gone in {id(lane) for lane in state.lanes} - {id(lane) for lane in held}:

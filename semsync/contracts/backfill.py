@@ -182,6 +182,12 @@ class BackfillPlanSummary(_Result):
     partitions_by_grain: dict[Grain, int] = Field(default_factory=dict)
     unready_partitions: int = 0
     unready_sample: list[str] = Field(default_factory=list)
+    #: lanes and runs (each run whole) per grain, runs of partial partitions (only their failed
+    #: components), lanes per stage they begin with: what the CLI prints before it starts the backfill
+    lanes_by_grain: dict[Grain, int] = Field(default_factory=dict)
+    runs_by_grain: dict[Grain, int] = Field(default_factory=dict)
+    partial_runs: int = 0
+    lanes_by_stage: dict[BackfillStage, int] = Field(default_factory=dict)
 
 
 def _run_length(grain: Grain, run: tuple[str, str]) -> int:
@@ -329,6 +335,8 @@ class BackfillInput(_Model):
     with_dependencies: bool = False
     #: analyse even where data, pattern versions and settings are unchanged since the last success
     force_analysis: bool = False
+    #: the plan's counts as the CLI made them before starting: the workflow does not count it again
+    summary: BackfillPlanSummary | None = None
     state: BackfillState | None = None
 
     @field_validator("backfill_id")
@@ -341,6 +349,12 @@ class BackfillInput(_Model):
     @property
     def workflow_id(self) -> str:
         return backfill_workflow_id(self.backfill_id)
+
+    def planning(self, **page: object) -> PlanBackfillInput:
+        """What the planner needs of this backfill (with `page`: `after`, `max_lanes`, `max_runs`)."""
+        return PlanBackfillInput(ranges=self.ranges, selector=self.selector, mode=self.mode,
+                                 chunk_size=self.chunk_size, what=self.what, patterns=self.patterns,
+                                 with_dependencies=self.with_dependencies, **page)
 
 
 class BackfillResult(_Result):

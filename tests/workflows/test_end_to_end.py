@@ -332,6 +332,11 @@ async def test_the_cli_plans_starts_follows_and_reports(stack, temporal_env, tes
         waited = await cli(*backfill, "--wait")
         assert waited.exit_code == 0, waited.output
         assert "completed" in waited.output and "3/3 partitions" in waited.output
+        # planned once: the workflow starts from the CLI's counts and only asks for its lanes
+        history = await temporal_env.client.get_workflow_handle(f"backfill/{backfill[-1]}").fetch_history()
+        activities = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
+                      if e.HasField("activity_task_scheduled_event_attributes")]
+        assert "summarize_backfill" not in activities and "plan_backfill_page" in activities, activities
         status = await cli("status", backfill[-1])
         assert status.exit_code == 0 and "completed" in status.output
         assert "children by stage: sync 1" in status.output and "pattern runs: 1 completed" in status.output
