@@ -135,8 +135,8 @@ class PatternRunService:
             failed |= analysed.failures
             report(progress, f"storing {len(analysed.records)} results")
             await store_records(self.session_factory, tenant_id, analysed.records)
-            stored.update(record[1] for record in analysed.records)  # one record per date (and dimension)
-            with_error.update(where.split(" ", 1)[0] for where in analysed.errors)
+            stored.update(record.pattern for record in analysed.records)  # one per date (and dimension)
+            with_error.update({name: len(typed) for name, typed in analysed.errors.items()})
         outcomes = [PatternOutcome(pattern=name, succeeded=name not in failed, error=failed.get(name),
                                    results_stored=stored[name], results_with_error=with_error[name],
                                    skipped=name in skipped,
@@ -206,7 +206,7 @@ class PatternRunService:
         analysed = await self._analyse(ContextAnalysis(metric.id, request.grain, dates, data, {pattern.name: settings}))
         report(progress, f"{pattern.name}: storing {len(analysed.records)} results")
         stored = await store_records(self.session_factory, tenant_id, analysed.records)
-        errors = {where.split(" ", 1)[1]: error for where, error in analysed.errors.items()}
+        errors = analysed.errors.get(pattern.name, {})
         return PatternRunResponse(
             tenant=request.tenant, tenant_id=tenant_id, metric_id=metric.id, pattern=pattern.name,
             version=pattern.version, grain=request.grain, partitions=[p.key for p in partitions],

@@ -22,7 +22,7 @@ from datetime import date
 from semsync.partitions import Grain
 from semsync.patterns.base import PatternData, PatternSettings
 from semsync.patterns.registry import get_pattern, run_pattern
-from semsync.patterns.store import result_record
+from semsync.patterns.store import ResultRecord, result_record
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,9 @@ class ContextAnalysisResult:
     metric_id: str
     grain: Grain
     #: `semsync.patterns.store.result_record` rows, ready for `store_records`
-    records: list[tuple]
-    #: "pattern analysis_date[/dimension]" → error type, for results that carry a typed error
-    errors: dict[str, str] = field(default_factory=dict)
+    records: list[ResultRecord]
+    #: pattern name → "analysis_date[/dimension]" → error type, for results that carry a typed error
+    errors: dict[str, dict[str, str]] = field(default_factory=dict)
     #: pattern name → CPU seconds this process spent analysing (and serialising) its results (not
     #: the time spent waiting for a core, so comparable between a quiet and a busy machine)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -58,26 +58,27 @@ class ContextAnalysisResult:
 def analyse_context(job: ContextAnalysis) -> ContextAnalysisResult:
     """Run every pattern of `job` over its dates (per dimension where the pattern is), serialising
     each result once. Identical, date by date, to analysing each date alone."""
-    records: list[tuple] = []
-    errors: dict[str, str] = {}
+    records: list[ResultRecord] = []
+    errors: dict[str, dict[str, str]] = {}
     seconds: dict[str, float] = {}
     failures: dict[str, str] = {}
     for name, settings in job.settings.items():
         began = time.process_time()
-        found: list[tuple] = []
+        found: list[ResultRecord] = []
         typed: dict[str, str] = {}
         try:
             for result in run_pattern(get_pattern(name), job.data, job.analysis_dates, job.grain, settings):
                 found.append(result_record(result))
                 if result.error is not None:
                     where = f"{result.analysis_date}{'/' + result.dimension_name if result.dimension_name else ''}"
-                    typed[f"{name} {where}"] = result.error.type.value
+                    typed[where] = result.error.type.value
         except Exception as exc:
             if not job.isolate_failures:
                 raise
             failures[name] = f"{type(exc).__name__}: {exc}"
         else:
             records += found
-            errors |= typed
+            if typed:
+                errors[name] = typed
         seconds[name] = time.process_time() - began
     return ContextAnalysisResult(job.metric_id, job.grain, records, errors, seconds, failures)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,12 +50,32 @@ _UPSERT = f"""
 """
 
 
-def result_record(result: AnalysisResult) -> tuple:
-    """The staging row of one result: its key columns, its window and error, and its JSON, each
-    serialised once."""
+class ResultRecord(NamedTuple):
+    """The staging row of one result, in the staging table's column order: its key, its window and
+    error, and its JSON, each serialised once (a tuple: it crosses the process boundary compactly
+    and is COPYed as it is)."""
+
+    metric_id: str
+    pattern: str
+    version: str
+    grain: str
+    analysis_date: date
+    dimension_name: str | None
+    analysis_window: str
+    error: str | None
+    result: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str, date, str | None]:
+        return self[:6]
+
+
+def result_record(result: AnalysisResult) -> ResultRecord:
+    """The staging row of one result."""
     error = result.error.model_dump_json() if result.error is not None else None
-    return (result.metric_id, result.pattern, result.version, result.grain.value, result.analysis_date,
-            result.dimension_name, result.analysis_window.model_dump_json(), error, result.model_dump_json())
+    return ResultRecord(result.metric_id, result.pattern, result.version, result.grain.value, result.analysis_date,
+                        result.dimension_name, result.analysis_window.model_dump_json(), error,
+                        result.model_dump_json())
 
 
 async def store_results(
@@ -67,13 +87,13 @@ async def store_results(
 
 
 async def store_records(
-    session_factory: async_sessionmaker[AsyncSession], tenant_id: int, records: Iterable[tuple]
+    session_factory: async_sessionmaker[AsyncSession], tenant_id: int, records: Iterable[ResultRecord]
 ) -> int:
     """`store_results` for records already made by `result_record` (e.g. in a worker process, so
     that only compact rows cross the process boundary)."""
-    rows: dict[tuple, tuple] = {}
+    rows: dict[tuple, ResultRecord] = {}
     for record in records:
-        rows[record[:6]] = record
+        rows[record.key] = record
     if not rows:
         return 0
     async with tenant_scope(session_factory, tenant_id) as session:
@@ -81,7 +101,7 @@ async def store_records(
     return len(rows)
 
 
-async def write_records(session: AsyncSession, tenant_id: int, records: list[tuple]) -> int:
+async def write_records(session: AsyncSession, tenant_id: int, records: list[ResultRecord]) -> int:
     """Stage `records` (distinct keys) and upsert them in the caller's transaction and tenant scope;
     returns how many rows were inserted or changed."""
     # the table lives as long as the pooled connection, its rows one transaction
