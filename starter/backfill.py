@@ -51,12 +51,11 @@ from semsync.partitions import (
     Grain,
     MetricContext,
     Partition,
-    expand_range,
     first_partitions,
     last_complete_partition,
     partition_for_date,
 )
-from semsync.partitions.ranges import check_partition_count
+from semsync.partitions.ranges import check_partition_count, range_ends
 from starter.console import console, counted, err_console, reported_errors, run_with_database
 from starter.orchestration import run_with_temporal
 from workflows.backfill import BackfillWorkflow
@@ -75,21 +74,21 @@ def grain_ranges(grain: Grain | None, all_grains: bool, spec: str | None, *, now
         if spec is None:
             raise PartitionRangeError("--grain needs --partition-range (e.g. 2025-07-01:2025-07-31)",
                                       part="range start")
-        partitions = expand_range(grain, spec, now=now, allow_incomplete=True, first_date=first_date,
-                                  max_partitions=max_partitions)
-        _refuse_incomplete(grain, spec, partitions[-1], now)
-        return [GrainRange(grain=grain, first=partitions[0].key, last=partitions[-1].key)]
+        first, last = range_ends(grain, spec, now=now, allow_incomplete=True, first_date=first_date,
+                                 max_partitions=max_partitions)
+        _refuse_incomplete(grain, spec, last, now)
+        return [GrainRange(grain=grain, first=first.key, last=last.key)]
     ranges = []
     firsts = first_partitions(first_date)
+    days = None if spec is None else range_ends(Grain.DAY, spec, now=now, allow_incomplete=True,
+                                                first_date=first_date, max_partitions=max_partitions)
     for each in Grain:
         last = last_complete_partition(each, now)
-        if spec is None:
+        if days is None:
             first = firsts[each]
         else:
-            days = expand_range(Grain.DAY, spec, now=now, allow_incomplete=True, first_date=first_date,
-                                max_partitions=max_partitions)
             first = max(partition_for_date(each, days[0].start), firsts[each])
-            last = min(partition_for_date(each, days[-1].start), last)
+            last = min(partition_for_date(each, days[1].start), last)
         if first <= last:
             check_partition_count(first, last, max_partitions)
             ranges.append(GrainRange(grain=each, first=first.key, last=last.key))

@@ -10,7 +10,7 @@ from pydantic import Field, computed_field, field_validator, model_validator
 
 from semsync.contracts.common import ErrorText, _Model, _Result
 from semsync.contracts.sync import ComponentRetry
-from semsync.partitions import Grain, MetricContext, count_between, partitions_between
+from semsync.partitions import Grain, MetricContext, count_between, partitions_between, span_ends
 from semsync.partitions.contexts import check_identifier
 
 
@@ -45,8 +45,8 @@ class GrainRange(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        partitions = partitions_between(self.grain, self.first, self.last)
-        self.first, self.last = partitions[0].key, partitions[-1].key
+        first, last = span_ends(self.grain, self.first, self.last)  # checked, none built
+        self.first, self.last = first.key, last.key
         return self
 
 
@@ -128,10 +128,12 @@ class Lane(_Model):
         chunks: list[tuple[tuple[str, str], list[str] | None]] = []
         for index, (first, last) in enumerate(self.runs):
             components = self.components[index] if self.components else None
+            if chunk_size is None:  # the run whole: its ends are its keys already
+                chunks.append(((first, last), components))
+                continue
             partitions = partitions_between(self.grain, first, last)
-            size = chunk_size or len(partitions)
-            for i in range(0, len(partitions), size):
-                block = partitions[i:i + size]
+            for i in range(0, len(partitions), chunk_size):
+                block = partitions[i:i + chunk_size]
                 chunks.append(((block[0].key, block[-1].key), components))
         return chunks
 

@@ -8,7 +8,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from semsync.errors import cut
-from semsync.partitions import Grain, MetricContext, Partition, partitions_between
+from semsync.partitions import Grain, MetricContext, Partition, partitions_between, span_ends
 from semsync.partitions.contexts import check_identifier
 from semsync.redaction import redact
 
@@ -74,9 +74,10 @@ class _SpanRequest(_Model):
 
     @model_validator(mode="after")
     def _check_span(self) -> Self:
-        partitions = partitions_between(self.grain, self.start_partition, self.end_partition)
+        # the ends parsed and the span checked by arithmetic: no partition list is built to validate it
+        first, last = span_ends(self.grain, self.start_partition, self.end_partition)
         # normalised keys: a Monday's date becomes its week key, the end is always set
-        self.start_partition, self.end_partition = partitions[0].key, partitions[-1].key
+        self.start_partition, self.end_partition = first.key, last.key
         return self
 
     def partitions(self) -> list[Partition]:

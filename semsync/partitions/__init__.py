@@ -31,6 +31,7 @@ from semsync.partitions.ranges import (
     partition_count,
     partition_range,
     partitions_between,
+    span_ends,
 )
 from semsync.partitions.time_contexts import (
     TimeContextKey,
@@ -61,4 +62,5 @@ __all__ = [
     "partition_for_date",
     "partition_range",
     "partitions_between",
+    "span_ends",
 ]

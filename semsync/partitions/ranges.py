@@ -114,6 +114,16 @@ def partition_range(
 ) -> list[Partition]:
     """Every partition from `first` to `last`, inclusive, in order; refused over `limit` partitions
     (never over `MAX_PARTITIONS_PER_REQUEST`) before any is built."""
+    check_span(first, last, limit)
+    partitions = [first]
+    while partitions[-1] != last:
+        partitions.append(partitions[-1].next())
+    return partitions
+
+
+def check_span(first: Partition, last: Partition, limit: int = MAX_PARTITIONS_PER_REQUEST) -> int:
+    """The number of partitions from `first` to `last`, by arithmetic (none built): refused if the ends
+    mix grains, are out of order, or span more than `limit` partitions."""
     if first.grain is not last.grain:
         raise PartitionRangeError(
             f"range {first}:{last} mixes grains {first.grain} and {last.grain}",
@@ -126,11 +136,17 @@ def partition_range(
             part="range end",
             value=f"{first}:{last}",
         )
-    check_partition_count(first, last, limit)
-    partitions = [first]
-    while partitions[-1] != last:
-        partitions.append(partitions[-1].next())
-    return partitions
+    return check_partition_count(first, last, limit)
+
+
+def span_ends(grain: Grain | str, start_key: str, end_key: str | None = None) -> tuple[Partition, Partition]:
+    """The first and last partitions of the span `start_key`..`end_key` (default: `start_key` alone),
+    checked as `partitions_between` checks them, but without building the partitions between."""
+    grain = as_grain(grain)
+    first = parse_partition(grain, start_key)
+    last = parse_partition(grain, end_key) if end_key else first
+    check_span(first, last)
+    return first, last
 
 
 def partitions_between(grain: Grain | str, start_key: str, end_key: str | None = None) -> list[Partition]:
@@ -158,6 +174,17 @@ def checked_range(
 ) -> list[Partition]:
     """`partition_range(first, last)` once the range is known to be in order, syncable at `now`,
     with history starting on `first_date`, and at most `max_partitions` long."""
+    checked_ends(first, last, spec, now=now, allow_incomplete=allow_incomplete, first_date=first_date,
+                 max_partitions=max_partitions)
+    return partition_range(first, last, limit=max_partitions)
+
+
+def checked_ends(
+    first: Partition, last: Partition, spec: str, *, now: datetime | None, allow_incomplete: bool,
+    first_date: date = DEFAULT_FIRST_DATE, max_partitions: int = MAX_PARTITIONS_PER_REQUEST,
+) -> tuple[Partition, Partition]:
+    """`first` and `last` once the range is known to be in order, syncable at `now`, with history
+    starting on `first_date`, and at most `max_partitions` long (by arithmetic: none built)."""
     grain = first.grain
     if last < first:
         raise PartitionRangeError(
@@ -181,7 +208,8 @@ def checked_range(
                 part="range end",
                 value=spec,
             )
-    return partition_range(first, last, limit=max_partitions)
+    check_span(first, last, max_partitions)
+    return first, last
 
 
 def expand_range(
@@ -194,6 +222,17 @@ def expand_range(
     `first_date` (the ``partitions.first_date`` setting) which are the first; `max_partitions` (the
     ``partitions.max_per_request`` setting) how many one range may hold.
     """
+    first, last = range_ends(grain, spec, now=now, allow_incomplete=allow_incomplete, first_date=first_date,
+                             max_partitions=max_partitions)
+    return partition_range(first, last, limit=max_partitions)
+
+
+def range_ends(
+    grain: Grain | str, spec: str, *, now: datetime | None = None, allow_incomplete: bool = False,
+    first_date: date = DEFAULT_FIRST_DATE, max_partitions: int = MAX_PARTITIONS_PER_REQUEST,
+) -> tuple[Partition, Partition]:
+    """The first and last partitions of range `spec`, checked as `expand_range` checks them, without
+    building the partitions between."""
     grain = as_grain(grain)
     ends = split_range(spec)
     first = parse_range_end("range start", spec, lambda: parse_partition(grain, ends[0]))
@@ -202,5 +241,5 @@ def expand_range(
         if len(ends) == 2
         else first
     )
-    return checked_range(first, last, spec, now=now, allow_incomplete=allow_incomplete, first_date=first_date,
-                         max_partitions=max_partitions)
+    return checked_ends(first, last, spec, now=now, allow_incomplete=allow_incomplete, first_date=first_date,
+                        max_partitions=max_partitions)
