@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from semsync.config import get_settings
-from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database, refuse_privileged_role, ssl_connect_args
+from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database, ssl_connect_args
 from semsync.errors import InvalidInputError, SemsyncError, is_configuration_error
 from semsync.redaction import redact
 
@@ -70,18 +70,20 @@ def _problem(error: ErrorDetails) -> str:
 
 
 def run_with_database(work: Callable[[Database], Awaitable[T]], *, catalog_role: bool = False) -> T:
-    """Run `work` against the configured database (as the catalog role: `catalog_role`, which writes
-    the catalog); an unreachable database exits 1 with the URL shown, a refused role exits 2."""
+    """Run `work` against the configured database: the composition root's (`run_with_services`), or
+    as the catalog role (`catalog_role`, which writes the catalog and may be the owner, so the
+    services, which refuse a privileged role, are not built for it); an unreachable database exits 1
+    with the URL shown, a refused role exits 2."""
+    if not catalog_role:
+        return run_with_services(lambda services: work(services.database))
     settings = get_settings().database
-    url = settings.catalog_connection_url if catalog_role else settings.url.get_secret_value()
+    url = settings.catalog_connection_url
 
     async def run() -> T:
         # the catalog writer may be the owner (no catalog role): its maintenance setting lets it write
-        extra = MAINTENANCE_CONNECT_ARGS if catalog_role else {}
-        database = Database.connect(url, pool_size=4, connect_args={**ssl_connect_args(settings), **extra})
+        database = Database.connect(url, pool_size=4,
+                                    connect_args={**ssl_connect_args(settings), **MAINTENANCE_CONNECT_ARGS})
         try:
-            if not catalog_role and not settings.allow_privileged_role:
-                await refuse_privileged_role(database.engine)
             return await work(database)
         finally:
             await database.dispose()
