@@ -15,7 +15,8 @@ from :class:`~semsync.catalog.oauth.ClientCredentialsAuth` when a token URL is c
   "dimensions": [{"dimension_id", "label", "meta_data": {"semantic_meta": {"cube", "member"}}}]}], "count": N}``;
   a metric becomes a `CubeMetricSource` with measure ``cube.member``.
 
-Transport failures and 5xx raise CatalogUnavailableError (retryable), 4xx CatalogRequestError: a
+Transport failures and the statuses `semsync.http_status` calls transient (5xx, 408, 425, 429) raise
+CatalogUnavailableError (retryable), other 4xx CatalogRequestError: a
 catalog is returned whole or not at all, so discovery never mistakes a failed call for removed
 tenants. A tenant or metric the service describes incompletely (no Cube URL, no time dimension,
 an id semsync cannot use) is skipped, logged and listed in `problems`: it cannot be synced, and it

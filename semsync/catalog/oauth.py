@@ -15,6 +15,7 @@ import httpx
 from pydantic import SecretStr
 
 from semsync.errors import CatalogRequestError, CatalogUnavailableError
+from semsync.http_status import StatusClass, classify_status
 
 #: lifetime assumed when the token endpoint does not say (`expires_in` is optional in RFC 6749)
 DEFAULT_EXPIRES_IN_S = 300.0
@@ -22,11 +23,12 @@ DEFAULT_EXPIRES_IN_S = 300.0
 
 def raise_for_status(response: httpx.Response, what: str) -> None:
     """Turn an HTTP error answer into the typed error an operator (and a retry policy) can act on."""
-    if response.is_success:
+    kind = classify_status(response.status_code)
+    if kind is StatusClass.SUCCESS:
         return
     body = " ".join(response.text.split())[:300]
     message = f"{what} answered {response.status_code} {response.reason_phrase}" + (f": {body}" if body else "")
-    if response.status_code >= 500 or response.status_code in (408, 429):
+    if kind is StatusClass.TRANSIENT:
         raise CatalogUnavailableError(message)
     raise CatalogRequestError(message)
 

@@ -15,7 +15,7 @@ given, and the metric's filters. Cube's ``week`` is the ISO week starting Monday
 - **A failed page is retried on its own.** Each page is asked for up to
   `SemanticLayerSettings.page_attempts` times (tenacity: exponential backoff with jitter from
   `page_retry_initial_s` up to `page_retry_max_s`) when it fails with a `SourceUnavailableError`
-  (5xx, 408, 429, timeout, connection error); the pages already read are kept, so a long fetch does
+  (5xx, 408, 425, 429, timeout, connection error); the pages already read are kept, so a long fetch does
   not start again at page 1. After the last attempt the page's error is raised with the number of
   attempts in its message, and Temporal's retry policy takes over. Not retried here: a
   `SourceRequestError` (retrying cannot help) and `ContinueWaitExpiredError` (the page has already
@@ -31,10 +31,10 @@ given, and the metric's filters. Cube's ``week`` is the ISO week starting Monday
 - **Auth.** ``TOKEN``: the token as the ``Authorization`` header (no ``Bearer``). ``SECRET_KEY``: an
   HS256 JWT signed with the tenant's secret, with ``iat``/``exp`` (`jwt_ttl_s`), reused until a minute
   before it expires.
-- **Errors.** 4xx → `SourceRequestError` carrying Cube's message (a bad member, a bad token: retrying
-  cannot help), except 408 and 429; 5xx, 408, 429, timeouts and connection errors →
-  `SourceUnavailableError`. Cube reports a data source it cannot reach as a 400 "orchestrator error";
-  such a 400 whose message names a connection failure is retryable too.
+- **Errors.** As `semsync.http_status` classifies: a final 4xx → `SourceRequestError` carrying Cube's
+  message (a bad member, a bad token: retrying cannot help); 5xx, 408, 425, 429, timeouts and
+  connection errors → `SourceUnavailableError`. Cube reports a data source it cannot reach as a 400
+  "orchestrator error"; such a 400 whose message names a connection failure is retryable too.
 - **Nulls.** A row with a null value is dropped and counted in `SourcePage.dropped_nulls`; a row
   whose dimension value is null is kept in the slice `NULL_SLICE` (counted in
   `SourcePage.null_slices`), so that the slices sum to the base series.
@@ -69,6 +69,7 @@ from semsync.catalog.models import (
 from semsync.config import SemanticLayerSettings
 from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.http_limits import RequestDeadlineError, ResponseTooLargeError, bounded_request
+from semsync.http_status import StatusClass, classify_status
 from semsync.partitions import Grain
 from semsync.progress import ProgressCallback, report
 from semsync.redaction import redact
@@ -80,7 +81,6 @@ DEFAULT_PAGE_SIZE = 10_000
 _BACKOFF_INITIAL_S = 0.1
 _BACKOFF_MAX_S = 2.0
 _JWT_RENEW_BEFORE_S = 60
-_RETRYABLE_4XX = {408, 429}
 #: messages of Cube 400s that are really an unreachable or failing data source
 _DATA_SOURCE_DOWN = re.compile(
     r"ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|Connection terminated|"
@@ -325,9 +325,10 @@ class CubeSource(MetricSource):
         except httpx.TransportError as exc:
             raise SourceUnavailableError(f"Cube at {self._safe_url} is unreachable: {redact(repr(exc))}") from exc
         status = response.status_code
-        if status >= 500 or status in _RETRYABLE_4XX:
+        kind = classify_status(status)
+        if kind is StatusClass.TRANSIENT:
             raise SourceUnavailableError(f"Cube answered HTTP {status}: {_error_message(response)}")
-        if status >= 400:
+        if kind is StatusClass.FINAL:
             message = _error_message(response)
             if status == 400 and _DATA_SOURCE_DOWN.search(message):
                 raise SourceUnavailableError(f"Cube cannot reach its data source (HTTP 400): {message}")
