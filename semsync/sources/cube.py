@@ -9,7 +9,7 @@ given, and the metric's filters. Cube's ``week`` is the ISO week starting Monday
   default, which every Cube accepts), totally ordered by (time, dimension), and fetch the next page
   while a page comes back full. A typical query is one round trip.
 - **Continue wait.** Cube answers ``200 {"error": "Continue wait"}`` while a query is still running;
-  we ask again with exponential backoff (0.1 s doubling to 2 s) until
+  we ask again (tenacity: exponential backoff, 0.1 s doubling to 2 s, the last pause cut to the deadline) until
   `SemanticLayerSettings.continue_wait_deadline_s`, then raise `ContinueWaitExpiredError` (a
   retryable `SourceUnavailableError`).
 - **A failed page is retried on its own.** Each page is asked for up to
@@ -45,7 +45,6 @@ given, and the metric's filters. Cube's ``week`` is the ISO week starting Monday
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
 import time
@@ -56,7 +55,16 @@ from typing import Any, NoReturn
 import httpx
 import jwt
 from aiolimiter import AsyncLimiter
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+    wait_exponential_jitter,
+)
 
 from semsync.catalog.models import (
     CUBE_JWT_ALGORITHM,
@@ -276,30 +284,35 @@ class CubeSource(MetricSource):
         self, query: dict[str, Any], *, progress: ProgressCallback | None = None
     ) -> list[dict[str, Any]]:
         """POST one query; poll through "Continue wait" until the deadline; the answer's `data`."""
-        deadline = time.monotonic() + self.settings.continue_wait_deadline_s
-        backoff = _BACKOFF_INITIAL_S
-        polls = 0
-        while True:
-            body = await self._post(query)
-            if body.get("error") == CONTINUE_WAIT:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ContinueWaitExpiredError(
-                        f"Cube still answers 'Continue wait' after {self.settings.continue_wait_deadline_s:g}s "
-                        f"for {query['measures']}"
-                    )
-                pause = min(backoff, remaining)
-                polls += 1
-                report(progress, f"Continue wait {polls}, asking again in {pause:.1f}s")
-                await asyncio.sleep(pause)
-                backoff = min(backoff * 2, _BACKOFF_MAX_S)
-                continue
-            if "error" in body:
-                raise SourceRequestError(f"Cube error for {query['measures']}: {body['error']}")
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise SourceUnavailableError(f"Cube answered without a `data` list: {str(body)[:500]}")
-            return data
+        deadline_s = self.settings.continue_wait_deadline_s
+        backoff = wait_exponential(multiplier=_BACKOFF_INITIAL_S, max=_BACKOFF_MAX_S)
+
+        def pause(state: RetryCallState) -> float:
+            # the backoff, but never past the deadline: the last poll is at the deadline itself
+            return max(0.0, min(backoff(state), deadline_s - state.seconds_since_start))
+
+        def before_poll(state: RetryCallState) -> None:
+            assert state.next_action is not None
+            report(progress, f"Continue wait {state.attempt_number}, asking again in {state.next_action.sleep:.1f}s")
+
+        def expired(state: RetryCallState) -> NoReturn:
+            raise ContinueWaitExpiredError(
+                f"Cube still answers 'Continue wait' after {deadline_s:g}s for {query['measures']}")
+
+        polling = AsyncRetrying(
+            retry=retry_if_result(lambda body: body.get("error") == CONTINUE_WAIT),
+            stop=stop_after_delay(deadline_s),
+            wait=pause,
+            before_sleep=before_poll,
+            retry_error_callback=expired,
+        )
+        body = await polling(self._post, query)
+        if "error" in body:
+            raise SourceRequestError(f"Cube error for {query['measures']}: {body['error']}")
+        data = body.get("data")
+        if not isinstance(data, list):
+            raise SourceUnavailableError(f"Cube answered without a `data` list: {str(body)[:500]}")
+        return data
 
     async def _post(self, query: dict[str, Any]) -> dict[str, Any]:
         if self.limiter is not None:
