@@ -109,8 +109,8 @@ class Discovery:
         self.session_factory, self.settings, self.http = session_factory, settings, http
 
     async def discover(self) -> DiscoveryDiff:
-        provider = provider_from_settings(self.settings, http_client=self.http)
-        catalog = await provider.load()
+        async with provider_from_settings(self.settings, http_client=self.http) as provider:
+            catalog = await provider.load()
         summary = await write_catalog(self.session_factory, catalog)
         diff = await register_contexts(self.session_factory, catalog)
         diff.catalog_rows_changed = summary.changed

@@ -70,8 +70,8 @@ def refresh() -> None:
 
     async def work(db) -> tuple[Catalog, CatalogWriteSummary, list[str]]:
         async with httpx.AsyncClient(timeout=settings.semantic_layer.request_timeout_s) as client:
-            provider = provider_from_settings(settings.catalog, http_client=client)
-            catalog = await provider.load()
+            async with provider_from_settings(settings.catalog, http_client=client) as provider:
+                catalog = await provider.load()
         return catalog, await write_catalog(db.session_factory, catalog), getattr(provider, "problems", [])
 
     with reported_errors():

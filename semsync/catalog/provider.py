@@ -12,7 +12,7 @@ services) and `DatabaseCatalog` (the catalog tables written by `python -m starte
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from semsync.catalog.models import Catalog
 from semsync.errors import CatalogError
@@ -24,11 +24,21 @@ if TYPE_CHECKING:
 
 
 class CatalogProvider(ABC):
-    """A source of tenants and metric definitions."""
+    """A source of tenants and metric definitions; ``async with`` closes what it holds (e.g. a token client)."""
 
     @abstractmethod
     async def load(self) -> Catalog:
         """All sync-enabled tenants with their metrics."""
+
+    async def aclose(self) -> None:
+        """Release what the provider holds; nothing by default."""
+        return None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def sync_enabled(catalog: Catalog) -> Catalog:
