@@ -27,8 +27,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from semsync.catalog.factory import provider_from_settings
 from semsync.catalog.models import Catalog
-from semsync.catalog.provider import provider_from_settings
 from semsync.catalog.store import write_catalog
 from semsync.config import CatalogSettings
 from semsync.contracts import DiscoveryDiff

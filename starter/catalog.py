@@ -16,9 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from semsync.catalog.factory import provider_from_settings
 from semsync.catalog.file import check_catalog_file
 from semsync.catalog.models import Catalog, CubeConnection, MetricDef, NoConnection, TenantDef
-from semsync.catalog.provider import provider_from_settings
 from semsync.catalog.store import CatalogWriteSummary, read_catalog, reseal_connections, write_catalog
 from semsync.config import get_settings
 from semsync.encryption import new_key

@@ -16,10 +16,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from semsync.catalog.factory import provider_from_settings
 from semsync.catalog.http import HttpCatalog
 from semsync.catalog.models import CubeAuthType, CubeConnection
 from semsync.catalog.oauth import ClientCredentialsAuth
-from semsync.catalog.provider import provider_from_settings
 from semsync.config import CatalogSettings
 from semsync.errors import CatalogError, CatalogRequestError, CatalogUnavailableError
 
