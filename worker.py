@@ -21,16 +21,16 @@ from semsync.services import pin_blas_threads
 
 pin_blas_threads()  # before numpy loads
 
-import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
-import sys  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
 from contextlib import AsyncExitStack, asynccontextmanager  # noqa: E402
 from datetime import timedelta  # noqa: E402
+from enum import StrEnum  # noqa: E402
 
+import typer  # noqa: E402
 from temporalio import activity, workflow  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
@@ -59,6 +59,14 @@ from workflows.stories import StoryWorkflow  # noqa: E402
 from workflows.sync import SyncWorkflow  # noqa: E402
 
 QUEUES = ("sync", "patterns")
+
+
+class QueueChoice(StrEnum):
+    """`--queue`: one task queue (they scale apart) or both."""
+
+    SYNC = "sync"
+    PATTERNS = "patterns"
+    ALL = "all"
 
 
 def make_workers(client: Client, services: Services, queues: tuple[str, ...] = QUEUES) -> list[Worker]:
@@ -140,13 +148,21 @@ async def main(queues: tuple[str, ...]) -> None:
     logging.info("semsync worker stopped")
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="The semsync Temporal worker.")
-    parser.add_argument("--queue", choices=[*QUEUES, "all"], default="all",
-                        help="serve one task queue (they scale apart) or both (default)")
-    queue = parser.parse_args().queue
+app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
+
+
+@app.command()
+def run(
+    queue: QueueChoice = typer.Option(QueueChoice.ALL, "--queue",
+                                      help="serve one task queue (they scale apart) or both (default)"),
+) -> None:
+    """The semsync Temporal worker."""
     try:
-        asyncio.run(main(QUEUES if queue == "all" else (queue,)))
+        asyncio.run(main(QUEUES if queue is QueueChoice.ALL else (queue.value,)))
     except ConfigurationError as exc:  # a setting to fix (e.g. a privileged database role): one line
-        print(f"semsync worker: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        typer.echo(f"semsync worker: error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+if __name__ == "__main__":
+    app(prog_name="python worker.py")

@@ -49,23 +49,31 @@ def asyncpg_url(url: str) -> tuple[str, dict[str, str]]:
 
     Another database, or a string that is not a URL, is refused with a message naming what is expected.
     """
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc and not parts.path:
-        raise ValueError("is not a database URL: expected postgresql://user:password@host:port/database")
+    expected = "expected postgresql://user:password@host:port/database"
     try:
-        parts.port  # noqa: B018 (parses it)
-    except ValueError:
-        raise ValueError(f"has a port that is not a number ({parts.netloc.rpartition('@')[2]!r}): expected "
-                         "postgresql://user:password@host:port/database") from None
-    if parts.scheme not in _POSTGRES_SCHEMES:
-        raise ValueError(f"names a {parts.scheme!r} database: semsync needs PostgreSQL "
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"is not a database URL: {expected}") from None
+    except ValueError:  # SQLAlchemy's int(port)
+        raise ValueError(f"has a port that is not a number: {expected}") from None
+    if parsed.host is None and parsed.database is None and not parsed.query:
+        raise ValueError(f"is not a database URL: {expected}")
+    if parsed.drivername not in _POSTGRES_SCHEMES:
+        raise ValueError(f"names a {parsed.drivername!r} database: semsync needs PostgreSQL "
                          "(postgresql://user:password@host:port/database)")
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    tls = {key: value for key, value in query if key in _LIBPQ_TLS}
-    rest = urlencode([(key, value) for key, value in query if key not in _LIBPQ_TLS])
-    return urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, rest, parts.fragment)), tls
+    tls = {key: str(value) for key, value in parsed.query.items() if key in _LIBPQ_TLS}
+    driver_url = parsed.difference_update_query(_LIBPQ_TLS).set(drivername="postgresql+asyncpg")
+    return driver_url.render_as_string(hide_password=False), tls
+
+
+def asyncpg_dsn(url: str) -> str:
+    """A SQLAlchemy URL (``postgresql+asyncpg://…``) in the plain ``postgresql://`` form asyncpg connects with."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class DatabaseSettings(BaseModel):
@@ -104,11 +112,10 @@ class DatabaseSettings(BaseModel):
         """`catalog_url`, else `url`'s server and database with the embedded stack's catalog role."""
         if self.catalog_url is not None:
             return self.catalog_url.get_secret_value()
-        from urllib.parse import urlsplit, urlunsplit
+        from sqlalchemy.engine import make_url
 
-        parts = urlsplit(self.url.get_secret_value())
-        host = parts.netloc.rpartition("@")[2]
-        return urlunsplit(parts._replace(netloc=f"{DEV_CATALOG_ROLE}:{DEV_CATALOG_ROLE}@{host}"))
+        url = make_url(self.url.get_secret_value()).set(username=DEV_CATALOG_ROLE, password=DEV_CATALOG_ROLE)
+        return url.render_as_string(hide_password=False)
 
     @model_validator(mode="after")
     def _driver_urls(self) -> DatabaseSettings:

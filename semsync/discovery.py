@@ -27,8 +27,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from semsync.catalog.factory import provider_from_settings
 from semsync.catalog.models import Catalog
-from semsync.catalog.provider import provider_from_settings
 from semsync.catalog.store import write_catalog
 from semsync.config import CatalogSettings
 from semsync.contracts import DiscoveryDiff
@@ -109,8 +109,8 @@ class Discovery:
         self.session_factory, self.settings, self.http = session_factory, settings, http
 
     async def discover(self) -> DiscoveryDiff:
-        provider = provider_from_settings(self.settings, http_client=self.http)
-        catalog = await provider.load()
+        async with provider_from_settings(self.settings, http_client=self.http) as provider:
+            catalog = await provider.load()
         summary = await write_catalog(self.session_factory, catalog)
         diff = await register_contexts(self.session_factory, catalog)
         diff.catalog_rows_changed = summary.changed

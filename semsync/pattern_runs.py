@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.models import MetricDef, TenantDef
 from semsync.catalog.store import StoredTenant, find_tenant, get_metric
-from semsync.catalog.validation import stored_settings_error
 from semsync.contracts import (
     PatternBatchRequest,
     PatternBatchResponse,
@@ -39,7 +38,7 @@ from semsync.db.session import tenant_scope
 from semsync.errors import InvalidInputError, SemsyncError
 from semsync.patterns import analysis_date_for, get_pattern, pattern_names
 from semsync.patterns.base import Pattern, PatternSettings
-from semsync.patterns.catalog_settings import pattern_overrides
+from semsync.patterns.catalog_settings import pattern_overrides, stored_settings_error
 from semsync.patterns.context_run import ContextAnalysis, ContextAnalysisResult, analyse_context
 from semsync.patterns.data import PatternDataOrganiser
 from semsync.patterns.store import store_records

@@ -16,9 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from semsync.catalog.factory import provider_from_settings
 from semsync.catalog.file import check_catalog_file
 from semsync.catalog.models import Catalog, CubeConnection, MetricDef, NoConnection, TenantDef
-from semsync.catalog.provider import provider_from_settings
 from semsync.catalog.store import CatalogWriteSummary, read_catalog, reseal_connections, write_catalog
 from semsync.config import get_settings
 from semsync.encryption import new_key
@@ -70,8 +70,8 @@ def refresh() -> None:
 
     async def work(db) -> tuple[Catalog, CatalogWriteSummary, list[str]]:
         async with httpx.AsyncClient(timeout=settings.semantic_layer.request_timeout_s) as client:
-            provider = provider_from_settings(settings.catalog, http_client=client)
-            catalog = await provider.load()
+            async with provider_from_settings(settings.catalog, http_client=client) as provider:
+                catalog = await provider.load()
         return catalog, await write_catalog(db.session_factory, catalog), getattr(provider, "problems", [])
 
     with reported_errors():

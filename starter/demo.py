@@ -14,12 +14,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from semsync.catalog.file import read_catalog_file
 from semsync.catalog.store import write_catalog
-from semsync.config import Settings, get_settings
+from semsync.config import Settings, asyncpg_dsn, get_settings
 from semsync.contracts import BackfillInput, BackfillResult, ContextSelector, DiscoveryInput
 from semsync.db.session import tenant_scope
 from semsync.demo import DEMO_CATALOG_PATH, EVENTS, seed_warehouse, write_demo_catalog
 from semsync.demo.warehouse import START as DEMO_START
-from semsync.demo.warehouse import asyncpg_dsn
 from semsync.devstack import DevStack, DevStackError
 from semsync.services import open_services
 from semsync.stories import Story, StoryStatus

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from semsync.config import DatabaseSettings, asyncpg_url
 
@@ -22,7 +23,7 @@ def starter(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+asyncpg"])
 def test_the_usual_url_forms_reach_the_database(db, scheme):
-    url = db.app_url.replace("postgresql+asyncpg", scheme, 1)
+    url = make_url(db.app_url).set(drivername=scheme).render_as_string(hide_password=False)
     shown = starter("catalog", "show", DATABASE_URL=url)
     assert shown.returncode == 0, shown.stderr
     assert "Traceback" not in shown.stderr

@@ -38,8 +38,8 @@ from semsync.catalog.validation import (
     catalog_error,
     catalog_notification_errors,
     catalog_notification_warnings,
-    catalog_pattern_errors,
     describe_problems,
+    mappings,
 )
 from semsync.errors import CatalogError
 
@@ -93,10 +93,25 @@ def _parse(text: str, source: str) -> tuple[Catalog, Any, yaml.Node | None]:
         catalog = Catalog.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-    errors += catalog_pattern_errors(data) + catalog_notification_errors(data)
+    errors += _pattern_errors(data) + catalog_notification_errors(data)
     if errors:
         raise catalog_error(errors, data, source=source, root_node=root)
     return catalog, data, root
+
+
+def _pattern_errors(data: Any) -> list[dict[str, Any]]:
+    """What the patterns refuse in the catalog's pattern settings (`semsync.patterns.catalog_settings`).
+
+    The catalog file is the one part of the catalog that knows of the patterns (its format holds their
+    settings); the rest of `semsync.catalog` sits below them. The registry imports the analysis stack
+    (pandas, scipy, statsmodels: over a second): a catalog without pattern settings, and the CLI
+    commands that read one, do without it."""
+    tenants = mappings(data, "tenants")
+    if not any(t.get("patterns") or any(m.get("patterns") for _, m in mappings(t, "metrics")) for _, t in tenants):
+        return []
+    from semsync.patterns.catalog_settings import catalog_pattern_errors
+
+    return catalog_pattern_errors(data)
 
 
 class DuplicateKeyError(yaml.constructor.ConstructorError):

@@ -1,7 +1,8 @@
 """The HTTP catalog: tenants and metrics from the original product's services.
 
 The protocol, as assumed from the original product (every call carries ``Authorization: Bearer``
-from :class:`~semsync.catalog.oauth.ClientCredentialsAuth` when a token URL is configured):
+from :class:`~semsync.catalog.oauth.ClientCredentialsAuth`, authlib's client credentials, when a token
+URL is configured; close the catalog with `aclose()`, or use it as ``async with``):
 
 - ``GET {tenants_url}/tenants/all?enable_metric_sync=true&offset=&limit=`` →
   ``{"results": [{"id", "identifier", "name", "enable_metric_sync"?, ...}], "count": N}``.
@@ -15,7 +16,8 @@ from :class:`~semsync.catalog.oauth.ClientCredentialsAuth` when a token URL is c
   "dimensions": [{"dimension_id", "label", "meta_data": {"semantic_meta": {"cube", "member"}}}]}], "count": N}``;
   a metric becomes a `CubeMetricSource` with measure ``cube.member``.
 
-Transport failures and 5xx raise CatalogUnavailableError (retryable), 4xx CatalogRequestError: a
+Transport failures and the statuses `semsync.http_status` calls transient (5xx, 408, 425, 429) raise
+CatalogUnavailableError (retryable), other 4xx CatalogRequestError: a
 catalog is returned whole or not at all, so discovery never mistakes a failed call for removed
 tenants. A tenant or metric the service describes incompletely (no Cube URL, no time dimension,
 an id semsync cannot use) is skipped, logged and listed in `problems`: it cannot be synced, and it
@@ -101,12 +103,17 @@ class HttpCatalog(CatalogProvider):
                     part="catalog settings",
                 )
             auth = ClientCredentialsAuth(
-                client, token_url=settings.token_url, client_id=settings.client_id,
+                token_url=settings.token_url, client_id=settings.client_id,
                 client_secret=settings.client_secret, audience=settings.audience,
+                timeout_s=client.timeout.read or 30.0,
             )
         return cls(client, tenants_url=settings.tenants_url, metrics_url=settings.metrics_url, auth=auth,
                    max_pages=settings.max_pages, max_response_bytes=int(settings.max_response_mb * 2**20),
                    request_deadline_s=settings.request_deadline_s)
+
+    async def aclose(self) -> None:
+        if self.auth is not None:
+            await self.auth.aclose()
 
     async def load(self) -> Catalog:
         problems: list[str] = []
@@ -199,24 +206,15 @@ class HttpCatalog(CatalogProvider):
         headers = {"Accept": "application/json"}
         if tenant_id is not None:
             headers["X-Tenant-Id"] = str(tenant_id)
-        for attempt in (1, 2):
-            token = await self.auth.token() if self.auth else None
-            if token is not None:
-                headers["Authorization"] = f"Bearer {token}"
-            try:
-                response = await bounded_request(self._client, "GET", url, params=params, headers=headers,
-                                                 max_bytes=self.max_response_bytes,
-                                                 deadline_s=self.request_deadline_s)
-            except ResponseTooLargeError as exc:
-                raise CatalogRequestError(f"{what}: {exc} (SEMSYNC_CATALOG__MAX_RESPONSE_MB)") from None
-            except RequestDeadlineError as exc:
-                raise CatalogUnavailableError(f"{what}: {exc} (SEMSYNC_CATALOG__REQUEST_DEADLINE_S)") from None
-            except httpx.HTTPError as exc:
-                raise CatalogUnavailableError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
-            if response.status_code == 401 and token is not None and attempt == 1:
-                self.auth.invalidate(token)  # revoked or expired early: one retry with a fresh token
-                continue
-            break
+        try:
+            response = await bounded_request(self._client, "GET", url, params=params, headers=headers, auth=self.auth,
+                                             max_bytes=self.max_response_bytes, deadline_s=self.request_deadline_s)
+        except ResponseTooLargeError as exc:
+            raise CatalogRequestError(f"{what}: {exc} (SEMSYNC_CATALOG__MAX_RESPONSE_MB)") from None
+        except RequestDeadlineError as exc:
+            raise CatalogUnavailableError(f"{what}: {exc} (SEMSYNC_CATALOG__REQUEST_DEADLINE_S)") from None
+        except httpx.HTTPError as exc:
+            raise CatalogUnavailableError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
         raise_for_status(response, what)
         try:
             return response.json()

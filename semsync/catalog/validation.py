@@ -6,10 +6,9 @@ the file, the entry by position and by its identifier, and the field. The raw in
 each location to find the identifiers and to drop the discriminator tags pydantic inserts for
 tagged unions (``'sql'`` above). With the YAML node tree at hand the line of the entry is added too.
 
-Pattern settings (a tenant's or a metric's ``patterns:``) are checked here against the pattern
-registry, after the models: the catalog models hold them as plain mappings, so that an override
-stored by an older semsync still reads (and is refused, in one line, where it is used:
-`stored_settings_error`). Their errors take the same form, e.g.
+Pattern settings (a tenant's or a metric's ``patterns:``) are checked against the pattern registry
+one layer up, in `semsync.patterns.catalog_settings` (the catalog knows nothing of the patterns); their
+errors, in pydantic's form, are described here like the others, e.g.
 ``catalog.yaml:21: tenants[0] (acme) metrics[1] (revenue) patterns.forecasting.min_periods: ...``.
 """
 
@@ -22,8 +21,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from semsync.catalog.models import IDENTIFIER, MetricDef, TenantDef
-from semsync.errors import CatalogError, NotFoundError
+from semsync.catalog.models import IDENTIFIER
+from semsync.errors import CatalogError
 
 #: keys whose value names an entry of a list (tenants by identifier, metrics/dimensions by id)
 _ENTRY_KEYS = ("identifier", "id", "metric_id", "dimension_id")
@@ -55,7 +54,7 @@ def catalog_error(
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             path = f"{path}.type" if path else "type"
         where = f"{source}:{line}" if line else source
-        lines.append(f"{where}: {path or '(top level)'}: {_message(err)}")
+        lines.append(f"{where}: {path or '(top level)'}: {error_message(err)}")
         if first_part is None:
             first_part = path
             secret = path.rsplit(".", 1)[-1] in _SECRET_FIELDS
@@ -65,67 +64,18 @@ def catalog_error(
     return CatalogError("\n".join(lines), part=first_part, value=first_value)
 
 
-def pattern_settings_errors(patterns: Any, loc: tuple[int | str, ...] = ()) -> list[dict[str, Any]]:
-    """What the patterns refuse in a tenant's or metric's `patterns` (located at `loc`), as errors
-    in pydantic's form: a pattern that is not registered, a setting its settings model does not
-    have, a value it does not accept, and `direction` (the metric's, for all its patterns).
-    What is not a mapping is left to the models' own validation."""
-    if not patterns or not isinstance(patterns, Mapping):
-        return []
-    # The registry imports the analysis stack (pandas, scipy, statsmodels: over a second); a catalog
-    # without pattern settings, and the CLI commands that read one, do without it.
-    from semsync.patterns.registry import get_pattern, pattern_names
-
-    errors: list[dict[str, Any]] = []
-    for name, overrides in patterns.items():
-        if not isinstance(name, str) or not isinstance(overrides, Mapping):
-            continue
-        where = (*loc, name)
-        try:
-            model = get_pattern(name).settings_model
-        except NotFoundError:
-            errors.append(_rule(where, name, f"unknown pattern {name!r}; known patterns are "
-                                             f"{', '.join(pattern_names())}"))
-            continue
-        if "direction" in overrides:
-            errors.append(_rule((*where, "direction"), overrides["direction"],
-                                "`direction` is the metric's, for all its patterns: set it on the metric"))
-        try:
-            model.model_validate({key: value for key, value in overrides.items() if key != "direction"})
-        except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                err_loc = (*where, *err["loc"])
-                if err["type"] == "extra_forbidden":
-                    known = ", ".join(field for field in model.model_fields if field != "direction")
-                    errors.append(_rule(err_loc, err["input"], f"unknown setting of {name}; its settings are {known}"))
-                else:
-                    errors.append({**err, "loc": err_loc})
-    return errors
-
-
-def catalog_pattern_errors(data: Any) -> list[dict[str, Any]]:
-    """`pattern_settings_errors` of every tenant and metric of raw catalog input (as given to
-    `Catalog.model_validate`, whose own errors cover what is not a mapping), located in it."""
-    errors: list[dict[str, Any]] = []
-    for i, tenant in _mappings(data, "tenants"):
-        errors += pattern_settings_errors(tenant.get("patterns"), ("tenants", i, "patterns"))
-        for j, metric in _mappings(tenant, "metrics"):
-            errors += pattern_settings_errors(metric.get("patterns"), ("tenants", i, "metrics", j, "patterns"))
-    return errors
-
-
 def catalog_notification_errors(data: Any) -> list[dict[str, Any]]:
     """Rules of raw catalog input that name a channel their tenant does not have, located at the name."""
     errors: list[dict[str, Any]] = []
-    for i, tenant in _mappings(data, "tenants"):
+    for i, tenant in mappings(data, "tenants"):
         notifications = tenant.get("notifications")
-        channels = {c.get("id") for _, c in _mappings(notifications, "channels")}
-        for j, rule in _mappings(notifications, "rules"):
+        channels = {c.get("id") for _, c in mappings(notifications, "channels")}
+        for j, rule in mappings(notifications, "rules"):
             names = rule.get("channels")
             for k, name in enumerate(names if isinstance(names, list) else []):
                 if isinstance(name, str) and name not in channels:
                     known = ", ".join(sorted(str(c) for c in channels if c)) or "none"
-                    errors.append(_rule(("tenants", i, "notifications", "rules", j, "channels", k), name,
+                    errors.append(rule_error(("tenants", i, "notifications", "rules", j, "channels", k), name,
                                         f"unknown channel {name!r}; the tenant's channels are {known}"))
     return errors
 
@@ -134,13 +84,13 @@ def catalog_notification_warnings(data: Any) -> list[dict[str, Any]]:
     """What a valid catalog's rules select to no effect: a metric glob that matches none of the
     tenant's metrics (a typo, or a metric not added yet), in pydantic's error form."""
     warnings: list[dict[str, Any]] = []
-    for i, tenant in _mappings(data, "tenants"):
-        metrics = [m.get("id") for _, m in _mappings(tenant, "metrics") if isinstance(m.get("id"), str)]
-        for j, rule in _mappings(tenant.get("notifications"), "rules"):
+    for i, tenant in mappings(data, "tenants"):
+        metrics = [m.get("id") for _, m in mappings(tenant, "metrics") if isinstance(m.get("id"), str)]
+        for j, rule in mappings(tenant.get("notifications"), "rules"):
             globs = rule.get("metrics")
             for k, glob in enumerate(globs if isinstance(globs, list) else []):
                 if isinstance(glob, str) and not fnmatch.filter(metrics, glob):
-                    warnings.append(_rule(("tenants", i, "notifications", "rules", j, "metrics", k), glob,
+                    warnings.append(rule_error(("tenants", i, "notifications", "rules", j, "metrics", k), glob,
                                           f"{glob!r} matches none of the tenant's metrics "
                                           f"({', '.join(metrics) or 'none'}): the rule selects nothing by it"))
     return warnings
@@ -152,29 +102,14 @@ def describe_problems(problems: Sequence[Mapping[str, Any]], data: Any, *, sourc
     lines = []
     for problem in problems:
         path, line = describe_location(problem["loc"], data, root_node)
-        lines.append(f"{source}:{line}: {path}: {_message(problem)}" if line else f"{source}: {path}: "
-                     f"{_message(problem)}")
+        lines.append(f"{source}:{line}: {path}: {error_message(problem)}" if line else f"{source}: {path}: "
+                     f"{error_message(problem)}")
     return lines
 
 
-def _mappings(data: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
+def mappings(data: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
     items = data.get(key) if isinstance(data, dict) else None
     return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)] if isinstance(items, list) else []
-
-
-def stored_settings_error(tenant: TenantDef, metric: MetricDef, pattern_name: str) -> CatalogError | None:
-    """One line for `pattern_name`'s settings overrides of a catalog stored before they were
-    checked (by an older semsync), or None if they are valid."""
-    problems: list[str] = []
-    for where, patterns in ((f"tenant {tenant.identifier!r}", tenant.patterns),
-                            (f"tenant {tenant.identifier!r} metric {metric.id!r}", metric.patterns)):
-        if pattern_name in patterns:
-            for err in pattern_settings_errors({pattern_name: patterns[pattern_name]}, ("patterns",)):
-                problems.append(f"{where} {describe_location(err['loc'], None)[0]}: {_message(err)}")
-    if not problems:
-        return None
-    return CatalogError("; ".join(problems) + "; correct the catalog and reload it with "
-                        "`python -m starter catalog load FILE`", part="patterns", value=pattern_name)
 
 
 def describe_location(
@@ -231,11 +166,11 @@ def _yaml_child(ynode: yaml.Node | None, element: int | str) -> yaml.Node | None
     return None
 
 
-def _rule(loc: tuple[int | str, ...], value: Any, message: str) -> dict[str, Any]:
+def rule_error(loc: tuple[int | str, ...], value: Any, message: str) -> dict[str, Any]:
     return {"type": _RULE, "loc": loc, "msg": message, "input": value}
 
 
-def _message(err: Any) -> str:
+def error_message(err: Any) -> str:
     kind = err["type"]
     if kind == "value_error":
         return str(err["ctx"]["error"])

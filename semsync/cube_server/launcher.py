@@ -25,10 +25,10 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import unquote, urlsplit
 
 import httpx
 import jwt
+from sqlalchemy.engine import make_url
 
 from semsync.devstack.processes import free_port
 
@@ -98,16 +98,16 @@ def ensure_installed(timeout_s: float = 900.0) -> Path:
 
 def _db_env(database_url: str) -> dict[str, str]:
     """CUBEJS_DB_* from a PostgreSQL URL (any SQLAlchemy driver suffix, e.g. ``postgresql+asyncpg``)."""
-    parts = urlsplit(database_url)
-    if not parts.scheme.startswith("postgres"):
-        raise CubeServerError(f"Cube here reads PostgreSQL only, not {parts.scheme!r}")
+    url = make_url(database_url)
+    if not url.drivername.startswith("postgres"):
+        raise CubeServerError(f"Cube here reads PostgreSQL only, not {url.drivername!r}")
     return {
         "CUBEJS_DB_TYPE": "postgres",
-        "CUBEJS_DB_HOST": parts.hostname or "127.0.0.1",
-        "CUBEJS_DB_PORT": str(parts.port or 5432),
-        "CUBEJS_DB_NAME": parts.path.lstrip("/") or "postgres",
-        "CUBEJS_DB_USER": unquote(parts.username or ""),
-        "CUBEJS_DB_PASS": unquote(parts.password or ""),
+        "CUBEJS_DB_HOST": url.host or "127.0.0.1",
+        "CUBEJS_DB_PORT": str(url.port or 5432),
+        "CUBEJS_DB_NAME": url.database or "postgres",
+        "CUBEJS_DB_USER": url.username or "",
+        "CUBEJS_DB_PASS": url.password or "",
     }
 
 

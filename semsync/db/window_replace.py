@@ -26,9 +26,9 @@ from datetime import date, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from semsync.db.rows import NULL_SLICE, SourceRow
 from semsync.db.session import driver_connection
 from semsync.errors import SourceRequestError
-from semsync.sources.base import NULL_SLICE, SourceRow
 
 STAGE = "semsync_stage_rows"
 

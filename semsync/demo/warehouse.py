@@ -13,8 +13,8 @@ from datetime import date
 
 import asyncpg
 import numpy as np
-from sqlalchemy.engine import make_url
 
+from semsync.config import asyncpg_dsn
 from semsync.db.migrate import quote_ident
 from semsync.demo.model import CHANNELS, PRODUCTS, PROFILES, REGIONS, START, Cells, cut, simulate_year
 
@@ -95,11 +95,6 @@ def build_records(until: date, seed: int) -> tuple[list[tuple], list[tuple]]:
             facts += fact_records(profile.identifier, cells)
             signups += signup_records(profile.identifier, cells, seed, year)
     return facts, signups
-
-
-def asyncpg_dsn(url: str) -> str:
-    """A SQLAlchemy URL (`postgresql+asyncpg://…`) in the plain form asyncpg connects with."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def seed_warehouse(admin_url: str, app_role: str = "semsync_app", *, until: date | None = None,

@@ -105,14 +105,20 @@ class DevStack:
         return WorkerProcess(self.state_dir, (PROJECT_DIR or Path.cwd()) / "worker.py")
 
     def app_url(self) -> str:
-        return f"postgresql+asyncpg://{self.app}:{self.app_password}@127.0.0.1:{self.pg_port}/{self.database}"
+        return self._url(self.app, self.app_password)
 
     def admin_url(self) -> str:
-        return f"postgresql+asyncpg://{self.owner}:{self.owner_password}@127.0.0.1:{self.pg_port}/{self.database}"
+        return self._url(self.owner, self.owner_password)
 
     def catalog_url(self) -> str:
-        return (f"postgresql+asyncpg://{self.catalog}:{self.catalog_password}@127.0.0.1:{self.pg_port}/"
-                f"{self.database}")
+        return self._url(self.catalog, self.catalog_password)
+
+    def _url(self, role: str, password: str) -> str:
+        """The SQLAlchemy URL of `role` on the embedded PostgreSQL (its password quoted as URLs need)."""
+        from sqlalchemy.engine import URL
+
+        return URL.create("postgresql+asyncpg", username=role, password=password, host="127.0.0.1",
+                          port=self.pg_port, database=self.database).render_as_string(hide_password=False)
 
     def up(self) -> list[str]:
         """Start what is not running, bootstrap the database, apply migrations; returns what it did."""

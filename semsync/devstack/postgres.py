@@ -54,7 +54,10 @@ class PostgresServer:
         return self.data_dir / "postgres.log"
 
     def superuser_url(self, database: str = "postgres", driver: str = "postgresql") -> str:
-        return f"{driver}://{SUPERUSER}:{SUPERUSER_PASSWORD}@127.0.0.1:{self.port}/{database}"
+        from sqlalchemy.engine import URL
+
+        return URL.create(driver, username=SUPERUSER, password=SUPERUSER_PASSWORD, host="127.0.0.1", port=self.port,
+                          database=database).render_as_string(hide_password=False)
 
     def _as_pg_user(self) -> list[str]:
         return ["runuser", "-u", PG_SYSTEM_USER, "--"] if os.geteuid() == 0 else []

@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from semsync.db.rows import NULL_SLICE
 from semsync.db.session import tenant_scope
 from semsync.legacy.importer import catalog_components as _catalog
 from semsync.legacy.source import LegacyDatabase, SeriesQuery
 from semsync.legacy.tenants import TenantPair
 from semsync.partitions import Grain, Partition, partition_for_date
-from semsync.sources.base import NULL_SLICE
 
 DEFAULT_REL_TOL = 1e-9
 DEFAULT_ABS_TOL = 1e-9

@@ -43,13 +43,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from semsync.db.rows import NULL_SLICE
 from semsync.db.session import driver_connection, tenant_scope
 from semsync.legacy.counts import ImportReport, TableCounts, TenantImport
 from semsync.legacy.source import BATCH_ROWS, LegacyDatabase, SeriesQuery
 from semsync.legacy.targets import check_targets
 from semsync.legacy.tenants import TenantPair
 from semsync.partitions import Grain, Partition
-from semsync.sources.base import NULL_SLICE
 from semsync.sync_status import HISTORY_LIMIT
 
 LEDGER_WORKFLOW_ID = "legacy-import"

@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 
 from semsync.config import NotifySettings
 from semsync.errors import SemsyncError
+from semsync.http_status import StatusClass, classify_status
 from semsync.notify.content import EmailContent
 from semsync.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from semsync.redaction import redact
@@ -55,8 +56,6 @@ ANSWER_LIMIT = 1024
 #: how much of it an error's message quotes
 _MESSAGE_ANSWER = 200
 _MASK = "***"
-#: HTTP statuses worth trying again: timeout, too early, too many requests (5xx are too)
-_TRANSIENT_STATUSES = {408, 425, 429}
 
 
 class DeliveryReceipt(BaseModel):
@@ -268,11 +267,12 @@ def _name(exc: BaseException) -> str:
 def _judge(where: str, response: httpx.Response, secrets: tuple[str, ...]) -> DeliveryReceipt:
     """A receipt for a 2xx answer, else the error its status means."""
     status = response.status_code
+    kind = classify_status(status)
     answer = _cut(_clean(response.text, secrets))
-    if 200 <= status < 300:
+    if kind is StatusClass.SUCCESS:
         return DeliveryReceipt(status_code=status, answer=answer)
     said = f"{where} answered {status}" + (f": {_quote(answer)}" if answer.strip() else "")
-    if 300 <= status < 400:
+    if kind is StatusClass.REDIRECT:
         location = response.headers.get("Location")
         target = _origin(str(response.url.join(location))) if location else "an unnamed place"
         # a signed body goes to the host it was configured for, or nowhere
@@ -282,7 +282,7 @@ def _judge(where: str, response: httpx.Response, secrets: tuple[str, ...]) -> De
             status_code=status,
             answer=answer,
         )
-    if status in _TRANSIENT_STATUSES or status >= 500:
+    if kind is StatusClass.TRANSIENT:
         raise TransientDeliveryError(
             said, status_code=status, answer=answer, retry_after=_retry_after(response.headers.get("Retry-After"))
         )

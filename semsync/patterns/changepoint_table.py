@@ -3,7 +3,7 @@
 `PRECOMPUTED[(min_segment, alpha)] = (lengths, critical values per length and persistence of
 `PERSISTENCE_GRID`)` for the default minimum segments (days 7, weeks 4, months 3) at the default
 false-alarm rate α = `ALPHA` (0.25 %), so that a worker does not spend seconds simulating on its
-first call. Written by `python -m semsync.patterns.changepoint_table`; a test checks an entry
+first call. Written by `python -m semsync.patterns.changepoints` (`write_table`); a test checks an entry
 against the simulation.
 """
 
@@ -62,26 +62,3 @@ PRECOMPUTED: dict[tuple[int, float], tuple[tuple[int, ...], tuple[tuple[float, .
          (17.537, 17.162, 16.213, 15.602, 17.313, 17.313),
         )),
 }
-
-
-def _write() -> None:  # pragma: no cover - run by hand when the statistic changes
-    from pathlib import Path
-
-    from semsync.patterns.changepoints import simulate_critical_values
-
-    lines = []
-    for min_segment in (7, 4, 3):
-        lengths, critical = simulate_critical_values(min_segment, ALPHA)
-        lengths_text = ", ".join(str(int(n)) for n in lengths)
-        rows = "\n".join("         (" + ", ".join(f"{c:.3f}" for c in row) + ")," for row in critical)
-        lines.append(f"    ({min_segment}, {ALPHA}): (\n        ({lengths_text}),\n        (\n{rows}\n        )),")
-    path = Path(__file__)
-    text = path.read_text()
-    head = text[: text.index("PRECOMPUTED: dict")]
-    tail = text[text.index("\n\ndef _write"):]
-    table = "PRECOMPUTED: dict[tuple[int, float], tuple[tuple[int, ...], tuple[tuple[float, ...], ...]]] = {\n"
-    path.write_text(head + table + "\n".join(lines) + "\n}\n" + tail)
-
-
-if __name__ == "__main__":
-    _write()

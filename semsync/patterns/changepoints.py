@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from semsync.patterns.changepoint_table import PRECOMPUTED
+from semsync.patterns.changepoint_table import ALPHA, PRECOMPUTED
 
 MAD_TO_SIGMA = 1.482602218505602
 MAX_PERSISTENCE = 0.9
@@ -607,3 +607,26 @@ def local_estimate(
     if change.kind == "trend_change":
         return float(g.hinge_size[0, column])
     return float((g.sloped_step_size if change.sloped else g.step_size)[0, column])
+
+
+def write_table() -> None:  # pragma: no cover - run by hand when the statistic changes
+    """Rewrite `changepoint_table.PRECOMPUTED` from the simulation (`python -m semsync.patterns.changepoints`)."""
+    from pathlib import Path
+
+    from semsync.patterns import changepoint_table
+
+    lines = []
+    for min_segment in (7, 4, 3):
+        lengths, critical = simulate_critical_values(min_segment, ALPHA)
+        lengths_text = ", ".join(str(int(n)) for n in lengths)
+        rows = "\n".join("         (" + ", ".join(f"{c:.3f}" for c in row) + ")," for row in critical)
+        lines.append(f"    ({min_segment}, {ALPHA}): (\n        ({lengths_text}),\n        (\n{rows}\n        )),")
+    path = Path(changepoint_table.__file__)
+    text = path.read_text()
+    head = text[: text.index("PRECOMPUTED: dict")]
+    table = "PRECOMPUTED: dict[tuple[int, float], tuple[tuple[int, ...], tuple[tuple[float, ...], ...]]] = {\n"
+    path.write_text(head + table + "\n".join(lines) + "\n}\n")
+
+
+if __name__ == "__main__":
+    write_table()

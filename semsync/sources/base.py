@@ -12,7 +12,8 @@ component's size never decides a worker's memory. `MetricSource.fetch` gathers t
 
 A row grouped by a dimension whose value is null (no region recorded, say) is kept, in the slice
 `NULL_SLICE`, so that a dimension's slices add up to the base series; a row with a null *value* is
-dropped and counted.
+dropped and counted. The row's shape (`SourceRow`) and `NULL_SLICE` are the stored series' own
+(`semsync.db.rows`), re-exported here: the database layer imports no source.
 
 A fetch can take long (a year of a busy metric is dozens of Cube pages): it reports its steps to an
 optional `progress` callback (`semsync.progress`), which the Temporal activity turns into heartbeats.
@@ -27,20 +28,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from semsync.catalog.models import DimensionDef, MetricDef
+from semsync.db.rows import NULL_SLICE, SourceRow
 from semsync.partitions import Grain
 from semsync.progress import ProgressCallback
 
-#: (period start date, dimension slice or None for the base series, value)
-SourceRow = tuple[date, str | None, float]
-
 #: rows a source puts in one page (about 3 MB of rows in memory)
 PAGE_ROWS = 10_000
-
-NULL_SLICE = "(null)"
-"""The slice of the rows whose dimension value is null: one explicit slice, stored and analysed like
-any other, so that the slices of a dimension sum to the base series. A source that returns both a
-real ``(null)`` value and a null for the same period has two values for one slice: the write refuses
-them as duplicates rather than merge them."""
 
 
 def slice_of(value: object) -> str:

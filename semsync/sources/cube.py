@@ -9,13 +9,13 @@ given, and the metric's filters. Cube's ``week`` is the ISO week starting Monday
   default, which every Cube accepts), totally ordered by (time, dimension), and fetch the next page
   while a page comes back full. A typical query is one round trip.
 - **Continue wait.** Cube answers ``200 {"error": "Continue wait"}`` while a query is still running;
-  we ask again with exponential backoff (0.1 s doubling to 2 s) until
+  we ask again (tenacity: exponential backoff, 0.1 s doubling to 2 s, the last pause cut to the deadline) until
   `SemanticLayerSettings.continue_wait_deadline_s`, then raise `ContinueWaitExpiredError` (a
   retryable `SourceUnavailableError`).
 - **A failed page is retried on its own.** Each page is asked for up to
   `SemanticLayerSettings.page_attempts` times (tenacity: exponential backoff with jitter from
   `page_retry_initial_s` up to `page_retry_max_s`) when it fails with a `SourceUnavailableError`
-  (5xx, 408, 429, timeout, connection error); the pages already read are kept, so a long fetch does
+  (5xx, 408, 425, 429, timeout, connection error); the pages already read are kept, so a long fetch does
   not start again at page 1. After the last attempt the page's error is raised with the number of
   attempts in its message, and Temporal's retry policy takes over. Not retried here: a
   `SourceRequestError` (retrying cannot help) and `ContinueWaitExpiredError` (the page has already
@@ -31,10 +31,10 @@ given, and the metric's filters. Cube's ``week`` is the ISO week starting Monday
 - **Auth.** ``TOKEN``: the token as the ``Authorization`` header (no ``Bearer``). ``SECRET_KEY``: an
   HS256 JWT signed with the tenant's secret, with ``iat``/``exp`` (`jwt_ttl_s`), reused until a minute
   before it expires.
-- **Errors.** 4xx → `SourceRequestError` carrying Cube's message (a bad member, a bad token: retrying
-  cannot help), except 408 and 429; 5xx, 408, 429, timeouts and connection errors →
-  `SourceUnavailableError`. Cube reports a data source it cannot reach as a 400 "orchestrator error";
-  such a 400 whose message names a connection failure is retryable too.
+- **Errors.** As `semsync.http_status` classifies: a final 4xx → `SourceRequestError` carrying Cube's
+  message (a bad member, a bad token: retrying cannot help); 5xx, 408, 425, 429, timeouts and
+  connection errors → `SourceUnavailableError`. Cube reports a data source it cannot reach as a 400
+  "orchestrator error"; such a 400 whose message names a connection failure is retryable too.
 - **Nulls.** A row with a null value is dropped and counted in `SourcePage.dropped_nulls`; a row
   whose dimension value is null is kept in the slice `NULL_SLICE` (counted in
   `SourcePage.null_slices`), so that the slices sum to the base series.
@@ -45,7 +45,6 @@ given, and the metric's filters. Cube's ``week`` is the ISO week starting Monday
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
 import time
@@ -56,7 +55,16 @@ from typing import Any, NoReturn
 import httpx
 import jwt
 from aiolimiter import AsyncLimiter
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+    wait_exponential_jitter,
+)
 
 from semsync.catalog.models import (
     CUBE_JWT_ALGORITHM,
@@ -69,6 +77,7 @@ from semsync.catalog.models import (
 from semsync.config import SemanticLayerSettings
 from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.http_limits import RequestDeadlineError, ResponseTooLargeError, bounded_request
+from semsync.http_status import StatusClass, classify_status
 from semsync.partitions import Grain
 from semsync.progress import ProgressCallback, report
 from semsync.redaction import redact
@@ -80,7 +89,6 @@ DEFAULT_PAGE_SIZE = 10_000
 _BACKOFF_INITIAL_S = 0.1
 _BACKOFF_MAX_S = 2.0
 _JWT_RENEW_BEFORE_S = 60
-_RETRYABLE_4XX = {408, 429}
 #: messages of Cube 400s that are really an unreachable or failing data source
 _DATA_SOURCE_DOWN = re.compile(
     r"ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|Connection terminated|"
@@ -276,30 +284,35 @@ class CubeSource(MetricSource):
         self, query: dict[str, Any], *, progress: ProgressCallback | None = None
     ) -> list[dict[str, Any]]:
         """POST one query; poll through "Continue wait" until the deadline; the answer's `data`."""
-        deadline = time.monotonic() + self.settings.continue_wait_deadline_s
-        backoff = _BACKOFF_INITIAL_S
-        polls = 0
-        while True:
-            body = await self._post(query)
-            if body.get("error") == CONTINUE_WAIT:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ContinueWaitExpiredError(
-                        f"Cube still answers 'Continue wait' after {self.settings.continue_wait_deadline_s:g}s "
-                        f"for {query['measures']}"
-                    )
-                pause = min(backoff, remaining)
-                polls += 1
-                report(progress, f"Continue wait {polls}, asking again in {pause:.1f}s")
-                await asyncio.sleep(pause)
-                backoff = min(backoff * 2, _BACKOFF_MAX_S)
-                continue
-            if "error" in body:
-                raise SourceRequestError(f"Cube error for {query['measures']}: {body['error']}")
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise SourceUnavailableError(f"Cube answered without a `data` list: {str(body)[:500]}")
-            return data
+        deadline_s = self.settings.continue_wait_deadline_s
+        backoff = wait_exponential(multiplier=_BACKOFF_INITIAL_S, max=_BACKOFF_MAX_S)
+
+        def pause(state: RetryCallState) -> float:
+            # the backoff, but never past the deadline: the last poll is at the deadline itself
+            return max(0.0, min(backoff(state), deadline_s - state.seconds_since_start))
+
+        def before_poll(state: RetryCallState) -> None:
+            assert state.next_action is not None
+            report(progress, f"Continue wait {state.attempt_number}, asking again in {state.next_action.sleep:.1f}s")
+
+        def expired(state: RetryCallState) -> NoReturn:
+            raise ContinueWaitExpiredError(
+                f"Cube still answers 'Continue wait' after {deadline_s:g}s for {query['measures']}")
+
+        polling = AsyncRetrying(
+            retry=retry_if_result(lambda body: body.get("error") == CONTINUE_WAIT),
+            stop=stop_after_delay(deadline_s),
+            wait=pause,
+            before_sleep=before_poll,
+            retry_error_callback=expired,
+        )
+        body = await polling(self._post, query)
+        if "error" in body:
+            raise SourceRequestError(f"Cube error for {query['measures']}: {body['error']}")
+        data = body.get("data")
+        if not isinstance(data, list):
+            raise SourceUnavailableError(f"Cube answered without a `data` list: {str(body)[:500]}")
+        return data
 
     async def _post(self, query: dict[str, Any]) -> dict[str, Any]:
         if self.limiter is not None:
@@ -325,9 +338,10 @@ class CubeSource(MetricSource):
         except httpx.TransportError as exc:
             raise SourceUnavailableError(f"Cube at {self._safe_url} is unreachable: {redact(repr(exc))}") from exc
         status = response.status_code
-        if status >= 500 or status in _RETRYABLE_4XX:
+        kind = classify_status(status)
+        if kind is StatusClass.TRANSIENT:
             raise SourceUnavailableError(f"Cube answered HTTP {status}: {_error_message(response)}")
-        if status >= 400:
+        if kind is StatusClass.FINAL:
             message = _error_message(response)
             if status == 400 and _DATA_SOURCE_DOWN.search(message):
                 raise SourceUnavailableError(f"Cube cannot reach its data source (HTTP 400): {message}")

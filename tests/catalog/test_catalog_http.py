@@ -11,14 +11,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import authlib.oauth2.rfc6749.wrappers
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from semsync.catalog.factory import provider_from_settings
 from semsync.catalog.http import HttpCatalog
 from semsync.catalog.models import CubeAuthType, CubeConnection
 from semsync.catalog.oauth import ClientCredentialsAuth
-from semsync.catalog.provider import provider_from_settings
 from semsync.config import CatalogSettings
 from semsync.errors import CatalogError, CatalogRequestError, CatalogUnavailableError
 
@@ -55,7 +56,7 @@ class FakeServices:
     tenants: list[dict[str, Any]] = field(default_factory=list)
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    expires_in: int = 3600
+    expires_in: int | None = 3600
     issued: list[str] = field(default_factory=list)
     valid_tokens: set[str] = field(default_factory=set)
     #: path → statuses to answer (one per request) before answering normally
@@ -135,22 +136,30 @@ def product(services: FakeServices) -> FakeServices:
 
 
 class Clock:
+    """The wall clock as authlib reads it to tell a token's expiry (`time.time()`), moved by the test."""
+
     def __init__(self) -> None:
         self.now = 1000.0
 
-    def __call__(self) -> float:
+    def time(self) -> float:
         return self.now
 
 
-def make_catalog(client: httpx.AsyncClient, url: str, clock: Clock | None = None, **auth: Any) -> HttpCatalog:
-    credentials = {**CLIENT, **auth}
-    oauth = ClientCredentialsAuth(client, token_url=f"{url}/oauth/token", clock=clock or Clock(), **credentials)
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(authlib.oauth2.rfc6749.wrappers, "time", clock)
+    return clock
+
+
+def make_catalog(client: httpx.AsyncClient, url: str, **auth: Any) -> HttpCatalog:
+    oauth = ClientCredentialsAuth(token_url=f"{url}/oauth/token", **{**CLIENT, **auth})
     return HttpCatalog(client, tenants_url=url, metrics_url=url, auth=oauth, page_size=2)
 
 
 async def test_loads_sync_enabled_tenants_across_pages_with_one_token(product):
-    async with httpx.AsyncClient() as client:
-        catalog = await make_catalog(client, product.url).load()
+    async with httpx.AsyncClient() as client, make_catalog(client, product.url) as http_catalog:
+        catalog = await http_catalog.load()
     assert [t.identifier for t in catalog.tenants] == ["tenant_1", "tenant_2", "tenant_4", "tenant_5"]
     acme = catalog.tenants[0]
     assert acme.semantic_layer == CubeConnection(
@@ -170,10 +179,8 @@ async def test_loads_sync_enabled_tenants_across_pages_with_one_token(product):
     assert {t for path, _, t in product.requests if path == "/metrics"} == {"1", "2", "4", "5"}
 
 
-async def test_token_is_reused_until_shortly_before_expiry(product):
-    clock = Clock()
-    async with httpx.AsyncClient() as client:
-        catalog = make_catalog(client, product.url, clock)
+async def test_token_is_reused_until_shortly_before_expiry(product, clock):
+    async with httpx.AsyncClient() as client, make_catalog(client, product.url) as catalog:
         await catalog.load()
         clock.now += 3600 - 61  # still more than the refresh margin (60 s) before expiry
         await catalog.load()
@@ -183,16 +190,26 @@ async def test_token_is_reused_until_shortly_before_expiry(product):
     assert product.issued == ["token-1", "token-2"]
 
 
+@pytest.mark.parametrize(("expires_in", "kept_s"), [(None, 300 - 60), (40, 20)])
+async def test_a_token_without_a_lifetime_or_a_short_one_is_renewed_in_time(product, clock, expires_in, kept_s):
+    # no `expires_in`: DEFAULT_EXPIRES_IN_S (300 s); a short lifetime: renewed half-way through
+    product.expires_in = expires_in
+    async with httpx.AsyncClient() as client, make_catalog(client, product.url) as catalog:
+        await catalog.auth.token()
+        clock.now += kept_s - 1
+        assert await catalog.auth.token() == "token-1"
+        clock.now += 2
+        assert await catalog.auth.token() == "token-2"
+
+
 async def test_concurrent_callers_share_one_token_request(product):
-    async with httpx.AsyncClient() as client:
-        auth = make_catalog(client, product.url).auth
-        tokens = await asyncio.gather(*(auth.token() for _ in range(20)))
+    async with httpx.AsyncClient() as client, make_catalog(client, product.url) as catalog:
+        tokens = await asyncio.gather(*(catalog.auth.token() for _ in range(20)))
     assert set(tokens) == {"token-1"} and product.issued == ["token-1"]
 
 
 async def test_revoked_token_is_replaced_once(product):
-    async with httpx.AsyncClient() as client:
-        catalog = make_catalog(client, product.url)
+    async with httpx.AsyncClient() as client, make_catalog(client, product.url) as catalog:
         await catalog.load()
         product.valid_tokens.clear()  # the identity provider revoked it
         reloaded = await catalog.load()
@@ -202,9 +219,9 @@ async def test_revoked_token_is_replaced_once(product):
 
 async def test_service_rejecting_every_token_is_a_clear_non_retryable_error(product):
     product.failures["/tenants/all"] = [401, 401]
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient() as client, make_catalog(client, product.url) as catalog:
         with pytest.raises(CatalogRequestError) as info:
-            await make_catalog(client, product.url).load()
+            await catalog.load()
     assert f"GET {product.url}/tenants/all answered 401 Unauthorized" in str(info.value)
     assert info.value.retryable is False
     assert product.issued == ["token-1", "token-2"]  # one retry with a fresh token, then give up
@@ -213,7 +230,8 @@ async def test_service_rejecting_every_token_is_a_clear_non_retryable_error(prod
 async def test_bad_client_credentials(product):
     async with httpx.AsyncClient() as client:
         with pytest.raises(CatalogRequestError) as info:
-            await make_catalog(client, product.url, client_secret="wrong-secret").load()
+            async with make_catalog(client, product.url, client_secret="wrong-secret") as catalog:
+                await catalog.load()
     message = str(info.value)
     assert f"token endpoint POST {product.url}/oauth/token rejected the client credentials" in message
     assert "401" in message and "wrong-secret" not in message
@@ -221,9 +239,9 @@ async def test_bad_client_credentials(product):
 
 async def test_server_error_is_retryable_and_names_the_call(product):
     product.failures["/metrics"] = [500]
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient() as client, make_catalog(client, product.url) as catalog:
         with pytest.raises(CatalogUnavailableError) as info:
-            await make_catalog(client, product.url).load()
+            await catalog.load()
     assert info.value.retryable is True
     assert f"catalog service GET {product.url}/metrics (tenant id " in str(info.value)
     assert "500 Internal Server Error" in str(info.value)
@@ -240,8 +258,7 @@ async def test_incomplete_entries_are_skipped_and_reported(product):
     product.configs["2"] = {"cube_connection_config": {}}
     product.metrics["4"][1] = {"metric_id": "orders", "label": "Orders", "meta_data": {}}
     product.metrics["5"][0]["dimensions"][0]["meta_data"] = {}
-    async with httpx.AsyncClient() as client:
-        http_catalog = make_catalog(client, product.url)
+    async with httpx.AsyncClient() as client, make_catalog(client, product.url) as http_catalog:
         catalog = await http_catalog.load()
     assert [t.identifier for t in catalog.tenants] == ["tenant_1", "tenant_4", "tenant_5"]
     assert [m.id for m in catalog.tenants[1].metrics] == ["revenue", "margin"]
@@ -256,15 +273,15 @@ async def test_incomplete_entries_are_skipped_and_reported(product):
 
 async def test_from_settings(product):
     async with httpx.AsyncClient() as client:
-        _check_settings(product, client)
+        await _check_settings(product, client)
 
 
-def _check_settings(product: FakeServices, client: httpx.AsyncClient) -> None:
+async def _check_settings(product: FakeServices, client: httpx.AsyncClient) -> None:
     settings = CatalogSettings(provider="http", tenants_url=product.url, metrics_url=product.url,
                                token_url=f"{product.url}/oauth/token", client_id="semsync",
                                client_secret=SecretStr("x"), audience="a")
-    provider = provider_from_settings(settings, http_client=client)
-    assert isinstance(provider, HttpCatalog) and provider.auth is not None
+    async with provider_from_settings(settings, http_client=client) as provider:
+        assert isinstance(provider, HttpCatalog) and provider.auth is not None
     with pytest.raises(CatalogError, match="SEMSYNC_CATALOG__TENANTS_URL"):
         provider_from_settings(CatalogSettings(provider="http"), http_client=client)
     incomplete = settings.model_copy(update={"client_secret": None})
@@ -294,8 +311,7 @@ async def test_metric_filters_are_kept_and_unreadable_ones_refuse_the_metric(pro
     broken = metric("broken_orders")
     broken["meta_data"]["semantic_meta"]["filters"] = [{"member": "orders.status", "operator": "startsWith"}]
     product.metrics["1"] = [filtered, broken]
-    async with httpx.AsyncClient() as client:
-        catalog = make_catalog(client, product.url)
+    async with httpx.AsyncClient() as client, make_catalog(client, product.url) as catalog:
         tenant = (await catalog.load()).tenants[0]
     assert [m.id for m in tenant.metrics] == ["paid_orders"]
     assert [(f.member, f.operator.value, f.values) for f in tenant.metric("paid_orders").source.filters] == [
@@ -306,8 +322,7 @@ async def test_metric_filters_are_kept_and_unreadable_ones_refuse_the_metric(pro
 
 async def test_a_signing_key_too_short_for_hs256_skips_the_tenant_without_showing_the_key(product):
     product.configs["2"]["cube_connection_config"]["cube_auth_secret_key"] = "short-key-2"
-    async with httpx.AsyncClient() as client:
-        http_catalog = make_catalog(client, product.url)
+    async with httpx.AsyncClient() as client, make_catalog(client, product.url) as http_catalog:
         catalog = await http_catalog.load()
     assert "tenant_2" not in [t.identifier for t in catalog.tenants]
     [problem] = http_catalog.problems

@@ -8,6 +8,7 @@ from datetime import date
 import yaml
 from conftest import ACME, MONDAYS, TENANT_MAP, WEDNESDAY, day_value, invoke
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from semsync.backfill_plan import plan_backfill
 from semsync.catalog.models import TargetDef
@@ -255,7 +256,7 @@ async def test_the_original_read_only_role_under_its_row_level_security(legacy, 
     await legacy.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'reader'; "
                          f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; {policies}")
     try:
-        reader = legacy.url.replace("postgres:postgres@", f"{role}:reader@")
+        reader = make_url(legacy.url).set(username=role, password="reader").render_as_string(hide_password=False)
         result = await invoke("legacy", "import", "--from", reader, *TENANT_MAP, "--json", "--pattern-results")
         assert result.exit_code == 0, result.output
         acme = tables(json.loads(result.stdout), "acme")

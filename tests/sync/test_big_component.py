@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sync_helpers import FixedSources, table_checksum
@@ -215,7 +216,7 @@ async def test_no_write_transaction_waits_idle_on_a_slow_first_page(db, registry
     service = SemanticSyncService(db.session_factory, FixedSources(Slow()))
     syncing = asyncio.create_task(service.sync_component(await component(service, None)))
     await asyncio.sleep(0.3)
-    superuser = create_async_engine(db.superuser_url.replace("postgresql://", "postgresql+asyncpg://"),
+    superuser = create_async_engine(make_url(db.superuser_url).set(drivername="postgresql+asyncpg"),
                                     poolclass=NullPool)
     try:
         async with superuser.connect() as conn:
