@@ -46,7 +46,6 @@ from semsync.db.session import tenant_scope
 from semsync.errors import TenantSyncDisabledError
 from semsync.ledger import Mark, ledger_marks
 from semsync.partitions import Grain, MetricContext, Partition, count_between, partitions_between
-from semsync.patterns.registry import pattern_names
 
 _TENANT_METRICS = """
 SELECT m.metric_id FROM metrics m LEFT JOIN metric_contexts c
@@ -223,6 +222,10 @@ class StageRules:
 
 
 def stage_rules(request: PlanBackfillInput) -> StageRules:
+    # the registry loads every pattern (pandas, scipy, statsmodels): only when a plan is made, so that
+    # the CLI's commands that merely import the planner (status, pause, resume) start without them
+    from semsync.patterns.registry import pattern_names
+
     patterns = tuple(request.patterns or pattern_names())
     if request.what is BackfillStage.PATTERNS:
         return StageRules(BackfillStage.PATTERNS, patterns, (SYNC_KIND,))

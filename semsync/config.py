@@ -18,9 +18,9 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator,
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from semsync.contracts.temporal_names import PATTERN_TASK_QUEUE, SYNC_TASK_QUEUE
 from semsync.partitions.grains import DEFAULT_FIRST_DATE
 from semsync.partitions.ranges import DEFAULT_MAX_PER_REQUEST, MAX_PARTITIONS_PER_REQUEST
+from semsync.temporal_names import PATTERN_TASK_QUEUE, SYNC_TASK_QUEUE
 
 #: the project's own folder when semsync runs from a checkout (an editable install), else None
 _CHECKOUT = Path(__file__).resolve().parent.parent

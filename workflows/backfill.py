@@ -69,9 +69,9 @@ with workflow.unsafe.imports_passed_through():
         sync_workflow_id,
     )
     from semsync.contracts.cache import cache_workflow_id
-    from semsync.contracts.temporal_names import PATTERN_TASK_QUEUE
     from semsync.partitions import Grain, MetricContext, count_between
     from semsync.partitions.cache_keys import CacheKey
+    from semsync.temporal_names import PATTERN_TASK_QUEUE
     from workflows import search_attributes as sa
     from workflows.cache import CacheWorkflow
     from workflows.failures import describe

@@ -1,7 +1,7 @@
 """The search attributes semsync sets on its workflows, so the Web UI and `temporal workflow list`
 find e.g. every failed sync of one tenant: ``SemsyncTenant = 'acme' AND SemsyncStatus = 'FAILED'``.
 
-The names are `semsync.contracts.temporal_names`', which `dev up` registers; a production namespace
+The names are `semsync.temporal_names`', which `dev up` registers; a production namespace
 registers them once with `temporal operator search-attribute create` (see the README).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
-from semsync.contracts import temporal_names as names
+from semsync import temporal_names as names
 
 TENANT = SearchAttributeKey.for_keyword(names.TENANT)
 METRIC = SearchAttributeKey.for_keyword(names.METRIC)

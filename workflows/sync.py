@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         SyncWorkflowResult,
     )
     from semsync.contracts.sync import BASE, kept_base
-    from semsync.contracts.temporal_names import PATTERN_TASK_QUEUE
+    from semsync.temporal_names import PATTERN_TASK_QUEUE
     from workflows import search_attributes as sa
     from workflows.cache import CacheWorkflow
     from workflows.failures import describe

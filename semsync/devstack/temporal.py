@@ -10,8 +10,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from semsync.contracts.temporal_names import SEARCH_ATTRIBUTES  # noqa: F401 - registered by the dev server
 from semsync.devstack.processes import DevStackError, _alive, _wait_for, port_open
+from semsync.temporal_names import SEARCH_ATTRIBUTES  # noqa: F401 - registered by the dev server
 
 #: dynamic config of the dev server: the matcher that orders tasks by priority, and task queue fairness,
 #: so that a tenant's backfill shares the workers fairly with another tenant's scheduled run. A
