@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.models import MetricDef, TenantDef
-from semsync.catalog.store import StoredTenant, find_tenant, get_metric
+from semsync.catalog.store import StoredTenant, find_tenant, find_tenant_and_metric, get_metric
 from semsync.contracts import (
     PatternBatchRequest,
     PatternBatchResponse,
@@ -100,9 +100,9 @@ class PatternRunService:
         stored); a failure to read or store fails the batch."""
         began = time.perf_counter()
         partitions = request.partitions()
-        tenant = await find_tenant(self.session_factory, request.tenant)  # nothing decrypted: no fetch here
+        # one connection, nothing decrypted (no fetch here)
+        tenant, metric = await find_tenant_and_metric(self.session_factory, request.tenant, request.metric_id)
         tenant_id = tenant.id
-        metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
         names = request.patterns if request.patterns is not None else await self._active(tenant_id, metric.id)
         settings, failed = {}, {}
         for name in names:
@@ -194,9 +194,8 @@ class PatternRunService:
         began = time.perf_counter()
         partitions = request.partitions()
         pattern = get_pattern(request.pattern)
-        tenant = await find_tenant(self.session_factory, request.tenant)
+        tenant, metric = await find_tenant_and_metric(self.session_factory, request.tenant, request.metric_id)
         tenant_id = tenant.id
-        metric = await get_metric(self.session_factory, tenant_id, request.metric_id)
         settings = self._settings(pattern, tenant, metric)
         dates = [analysis_date_for(p) for p in partitions]
         report(progress, f"{pattern.name}: reading data for {len(dates)} analysis dates")

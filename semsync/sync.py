@@ -30,7 +30,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from semsync.catalog.models import MetricDef, TenantDef
-from semsync.catalog.store import StoredTenant, find_tenant, get_metric
+from semsync.catalog.store import StoredTenant, find_tenant_and_metric
 from semsync.config import DEFAULT_MAX_ROWS_PER_COMPONENT
 from semsync.contracts import (
     ComponentFailureInput,
@@ -93,13 +93,14 @@ class SemanticSyncService:
         self.clock = clock
 
     async def _tenant_and_metric(self, request: SemanticSyncRequest) -> tuple[StoredTenant, MetricDef]:
-        """One tenant query and one metric query; nothing decrypted (only a fetch opens the connection)."""
-        tenant = await find_tenant(self.session_factory, request.tenant)
+        """One tenant query and one metric query, on one connection; nothing decrypted (only a fetch
+        opens the connection)."""
+        tenant, metric = await find_tenant_and_metric(self.session_factory, request.tenant, request.metric_id)
         if not tenant.sync_enabled:
             raise TenantSyncDisabledError(
                 f"sync is disabled for tenant {request.tenant!r}: enable it in the catalog and load it again"
             )
-        return tenant, await get_metric(self.session_factory, tenant.id, request.metric_id)
+        return tenant, metric
 
     async def plan(self, request: SemanticSyncRequest) -> SyncPlan:
         """Each component's sync type and window, base series first. Unknown or disabled tenants and

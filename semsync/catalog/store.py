@@ -367,6 +367,10 @@ async def find_tenant(session_factory: async_sessionmaker[AsyncSession], identif
         ).first()
     if row is None:
         raise UnknownTenantError(f"unknown tenant {identifier!r}: {LOAD_HINT}")
+    return _stored_tenant(row)
+
+
+def _stored_tenant(row: Any) -> StoredTenant:
     return StoredTenant(id=int(row.id), identifier=row.identifier, name=row.name, sync_enabled=row.sync_enabled,
                         patterns=row.pattern_settings or {}, has_cache_target=bool(row.cached), _row=row)
 
@@ -392,13 +396,35 @@ async def get_metric(session_factory: async_sessionmaker[AsyncSession], tenant_i
         ).first()
     if row is None:
         raise UnknownTenantError(f"unknown tenant id {tenant_id}: {LOAD_HINT}")
-    if row.definition is None:
-        raise UnknownMetricError(f"unknown metric {metric_id!r} of tenant {row.identifier!r}: {LOAD_HINT}")
+    return _metric_def(row.identifier, metric_id, row.definition)
+
+
+async def find_tenant_and_metric(session_factory: async_sessionmaker[AsyncSession], identifier: str,
+                                 metric_id: str) -> tuple[StoredTenant, MetricDef]:
+    """`find_tenant` and `get_metric` in one transaction on one connection (what an activity of one
+    metric context reads of the catalog); nothing decrypted. Raises UnknownTenantError or
+    UnknownMetricError."""
+    async with session_factory() as session, session.begin():
+        row = (await session.execute(text(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE identifier = :identifier"),
+                                     {"identifier": identifier})).first()
+        if row is None:
+            raise UnknownTenantError(f"unknown tenant {identifier!r}: {LOAD_HINT}")
+        await session.execute(text("SELECT set_config(:name, :value, true)"),
+                              {"name": TENANT_SETTING, "value": str(int(row.id))})
+        definition = (await session.execute(
+            text("SELECT definition FROM metrics WHERE tenant_id = :t AND metric_id = :m"),
+            {"t": row.id, "m": metric_id})).scalar()
+    return _stored_tenant(row), _metric_def(identifier, metric_id, definition)
+
+
+def _metric_def(tenant: str, metric_id: str, definition: Any) -> MetricDef:
+    if definition is None:
+        raise UnknownMetricError(f"unknown metric {metric_id!r} of tenant {tenant!r}: {LOAD_HINT}")
     try:
-        return MetricDef.model_validate(row.definition)
+        return MetricDef.model_validate(definition)
     except ValidationError as exc:
         raise CatalogError(
-            f"metric {metric_id!r} of tenant {row.identifier!r}: the stored definition is invalid "
+            f"metric {metric_id!r} of tenant {tenant!r}: the stored definition is invalid "
             f"({_first_problem(exc)}); reload the catalog with `python -m starter catalog load FILE`",
             part="metric", value=metric_id,
         ) from None

@@ -39,7 +39,7 @@ class CatalogReads:
         return (info.activity_type, info.activity_id)
 
     def statement(self, sql: str) -> None:
-        if "JOIN metrics m" in sql:
+        if "JOIN metrics m" in sql or "FROM metrics WHERE" in sql:
             self.metrics[self.where()] += 1
         elif "FROM tenants" in sql:
             self.tenants[self.where()] += 1
