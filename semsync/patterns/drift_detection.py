@@ -190,7 +190,7 @@ class _Prepared:
 
 class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prepared]):
     name: ClassVar[str] = "drift_detection"
-    version: ClassVar[str] = "2.3"
+    version: ClassVar[str] = "2.4"
     needs = frozenset({DataNeed.SERIES})
     settings_model = DriftDetectionSettings
     result_model = DriftDetectionResult
