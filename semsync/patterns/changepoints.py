@@ -595,6 +595,25 @@ def date_change(gain: np.ndarray, sigma2: float, min_segment: int) -> int:
     return int(np.argmax(mass(min_segment) + cost * mass(DATE_PRECISION) + cost * cost * weight))
 
 
+def date_share(
+    t: np.ndarray, y: np.ndarray, change: Change, *, lo: int, hi: int, sigma: float, min_segment: int,
+    cache: GainsCache | None = None,
+) -> float:
+    """How sure the segment [lo, hi) of `y` is of `change`'s date: the posterior probability that a
+    single change of its model lies within `min_segment` positions of its date (the posterior over
+    every candidate with `MIN_EDGE` points on either side, ∝ exp(gain / 2σ²), as `date_change`
+    weighs them). 1 when the segment is too short to say."""
+    if hi - lo < 2 * MIN_EDGE + 1 or not sigma > 0:
+        return 1.0
+    wide = _segment_gains(t, y, lo, hi, cache)
+    model = _KINDS.index(change.kind) + (change.kind == "level_shift" and change.sloped)
+    gain = (wide.step, wide.sloped_step, wide.hinge)[model][0]
+    weight = np.exp((gain - gain.max()) / (2.0 * sigma * sigma))
+    column = change.index - lo - MIN_EDGE
+    near = weight[max(column - min_segment, 0) : max(column + min_segment + 1, 0)].sum()
+    return float(near / weight.sum())
+
+
 def local_estimate(
     t: np.ndarray, y: np.ndarray, change: Change, lo: int, hi: int, cache: GainsCache | None = None
 ) -> float:
