@@ -559,10 +559,15 @@ def _refine(g: Gains, model: int, split: int, min_segment: int, sigma2: float) -
 DATE_REACH = 3
 #: a change's date (`date_change`): one wrong by more than `min_segment` periods costs 1, one wrong
 #: by more than `DATE_PRECISION` periods `DATE_PRECISION_COST` more, and one wrong at all that
-#: squared more again (so that among dates equally likely to be right within a week, the likelier
-#: within 2 days wins, and among those the likeliest)
+#: squared more again (so that among dates about equally likely to be right within a week, the
+#: likelier within 2 days wins, and among those the likeliest). The cost is small: at 0.2 (2.3) it
+#: traded the week for the two days, and a 1σ step seen 120 days before and 60 after was dated
+#: within a week 91.4 % of the time instead of 92.3 % (σ known, 20,000 simulated); at 0.05 it is
+#: 92.1 %, while a 2σ step 14 days on is still dated within ±3 days 96.2 % (0.2: 96.9 %, 0: 81.6 %)
+#: and a 3σ step 6 days on within ±2 days 99.1 % (0.2: 99.3 %, 0: 0 %: a sharp posterior's mass
+#: within a week is the same over a fortnight of dates, and only the cost picks the peak)
 DATE_PRECISION = 2
-DATE_PRECISION_COST = 0.2
+DATE_PRECISION_COST = 0.05
 
 
 def date_change(gain: np.ndarray, sigma2: float, min_segment: int) -> int:
@@ -574,7 +579,7 @@ def date_change(gain: np.ndarray, sigma2: float, min_segment: int) -> int:
 
     The likeliest position alone (the maximum gain) is right to within a week for 88 % of 1σ steps
     seen 120 days before and 60 after (σ known); where the posterior is flat, its mass over the
-    nearby dates is the better guide (91–92 %); where it is sharp (a larger step) this is the maximum
+    nearby dates is the better guide (92 %); where it is sharp (a larger step) this is the maximum
     gain's date."""
     if len(gain) == 0:
         return 0
@@ -588,6 +593,25 @@ def date_change(gain: np.ndarray, sigma2: float, min_segment: int) -> int:
 
     cost = DATE_PRECISION_COST
     return int(np.argmax(mass(min_segment) + cost * mass(DATE_PRECISION) + cost * cost * weight))
+
+
+def date_share(
+    t: np.ndarray, y: np.ndarray, change: Change, *, lo: int, hi: int, sigma: float, min_segment: int,
+    cache: GainsCache | None = None,
+) -> float:
+    """How sure the segment [lo, hi) of `y` is of `change`'s date: the posterior probability that a
+    single change of its model lies within `min_segment` positions of its date (the posterior over
+    every candidate with `MIN_EDGE` points on either side, ∝ exp(gain / 2σ²), as `date_change`
+    weighs them). 1 when the segment is too short to say."""
+    if hi - lo < 2 * MIN_EDGE + 1 or not sigma > 0:
+        return 1.0
+    wide = _segment_gains(t, y, lo, hi, cache)
+    model = _KINDS.index(change.kind) + (change.kind == "level_shift" and change.sloped)
+    gain = (wide.step, wide.sloped_step, wide.hinge)[model][0]
+    weight = np.exp((gain - gain.max()) / (2.0 * sigma * sigma))
+    column = change.index - lo - MIN_EDGE
+    near = weight[max(column - min_segment, 0) : max(column + min_segment + 1, 0)].sum()
+    return float(near / weight.sum())
 
 
 def local_estimate(

@@ -34,9 +34,14 @@ dates (60 days, 26 weeks, 12 months) found by themselves (each window's own dete
 the data before this window, so a date gives the same answer alone as in a backfill): such a change
 stays reported while this window still shows it there, its statistic at least `keep_ratio` × the
 critical value, dated by this window's data, which hold the most periods after it (an earlier
-window's date, from fewer periods after the change, is the worse estimate and would stay wrong).
-A window's own false-alarm rate is 0.25 % by default, so that with what the memory adds a date of a
-change-free series reports a change about 1 % of the time or less (`bench/pattern_accuracy.py`:
+window's date, from fewer periods after the change, is the worse estimate and would stay wrong),
+and only while this window can date it: at least `keep_share` (half) of its posterior within
+`min_segment` periods of that date (`changepoints.date_share`). A change kept on weak evidence
+whose position this window spreads over a month is more often a misdated or a false one than a
+change this window could place (1σ steps, 240 series 60 days on: 5.4 % of dates with a shift
+elsewhere instead of 6.7 %, the step itself reported as often, 92.5 %).
+A window's own false-alarm rate is 0.25 % by default, so that with what the memory adds a date of
+a change-free series reports a change about 1 % of the time or less (`bench/pattern_accuracy.py`:
 white, weekday and AR(1) noise).
 """
 
@@ -69,6 +74,7 @@ from semsync.patterns.changepoints import (
     GainsCache,
     change_near,
     critical_value,
+    date_share,
     despike,
     detect,
     local_estimate,
@@ -107,6 +113,9 @@ class DriftDetectionSettings(PatternSettings):
     keep_periods_week: int = Field(26, ge=0)
     keep_periods_month: int = Field(12, ge=0)
     keep_ratio: float = Field(0.5, gt=0, le=1)
+    #: ... and while this window's posterior of its position puts at least this share of its mass
+    #: within `min_segment` periods of the date it gives it (0: whatever the share)
+    keep_share: float = Field(0.5, ge=0, lt=1)
     #: daily series: take out the weekday pattern before looking for changes
     remove_weekly_pattern: bool = True
     #: a value further than this many robust σ from the running median of its neighbours is clipped
@@ -190,7 +199,7 @@ class _Prepared:
 
 class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prepared]):
     name: ClassVar[str] = "drift_detection"
-    version: ClassVar[str] = "2.3"
+    version: ClassVar[str] = "2.4"
     needs = frozenset({DataNeed.SERIES})
     settings_model = DriftDetectionSettings
     result_model = DriftDetectionResult
@@ -271,7 +280,8 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
     def _kept(self, prepared: _Prepared, window: _Detection, span: Span, grain: Grain, settings) -> list[Change]:
         """The window's own changes and those that the windows of the previous `keep_periods_<grain>`
         dates found and this window still shows at their date (statistic ≥ `keep_ratio` × the
-        critical value).
+        critical value) and can date (its posterior share within `min_segment` of its date at least
+        `keep_share`, `changepoints.date_share`).
 
         An earlier window's change within `SAME_CHANGE` × `min_segment` periods of one of this
         window's is that change, as this window dates it: the window with the most periods after a
@@ -303,6 +313,10 @@ class DriftDetection(Pattern[DriftDetectionSettings, DriftDetectionResult, _Prep
                     continue
                 kept = redate(t, y, kept, lo=lo, hi=hi, sigma=window.sigma, min_segment=min_segment,
                               cache=window.cache)
+                if settings.keep_share and date_share(t, y, kept, lo=lo, hi=hi, sigma=window.sigma,
+                                                      min_segment=min_segment,
+                                                      cache=window.cache) < settings.keep_share:
+                    continue  # this window cannot say where it is: the earlier date is no longer borne out
                 changes = sorted([*changes, kept], key=lambda c: c.index)
         return changes
 
