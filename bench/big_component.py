@@ -45,7 +45,7 @@ from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
 from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import Grain  # noqa: E402
 from semsync.sources.registry import SourceRegistry  # noqa: E402
-from semsync.sync import SemanticSyncService  # noqa: E402
+from semsync.sync.service import SemanticSyncService  # noqa: E402
 
 #: the first day of the FULL window: the day partitions requested start 365 days later
 FIRST = date(2023, 1, 1)

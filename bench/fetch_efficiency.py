@@ -35,7 +35,7 @@ from semsync.devstack import PostgresServer, create_scratch_database, temporary_
 from semsync.partitions import Grain  # noqa: E402
 from semsync.sources.base import MetricSource, SourcePage  # noqa: E402
 from semsync.sources.sql import SqlSource  # noqa: E402
-from semsync.sync import SemanticSyncRequest, SemanticSyncService  # noqa: E402
+from semsync.sync.service import SemanticSyncRequest, SemanticSyncService  # noqa: E402
 
 FIRST = date(2025, 7, 1)
 PARTITIONS = 180

@@ -54,7 +54,7 @@ from temporalio.worker import Worker  # noqa: E402
 import worker as worker_module  # noqa: E402
 from activities.backfill import backfill_activities  # noqa: E402
 from bench.backfill import PeakRss  # noqa: E402
-from semsync.backfill_plan import BackfillPlanner  # noqa: E402
+from semsync.backfill.plan import BackfillPlanner  # noqa: E402
 from semsync.catalog.models import Catalog, DimensionDef, TenantDef  # noqa: E402
 from semsync.config import (  # noqa: E402
     CatalogSettings,

@@ -37,10 +37,10 @@ from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
 from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
 from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import Grain, partitions_between  # noqa: E402
-from semsync.pattern_runs import PatternRunService  # noqa: E402
+from semsync.patterns.runs import PatternRunService  # noqa: E402
 from semsync.sources.sql import SqlSource  # noqa: E402
-from semsync.story_runs import StoryRunService  # noqa: E402
-from semsync.sync import SemanticSyncRequest, SemanticSyncService  # noqa: E402
+from semsync.stories.runs import StoryRunService  # noqa: E402
+from semsync.sync.service import SemanticSyncRequest, SemanticSyncService  # noqa: E402
 
 CONTEXTS = [("acme", "revenue"), ("globex", "orders"), ("initech", "visits"), ("initech", "revenue"),
             ("acme", "signups")]

@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.backfill import backfill_activities
-from semsync.backfill_plan import BackfillPlanner
+from semsync.backfill.plan import BackfillPlanner
 from semsync.contracts import (
     BackfillControl,
     BackfillInput,

@@ -21,7 +21,7 @@ from temporalio.common import SearchAttributeKey
 from typer.testing import CliRunner
 
 import worker as worker_module
-from semsync.backfill_plan import BackfillPlanner
+from semsync.backfill.plan import BackfillPlanner
 from semsync.catalog.models import Catalog, Filter, MetricDef, SqlMetricSource, TenantDef
 from semsync.catalog.store import write_catalog
 from semsync.config import DatabaseSettings, Settings, TemporalSettings, get_settings
