@@ -51,12 +51,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
+from devstack.demo import demo_catalog, seed_warehouse  # noqa: E402
 from semsync.catalog.models import Catalog, Filter, MetricDef, TenantDef  # noqa: E402
 from semsync.catalog.store import lookup_tenant, write_catalog  # noqa: E402
 from semsync.contracts import StoryRunRequest  # noqa: E402
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
-from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
-from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import Grain, partitions_between  # noqa: E402
 from semsync.patterns import analysis_date_for, get_pattern, pattern_names  # noqa: E402
 from semsync.patterns.catalog_settings import PatternSettingsTable  # noqa: E402

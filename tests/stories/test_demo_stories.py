@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from devstack.demo import demo_catalog, seed_warehouse
 from semsync.catalog.models import Catalog
 from semsync.catalog.store import write_catalog
 from semsync.contracts import PatternBatchRequest, StoryRunRequest
-from semsync.demo import demo_catalog, seed_warehouse
 from semsync.patterns.runs import PatternRunService
 from semsync.sources.sql import SqlSource
 from semsync.stories.runs import StoryRunService

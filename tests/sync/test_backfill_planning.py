@@ -11,6 +11,8 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from devstack.demo import demo_catalog
+from devstack.scale import generate_contexts
 from semsync.backfill.ledger import Ledger
 from semsync.backfill.plan import join_closest_runs, pages, plan_backfill, plan_page, summarize
 from semsync.contracts import (
@@ -23,8 +25,6 @@ from semsync.contracts import (
     PlanBackfillInput,
 )
 from semsync.contracts.backfill import MAX_EXPLICIT_CONTEXTS, MAX_RUNS_PER_LANE
-from semsync.demo import demo_catalog
-from semsync.devstack.scale import generate_contexts
 from semsync.errors import UnknownMetricError
 from semsync.partitions import Grain
 
