@@ -1,6 +1,7 @@
 # The semsync worker (and the operator CLI: `python -m starter …`), for docker-compose.yml or any
 # container platform. The project is installed without its dev extras: no embedded PostgreSQL, no
-# Temporal CLI, no test tools.
+# Temporal CLI, no test tools, and not the `devstack/` package (the embedded stack, the demo, the Cube test
+# server: the CLI goes without its `dev` and `demo` commands).
 FROM python:3.12.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

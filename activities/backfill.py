@@ -21,8 +21,8 @@ from semsync.contracts import (
 )
 
 if TYPE_CHECKING:
-    from semsync.backfill_plan import BackfillPlanner
-    from semsync.ledger import Ledger
+    from semsync.backfill.ledger import Ledger
+    from semsync.backfill.plan import BackfillPlanner
 
 
 class LedgerActivities:

@@ -1,4 +1,4 @@
-"""The discovery activity: a thin adapter to `semsync.discovery.Discovery`."""
+"""The discovery activity: a thin adapter to `semsync.catalog.discovery.Discovery`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from activities.errors import as_application_errors
 from semsync.contracts import DiscoverInput, DiscoveryDiff
 
 if TYPE_CHECKING:
-    from semsync.discovery import Discovery
+    from semsync.catalog.discovery import Discovery
 
 
 class DiscoveryActivities:

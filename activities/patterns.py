@@ -1,4 +1,4 @@
-"""The pattern activities: thin adapters from Temporal to `semsync.pattern_runs.PatternRunService`.
+"""The pattern activities: thin adapters from Temporal to `semsync.patterns.runs.PatternRunService`.
 
 The analysis itself runs in the service's executor (a process pool in the worker), never on the
 worker's event loop.
@@ -24,7 +24,7 @@ from semsync.contracts import (
 from semsync.observability import log_context
 
 if TYPE_CHECKING:
-    from semsync.pattern_runs import PatternRunService
+    from semsync.patterns.runs import PatternRunService
 
 
 class PatternActivities:

@@ -1,4 +1,4 @@
-"""The story activity: a thin adapter from Temporal to `semsync.story_runs.StoryRunService`.
+"""The story activity: a thin adapter from Temporal to `semsync.stories.runs.StoryRunService`.
 
 The telling runs in the service's executor (the worker's pattern process pool), never on the
 worker's event loop.
@@ -16,7 +16,7 @@ from activities.telemetry import STORIES_NEW, STORY_RUNS, count, error_type, req
 from semsync.contracts import StoryRunRequest, StoryRunResponse
 
 if TYPE_CHECKING:
-    from semsync.story_runs import StoryRunService
+    from semsync.stories.runs import StoryRunService
 
 
 class StoryActivities:

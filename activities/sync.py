@@ -1,4 +1,4 @@
-"""The sync activities: thin adapters from Temporal to `semsync.sync.SemanticSyncService`.
+"""The sync activities: thin adapters from Temporal to `semsync.sync.service.SemanticSyncService`.
 
 Planning, each component (the base series, one dimension) and the record of a component's final
 failure are separate activities, so Temporal retries each on its own. Typed semsync errors become
@@ -25,7 +25,7 @@ from activities.telemetry import (
 from semsync.contracts import ComponentFailureInput, ComponentResult, SemanticSyncRequest, SyncComponentInput, SyncPlan
 
 if TYPE_CHECKING:
-    from semsync.sync import SemanticSyncService
+    from semsync.sync.service import SemanticSyncService
 
 
 class SyncActivities:

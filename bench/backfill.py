@@ -44,6 +44,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 import worker as worker_module  # noqa: E402
+from devstack import SEARCH_ATTRIBUTES, create_scratch_database, temporary_postgres  # noqa: E402
+from devstack.demo import demo_catalog, seed_warehouse  # noqa: E402
 from semsync.catalog.models import Catalog, TenantDef  # noqa: E402
 from semsync.catalog.store import write_catalog  # noqa: E402
 from semsync.config import DatabaseSettings, Settings, TemporalSettings, WorkerSettings  # noqa: E402
@@ -57,8 +59,6 @@ from semsync.contracts import (  # noqa: E402
     SemanticSyncRequest,
     pattern_workflow_id,
 )
-from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
-from semsync.devstack import SEARCH_ATTRIBUTES, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import MetricContext, partitions_between  # noqa: E402
 from semsync.services import Services, open_services, pattern_process_pool  # noqa: E402
 from workflows.backfill import BackfillWorkflow  # noqa: E402

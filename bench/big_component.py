@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.catalog.models import (  # noqa: E402
     Catalog,
     DimensionDef,
@@ -42,10 +43,9 @@ from semsync.catalog.store import write_catalog  # noqa: E402
 from semsync.config import SemanticLayerSettings  # noqa: E402
 from semsync.contracts import SemanticSyncRequest, SyncComponentInput  # noqa: E402
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
-from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import Grain  # noqa: E402
 from semsync.sources.registry import SourceRegistry  # noqa: E402
-from semsync.sync import SemanticSyncService  # noqa: E402
+from semsync.sync.service import SemanticSyncService  # noqa: E402
 
 #: the first day of the FULL window: the day partitions requested start 365 days later
 FIRST = date(2023, 1, 1)

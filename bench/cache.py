@@ -27,13 +27,13 @@ import asyncpg  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from devstack import create_scratch_database, temporary_postgres  # noqa: E402
+from devstack.demo import demo_catalog  # noqa: E402
 from semsync.cache import CacheService  # noqa: E402
 from semsync.catalog.models import Catalog, TenantDef  # noqa: E402
 from semsync.catalog.store import write_catalog  # noqa: E402
 from semsync.contracts import CacheRequest  # noqa: E402
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
-from semsync.demo import demo_catalog  # noqa: E402
-from semsync.devstack import create_scratch_database, temporary_postgres  # noqa: E402
 
 FIRST, LAST = "2025-07-01", "2026-06-30"
 CONCURRENCY = 4

@@ -34,12 +34,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 import worker as worker_module  # noqa: E402
+from devstack import SEARCH_ATTRIBUTES, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.catalog.file import parse_catalog  # noqa: E402
 from semsync.catalog.store import write_catalog  # noqa: E402
 from semsync.config import DatabaseSettings, NotifySettings, Settings, TemporalSettings  # noqa: E402
 from semsync.contracts import AlertWorkflowInput, DigestInput  # noqa: E402
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS  # noqa: E402
-from semsync.devstack import SEARCH_ATTRIBUTES, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.services import open_services  # noqa: E402
 from semsync.stories import current_versions  # noqa: E402
 from semsync.stories.model import STORY_VERSION  # noqa: E402

@@ -28,14 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
+from devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
+from devstack.demo import demo_catalog, seed_warehouse  # noqa: E402
 from semsync.catalog.store import write_catalog  # noqa: E402
 from semsync.db.session import Database, tenant_scope  # noqa: E402
-from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
-from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import Grain  # noqa: E402
 from semsync.sources.base import MetricSource, SourcePage  # noqa: E402
 from semsync.sources.sql import SqlSource  # noqa: E402
-from semsync.sync import SemanticSyncRequest, SemanticSyncService  # noqa: E402
+from semsync.sync.service import SemanticSyncRequest, SemanticSyncService  # noqa: E402
 
 FIRST = date(2025, 7, 1)
 PARTITIONS = 180

@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.db.models import MetricDimensionalTimeSeries, MetricTarget, MetricTimeSeries  # noqa: E402
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
-from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.patterns import get_pattern, pattern_names, run_pattern  # noqa: E402
 from semsync.patterns.data import PatternDataOrganiser  # noqa: E402
 

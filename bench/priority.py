@@ -39,14 +39,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 import worker as worker_module  # noqa: E402
+from devstack import SEARCH_ATTRIBUTES, create_scratch_database, temporary_postgres  # noqa: E402
+from devstack.demo import demo_catalog, seed_warehouse  # noqa: E402
+from devstack.temporal import dynamic_config_args  # noqa: E402
 from semsync.catalog.models import Catalog, DimensionDef, TenantDef  # noqa: E402
 from semsync.catalog.store import write_catalog  # noqa: E402
 from semsync.config import DatabaseSettings, Settings, TemporalSettings  # noqa: E402
 from semsync.contracts import BackfillInput, BackfillMode, BackfillProgress, ContextSelector, GrainRange  # noqa: E402
 from semsync.contracts.backfill import BACKFILL_PRIORITY, SCHEDULED_PRIORITY  # noqa: E402
-from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
-from semsync.devstack import SEARCH_ATTRIBUTES, create_scratch_database, temporary_postgres  # noqa: E402
-from semsync.devstack.temporal import dynamic_config_args  # noqa: E402
 from semsync.services import open_services, pattern_process_pool  # noqa: E402
 from workflows.backfill import BackfillWorkflow  # noqa: E402
 

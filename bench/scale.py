@@ -54,7 +54,11 @@ from temporalio.worker import Worker  # noqa: E402
 import worker as worker_module  # noqa: E402
 from activities.backfill import backfill_activities  # noqa: E402
 from bench.backfill import PeakRss  # noqa: E402
-from semsync.backfill_plan import BackfillPlanner  # noqa: E402
+from devstack import SEARCH_ATTRIBUTES, create_scratch_database, temporary_postgres  # noqa: E402
+from devstack.demo import catalog_yaml, demo_catalog, seed_warehouse  # noqa: E402
+from devstack.instant_sync import InstantSync  # noqa: E402
+from devstack.scale import PayloadSizes, generate_contexts  # noqa: E402
+from semsync.backfill.plan import BackfillPlanner  # noqa: E402
 from semsync.catalog.models import Catalog, DimensionDef, TenantDef  # noqa: E402
 from semsync.config import (  # noqa: E402
     CatalogSettings,
@@ -73,10 +77,6 @@ from semsync.contracts import (  # noqa: E402
     scheduled_backfill_id,
 )
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
-from semsync.demo import catalog_yaml, demo_catalog, seed_warehouse  # noqa: E402
-from semsync.devstack import SEARCH_ATTRIBUTES, create_scratch_database, temporary_postgres  # noqa: E402
-from semsync.devstack.instant_sync import InstantSync  # noqa: E402
-from semsync.devstack.scale import PayloadSizes, generate_contexts  # noqa: E402
 from semsync.partitions import Grain, last_complete_partition  # noqa: E402
 from semsync.services import open_services, pattern_process_pool  # noqa: E402
 from starter.schedules import apply_schedules  # noqa: E402

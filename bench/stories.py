@@ -30,17 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
+from devstack.demo import demo_catalog, seed_warehouse  # noqa: E402
 from semsync.catalog.models import Catalog  # noqa: E402
 from semsync.catalog.store import write_catalog  # noqa: E402
 from semsync.contracts import PatternBatchRequest, StoryRunRequest  # noqa: E402
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
-from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
-from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import Grain, partitions_between  # noqa: E402
-from semsync.pattern_runs import PatternRunService  # noqa: E402
+from semsync.patterns.runs import PatternRunService  # noqa: E402
 from semsync.sources.sql import SqlSource  # noqa: E402
-from semsync.story_runs import StoryRunService  # noqa: E402
-from semsync.sync import SemanticSyncRequest, SemanticSyncService  # noqa: E402
+from semsync.stories.runs import StoryRunService  # noqa: E402
+from semsync.sync.service import SemanticSyncRequest, SemanticSyncService  # noqa: E402
 
 CONTEXTS = [("acme", "revenue"), ("globex", "orders"), ("initech", "visits"), ("initech", "revenue"),
             ("acme", "signups")]

@@ -12,7 +12,7 @@ runs a backfill (each sync's pattern run starts when that sync is done, while th
              `semsync.patterns.context_run.analyse_context`), the records stored as they come back
              (`semsync.patterns.store.store_records`: COPY + one upsert) while the pool works on.
   stories  – as each context × grain's results are stored: its stories over the year, as the
-             StoryWorkflow tells them (`semsync.story_runs.StoryRunService`: one read of the stored
+             StoryWorkflow tells them (`semsync.stories.runs.StoryRunService`: one read of the stored
              results, the telling in the same process pool, one replace of the span's stories);
              `THROUGHPUT_STORIES=0` leaves them out, to measure what they add;
   copy     – the reference: the same stored rows (a sample of `COPY_SAMPLE`) COPYed raw into an empty
@@ -51,12 +51,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
+from devstack.demo import demo_catalog, seed_warehouse  # noqa: E402
 from semsync.catalog.models import Catalog, Filter, MetricDef, TenantDef  # noqa: E402
 from semsync.catalog.store import lookup_tenant, write_catalog  # noqa: E402
 from semsync.contracts import StoryRunRequest  # noqa: E402
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database  # noqa: E402
-from semsync.demo import demo_catalog, seed_warehouse  # noqa: E402
-from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.partitions import Grain, partitions_between  # noqa: E402
 from semsync.patterns import analysis_date_for, get_pattern, pattern_names  # noqa: E402
 from semsync.patterns.catalog_settings import PatternSettingsTable  # noqa: E402
@@ -65,8 +65,8 @@ from semsync.patterns.data import PatternDataOrganiser  # noqa: E402
 from semsync.patterns.store import store_records  # noqa: E402
 from semsync.services import pattern_process_pool  # noqa: E402
 from semsync.sources.sql import SqlSource  # noqa: E402
-from semsync.story_runs import StoryRunService  # noqa: E402
-from semsync.sync import SemanticSyncRequest, SemanticSyncService  # noqa: E402
+from semsync.stories.runs import StoryRunService  # noqa: E402
+from semsync.sync.service import SemanticSyncRequest, SemanticSyncService  # noqa: E402
 
 TENANTS = int(os.environ.get("THROUGHPUT_TENANTS", "20"))  # 20 × 5 metrics = the 100 contexts; fewer for a smoke run
 YEAR = 2025

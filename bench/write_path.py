@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database, tenant_scope  # noqa: E402
 from semsync.db.window_replace import replace_window  # noqa: E402
-from semsync.devstack import PostgresServer, create_scratch_database, temporary_postgres  # noqa: E402
 
 SLICES, DAYS = 500, 400
 START = date(2024, 1, 1)

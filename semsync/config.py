@@ -239,7 +239,7 @@ class SemanticLayerSettings(BaseModel):
     max_response_mb: float = Field(64, gt=0)
     request_deadline_s: float = Field(120, gt=0)
     #: hosts (comma-separated) a Cube URL or an HTTP catalog URL may name with plain http:// (besides
-    #: loopback ones), e.g. "cube,cube.internal" on a compose network (`semsync.url_policy`)
+    #: loopback ones), e.g. "cube,cube.internal" on a compose network (`semsync.http.url_policy`)
     allow_http_hosts: str = ""
     #: schemas (comma-separated) a SQL metric may read when its tenant's connection is semsync's own
     #: database (`database_url` unset): its table is `schema.table` in one of them, and the query runs

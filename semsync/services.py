@@ -21,18 +21,18 @@ from dataclasses import dataclass
 
 import httpx
 
-from semsync.backfill_plan import BackfillPlanner
+from semsync.backfill.ledger import Ledger
+from semsync.backfill.plan import BackfillPlanner
 from semsync.cache import CacheService
+from semsync.catalog.discovery import Discovery
 from semsync.config import Settings
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database, refuse_privileged_role, ssl_connect_args
-from semsync.discovery import Discovery
-from semsync.ledger import Ledger
 from semsync.notify.service import DeliveryService
 from semsync.notify.transports import Transports
-from semsync.pattern_runs import PatternRunService
+from semsync.patterns.runs import PatternRunService
 from semsync.sources.registry import SourceRegistry
-from semsync.story_runs import StoryRunService
-from semsync.sync import SemanticSyncService
+from semsync.stories.runs import StoryRunService
+from semsync.sync.service import SemanticSyncService
 
 #: the pattern fits are many tiny matrix operations: multi-threaded BLAS makes them slower
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

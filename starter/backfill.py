@@ -7,7 +7,7 @@
     pause|resume|cancel BACKFILL_ID
 
 Input is checked (keys, ranges, contexts against the catalog) before anything starts; bad input
-exits 2 with one line. The plan is the workflow's own (`semsync.backfill_plan`), computed here too
+exits 2 with one line. The plan is the workflow's own (`semsync.backfill.plan`), computed here too
 so that `--dry-run` shows it and a bad context is refused up front.
 """
 
@@ -28,7 +28,7 @@ from temporalio.common import Priority
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from semsync.backfill_plan import BackfillPlanner
+from semsync.backfill.plan import BackfillPlanner
 from semsync.config import get_settings
 from semsync.contracts import (
     BACKFILL_WORKFLOW_PREFIX,

@@ -39,6 +39,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("starter.migrate", "migrate"),
     "legacy": ("starter.legacy", "app"),
 }
+#: the commands that run on the dev stack (the top-level `devstack` package): a checkout has it, a
+#: production install (the Dockerfile's) does not, and there the CLI goes without them
+DEVSTACK_COMMANDS = frozenset({"dev", "demo"})
 
 
 def build(names: Sequence[str] = tuple(COMMANDS)) -> typer.Typer:
@@ -47,7 +50,12 @@ def build(names: Sequence[str] = tuple(COMMANDS)) -> typer.Typer:
     app.callback()(_group)  # a group even with one command (Typer would make a lone command the program)
     for name in names:
         module, attribute = COMMANDS[name]
-        target = getattr(importlib.import_module(module), attribute)
+        try:
+            target = getattr(importlib.import_module(module), attribute)
+        except ModuleNotFoundError as exc:
+            if name in DEVSTACK_COMMANDS and (exc.name or "").partition(".")[0] == "devstack":
+                continue
+            raise
         if isinstance(target, typer.Typer):
             app.add_typer(target, name=name)
         else:

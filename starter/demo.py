@@ -12,14 +12,14 @@ import typer
 from sqlalchemy import text
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from devstack import DevStack, DevStackError
+from devstack.demo import DEMO_CATALOG_PATH, EVENTS, seed_warehouse, write_demo_catalog
+from devstack.demo.warehouse import START as DEMO_START
 from semsync.catalog.file import read_catalog_file
 from semsync.catalog.store import write_catalog
 from semsync.config import Settings, asyncpg_dsn, get_settings
 from semsync.contracts import BackfillInput, BackfillResult, ContextSelector, DiscoveryInput
 from semsync.db.session import tenant_scope
-from semsync.demo import DEMO_CATALOG_PATH, EVENTS, seed_warehouse, write_demo_catalog
-from semsync.demo.warehouse import START as DEMO_START
-from semsync.devstack import DevStack, DevStackError
 from semsync.services import open_services
 from semsync.stories import Story, StoryStatus
 from starter.backfill import default_backfill_id, follow, grain_ranges

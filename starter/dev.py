@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
+from devstack import DevStack, DevStackError
 from semsync.config import get_settings
-from semsync.devstack import DevStack, DevStackError
 from starter.console import console, err_console
 
 app = typer.Typer(no_args_is_help=True, help="Run the embedded development stack (PostgreSQL + Temporal).")

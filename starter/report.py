@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from semsync.errors import InvalidInputError
 from semsync.partitions import Grain, MetricContext
-from semsync.report import read_report_data, render_report
+from semsync.stories.report import read_report_data, render_report
 from starter.console import console, counted, reported_errors, run_with_database
 
 

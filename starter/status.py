@@ -17,7 +17,8 @@ from rich.text import Text
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from semsync.backfill_plan import select_contexts
+from semsync.backfill.ledger import LedgerRow, read_ledger
+from semsync.backfill.plan import select_contexts
 from semsync.config import get_settings
 from semsync.contracts import (
     CACHE_KIND,
@@ -30,10 +31,9 @@ from semsync.contracts import (
 )
 from semsync.db.session import Database
 from semsync.errors import InvalidInputError, PartitionRangeError
-from semsync.ledger import LedgerRow, read_ledger
 from semsync.partitions import Grain, Partition, first_partitions, last_complete_partition, partition_range
 from semsync.partitions.grains import FIRST_DATE_SETTING
-from semsync.sync_plan import shift_periods
+from semsync.sync.plan import shift_periods
 from starter.backfill import bare_backfill_id, print_result
 from starter.console import console, counted, err_console, reported_errors, run_with_database
 from starter.orchestration import run_with_temporal

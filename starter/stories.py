@@ -8,7 +8,7 @@ from datetime import date
 import typer
 from rich.markup import escape
 
-from semsync.backfill_plan import select_contexts
+from semsync.backfill.plan import select_contexts
 from semsync.contracts import ContextSelector
 from semsync.db.session import Database, tenant_scope
 from semsync.errors import InvalidInputError

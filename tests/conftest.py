@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from devstack import SEARCH_ATTRIBUTES, PostgresServer, create_scratch_database, free_port
+from devstack.temporal import dynamic_config_args
 from semsync.db.migrate import drop_database
 from semsync.db.models import Base
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database
-from semsync.devstack import SEARCH_ATTRIBUTES, PostgresServer, create_scratch_database, free_port
-from semsync.devstack.temporal import dynamic_config_args
 from semsync.encryption import new_key
 
 # One key encrypts the tenants' connections for the whole session, its subprocesses included (CLI,

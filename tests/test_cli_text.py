@@ -143,7 +143,7 @@ def test_results_for_a_future_date_says_so_instead_of_suggesting_a_backfill(monk
 @pytest.mark.parametrize(("worker_pid", "hint"), [(4242, False), (None, True)])
 def test_dev_status_says_how_to_start_the_worker_only_when_it_is_not_running(monkeypatch, worker_pid, hint):
     import starter.dev
-    from semsync.devstack import StackStatus
+    from devstack import StackStatus
 
     status = StackStatus(database_url="postgresql://127.0.0.1/semsync", postgres_pid=1, postgres_reachable=True,
                          temporal_address="127.0.0.1:7233", temporal_pid=2, temporal_reachable=True,

@@ -10,10 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
-from semsync.catalog.file import read_catalog_file
-from semsync.catalog.models import MetricDef, SqlMetricSource
-from semsync.config import get_settings
-from semsync.demo import (
+from devstack.demo import (
     DEMO_CATALOG_PATH,
     EVENTS,
     MOBILE_OVERTAKES_WEB,
@@ -22,7 +19,10 @@ from semsync.demo import (
     seed_warehouse,
     write_demo_catalog,
 )
-from semsync.demo.warehouse import build_records
+from devstack.demo.warehouse import build_records
+from semsync.catalog.file import read_catalog_file
+from semsync.catalog.models import MetricDef, SqlMetricSource
+from semsync.config import get_settings
 from semsync.partitions import Grain
 from semsync.sources.sql import SqlSource
 from starter.cli import app

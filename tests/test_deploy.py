@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,10 +17,10 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from devstack import SEARCH_ATTRIBUTES
 from semsync.config import FILE_SUFFIX, Settings, TemporalSettings, WorkerSettings, get_settings
-from semsync.devstack import SEARCH_ATTRIBUTES
 from semsync.encryption import SecretBox, new_key
-from starter.cli import app
+from starter.cli import DEVSTACK_COMMANDS, app, build
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -233,6 +234,19 @@ def test_the_dockerfile_installs_without_dev_extras_and_runs_the_worker():
     assert re.search(r"^USER \S+", dockerfile, re.M), "the worker must not run as root"
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {"deploy", ".git", ".venv"} <= set(ignored)
+
+
+def test_the_cli_goes_without_the_dev_stack_that_production_does_not_install(monkeypatch):
+    """The image has no `devstack/` (neither copied nor installed): every other command is there."""
+    monkeypatch.setitem(sys.modules, "devstack", None)  # importing it fails, as in the image
+    for module in ("starter.dev", "starter.demo"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    result = CliRunner().invoke(build(), ["--help"])
+    assert result.exit_code == 0, result.output
+    listed = {line.split()[1] for line in result.output.splitlines() if line.startswith("│ ") and len(line.split()) > 2}
+    assert not listed & DEVSTACK_COMMANDS and {"migrate", "catalog", "schedules", "sync"} <= listed, result.output
+    assert "devstack" in (ROOT / ".dockerignore").read_text().split()
+    assert "COPY devstack" not in (ROOT / "Dockerfile").read_text()
 
 
 def test_the_setup_runs_commands_that_exist():

@@ -10,8 +10,8 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
+from devstack import SEARCH_ATTRIBUTES, DevStack, free_port
 from semsync.config import get_settings
-from semsync.devstack import SEARCH_ATTRIBUTES, DevStack, free_port
 from semsync.redaction import redact
 from starter.cli import app
 
@@ -85,7 +85,7 @@ def test_up_recovers_after_a_crash(stack_env):
 
 
 def test_a_running_dev_server_gets_the_search_attributes_it_lacks(tmp_path):
-    from semsync.devstack.temporal import TemporalDevServer
+    from devstack.temporal import TemporalDevServer
 
     server = TemporalDevServer(tmp_path / "temporal", free_port(), None, search_attributes={"SemsyncTenant": "Keyword"})
     server.start()

@@ -21,6 +21,7 @@ import pytest
 import yaml
 from sqlalchemy import text
 
+from devstack import free_port
 from semsync.catalog.models import Catalog, DimensionDef, Filter, MetricDef, SqlMetricSource, TenantDef
 from semsync.catalog.store import write_catalog
 from semsync.contracts import (
@@ -34,7 +35,6 @@ from semsync.contracts import (
     SyncWorkflowInput,
     SyncWorkflowResult,
 )
-from semsync.devstack import free_port
 from semsync.observability import ContextFilter, JsonFormatter, TextFormatter, log_context, log_handler
 from tests.monitoring import (
     RULES,

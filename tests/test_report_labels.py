@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import date, datetime
 
 from semsync.partitions import Grain, MetricContext
-from semsync.report import ReportData, render_report
+from semsync.stories.report import ReportData, render_report
 
 LINK = '<a href="https://evil.example">x</a>'
 

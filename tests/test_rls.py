@@ -278,8 +278,8 @@ async def test_the_worker_as_the_owner_stops_at_start_with_one_line(db):
 async def test_migration_0008_downgrades_to_unforced_and_upgrades_again(pg_server):
     from alembic import command
 
+    from devstack import create_scratch_database
     from semsync.db.migrate import alembic_config, drop_database
-    from semsync.devstack import create_scratch_database
 
     scratch = await create_scratch_database(pg_server, f"semsync_force_{os.getpid()}")
     engine = create_async_engine(scratch.admin_url, poolclass=NullPool)

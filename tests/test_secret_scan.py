@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from devstack import free_port
 from semsync.config import get_settings
-from semsync.devstack import free_port
 from semsync.observability import log_handler
 from starter.cli import app
 

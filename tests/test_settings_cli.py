@@ -83,7 +83,7 @@ async def test_a_wrong_database_password_is_non_retryable_in_activities(test_dat
     from semsync.contracts import SemanticSyncRequest
     from semsync.db.session import Database
     from semsync.sources.registry import SourceRegistry
-    from semsync.sync import SemanticSyncService
+    from semsync.sync.service import SemanticSyncService
 
     database = Database.connect(_wrong_password(test_database.app_url), pool_size=1)
     try:

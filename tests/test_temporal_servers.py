@@ -10,7 +10,7 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from semsync.devstack import SEARCH_ATTRIBUTES
+from devstack import SEARCH_ATTRIBUTES
 
 
 class WaitInput(BaseModel):

@@ -1,7 +1,7 @@
 """DiscoveryWorkflow: keep the registry of contexts in line with the catalog (every 15 minutes).
 
 One activity loads the catalog from its provider, writes it and upserts the metric and pattern
-contexts (`semsync.discovery`); the diff (counts, and a few names of each kind) is returned and
+contexts (`semsync.catalog.discovery`); the diff (counts, and a few names of each kind) is returned and
 logged. With `initial_sync`, the contexts that are new (or back) get their first sync: a
 BackfillWorkflow per grain over the contexts activated since this discovery began (a time, not a
 list, so the input is small however many), for the last complete partition as of the run's

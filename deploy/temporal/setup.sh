@@ -1,6 +1,6 @@
 #!/bin/sh
 # One-shot (the `temporal-setup` service): wait for the Temporal frontend, create semsync's namespace
-# and register semsync's search attributes (semsync/devstack/temporal.py SEARCH_ATTRIBUTES) in it.
+# and register semsync's search attributes (devstack/temporal.py SEARCH_ATTRIBUTES) in it.
 # Idempotent: what exists is left alone, so every `docker compose up` may run it again.
 set -eu
 

@@ -16,7 +16,7 @@ URL is configured; close the catalog with `aclose()`, or use it as ``async with`
   "dimensions": [{"dimension_id", "label", "meta_data": {"semantic_meta": {"cube", "member"}}}]}], "count": N}``;
   a metric becomes a `CubeMetricSource` with measure ``cube.member``.
 
-Transport failures and the statuses `semsync.http_status` calls transient (5xx, 408, 425, 429) raise
+Transport failures and the statuses `semsync.http.status` calls transient (5xx, 408, 425, 429) raise
 CatalogUnavailableError (retryable), other 4xx CatalogRequestError: a
 catalog is returned whole or not at all, so discovery never mistakes a failed call for removed
 tenants. A tenant or metric the service describes incompletely (no Cube URL, no time dimension,
@@ -39,8 +39,8 @@ from semsync.catalog.provider import CatalogProvider
 from semsync.catalog.validation import catalog_error
 from semsync.config import CatalogSettings
 from semsync.errors import CatalogError, CatalogRequestError, CatalogUnavailableError
-from semsync.http_limits import RequestDeadlineError, ResponseTooLargeError, bounded_request
-from semsync.url_policy import checked_service_url
+from semsync.http.limits import RequestDeadlineError, ResponseTooLargeError, bounded_request
+from semsync.http.url_policy import checked_service_url
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class HttpCatalog(CatalogProvider):
 
 def _check_service_url(name: str, url: str | None) -> None:
     """A service URL that can never be called (no http(s) scheme, no host) or that would carry the
-    client secret or a tenant's data in clear text or to a metadata address (`semsync.url_policy`) is
+    client secret or a tenant's data in clear text or to a metadata address (`semsync.http.url_policy`) is
     a configuration error, refused before any request."""
     if url is None:
         return

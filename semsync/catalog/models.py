@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from semsync.http.url_policy import checked_service_url
 from semsync.notify.channels import Notifications
 from semsync.partitions.contexts import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
-from semsync.url_policy import checked_service_url
 
 #: the identifier rule of contexts (`semsync.partitions.contexts`): tenant and metric ids become context parts
 IDENTIFIER = rf"^{IDENTIFIER_PATTERN}$"
@@ -165,7 +165,7 @@ CUBE_JWT_ALGORITHM = "HS256"
 class CubeConnection(_Strict):
     type: Literal["cube"] = "cube"
     #: https://, or http:// to a loopback host or one in SEMSYNC_SEMANTIC_LAYER__ALLOW_HTTP_HOSTS; never a
-    #: link-local or cloud metadata address (`semsync.url_policy`): the tenant's token goes there
+    #: link-local or cloud metadata address (`semsync.http.url_policy`): the tenant's token goes there
     cube_api_url: str = Field(
         description="base URL, e.g. https://cube.acme.example (the /cubejs-api/v1 prefix is added)")
     auth_type: CubeAuthType = CubeAuthType.TOKEN

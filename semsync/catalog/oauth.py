@@ -29,7 +29,7 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from semsync.errors import CatalogRequestError, CatalogUnavailableError
-from semsync.http_status import StatusClass, classify_status
+from semsync.http.status import StatusClass, classify_status
 
 #: lifetime assumed when the token endpoint does not say (`expires_in` is optional in RFC 6749)
 DEFAULT_EXPIRES_IN_S = 300

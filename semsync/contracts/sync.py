@@ -137,7 +137,7 @@ class ComponentPlan(_Model):
     start: date
     end: date
     reason: str
-    #: `settled_through` before this sync (see semsync.sync_plan)
+    #: `settled_through` before this sync (see semsync.sync.plan)
     settled_through: date | None = None
 
 

@@ -226,7 +226,7 @@ class MetricSyncStatus(Base):
     end_date: Mapped[date | None] = mapped_column(Date)
     records_processed: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     #: every date from the first FULL window's start to here was fetched after it had settled
-    #: (fetched at least the INCREMENTAL lookback after the date): see semsync.sync_plan
+    #: (fetched at least the INCREMENTAL lookback after the date): see semsync.sync.plan
     settled_through: Mapped[date | None] = mapped_column(Date)
     error: Mapped[str | None] = mapped_column(Text)
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))

@@ -12,7 +12,7 @@ the whole tenant in one transaction: it is imported completely or not at all):
   and never undoes a value semsync synced after the import.
 - ``metric_sync_status``: one row per (metric, grain, dimension, sync type) with the original's
   status, window, counts and error, and one history event saying it was imported. A successful FULL
-  makes the next sync of that component INCREMENTAL (`semsync.sync_plan`), so moving over re-fetches
+  makes the next sync of that component INCREMENTAL (`semsync.sync.plan`), so moving over re-fetches
   the INCREMENTAL lookback, not years. A status RUNNING in the original is imported as FAILED (its
   outcome is unknown: the next sync is FULL). A row replaces semsync's only if its ``last_sync_at``
   is later.
@@ -50,7 +50,7 @@ from semsync.legacy.source import BATCH_ROWS, LegacyDatabase, SeriesQuery
 from semsync.legacy.targets import check_targets
 from semsync.legacy.tenants import TenantPair
 from semsync.partitions import Grain, Partition
-from semsync.sync_status import HISTORY_LIMIT
+from semsync.sync.status import HISTORY_LIMIT
 
 LEDGER_WORKFLOW_ID = "legacy-import"
 #: the prefix of an imported pattern result's version (semsync's `version` column holds 16 characters)

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from semsync import url_policy
+from semsync.http import url_policy
 from semsync.partitions import Grain
 from semsync.stories.model import Genre, Polarity, Story
 
@@ -48,7 +48,7 @@ class _Strict(BaseModel):
 
 def checked_url(url: str) -> str:
     """`url` if a delivery may go to it: ``https://``, or ``http://`` to a loopback host (a receiver on
-    the same machine), never a link-local or metadata address (`semsync.url_policy`); the URL itself is
+    the same machine), never a link-local or metadata address (`semsync.http.url_policy`); the URL itself is
     never part of the message (it is a secret)."""
     return url_policy.checked_url(url)
 

@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 
 from semsync.config import NotifySettings
 from semsync.errors import SemsyncError
-from semsync.http_status import StatusClass, classify_status
+from semsync.http.status import StatusClass, classify_status
 from semsync.notify.content import EmailContent
 from semsync.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from semsync.redaction import redact

@@ -31,7 +31,7 @@ given, and the metric's filters. Cube's ``week`` is the ISO week starting Monday
 - **Auth.** ``TOKEN``: the token as the ``Authorization`` header (no ``Bearer``). ``SECRET_KEY``: an
   HS256 JWT signed with the tenant's secret, with ``iat``/``exp`` (`jwt_ttl_s`), reused until a minute
   before it expires.
-- **Errors.** As `semsync.http_status` classifies: a final 4xx → `SourceRequestError` carrying Cube's
+- **Errors.** As `semsync.http.status` classifies: a final 4xx → `SourceRequestError` carrying Cube's
   message (a bad member, a bad token: retrying cannot help); 5xx, 408, 425, 429, timeouts and
   connection errors → `SourceUnavailableError`. Cube reports a data source it cannot reach as a 400
   "orchestrator error"; such a 400 whose message names a connection failure is retryable too.
@@ -76,8 +76,8 @@ from semsync.catalog.models import (
 )
 from semsync.config import SemanticLayerSettings
 from semsync.errors import SourceRequestError, SourceUnavailableError
-from semsync.http_limits import RequestDeadlineError, ResponseTooLargeError, bounded_request
-from semsync.http_status import StatusClass, classify_status
+from semsync.http.limits import RequestDeadlineError, ResponseTooLargeError, bounded_request
+from semsync.http.status import StatusClass, classify_status
 from semsync.partitions import Grain
 from semsync.progress import ProgressCallback, report
 from semsync.redaction import redact

@@ -93,8 +93,8 @@ async def test_the_target_is_sealed_at_rest_and_read_back(db):
 
 async def test_discovery_registers_the_cache_partitions_of_tenants_with_a_target(db):
     from semsync.cache import CacheService
+    from semsync.catalog.discovery import register_contexts
     from semsync.catalog.models import Catalog
-    from semsync.discovery import register_contexts
 
     parsed = parse_catalog(catalog(SNOWFLAKE), source="catalog.yaml")
     plain = parsed.tenants[0].model_copy(update={"identifier": "plain", "cache": None})

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 import worker as worker_module
+from devstack.demo import demo_catalog, seed_warehouse
 from semsync.catalog.models import Catalog, TenantDef
 from semsync.catalog.store import write_catalog
 from semsync.config import DatabaseSettings, Settings, TemporalSettings
@@ -26,7 +27,6 @@ from semsync.contracts import (
     GrainRange,
     SyncWorkflowInput,
 )
-from semsync.demo import demo_catalog, seed_warehouse
 from semsync.partitions import Grain
 from semsync.services import open_services
 from tests.cache.conftest import SNOWFLAKE, pg_rows, scratch_target, snowflake_rows

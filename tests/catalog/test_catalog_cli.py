@@ -130,7 +130,7 @@ async def test_refresh_loads_the_configured_provider(db, settings_env, tmp_path,
 
 
 async def test_refresh_from_an_unreachable_service_exits_1(db, settings_env, monkeypatch):
-    from semsync.devstack import free_port
+    from devstack import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     for key, value in {"PROVIDER": "http", "TENANTS_URL": url, "METRICS_URL": url, "TOKEN_URL": f"{url}/token",

@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from temporalio.client import Client
 
 import worker as worker_module
+from devstack import PostgresServer, create_scratch_database
+from devstack.demo import demo_catalog, seed_warehouse
 from semsync.catalog.models import Catalog
 from semsync.catalog.store import write_catalog
 from semsync.config import DatabaseSettings, SemanticLayerSettings, Settings, TemporalSettings
@@ -40,8 +42,6 @@ from semsync.contracts import (
     pattern_workflow_id,
 )
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database
-from semsync.demo import demo_catalog, seed_warehouse
-from semsync.devstack import PostgresServer, create_scratch_database
 from semsync.partitions import Grain, MetricContext, partition_for_date
 from semsync.services import open_services
 from workflows.backfill import BackfillWorkflow

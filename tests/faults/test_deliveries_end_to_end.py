@@ -29,11 +29,11 @@ from sqlalchemy import text
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from devstack import TemporalDevServer, free_port
+from devstack.demo import demo_catalog
 from semsync.catalog.models import Catalog
 from semsync.contracts import AlertWorkflowResult, BackfillMode, ContextSelector, DigestInput, GrainRange
 from semsync.contracts import alert_workflow_id as alerts_id
-from semsync.demo import demo_catalog
-from semsync.devstack import TemporalDevServer, free_port
 from semsync.notify.channels import Notifications
 from semsync.partitions import MetricContext
 from tests.notify.receivers import HttpReceiver, SmtpReceiver

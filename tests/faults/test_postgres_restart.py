@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from temporalio.api.enums.v1 import EventType
 
+from devstack import PostgresServer, free_port
 from semsync.contracts import ComponentRetry, SyncWorkflowInput, SyncWorkflowResult
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS
-from semsync.devstack import PostgresServer, free_port
 from workflows.sync import SyncWorkflow
 
 pytestmark = pytest.mark.temporal

@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from devstack import free_port
 from semsync.catalog.models import (
     Catalog,
     CubeAuthType,
@@ -40,7 +41,6 @@ from semsync.catalog.models import (
 from semsync.contracts import ComponentRetry, ContextSelector, GrainRange
 from semsync.db.models import TENANT_TABLES
 from semsync.db.session import Database, tenant_scope
-from semsync.devstack import free_port
 
 pytestmark = pytest.mark.temporal
 

@@ -22,8 +22,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
+from devstack import TemporalDevServer, free_port
 from semsync.contracts import sync_workflow_id
-from semsync.devstack import TemporalDevServer, free_port
 from semsync.partitions import MetricContext
 
 pytestmark = pytest.mark.temporal

@@ -10,14 +10,14 @@ from conftest import ACME, MONDAYS, TENANT_MAP, WEDNESDAY, day_value, invoke
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from semsync.backfill_plan import plan_backfill
+from semsync.backfill.plan import plan_backfill
 from semsync.catalog.models import TargetDef
 from semsync.catalog.store import lookup_tenant
 from semsync.contracts.backfill import BackfillMode, ContextSelector, GrainRange, PlanBackfillInput
 from semsync.db.session import tenant_scope
 from semsync.partitions import Grain, Partition
-from semsync.sync import SemanticSyncRequest, SemanticSyncService
-from semsync.sync_plan import SyncType
+from semsync.sync.plan import SyncType
+from semsync.sync.service import SemanticSyncRequest, SemanticSyncService
 
 
 async def import_json(legacy, *extra: str) -> dict:

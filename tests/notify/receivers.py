@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from semsync.devstack import free_port
+from devstack import free_port
 
 #: what a failing receiver answers, drawn at random, unless told otherwise
 DEFAULT_FAIL_STATUSES = (500, 503)

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from devstack import free_port
 from semsync.config import NotifySettings
-from semsync.devstack import free_port
 from semsync.notify.content import EmailContent
 from semsync.notify.transports import (
     FinalDeliveryError,

@@ -21,6 +21,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from devstack import PostgresServer, ScratchDatabase, create_scratch_database, free_port
+from devstack.cube_server import CubeServer, missing_tools
+from devstack.demo import demo_catalog, seed_warehouse
 from semsync.catalog.models import (
     Catalog,
     CubeAuthType,
@@ -33,10 +36,7 @@ from semsync.catalog.models import (
     TenantDef,
 )
 from semsync.config import SemanticLayerSettings
-from semsync.cube_server import CubeServer, missing_tools
 from semsync.db.migrate import drop_database
-from semsync.demo import demo_catalog, seed_warehouse
-from semsync.devstack import PostgresServer, ScratchDatabase, create_scratch_database, free_port
 from semsync.errors import SourceRequestError, SourceUnavailableError
 from semsync.partitions import Grain
 from semsync.sources.base import NULL_SLICE, FetchResult

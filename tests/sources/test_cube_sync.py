@@ -18,8 +18,8 @@ from semsync.errors import SourceRequestError
 from semsync.partitions import Grain
 from semsync.sources.base import NULL_SLICE
 from semsync.sources.cube import CubeSource
-from semsync.sync import SemanticSyncRequest, SemanticSyncService
-from semsync.sync_plan import SyncStatus
+from semsync.sync.plan import SyncStatus
+from semsync.sync.service import SemanticSyncRequest, SemanticSyncService
 
 
 class OneSource:

@@ -10,10 +10,10 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from devstack.demo.catalog import demo_catalog
 from semsync.catalog.file import parse_catalog
 from semsync.catalog.models import DimensionDef, Filter, MetricDef, SqlConnection, SqlMetricSource, TenantDef
 from semsync.config import SemanticLayerSettings
-from semsync.demo.catalog import demo_catalog
 from semsync.errors import CatalogError, SourceRequestError
 from semsync.partitions import Grain
 from semsync.sources.registry import SourceRegistry

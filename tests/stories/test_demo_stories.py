@@ -21,14 +21,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from devstack.demo import demo_catalog, seed_warehouse
 from semsync.catalog.models import Catalog
 from semsync.catalog.store import write_catalog
 from semsync.contracts import PatternBatchRequest, StoryRunRequest
-from semsync.demo import demo_catalog, seed_warehouse
-from semsync.pattern_runs import PatternRunService
+from semsync.patterns.runs import PatternRunService
 from semsync.sources.sql import SqlSource
-from semsync.story_runs import StoryRunService
-from semsync.sync import SemanticSyncRequest, SemanticSyncService
+from semsync.stories.runs import StoryRunService
+from semsync.sync.service import SemanticSyncRequest, SemanticSyncService
 
 SPANS = {"day": ("2025-07-01", "2025-12-31"), "week": ("2025-W27", "2025-W52"), "month": ("2025-07", "2025-12")}
 CONTEXTS = [("acme", "revenue", ("day",)), ("globex", "orders", ("day",)), ("initech", "visits", ("day",)),

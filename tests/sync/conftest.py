@@ -12,7 +12,7 @@ from sync_helpers import FixedSources, ScriptedSource
 from semsync.catalog.models import Catalog, DimensionDef, Filter, MetricDef, SqlMetricSource, TenantDef
 from semsync.catalog.store import write_catalog
 from semsync.sources.sql import SqlSource
-from semsync.sync import SemanticSyncService
+from semsync.sync.service import SemanticSyncService
 
 FIRST_DAY = date(2024, 1, 1)
 LAST_DAY = date(2025, 12, 31)

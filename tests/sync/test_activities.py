@@ -11,6 +11,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.backfill import LedgerActivities
 from activities.patterns import PatternActivities
 from activities.sync import SyncActivities
+from semsync.backfill.ledger import Ledger
 from semsync.contracts import (
     ActivePatternsInput,
     ComponentFailureInput,
@@ -25,10 +26,9 @@ from semsync.contracts import (
     SyncType,
 )
 from semsync.errors import SourceRequestError, SourceUnavailableError
-from semsync.ledger import Ledger
 from semsync.partitions import Grain
-from semsync.pattern_runs import PatternRunService
 from semsync.patterns import pattern_names
+from semsync.patterns.runs import PatternRunService
 
 
 def sync_request(**overrides) -> SemanticSyncRequest:

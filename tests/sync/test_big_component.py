@@ -30,7 +30,7 @@ from semsync.partitions import Grain
 from semsync.sources.base import MetricSource, SourcePage
 from semsync.sources.registry import SourceRegistry
 from semsync.sources.sql import SqlSource
-from semsync.sync import SemanticSyncService
+from semsync.sync.service import SemanticSyncService
 
 #: the FULL window of the day partition 2025-07-01
 FIRST, LAST = date(2024, 7, 1), date(2025, 7, 1)

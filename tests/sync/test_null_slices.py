@@ -16,7 +16,7 @@ from semsync.patterns import get_pattern
 from semsync.patterns.base import DataNeed
 from semsync.patterns.data import PatternDataOrganiser
 from semsync.sources.base import NULL_SLICE
-from semsync.sync import SemanticSyncRequest
+from semsync.sync.service import SemanticSyncRequest
 
 
 def request(partition: str, end: str | None = None, *, tenant: str = "acme", grain: Grain = Grain.DAY,

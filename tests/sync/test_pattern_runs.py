@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from semsync.backfill.ledger import Ledger
 from semsync.catalog.store import read_catalog, write_catalog
 from semsync.contracts import LedgerEntry, LedgerStatus
 from semsync.errors import CatalogError, InvalidInputError, NotFoundError
-from semsync.ledger import Ledger
 from semsync.partitions import Grain
-from semsync.pattern_runs import PatternBatchRequest, PatternRunRequest, PatternRunService
 from semsync.patterns import get_pattern, pattern_names
-from semsync.sync import SemanticSyncRequest
+from semsync.patterns.runs import PatternBatchRequest, PatternRunRequest, PatternRunService
+from semsync.sync.service import SemanticSyncRequest
 
 
 @pytest.fixture

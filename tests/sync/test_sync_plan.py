@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from semsync.partitions import Grain, parse_partition
-from semsync.sync_plan import ComponentHistory, SyncType, advance_settled, plan_component, shift_periods
+from semsync.sync.plan import ComponentHistory, SyncType, advance_settled, plan_component, shift_periods
 
 DONE = ComponentHistory(has_successful_full=True)
 

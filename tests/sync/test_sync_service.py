@@ -18,9 +18,9 @@ from semsync.errors import (
     UnknownTenantError,
 )
 from semsync.partitions import Grain
-from semsync.sync import SemanticSyncRequest
-from semsync.sync_plan import SyncStatus, SyncType
-from semsync.sync_status import HISTORY_LIMIT
+from semsync.sync.plan import SyncStatus, SyncType
+from semsync.sync.service import SemanticSyncRequest
+from semsync.sync.status import HISTORY_LIMIT
 
 
 def request(partition="2025-07-01", end=None, *, tenant="acme", metric="revenue", grain=Grain.DAY, force=False):
@@ -56,7 +56,7 @@ async def test_first_sync_is_full_then_incremental(service, warehouse):
 async def test_recent_partitions_refetch_the_incremental_lookback(warehouse, scripted):
     from datetime import UTC, datetime
 
-    from semsync.sync import SemanticSyncService
+    from semsync.sync.service import SemanticSyncService
 
     clock = {"now": datetime(2025, 7, 2, 10, tzinfo=UTC)}  # a daily schedule, the day after
     service = SemanticSyncService(warehouse.session_factory, FixedSources(scripted), clock=lambda: clock["now"])
@@ -128,7 +128,7 @@ async def test_duplicate_rows_from_the_source_fail_without_writing(service, scri
 
 async def test_failure_after_writing_rolls_the_window_back(service, warehouse, monkeypatch):
     """The window's rows and its status commit together: a failure between them undoes the write."""
-    import semsync.sync as sync_module
+    import semsync.sync.service as sync_module
 
     await service.sync(request("2025-07-01"))
     async with warehouse.admin_engine.begin() as conn:

@@ -24,6 +24,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.exceptions import ApplicationError  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+from devstack import SEARCH_ATTRIBUTES  # noqa: E402
 from semsync.contracts import (  # noqa: E402
     BackfillInput,
     CacheWorkflowInput,
@@ -35,7 +36,6 @@ from semsync.contracts import (  # noqa: E402
     StoryWorkflowInput,
     SyncWorkflowInput,
 )
-from semsync.devstack import SEARCH_ATTRIBUTES  # noqa: E402
 from workflows.backfill import BackfillWorkflow  # noqa: E402
 from workflows.cache import CacheWorkflow  # noqa: E402
 from workflows.discovery import DiscoveryWorkflow  # noqa: E402

@@ -16,7 +16,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.backfill import backfill_activities
-from semsync.backfill_plan import BackfillPlanner
+from devstack.demo import demo_catalog
+from devstack.instant_sync import InstantSync
+from devstack.scale import PayloadSizes, generate_contexts
+from semsync.backfill.plan import BackfillPlanner
 from semsync.contracts import (
     BackfillControl,
     BackfillInput,
@@ -28,9 +31,6 @@ from semsync.contracts import (
     backfill_workflow_id,
     scheduled_backfill_id,
 )
-from semsync.demo import demo_catalog
-from semsync.devstack.instant_sync import InstantSync
-from semsync.devstack.scale import PayloadSizes, generate_contexts
 from semsync.partitions import Grain, last_complete_partition
 from workflows.backfill import BackfillWorkflow
 from workflows.scheduled import ScheduledRunWorkflow

@@ -21,7 +21,8 @@ from temporalio.common import SearchAttributeKey
 from typer.testing import CliRunner
 
 import worker as worker_module
-from semsync.backfill_plan import BackfillPlanner
+from devstack.demo import demo_catalog, seed_warehouse
+from semsync.backfill.plan import BackfillPlanner
 from semsync.catalog.models import Catalog, Filter, MetricDef, SqlMetricSource, TenantDef
 from semsync.catalog.store import write_catalog
 from semsync.config import DatabaseSettings, Settings, TemporalSettings, get_settings
@@ -39,7 +40,6 @@ from semsync.contracts import (
     SyncWorkflowInput,
     pattern_workflow_id,
 )
-from semsync.demo import demo_catalog, seed_warehouse
 from semsync.errors import SourceUnavailableError
 from semsync.partitions import Grain, MetricContext, partitions_between
 from semsync.patterns import get_pattern, pattern_names

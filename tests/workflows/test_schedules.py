@@ -13,6 +13,7 @@ from sqlalchemy import text
 from temporalio.client import ScheduleBackfill, ScheduleOverlapPolicy
 
 import worker as worker_module
+from devstack.demo import catalog_yaml, demo_catalog, seed_warehouse
 from semsync.catalog.models import Catalog, TenantDef
 from semsync.config import CatalogSettings, DatabaseSettings, ScheduleSettings, Settings, TemporalSettings
 from semsync.contracts import (
@@ -28,7 +29,6 @@ from semsync.contracts import (
     ScheduledRunInput,
     ScheduledRunResult,
 )
-from semsync.demo import catalog_yaml, demo_catalog, seed_warehouse
 from semsync.partitions import Grain, last_complete_partition
 from semsync.patterns import pattern_names
 from semsync.services import open_services

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from semsync.backfill.ledger import Mark, ledger_marks
 from semsync.catalog.store import find_tenant, get_metric
 from semsync.contracts import (
     CACHE_KIND,
@@ -44,7 +45,6 @@ from semsync.contracts import (
 from semsync.contracts.backfill import MAX_RUNS_PER_LANE
 from semsync.db.session import tenant_scope
 from semsync.errors import TenantSyncDisabledError
-from semsync.ledger import Mark, ledger_marks
 from semsync.partitions import Grain, MetricContext, Partition, count_between, partitions_between
 
 _TENANT_METRICS = """

@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.postgres import PostgresServer, temporary_postgres
+from devstack.processes import DevStackError, free_port, port_open
+from devstack.temporal import SEARCH_ATTRIBUTES, TemporalDevServer
+from devstack.worker import WorkerProcess
 from semsync.config import DEV_CATALOG_ROLE
-from semsync.devstack.postgres import PostgresServer, temporary_postgres
-from semsync.devstack.processes import DevStackError, free_port, port_open
-from semsync.devstack.temporal import SEARCH_ATTRIBUTES, TemporalDevServer
-from semsync.devstack.worker import WorkerProcess
 from semsync.redaction import redact
 
 __all__ = [

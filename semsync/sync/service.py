@@ -3,7 +3,7 @@
 A sync is made of units of work that can fail, and be retried, on their own:
 
 - `plan`: look up the tenant and metric, and decide per component (the base series and every
-  dimension) FULL or INCREMENTAL and its window (:mod:`semsync.sync_plan`);
+  dimension) FULL or INCREMENTAL and its window (:mod:`semsync.sync.plan`);
 - `sync_component`: stream one component's window from the tenant's semantic layer, page by page,
   into the staging table, and replace that window atomically (:mod:`semsync.db.window_replace`)
   with its sync status in the same transaction. Memory holds one page, whatever the component's
@@ -55,8 +55,8 @@ from semsync.db.window_replace import (
 from semsync.errors import ComponentTooLargeError, SemsyncError, TenantSyncDisabledError, cut
 from semsync.progress import ProgressCallback, report
 from semsync.sources.base import MetricSource, SourcePage
-from semsync.sync_plan import ComponentHistory, advance_settled, plan_component
-from semsync.sync_status import load_histories, newer_windows, record_status
+from semsync.sync.plan import ComponentHistory, advance_settled, plan_component
+from semsync.sync.status import load_histories, newer_windows, record_status
 
 __all__ = ["SemanticSyncRequest", "SemanticSyncResponse", "SemanticSyncService", "SourceProvider"]
 

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from semsync.devstack.processes import DevStackError, _alive, _wait_for
+from devstack.processes import DevStackError, _alive, _wait_for
 
 
 @dataclass

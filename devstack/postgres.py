@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from semsync.devstack.processes import (
+from devstack.processes import (
     DevStackError,
     _alive,
     _embedded_postgres_bin,

@@ -1,7 +1,7 @@
 """Install and run a real Cube 0.33 server (Node.js) over PostgreSQL, for tests and local trials.
 
 The Node project lives next to this module (`package.json`, `package-lock.json`, `server.js`).
-`ensure_installed()` runs ``npm ci --ignore-scripts`` into ``semsync/cube_server/node_modules`` the
+`ensure_installed()` runs ``npm ci --ignore-scripts`` into ``devstack/cube_server/node_modules`` the
 first time (about 20 s from the registry; nothing native is built or downloaded, which is why Cube
 1.x, whose REST API needs a Rust binary, is not an option) and is a no-op afterwards, so later runs
 work offline. `CubeServer` writes a data model directory, starts ``node server.js`` on a free port of
@@ -30,7 +30,7 @@ import httpx
 import jwt
 from sqlalchemy.engine import make_url
 
-from semsync.devstack.processes import free_port
+from devstack.processes import free_port
 
 #: the Node project: package.json, package-lock.json, server.js
 PROJECT_DIR = Path(__file__).resolve().parent

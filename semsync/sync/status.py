@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from semsync.errors import cut
 from semsync.redaction import redact
-from semsync.sync_plan import ComponentHistory, SyncStatus, SyncType
+from semsync.sync.plan import ComponentHistory, SyncStatus, SyncType
 
 HISTORY_LIMIT = 20
 

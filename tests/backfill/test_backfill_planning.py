@@ -11,7 +11,10 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
 
-from semsync.backfill_plan import join_closest_runs, pages, plan_backfill, plan_page, summarize
+from devstack.demo import demo_catalog
+from devstack.scale import generate_contexts
+from semsync.backfill.ledger import Ledger
+from semsync.backfill.plan import join_closest_runs, pages, plan_backfill, plan_page, summarize
 from semsync.contracts import (
     BackfillMode,
     ContextSelector,
@@ -22,10 +25,7 @@ from semsync.contracts import (
     PlanBackfillInput,
 )
 from semsync.contracts.backfill import MAX_EXPLICIT_CONTEXTS, MAX_RUNS_PER_LANE
-from semsync.demo import demo_catalog
-from semsync.devstack.scale import generate_contexts
 from semsync.errors import UnknownMetricError
-from semsync.ledger import Ledger
 from semsync.partitions import Grain
 
 DAYS = GrainRange(grain="day", first="2025-07-01", last="2025-07-10")

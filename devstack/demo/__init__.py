@@ -45,9 +45,9 @@ The content depends only on `until` and `seed`; each year is drawn from its own 
 rows of a day are the same whatever `until` is (re-seeding later never rewrites the past).
 """
 
-from semsync.demo.catalog import DEMO_CATALOG_PATH, catalog_yaml, demo_catalog, write_demo_catalog
-from semsync.demo.model import EVENTS, MOBILE_OVERTAKES_WEB, START, TARGETS_THROUGH, PlantedEvent
-from semsync.demo.warehouse import SCHEMA, seed_warehouse
+from devstack.demo.catalog import DEMO_CATALOG_PATH, catalog_yaml, demo_catalog, write_demo_catalog
+from devstack.demo.model import EVENTS, MOBILE_OVERTAKES_WEB, START, TARGETS_THROUGH, PlantedEvent
+from devstack.demo.warehouse import SCHEMA, seed_warehouse
 
 __all__ = [
     "DEMO_CATALOG_PATH",

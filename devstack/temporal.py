@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from semsync.devstack.processes import DevStackError, _alive, _wait_for, port_open
+from devstack.processes import DevStackError, _alive, _wait_for, port_open
 from semsync.temporal_names import SEARCH_ATTRIBUTES  # noqa: F401 - registered by the dev server
 
 #: dynamic config of the dev server: the matcher that orders tasks by priority, and task queue fairness,

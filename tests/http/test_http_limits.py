@@ -13,7 +13,7 @@ from semsync.catalog.http import HttpCatalog
 from semsync.catalog.models import CubeConnection
 from semsync.config import SemanticLayerSettings
 from semsync.errors import CatalogRequestError, CatalogUnavailableError, SourceRequestError, SourceUnavailableError
-from semsync.http_limits import RequestDeadlineError, ResponseTooLargeError, bounded_request
+from semsync.http.limits import RequestDeadlineError, ResponseTooLargeError, bounded_request
 from semsync.sources.cube import LOAD_PATH, CubeSource
 from tests.notify.receivers import HttpReceiver, Reply
 

@@ -1,6 +1,6 @@
 """A real Cube server (Node.js, Cube 0.33) for semsync's tests: the Node project and its Python launcher."""
 
-from semsync.cube_server.launcher import (
+from devstack.cube_server.launcher import (
     PROJECT_DIR,
     CubeServer,
     CubeServerError,

@@ -1,6 +1,6 @@
 // A Cube 0.33 server for semsync's tests: Cube's REST API over PostgreSQL, bound to one host and port.
 //
-// Started by semsync/cube_server (the Python launcher), which sets the environment:
+// Started by devstack/cube_server (the Python launcher), which sets the environment:
 //   SEMSYNC_CUBE_HOST, SEMSYNC_CUBE_PORT   where to listen (127.0.0.1 and a free port)
 //   CUBEJS_API_SECRET                      the HS256 secret every request's JWT must be signed with
 //   CUBEJS_DB_HOST/PORT/NAME/USER/PASS     the PostgreSQL database the model reads
