@@ -247,8 +247,10 @@ class SyncWorkflowInput(SemanticSyncRequest):
         return sync_workflow_id(self.grain, self.span, self.context)
 
     def sync_request(self) -> SemanticSyncRequest:
-        """The plain sync request in this input."""
-        return SemanticSyncRequest.model_validate(self.model_dump(include=set(SemanticSyncRequest.model_fields)))
+        """The plain sync request in this input: its fields as they are, validated once already (this
+        input is a sync request), not dumped and validated again."""
+        return SemanticSyncRequest.model_construct(**{name: getattr(self, name)
+                                                      for name in SemanticSyncRequest.model_fields})
 
 
 class SyncWorkflowResult(_SyncTotals):
