@@ -25,6 +25,7 @@ from semsync.backfill.ledger import Ledger
 from semsync.backfill.plan import BackfillPlanner
 from semsync.cache import CacheService
 from semsync.catalog.discovery import Discovery
+from semsync.catalog.store import settings_box
 from semsync.config import Settings
 from semsync.db.session import MAINTENANCE_CONNECT_ARGS, Database, refuse_privileged_role, ssl_connect_args
 from semsync.notify.service import DeliveryService
@@ -113,6 +114,7 @@ async def open_services(
     catalog_database = Database.connect(settings.database.catalog_connection_url, pool_size=2,
                                         connect_args={**ssl_connect_args(settings.database),
                                                       **MAINTENANCE_CONNECT_ARGS})
+    box = settings_box(settings)  # opens and seals the tenants' secrets: handed to whoever needs it
     http = httpx.AsyncClient(timeout=settings.semantic_layer.request_timeout_s)
     sources = SourceRegistry(database.engine, http, settings.semantic_layer)
     transports = Transports(settings.notify, http)
@@ -121,14 +123,15 @@ async def open_services(
             settings=settings, database=database, catalog_database=catalog_database, http=http, sources=sources,
             sync=SemanticSyncService(database.session_factory, sources,
                                      max_concurrent_dimensions=settings.semantic_layer.max_concurrent_dimensions,
-                                     max_rows_per_component=settings.semantic_layer.max_rows_per_component),
+                                     max_rows_per_component=settings.semantic_layer.max_rows_per_component,
+                                     box=box),
             patterns=PatternRunService(database.session_factory, executor=pattern_executor),
             stories=StoryRunService(database.session_factory, executor=pattern_executor),
             ledger=Ledger(database.session_factory),
             planner=BackfillPlanner(database.session_factory),
-            discovery=Discovery(catalog_database.session_factory, settings.catalog, http),
-            deliveries=DeliveryService(database.session_factory, settings.notify, transports),
-            cache=CacheService(database.session_factory),
+            discovery=Discovery(catalog_database.session_factory, settings.catalog, http, box=box),
+            deliveries=DeliveryService(database.session_factory, settings.notify, transports, box=box),
+            cache=CacheService(database.session_factory, box=box),
         )
     finally:
         await transports.aclose()

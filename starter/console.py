@@ -94,10 +94,10 @@ def run_with_database(work: Callable[[Database], Awaitable[T]], *, catalog_role:
 def check_metric(tenant: str, metric: str) -> None:
     """Refuse an unknown tenant or metric before anything starts (UnknownTenantError or
     UnknownMetricError: exit 2 under `reported_errors`)."""
-    from semsync.catalog.store import get_metric, lookup_tenant
+    from semsync.catalog.store import find_tenant, get_metric
 
     async def work(database: Database) -> None:
-        tenant_id, _ = await lookup_tenant(database.session_factory, tenant)
+        tenant_id = (await find_tenant(database.session_factory, tenant)).id
         await get_metric(database.session_factory, tenant_id, metric)
 
     run_with_database(work)

@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import text
 
-from semsync.catalog.store import get_metric, lookup_tenant, read_catalog, read_notifications
+from semsync.catalog.store import find_tenant, get_metric, read_catalog, read_notifications
 from semsync.config import get_settings
 from semsync.db.session import Database, tenant_scope
 from semsync.errors import InvalidInputError
@@ -168,7 +168,7 @@ def deliveries(
 
     async def work(db: Database) -> list:
         if tenant:
-            tenants = [(await lookup_tenant(db.session_factory, tenant))[0]]
+            tenants = [(await find_tenant(db.session_factory, tenant)).id]
         else:
             async with db.session_factory() as session:
                 tenants = list((await session.execute(text("SELECT id FROM tenants ORDER BY identifier"))).scalars())
@@ -214,7 +214,7 @@ def _resend(tenant: str, ids: list[int]) -> None:
     from workflows.deliveries import ResendWorkflow
 
     async def work(db: Database) -> list[int]:
-        tenant_id, _ = await lookup_tenant(db.session_factory, tenant)
+        tenant_id = (await find_tenant(db.session_factory, tenant)).id
         async with tenant_scope(db.session_factory, tenant_id) as session:
             return await store.reopen(session, tenant_id, ids)
 
@@ -244,7 +244,7 @@ def alerts_list() -> None:
         catalog = await read_catalog(db.session_factory, sync_enabled_only=False)
         snoozes = []
         for tenant in catalog.tenants:
-            tenant_id, _ = await lookup_tenant(db.session_factory, tenant.identifier)
+            tenant_id = (await find_tenant(db.session_factory, tenant.identifier)).id
             async with tenant_scope(db.session_factory, tenant_id) as session:
                 snoozes += [(tenant.identifier, *row) for row in (await session.execute(text(
                     "SELECT metric_id, until, reason FROM alert_snoozes WHERE tenant_id = :t "
@@ -285,7 +285,7 @@ def alerts_snooze(context: str = typer.Argument(..., help="tenant::metric"),
             raise InvalidInputError(f"--until {until} is not in the future", part="until", value=until)
 
         async def work(db: Database) -> None:
-            tenant_id, _ = await lookup_tenant(db.session_factory, metric.tenant)
+            tenant_id = (await find_tenant(db.session_factory, metric.tenant)).id
             await get_metric(db.session_factory, tenant_id, metric.metric)
             async with tenant_scope(db.session_factory, tenant_id) as session:
                 await session.execute(text(
@@ -306,7 +306,7 @@ def alerts_unsnooze(context: str = typer.Argument(..., help="tenant::metric")) -
         metric = MetricContext.from_string(context)
 
         async def work(db: Database) -> int:
-            tenant_id, _ = await lookup_tenant(db.session_factory, metric.tenant)
+            tenant_id = (await find_tenant(db.session_factory, metric.tenant)).id
             async with tenant_scope(db.session_factory, tenant_id) as session:
                 return (await session.execute(text(
                     "DELETE FROM alert_snoozes WHERE tenant_id = :t AND metric_id = :m"),

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from semsync.catalog.store import get_metric, lookup_tenant
+from semsync.catalog.store import find_tenant, get_metric
 from semsync.db.session import Database, tenant_scope
 from semsync.errors import InvalidInputError
 from semsync.partitions import Grain, MetricContext
@@ -111,7 +111,7 @@ FORMATS = {"performance_status": performance_status, "historical_performance": h
 async def read_results(database: Database, context: MetricContext, grain: Grain, patterns: list[str],
                        on: date | None) -> tuple[list[Any], list[Story], date | None]:
     """The patterns' results at `on` (else their latest), and the stories that hold on that date."""
-    tenant_id, _ = await lookup_tenant(database.session_factory, context.tenant)
+    tenant_id = (await find_tenant(database.session_factory, context.tenant)).id
     await get_metric(database.session_factory, tenant_id, context.metric)  # a typo: exit 2, no backfill hint
     rows = []
     async with tenant_scope(database.session_factory, tenant_id) as session:

@@ -14,6 +14,7 @@ from semsync.catalog.models import SnowflakeCacheTarget, SqlCacheTarget
 from semsync.catalog.store import read_cache_target
 from semsync.contracts import CacheRequest, CacheWriteResult
 from semsync.db.session import tenant_scope
+from semsync.encryption import SecretBox
 from semsync.partitions.cache_keys import CacheKey
 
 _CACHED_TENANTS = """
@@ -36,7 +37,9 @@ def scopes_of(request: CacheRequest) -> list[Scope]:
 class CacheService:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], *,
                  snowflake_connect: Callable[..., Any] | None = None,
-                 snowflake_connect_args: dict[str, Any] | None = None) -> None:
+                 snowflake_connect_args: dict[str, Any] | None = None, box: SecretBox | None = None) -> None:
+        #: opens the tenants' cache targets (the composition root hands it in; None: the settings' keys)
+        self.box = box
         self.session_factory = session_factory
         self.snowflake_connect = snowflake_connect
         self.snowflake_connect_args = snowflake_connect_args
@@ -54,7 +57,7 @@ class CacheService:
     async def write(self, request: CacheRequest) -> CacheWriteResult:
         """Make the target's cache equal semsync over the request's windows; idempotent."""
         began = time.perf_counter()
-        tenant_id, target = await read_cache_target(self.session_factory, request.tenant)
+        tenant_id, target = await read_cache_target(self.session_factory, request.tenant, self.box)
         if target is None:
             return CacheWriteResult(written=False)
         scopes = scopes_of(request)

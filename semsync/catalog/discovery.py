@@ -34,6 +34,7 @@ from semsync.config import CatalogSettings
 from semsync.contracts import DiscoveryDiff
 from semsync.contracts.schedules import sample
 from semsync.db.session import tenant_scope
+from semsync.encryption import SecretBox
 from semsync.partitions import Grain
 from semsync.patterns import pattern_names
 
@@ -105,13 +106,15 @@ class Discovery:
     """Loads the catalog from its provider, writes it, registers the contexts."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], settings: CatalogSettings,
-                 http: httpx.AsyncClient) -> None:
+                 http: httpx.AsyncClient, box: SecretBox | None = None) -> None:
         self.session_factory, self.settings, self.http = session_factory, settings, http
+        #: seals the connections it writes (the composition root hands it in; None: the settings' keys)
+        self.box = box
 
     async def discover(self) -> DiscoveryDiff:
         async with provider_from_settings(self.settings, http_client=self.http) as provider:
             catalog = await provider.load()
-        summary = await write_catalog(self.session_factory, catalog)
+        summary = await write_catalog(self.session_factory, catalog, box=self.box)
         diff = await register_contexts(self.session_factory, catalog)
         diff.catalog_rows_changed = summary.changed
         diff.disabled_tenants = sample(summary.disabled_tenants)

@@ -88,10 +88,15 @@ def _clear(value: Any) -> Any:
 
 
 def default_box() -> SecretBox:
-    """The keys of this process's settings (`SEMSYNC_SECRETS__KEYS`, else the embedded stack's key file)."""
+    """The box of this process's settings, for a caller that was handed none (a script, a test); the
+    composition root hands its services `settings_box(settings)`."""
     from semsync.config import get_settings
 
-    settings = get_settings()
+    return settings_box(get_settings())
+
+
+def settings_box(settings: Any) -> SecretBox:
+    """The keys of `settings` (`SEMSYNC_SECRETS__KEYS`, else the embedded stack's key file)."""
     keys = settings.secrets.keys.get_secret_value() if settings.secrets.keys is not None else None
     return _box(keys, settings.state_dir)
 
@@ -431,9 +436,12 @@ def _metric_def(tenant: str, metric_id: str, definition: Any) -> MetricDef:
 
 
 async def read_catalog(
-    session_factory: async_sessionmaker[AsyncSession], *, sync_enabled_only: bool = False
+    session_factory: async_sessionmaker[AsyncSession], *, sync_enabled_only: bool = False,
+    box: SecretBox | None = None,
 ) -> Catalog:
-    """The whole catalog as stored (tenants by identifier, metrics by id), in one transaction."""
+    """The whole catalog as stored (tenants by identifier, metrics by id), in one transaction; `box`
+    opens the connections, notifications and cache targets (default: `default_box()`)."""
+    box = box or default_box()
     where = "WHERE sync_enabled" if sync_enabled_only else ""
     tenants: list[TenantDef] = []
     async with session_factory() as session, session.begin():
@@ -446,13 +454,13 @@ async def read_catalog(
                     text("SELECT definition FROM metrics WHERE tenant_id = :t ORDER BY metric_id"), {"t": row.id}
                 )
             ).scalars()
-            tenant = _tenant_def(row, [MetricDef.model_validate(d) for d in definitions])
+            tenant = _tenant_def(row, [MetricDef.model_validate(d) for d in definitions], box)
             if row.notifications:
                 tenant = tenant.model_copy(update={
-                    "notifications": _notifications(row.identifier, row.notifications, default_box())})
+                    "notifications": _notifications(row.identifier, row.notifications, box)})
             if row.cache_target:
                 tenant = tenant.model_copy(update={
-                    "cache": open_cache_target(row.identifier, row.cache_target, default_box())})
+                    "cache": open_cache_target(row.identifier, row.cache_target, box)})
             tenants.append(tenant)
     return Catalog(tenants=tenants)
 
@@ -567,8 +575,9 @@ async def read_notifications(session_factory: async_sessionmaker[AsyncSession], 
 class DatabaseCatalog(CatalogProvider):
     """The catalog as `python -m starter catalog load` wrote it into the tables."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], box: SecretBox | None = None) -> None:
         self.session_factory = session_factory
+        self.box = box
 
     async def load(self) -> Catalog:
-        return await read_catalog(self.session_factory, sync_enabled_only=True)
+        return await read_catalog(self.session_factory, sync_enabled_only=True, box=self.box)

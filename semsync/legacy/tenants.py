@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from semsync.catalog.store import lookup_tenant
+from semsync.catalog.store import find_tenant
 from semsync.errors import InvalidInputError, UnknownTenantError
 
 
@@ -108,7 +108,7 @@ async def resolve_tenants(
     pairs, unknown = [], []
     for legacy_id, identifier in sorted(wanted.items(), key=lambda item: item[1]):
         try:
-            semsync_id, _ = await lookup_tenant(session_factory, identifier)
+            semsync_id = (await find_tenant(session_factory, identifier)).id
         except UnknownTenantError:
             if only is not None:
                 raise

@@ -37,6 +37,7 @@ from semsync.contracts import (
     SendDeliveryResult,
 )
 from semsync.db.session import tenant_scope
+from semsync.encryption import SecretBox
 from semsync.errors import InvalidInputError
 from semsync.notify import store
 from semsync.notify.channels import NotificationRule, Notifications
@@ -71,7 +72,9 @@ class Outgoing:
 
 class DeliveryService:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], settings: NotifySettings,
-                 transports: Any) -> None:
+                 transports: Any, box: SecretBox | None = None) -> None:
+        #: opens the tenants' notifications (the composition root hands it in; None: the settings' keys)
+        self.box = box
         self.session_factory = session_factory
         self.settings = settings
         self.transports = transports
@@ -84,7 +87,7 @@ class DeliveryService:
     # -- alerts ---------------------------------------------------------------------------------------
 
     async def plan_alerts(self, request: AlertPlanRequest) -> AlertPlan:
-        tenant = await read_notifications(self.session_factory, request.tenant)
+        tenant = await read_notifications(self.session_factory, request.tenant, self.box)
         plan = AlertPlan(retry=self.retry)
         rules = [r for r in (tenant.notifications.rules if tenant.notifications else []) if r.mode == "alert"]
         if not rules:
@@ -158,7 +161,7 @@ class DeliveryService:
     # -- digests --------------------------------------------------------------------------------------
 
     async def plan_digest(self, request: DigestPlanRequest) -> DigestPlan:
-        tenant = await read_notifications(self.session_factory, request.tenant)
+        tenant = await read_notifications(self.session_factory, request.tenant, self.box)
         zone = tenant.notifications.timezone if tenant.notifications else "UTC"
         period = (parse_partition(request.grain, request.period) if request.period
                   else digest_period(request.grain, request.scheduled_at.astimezone(ZoneInfo(zone)).date()))
@@ -238,7 +241,7 @@ class DeliveryService:
         from semsync.notify.render import render
         from semsync.notify.transports import DeliveryError, FinalDeliveryError
 
-        tenant = await read_notifications(self.session_factory, request.tenant)
+        tenant = await read_notifications(self.session_factory, request.tenant, self.box)
         async with tenant_scope(self.session_factory, tenant.tenant_id) as session:
             row = await store.claim(session, tenant.tenant_id, request.delivery_id)
             if row is None:
@@ -333,13 +336,13 @@ class DeliveryService:
 
     async def give_up(self, request: GiveUpRequest) -> str | None:
         """Record a delivery whose retries ran out as failed; its channel type (None: it was sent)."""
-        tenant = await read_notifications(self.session_factory, request.tenant)
+        tenant = await read_notifications(self.session_factory, request.tenant, self.box)
         async with tenant_scope(self.session_factory, tenant.tenant_id) as session:
             return await store.give_up(session, tenant.tenant_id, request.delivery_id, request.error)
 
     async def record_test(self, tenant_identifier: str, channel_id: str) -> int:
         """A test delivery to one channel (a fresh key each time); returns its id."""
-        tenant = await read_notifications(self.session_factory, tenant_identifier)
+        tenant = await read_notifications(self.session_factory, tenant_identifier, self.box)
         if tenant.notifications is None or not _has_channel(tenant.notifications, channel_id):
             known = ", ".join(c.id for c in tenant.notifications.channels) if tenant.notifications else "none"
             raise DeliveryRefused(f"tenant {tenant_identifier!r} has no channel {channel_id!r} (its channels: "

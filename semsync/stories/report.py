@@ -22,7 +22,7 @@ from plotly.subplots import make_subplots
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from semsync.catalog.store import get_metric, lookup_tenant
+from semsync.catalog.store import find_tenant_and_metric
 from semsync.db.session import tenant_scope
 from semsync.partitions import Grain, MetricContext, partition_for_date
 from semsync.patterns import get_pattern
@@ -61,8 +61,9 @@ async def _latest(session: AsyncSession, params: dict, pattern: str) -> list[Any
 
 async def read_report_data(session_factory: async_sessionmaker[AsyncSession], context: MetricContext,
                            grain: Grain, *, now: datetime) -> ReportData:
-    tenant_id, _ = await lookup_tenant(session_factory, context.tenant)
-    await get_metric(session_factory, tenant_id, context.metric)  # UnknownMetricError, not an empty report
+    # UnknownTenantError or UnknownMetricError, not an empty report; nothing decrypted
+    tenant, _ = await find_tenant_and_metric(session_factory, context.tenant, context.metric)
+    tenant_id = tenant.id
     data = ReportData(context=context, grain=grain, generated_at=now)
     params = {"t": tenant_id, "m": context.metric, "g": grain.value}
     async with tenant_scope(session_factory, tenant_id) as session:

@@ -52,6 +52,7 @@ from semsync.db.window_replace import (
     stage_rows,
     uncovered,
 )
+from semsync.encryption import SecretBox
 from semsync.errors import ComponentTooLargeError, SemsyncError, TenantSyncDisabledError, cut
 from semsync.progress import ProgressCallback, report
 from semsync.sources.base import MetricSource, SourcePage
@@ -85,7 +86,10 @@ class SemanticSyncService:
         max_concurrent_dimensions: int = 4,
         max_rows_per_component: int = DEFAULT_MAX_ROWS_PER_COMPONENT,
         clock: Callable[[], datetime] = _utcnow,
+        box: SecretBox | None = None,
     ) -> None:
+        #: opens the tenants' connections (the composition root hands it in; None: the settings' keys)
+        self.box = box
         self.session_factory = session_factory
         self.sources = sources
         self.max_concurrent_dimensions = max_concurrent_dimensions
@@ -131,7 +135,7 @@ class SemanticSyncService:
         """Fetch and write one component; raises the source's or database's error on failure (the
         component is then left RUNNING with its previous data and status untouched)."""
         tenant, metric = await self._tenant_and_metric(work.request)
-        return await self._sync_component(work, tenant.open(), metric, progress)
+        return await self._sync_component(work, tenant.open(self.box), metric, progress)
 
     async def _sync_component(
         self, work: SyncComponentInput, tenant: TenantDef, metric: MetricDef, progress: ProgressCallback | None
@@ -222,7 +226,7 @@ class SemanticSyncService:
         started_at = self.clock()
         # the catalog read once for the whole sync (each component's activity reads its own)
         stored, metric = await self._tenant_and_metric(request)
-        tenant = stored.open()
+        tenant = stored.open(self.box)
         plan = await self._plan(request, stored.id, metric)
 
         async def isolated(component: ComponentPlan) -> ComponentResult:
