@@ -295,6 +295,7 @@ _PRUNES = (
 
 _TENANT_COLUMNS = (
     "id, identifier, name, sync_enabled, semantic_layer, pattern_settings, cache_target IS NOT NULL AS cached")
+_TENANT_BY_IDENTIFIER = f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE identifier = :identifier"
 
 
 @dataclass(frozen=True)
@@ -366,7 +367,7 @@ async def find_tenant(session_factory: async_sessionmaker[AsyncSession], identif
     async with session_factory() as session:
         row = (
             await session.execute(
-                text(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE identifier = :identifier"),
+                text(_TENANT_BY_IDENTIFIER),
                 {"identifier": identifier},
             )
         ).first()
@@ -410,8 +411,7 @@ async def find_tenant_and_metric(session_factory: async_sessionmaker[AsyncSessio
     metric context reads of the catalog); nothing decrypted. Raises UnknownTenantError or
     UnknownMetricError."""
     async with session_factory() as session, session.begin():
-        row = (await session.execute(text(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE identifier = :identifier"),
-                                     {"identifier": identifier})).first()
+        row = (await session.execute(text(_TENANT_BY_IDENTIFIER), {"identifier": identifier})).first()
         if row is None:
             raise UnknownTenantError(f"unknown tenant {identifier!r}: {LOAD_HINT}")
         await session.execute(text("SELECT set_config(:name, :value, true)"),
@@ -526,13 +526,6 @@ def open_cache_target(tenant: str, stored: dict[str, Any], box: SecretBox) -> An
             f"tenant {tenant!r}: the stored cache target is invalid ({_first_problem(exc)}); "
             "reload the catalog with `python -m starter catalog load FILE`", part="cache", value=tenant,
         ) from None
-
-
-async def has_cache_target(session_factory: async_sessionmaker[AsyncSession], tenant_id: int) -> bool:
-    """Whether the tenant has a cache target (nothing is decrypted)."""
-    async with session_factory() as session:
-        return bool((await session.execute(
-            text("SELECT cache_target IS NOT NULL FROM tenants WHERE id = :t"), {"t": tenant_id})).scalar())
 
 
 async def read_cache_target(session_factory: async_sessionmaker[AsyncSession], identifier: str,
